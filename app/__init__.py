@@ -1,0 +1,1 @@
+"""Concord: curated document-level entity and relation datasets from web crawls."""

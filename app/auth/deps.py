@@ -1,0 +1,67 @@
+"""Who is calling: typed dependencies for pages (session cookie) and the API (bearer token)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.auth import service
+from app.db import SessionDep
+from app.errors import Forbidden, LoginRequired, PasswordChangeRequired, Unauthorized
+from app.models import User
+
+
+def optional_user(request: Request, session: SessionDep) -> User | None:
+    """The signed-in browser user, or None."""
+    lookup = service.user_from_session_cookie(session, request.cookies.get(service.SESSION_COOKIE))
+    request.state.user = lookup.user
+    request.state.session_expired = lookup.expired
+    return lookup.user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def current_user(request: Request, user: OptionalUser) -> User:
+    if user is None:
+        raise LoginRequired("Please sign in.")
+    if user.must_change_password and request.url.path not in ("/account/password", "/logout"):
+        raise PasswordChangeRequired("Choose a new password first.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("This page is for admins.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def api_client(request: Request, session: SessionDep) -> User:
+    """The user behind `Authorization: Bearer <token>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized(
+            "Send an API token as 'Authorization: Bearer <token>' (create one with `concord token create`).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = service.user_from_api_token(session, secret.strip())
+    request.state.user = user
+    return user
+
+
+ApiClient = Annotated[User, Depends(api_client)]
+
+
+def api_admin(user: ApiClient) -> User:
+    if not user.is_admin:
+        raise Forbidden("This API route is for admins.")
+    return user
+
+
+ApiAdmin = Annotated[User, Depends(api_admin)]

@@ -1,0 +1,247 @@
+"""`concord serve | worker | migrate | create-user | token | doctor`."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from sqlmodel import Session, select
+
+from app.config import Settings, get_settings
+from app.db import get_engine, session_scope
+from app.errors import AppError
+from app.models import ApiToken, Role, User
+
+
+def _out(message: str) -> None:
+    print(message, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _prepare_database(settings: Settings) -> None:
+    from app import migrations
+
+    if settings.embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(settings.sqlalchemy_url)
+    elif migrations.pending(settings.sqlalchemy_url):
+        raise SystemExit("error: the database schema is behind this version of Concord: run `concord migrate` first")
+
+
+def _bootstrap_admin() -> tuple[str, str] | None:
+    """On a database with no users, create `admin` with a one-time password."""
+    from app.auth import service
+
+    with session_scope() as session:
+        if session.exec(select(User.id)).first() is not None:
+            return None
+        password = service.generate_password()
+        service.create_user(session, username="admin", role=Role.admin, password=password, must_change_password=True)
+        return "admin", password
+
+
+def _worker_command(concurrency: int, name: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        "--loglevel=INFO", f"--concurrency={concurrency}", "-n", name, "-Q", "concord",
+    ]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.embedded_broker import EmbeddedRedis
+
+    settings = get_settings()
+    os.environ["CONCORD_DATA_DIR"] = str(settings.data_dir)  # the worker child resolves the same directory
+    settings.resolved_secret_key()
+    broker = EmbeddedRedis(settings) if settings.embedded_broker else None
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        if broker is not None:
+            broker.start()
+        _prepare_database(settings)
+        created = _bootstrap_admin()
+        if not args.no_worker:
+            worker = subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h"))  # noqa: S603
+        url = settings.public_url or f"http://{args.host}:{args.port}/"
+        _out(f"Concord is starting at {url}")
+        _out(f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
+             f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if worker else 'none'}")
+        if created:
+            _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
+            _out(f"  {created[1]}")
+            _out("  (it is shown only now; you will choose your own password after signing in)")
+        uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
+                    log_level=settings.log_level, proxy_headers=True)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if broker is not None:
+            broker.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.embedded_broker and not settings.redis_socket_path.exists():
+        return _fail("no broker: set REDIS_URL, or start `concord serve` on this data directory first")
+    from workers.celery_app import celery_app
+
+    argv = ["worker", "--loglevel=INFO", "-Q", "concord"]
+    if args.concurrency:
+        argv.append(f"--concurrency={args.concurrency}")
+    celery_app.worker_main(argv)
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from app import migrations
+
+    settings = get_settings()
+    if settings.embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.sqlalchemy_url)
+    _out("database is up to date")
+    return 0
+
+
+def _read_password() -> tuple[str, bool]:
+    """From stdin when it is not a terminal; otherwise generated (and shown once)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n"), False
+    from app.auth import service
+
+    return service.generate_password(), True
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from app.auth import service
+
+    password, generated = _read_password()
+    try:
+        with session_scope() as session:
+            service.create_user(
+                session, username=args.username, role=Role(args.role), password=password,
+                must_change_password=generated,
+            )
+    except AppError as exc:
+        return _fail(exc.message)
+    _out(f"created {args.role} '{args.username}'")
+    if generated:
+        _out(f"one-time password (shown only now): {password}")
+    return 0
+
+
+def _user_by_name(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise AppError(f"no user named {username!r}")
+    return user
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from app.auth import service
+
+    try:
+        with session_scope() as session:
+            _, secret = service.create_api_token(
+                session, user=_user_by_name(session, args.username), name=args.name or ""
+            )
+    except AppError as exc:
+        return _fail(exc.message)
+    _out(f"API token for '{args.username}' (shown only now; send it as 'Authorization: Bearer <token>'):")
+    _out(secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    with Session(get_engine()) as session:
+        query = select(ApiToken, User).join(User, ApiToken.user_id == User.id)  # type: ignore[arg-type]
+        if args.username:
+            query = query.where(User.username == args.username)
+        for token, user in session.exec(query).all():
+            state = "revoked" if token.revoked_at else "active"
+            _out(f"{token.prefix}…  {user.username:<16} {state:<8} {token.name}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from app.auth import service
+
+    with session_scope() as session:
+        tokens = session.exec(select(ApiToken).where(ApiToken.prefix == args.prefix)).all()
+        if len(tokens) != 1:
+            return _fail(f"no single token starts with {args.prefix!r} (see `concord token list`)")
+        service.revoke_api_token(session, token=tokens[0])
+    _out(f"revoked {args.prefix}…")
+    return 0
+
+
+def cmd_doctor(_args: argparse.Namespace) -> int:
+    from app.health import health_report
+
+    report = health_report(deep=True)
+    for name, value in report.items():
+        _out(f"{name:<9} {value}")
+    return 0 if report["status"] == "ok" else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concord", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web app (and, by default, a local worker and embedded broker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
+    p.add_argument("--worker-concurrency", type=int, default=2)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a Celery worker (any number, on any machine)")
+    p.add_argument("--concurrency", type=int, default=0, help="processes (default: CPU count)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("create-user", help="add a user (password from stdin, or generated on a terminal)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.set_defaults(func=cmd_create_user)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("create", help="create a token; printed once, as the last line")
+    p.add_argument("--username", required=True)
+    p.add_argument("--name", default="")
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="list tokens (prefixes only)")
+    p.add_argument("--username")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke a token by its prefix")
+    p.add_argument("prefix")
+    p.set_defaults(func=cmd_token_revoke)
+
+    p = sub.add_parser("doctor", help="check the database, the broker and a job round trip through a worker")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

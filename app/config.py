@@ -1,0 +1,103 @@
+"""Settings read from the environment; the embedded default needs none of them."""
+
+import hashlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A unix socket path must fit in sockaddr_un (108 bytes on Linux).
+_MAX_SOCKET_PATH = 100
+
+
+class Settings(BaseSettings):
+    """Everything configurable; names are the environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    concord_data_dir: Path = Field(default=Path("concord-data"))
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    public_url: str | None = None
+    cookie_secure: bool = False
+    session_max_age_seconds: int = 14 * 24 * 3600
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 15 * 60
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    redis_key_prefix: str = "concord:"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.concord_data_dir.resolve()
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'concord.db'}"
+
+    @property
+    def redis_socket_path(self) -> Path:
+        """Where the embedded Redis listens; falls back to a short path when the data dir is deep."""
+        path = self.data_dir / "redis.sock"
+        if len(str(path)) <= _MAX_SOCKET_PATH:
+            return path
+        # Deterministic, so that serve and every worker of this data dir agree on it.
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+        return Path("/tmp") / f"concord-{digest}.sock"  # noqa: S108 - only when the data dir path is too long
+
+    @property
+    def client_redis_url(self) -> str:
+        """URL for redis-py (rate limits, throttling)."""
+        if self.redis_url:
+            return self.redis_url
+        return f"unix://{self.redis_socket_path}"
+
+    @property
+    def broker_url(self) -> str:
+        """URL for Celery/kombu."""
+        if self.redis_url:
+            return self.redis_url
+        return f"redis+socket://{self.redis_socket_path}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured SECRET_KEY, or one generated once and kept in the data directory."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Write aside, then link into place: atomic, and the first process to link wins.
+        tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,96 @@
+"""create_app(): routers, static files, error handlers, security headers."""
+
+import logging
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import pages as auth_pages
+from app.auth.csrf import CSRF_COOKIE, verify_csrf
+from app.config import get_settings
+from app.errors import install_error_handlers
+from app.health import router as health_router
+from app.project import api as project_api
+from app.project import pages as project_pages
+from app.templating import render
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+API_VERSION = "v1"
+
+# No inline scripts anywhere; inline styles neither (type colours come from a per-project stylesheet).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Swagger UI sets style attributes from its bundle; its page alone allows them. Scripts stay 'self'.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP and friends to every response, and the CSRF cookie when a page minted a new nonce."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, object] = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                csp = DOCS_CSP if scope["path"] == "/api/docs" else CSP
+                headers.setdefault("content-security-policy", csp)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                nonce = state.get("new_csrf_nonce")
+                if isinstance(nonce, str):
+                    secure = "; Secure" if get_settings().cookie_secure else ""
+                    headers.append(
+                        "set-cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}"
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app() -> FastAPI:
+    """The web application."""
+    logging.basicConfig(level=get_settings().log_level.upper())
+    app = FastAPI(
+        title="Concord API",
+        version=API_VERSION,
+        description="Curated document-level entity and relation datasets. Authenticate with "
+        "`Authorization: Bearer <token>` (`concord token create --username U`).",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    csrf = [Depends(verify_csrf)]
+    app.include_router(auth_pages.router, dependencies=csrf)
+    app.include_router(project_pages.router, dependencies=csrf)
+    app.include_router(project_api.router)
+    app.include_router(health_router)
+
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs(request: Request) -> Response:
+        return render(request, "api_docs.html")
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

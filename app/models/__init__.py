@@ -1,0 +1,35 @@
+"""All tables, imported here so that SQLModel.metadata (and Alembic) sees every one."""
+
+from app.models.annotation import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Entity, ItemStatus
+from app.models.annotation import Mention, Proposal, Relation, RunStatus
+from app.models.crawl_batch import BatchStatus, CrawlBatch
+from app.models.dataset import DatasetSnapshot
+from app.models.document import Document, DocumentStatus
+from app.models.health import HealthProbe
+from app.models.project import Project
+from app.models.review import Decision
+from app.models.user import ApiToken, Role, User
+
+__all__ = [
+    "Agreement",
+    "Annotator",
+    "AnnotatorKind",
+    "AnnotatorRun",
+    "ApiToken",
+    "BatchStatus",
+    "CrawlBatch",
+    "DatasetSnapshot",
+    "Decision",
+    "Document",
+    "DocumentStatus",
+    "Entity",
+    "HealthProbe",
+    "ItemStatus",
+    "Mention",
+    "Project",
+    "Proposal",
+    "Relation",
+    "Role",
+    "RunStatus",
+    "User",
+]

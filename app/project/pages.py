@@ -1,0 +1,133 @@
+"""Project pages: list, create from a preset or pasted JSON, view, edit."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.auth.deps import AdminUser, CurrentUser
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.project import service
+from app.project.presets import PRESETS
+from app.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/projects", response_class=HTMLResponse)
+def list_projects(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
+    return render(request, "project/list.html", {"projects": service.list_projects(session)})
+
+
+def _form_page(request: Request, values: dict[str, Any], error: InvalidInput | None = None) -> Response:
+    return render(
+        request, "project/new.html",
+        {"presets": PRESETS, "values": values, "error": error, "field_errors": _by_field(error)},
+        status_code=422 if error else 200,
+    )
+
+
+def _by_field(error: InvalidInput | None) -> dict[str, str]:
+    return {e.field: e.message for e in error.errors} if error else {}
+
+
+def _parse_json_field(text: str, field: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput.for_field(
+            field, f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+
+
+@router.get("/projects/new", response_class=HTMLResponse)
+def new_project(request: Request, _user: AdminUser) -> Response:
+    return _form_page(request, {"source": "preset", "preset": "zh-general"})
+
+
+@router.post("/projects", response_class=HTMLResponse)
+def create_project(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "preset",
+    preset: Annotated[str, Form()] = "",
+    schema_text: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"name": name, "description": description, "source": source, "preset": preset,
+              "schema_text": schema_text}
+    try:
+        if source == "json":
+            schema = _parse_json_field(schema_text, "schema")
+            project = service.create_project(
+                session, name=name, schema=schema, description=description, created_by=user
+            )
+        else:
+            project = service.create_project(
+                session, name=name, preset=preset, description=description, created_by=user
+            )
+    except InvalidInput as exc:
+        return _form_page(request, values, exc)
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def view_project(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    project = service.get_project(session, project_id)
+    return render(request, "project/detail.html", {"project": project, "schema": service.label_schema_of(project)})
+
+
+@router.get("/projects/{project_id}/schema.css")
+def schema_css(project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    """Type colours as classes: the CSP forbids inline styles, and colours are validated #rrggbb."""
+    schema = service.label_schema_of(service.get_project(session, project_id))
+    rules = [f".etype-{i}{{--type-color:{t.color}}}" for i, t in enumerate(schema.entity_types)]
+    return Response("\n".join(rules) + "\n", media_type="text/css", headers={"Cache-Control": "no-cache"})
+
+
+def _edit_page(
+    request: Request, project_id: int, values: dict[str, Any], error: InvalidInput | None = None
+) -> Response:
+    return render(
+        request, "project/edit.html",
+        {"project_id": project_id, "values": values, "error": error, "field_errors": _by_field(error)},
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/projects/{project_id}/edit", response_class=HTMLResponse)
+def edit_project(request: Request, project_id: int, session: SessionDep, _user: AdminUser) -> Response:
+    project = service.get_project(session, project_id)
+    values = {
+        "name": project.name, "description": project.description, "guidelines": project.guidelines,
+        "schema_text": json.dumps(project.label_schema, ensure_ascii=False, indent=2),
+    }
+    return _edit_page(request, project_id, values)
+
+
+@router.post("/projects/{project_id}/edit", response_class=HTMLResponse)
+def update_project(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    _user: AdminUser,
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    guidelines: Annotated[str, Form()] = "",
+    schema_text: Annotated[str, Form()] = "",
+) -> Response:
+    project = service.get_project(session, project_id)
+    values = {"name": name, "description": description, "guidelines": guidelines, "schema_text": schema_text}
+    try:
+        service.update_project(
+            session, project=project, name=name, schema=_parse_json_field(schema_text, "schema"),
+            guidelines=guidelines, description=description,
+        )
+    except InvalidInput as exc:
+        session.rollback()
+        return _edit_page(request, project_id, values, exc)
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)

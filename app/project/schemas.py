@@ -1,0 +1,127 @@
+"""The label schema of a project (entity and relation types) and the API's request/response shapes."""
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from app.errors import FieldError, InvalidInput
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+_CODE_RE = re.compile(r"^[^\s<>&\"'`]+$")
+
+
+class EntityType(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    name: str = Field(min_length=1, max_length=100)
+    color: Color = "#8a8f98"
+    description: str = Field(default="", max_length=2000)
+
+
+class RelationType(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    # Empty means any entity type is allowed.
+    head_types: list[Code] = Field(default_factory=list)
+    tail_types: list[Code] = Field(default_factory=list)
+    symmetric: bool = False
+
+
+class LabelSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity_types: list[EntityType] = Field(min_length=1, max_length=200)
+    relation_types: list[RelationType] = Field(default_factory=list, max_length=1000)
+
+    def entity_codes(self) -> list[str]:
+        return [t.code for t in self.entity_types]
+
+    def relation(self, code: str) -> RelationType | None:
+        return next((r for r in self.relation_types if r.code == code), None)
+
+
+def parse_label_schema(data: Any, *, field: str = "schema") -> LabelSchema:
+    """Validate a label schema, naming the exact field of every problem (422)."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            "The schema must be a JSON object with entity_types and relation_types.",
+            errors=[FieldError((field,), "expected a JSON object")],
+        )
+    try:
+        schema = LabelSchema.model_validate(data)
+    except ValidationError as exc:
+        errors = [FieldError((field, *e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidInput(f"Invalid schema: {errors[0].field}: {errors[0].message}", errors=errors) from None
+    errors = []
+    seen: dict[str, int] = {}
+    for i, et in enumerate(schema.entity_types):
+        if not _CODE_RE.match(et.code):
+            errors.append(FieldError((field, "entity_types", i, "code"), "codes cannot contain spaces or <>&\"'`"))
+        if et.code in seen:
+            errors.append(FieldError((field, "entity_types", i, "code"), f"duplicate entity type code {et.code!r}"))
+        seen[et.code] = i
+    known = set(seen)
+    seen_rel: set[str] = set()
+    for i, rt in enumerate(schema.relation_types):
+        if not _CODE_RE.match(rt.code):
+            errors.append(
+                FieldError((field, "relation_types", i, "code"), "codes cannot contain spaces or <>&\"'`")
+            )
+        if rt.code in seen_rel:
+            errors.append(
+                FieldError((field, "relation_types", i, "code"), f"duplicate relation type code {rt.code!r}")
+            )
+        seen_rel.add(rt.code)
+        for side in ("head_types", "tail_types"):
+            for j, code in enumerate(getattr(rt, side)):
+                if code not in known:
+                    errors.append(
+                        FieldError(
+                            (field, "relation_types", i, side, j),
+                            f"unknown entity type {code!r} (known: {', '.join(sorted(known))})",
+                        )
+                    )
+    if errors:
+        raise InvalidInput(f"Invalid schema: {errors[0].field}: {errors[0].message}", errors=errors)
+    return schema
+
+
+class ProjectCreate(BaseModel):
+    """POST /api/v1/projects: a preset name or a full schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    preset: str | None = None
+    label_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    guidelines: str | None = Field(default=None, max_length=100_000)
+    description: str = Field(default="", max_length=5000)
+
+
+class ProjectUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    label_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    guidelines: str | None = Field(default=None, max_length=100_000)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class ProjectRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    id: int
+    name: str
+    description: str
+    preset: str | None
+    label_schema: LabelSchema = Field(serialization_alias="schema")
+    guidelines: str
+    created_at: datetime
+    updated_at: datetime

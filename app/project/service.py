@@ -1,0 +1,118 @@
+"""Projects: create from a preset or a schema, edit, look up."""
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.errors import FieldError, InvalidInput, NotFound
+from app.models import Project, User
+from app.models.types import utcnow
+from app.project.presets import PRESETS
+from app.project.schemas import LabelSchema, parse_label_schema
+
+DEFAULT_SETTINGS: dict[str, Any] = {"languages": ["zh"]}
+
+
+def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
+    query = select(Project.id).where(func.lower(Project.name) == name.lower())
+    if except_id is not None:
+        query = query.where(Project.id != except_id)
+    if session.exec(query).first() is not None:
+        raise InvalidInput.for_field("name", f"A project named {name!r} already exists.")
+
+
+def _flush_unique(session: Session, project: Project) -> None:
+    # The check above races with a concurrent request; the unique index decides, inside a savepoint.
+    try:
+        with session.begin_nested():
+            session.add(project)
+            session.flush()
+    except IntegrityError:
+        raise InvalidInput.for_field("name", f"A project named {project.name!r} already exists.") from None
+
+
+def resolve_schema(
+    *, preset: str | None, schema: dict[str, Any] | None, guidelines: str | None
+) -> tuple[LabelSchema, str]:
+    """The label schema and guidelines from exactly one of a preset name or a schema."""
+    if (preset is None) == (schema is None):
+        raise InvalidInput(
+            "Give either a preset or a schema.",
+            errors=[FieldError(("preset",), f"one of: {', '.join(PRESETS)}; or send a schema instead")],
+        )
+    if preset is not None:
+        if preset not in PRESETS:
+            raise InvalidInput.for_field("preset", f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+        _, data, preset_guidelines = PRESETS[preset]
+        return parse_label_schema(data), guidelines if guidelines is not None else preset_guidelines
+    return parse_label_schema(schema), guidelines or ""
+
+
+def create_project(
+    session: Session,
+    *,
+    name: str,
+    preset: str | None = None,
+    schema: dict[str, Any] | None = None,
+    guidelines: str | None = None,
+    description: str = "",
+    created_by: User | None = None,
+) -> Project:
+    """A new project with a validated label schema; the name must be unused."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput.for_field("name", "Give the project a name.")
+    label_schema, guidelines = resolve_schema(preset=preset, schema=schema, guidelines=guidelines)
+    _check_name_free(session, name)
+    project = Project(
+        name=name, description=description.strip(), preset=preset,
+        label_schema=label_schema.model_dump(mode="json"), guidelines=guidelines,
+        settings=dict(DEFAULT_SETTINGS), created_by_id=created_by.id if created_by else None,
+    )
+    _flush_unique(session, project)
+    return project
+
+
+def update_project(
+    session: Session,
+    *,
+    project: Project,
+    name: str | None = None,
+    schema: dict[str, Any] | None = None,
+    guidelines: str | None = None,
+    description: str | None = None,
+) -> Project:
+    """Change a project's name, schema, guidelines or description; all validated before anything changes."""
+    label_schema = parse_label_schema(schema) if schema is not None else None
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise InvalidInput.for_field("name", "Give the project a name.")
+        _check_name_free(session, name, except_id=project.id)
+        project.name = name
+    if label_schema is not None:
+        project.label_schema = label_schema.model_dump(mode="json")
+    if guidelines is not None:
+        project.guidelines = guidelines
+    if description is not None:
+        project.description = description.strip()
+    project.updated_at = utcnow()
+    _flush_unique(session, project)
+    return project
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.exec(select(Project).order_by(col(Project.name))).all())
+
+
+def label_schema_of(project: Project) -> LabelSchema:
+    return LabelSchema.model_validate(project.label_schema)

@@ -1,0 +1,45 @@
+"""Jinja2 environment (autoescape on for every template) and render() for pages and htmx fragments."""
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from app.auth.csrf import CSRF_FIELD, csrf_token
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+# autoescape=True for every name: Starlette's default escapes only .html/.htm/.xml.
+env = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False
+)
+
+
+def render(
+    request: Request,
+    template: str,
+    ctx: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A whole page, or one named block of it when htmx asks for a fragment."""
+    context: dict[str, Any] = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request),
+        "csrf_field": CSRF_FIELD,
+        "flash": None,
+        **(ctx or {}),
+    }
+    tmpl = env.get_template(template)
+    if block is None:
+        html = tmpl.render(context)
+    else:
+        html = "".join(tmpl.blocks[block](tmpl.new_context(context)))
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response

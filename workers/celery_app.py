@@ -1,0 +1,33 @@
+"""The Celery application, configured from app.config (embedded Redis or REDIS_URL)."""
+
+from celery import Celery
+
+from app.config import get_settings
+
+JOB_MODULES = ["workers.health"]
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("concord", broker=settings.broker_url, include=JOB_MODULES)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # Status lives on domain rows; nobody waits on Celery results.
+        task_ignore_result=True,
+        # A job is acknowledged when it finishes, so a killed worker's job is delivered again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        # Redelivery of an unacknowledged job waits this long; jobs are idempotent and checkpoint.
+        broker_transport_options={"visibility_timeout": 2 * 3600},
+        task_default_queue="concord",
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+    )
+    return app
+
+
+celery_app = make_celery()
