@@ -48,8 +48,18 @@ def _bootstrap_admin() -> tuple[str, str] | None:
 
 def _worker_command(concurrency: int, name: str) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-        "--loglevel=INFO", f"--concurrency={concurrency}", "-n", name, "-Q", "concord",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "-n",
+        name,
+        "-Q",
+        "concord",
     ]
 
 
@@ -72,14 +82,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             worker = subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h"))  # noqa: S603
         url = settings.public_url or f"http://{args.host}:{args.port}/"
         _out(f"Concord is starting at {url}")
-        _out(f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
-             f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if worker else 'none'}")
+        _out(
+            f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
+            f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if worker else 'none'}"
+        )
         if created:
             _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
             _out(f"  {created[1]}")
             _out("  (it is shown only now; you will choose your own password after signing in)")
-        uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                    log_level=settings.log_level, proxy_headers=True)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level,
+            proxy_headers=True,
+        )
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
@@ -132,7 +150,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     try:
         with session_scope() as session:
             service.create_user(
-                session, username=args.username, role=Role(args.role), password=password,
+                session,
+                username=args.username,
+                role=Role(args.role),
+                password=password,
                 must_change_password=generated,
             )
     except AppError as exc:

@@ -1,9 +1,9 @@
 """Typed application errors and the one place that renders them (page, htmx fragment or JSON)."""
 
 import logging
-from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -121,12 +121,19 @@ def error_response(
     if _is_htmx(request):
         headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
         return render(
-            request, "errors/error.html", {"message": message, "errors": errors, "status": status_code},
-            block="alert", status_code=status_code, headers=headers,
+            request,
+            "errors/error.html",
+            {"message": message, "errors": errors, "status": status_code},
+            block="alert",
+            status_code=status_code,
+            headers=headers,
         )
     return render(
-        request, "errors/error.html", {"message": message, "errors": errors, "status": status_code},
-        status_code=status_code, headers=headers,
+        request,
+        "errors/error.html",
+        {"message": message, "errors": errors, "status": status_code},
+        status_code=status_code,
+        headers=headers,
     )
 
 

@@ -12,6 +12,8 @@ _PENDING = "concord_pending_jobs"
 
 def enqueue(session: OrmSession, name: str, **ids: int | str) -> None:
     """Send job `name` (e.g. "crawl_batch.ingest") with these ids once `session` commits; drop it on rollback."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still ends this unit of work and its jobs
     session.info.setdefault(_PENDING, []).append((name, ids))
 
 

@@ -3,14 +3,14 @@
 import logging
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import pages as auth_pages
-from app.auth.csrf import CSRF_COOKIE, verify_csrf
+from app.auth.csrf import CSRF_COOKIE
 from app.config import get_settings
 from app.errors import install_error_handlers
 from app.health import router as health_router
@@ -18,6 +18,8 @@ from app.project import api as project_api
 from app.project import pages as project_pages
 from app.templating import render
 
+# Page routers check CSRF themselves (see each pages.py); API routers authenticate by bearer token.
+ROUTERS = [auth_pages.router, project_pages.router, project_api.router, health_router]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 API_VERSION = "v1"
 
@@ -59,9 +61,7 @@ class SecurityHeadersMiddleware:
                 nonce = state.get("new_csrf_nonce")
                 if isinstance(nonce, str):
                     secure = "; Secure" if get_settings().cookie_secure else ""
-                    headers.append(
-                        "set-cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}"
-                    )
+                    headers.append("set-cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -82,11 +82,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    csrf = [Depends(verify_csrf)]
-    app.include_router(auth_pages.router, dependencies=csrf)
-    app.include_router(project_pages.router, dependencies=csrf)
-    app.include_router(project_api.router)
-    app.include_router(health_router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
     def api_docs(request: Request) -> Response:

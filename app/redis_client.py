@@ -8,7 +8,7 @@ from app.config import get_settings
 
 
 @lru_cache
-def get_redis() -> "redis.Redis[bytes]":
+def get_redis() -> redis.Redis:
     """Process-wide client; connections are pooled and created lazily."""
     settings = get_settings()
     return redis.Redis.from_url(settings.client_redis_url, socket_timeout=5, socket_connect_timeout=5)

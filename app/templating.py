@@ -12,9 +12,7 @@ from app.auth.csrf import CSRF_FIELD, csrf_token
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 # autoescape=True for every name: Starlette's default escapes only .html/.htm/.xml.
-env = Environment(
-    loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False
-)
+env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False)
 
 
 def render(
@@ -36,10 +34,7 @@ def render(
         **(ctx or {}),
     }
     tmpl = env.get_template(template)
-    if block is None:
-        html = tmpl.render(context)
-    else:
-        html = "".join(tmpl.blocks[block](tmpl.new_context(context)))
+    html = tmpl.render(context) if block is None else "".join(tmpl.blocks[block](tmpl.new_context(context)))
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request"
     return response

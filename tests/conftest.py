@@ -77,7 +77,7 @@ def _fresh_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest) -> str:
     """A migrated database of each backend, shared by the whole run."""
     if request.param == "sqlite":
         url = f"sqlite:///{_TMP / 'test.db'}"
@@ -86,7 +86,7 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
         _fresh_postgres(POSTGRES_URL)
         url = POSTGRES_URL
     migrations.upgrade(url)
-    yield url
+    return url
 
 
 @pytest.fixture(scope="session")

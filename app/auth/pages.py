@@ -3,17 +3,19 @@
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import service
+from app.auth.csrf import verify_csrf
 from app.auth.deps import CurrentUser, OptionalUser
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
 from app.templating import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+# Every state-changing request from a browser must carry its CSRF token.
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 def safe_next(target: str | None) -> str:
@@ -33,8 +35,13 @@ def _client_ip(request: Request) -> str:
 def set_session_cookie(response: Response, cookie: str) -> None:
     settings = get_settings()
     response.set_cookie(
-        service.SESSION_COOKIE, cookie, max_age=settings.session_max_age_seconds, httponly=True,
-        samesite="lax", secure=settings.cookie_secure, path="/",
+        service.SESSION_COOKIE,
+        cookie,
+        max_age=settings.session_max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
     )
 
 
@@ -63,9 +70,11 @@ def login(
         user = service.authenticate(session, username=username, password=password, ip=_client_ip(request))
     except (Unauthorized, TooManyRequests) as exc:
         return render(
-            request, "auth/login.html",
+            request,
+            "auth/login.html",
             {"next": safe_next(next), "error": exc.message, "notice": None, "username": username},
-            status_code=exc.status_code, headers=exc.headers,
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, service.make_session_cookie(user))
@@ -102,7 +111,8 @@ def change_password(
         service.change_password(session, user=user, current=current_password, new=new_password)
     except InvalidInput as exc:
         return render(
-            request, "auth/password.html",
+            request,
+            "auth/password.html",
             {"field_errors": {e.field: e.message for e in exc.errors}, "error": exc.message},
             status_code=422,
         )

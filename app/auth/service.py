@@ -18,7 +18,7 @@ from app.models.types import utcnow
 from app.redis_client import get_redis, key
 
 SESSION_COOKIE = "concord_session"
-TOKEN_PREFIX = "cnc_"
+TOKEN_PREFIX = "cnc_"  # noqa: S105 - a public marker, not a secret
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so that the response time does not reveal it.
@@ -57,7 +57,9 @@ def create_user(
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict(f"A user named {username!r} already exists.")
     user = User(
-        username=username, role=role, password_hash=hash_password(password),
+        username=username,
+        role=role,
+        password_hash=hash_password(password),
         must_change_password=must_change_password,
     )
     session.add(user)

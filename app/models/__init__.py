@@ -1,7 +1,17 @@
 """All tables, imported here so that SQLModel.metadata (and Alembic) sees every one."""
 
-from app.models.annotation import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Entity, ItemStatus
-from app.models.annotation import Mention, Proposal, Relation, RunStatus
+from app.models.annotation import (
+    Agreement,
+    Annotator,
+    AnnotatorKind,
+    AnnotatorRun,
+    Entity,
+    ItemStatus,
+    Mention,
+    Proposal,
+    Relation,
+    RunStatus,
+)
 from app.models.crawl_batch import BatchStatus, CrawlBatch
 from app.models.dataset import DatasetSnapshot
 from app.models.document import Document, DocumentStatus

@@ -25,9 +25,7 @@ class CrawlBatch(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
     filename: str = Field(max_length=500)
     format: str | None = Field(default=None, max_length=32)
-    status: BatchStatus = Field(
-        default=BatchStatus.queued, sa_column=Column(String(32), nullable=False, index=True)
-    )
+    status: BatchStatus = Field(default=BatchStatus.queued, sa_column=Column(String(32), nullable=False, index=True))
     size_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     bytes_read: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     sha256: str | None = Field(default=None, max_length=64, index=True)

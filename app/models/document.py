@@ -38,9 +38,7 @@ class Document(SQLModel, table=True):
     text_hash: str = Field(max_length=64)
     minhash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     duplicate_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: DocumentStatus = Field(
-        default=DocumentStatus.new, sa_column=Column(String(16), nullable=False, index=True)
-    )
+    status: DocumentStatus = Field(default=DocumentStatus.new, sa_column=Column(String(16), nullable=False, index=True))
     # Optimistic concurrency for review: every change bumps it; a stale version is a 409.
     version: int = 1
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

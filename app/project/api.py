@@ -19,8 +19,13 @@ def _read(project: Project) -> ProjectRead:
 def create_project(body: ProjectCreate, session: SessionDep, user: ApiAdmin) -> ProjectRead:
     """Create a project from a preset (`zh-general`, `person-relations`, `docred`) or a full schema."""
     project = service.create_project(
-        session, name=body.name, preset=body.preset, schema=body.label_schema,
-        guidelines=body.guidelines, description=body.description, created_by=user,
+        session,
+        name=body.name,
+        preset=body.preset,
+        schema=body.label_schema,
+        guidelines=body.guidelines,
+        description=body.description,
+        created_by=user,
     )
     return _read(project)
 
@@ -38,7 +43,11 @@ def get_project(project_id: int, session: SessionDep, _user: ApiClient) -> Proje
 @router.patch("/{project_id}", response_model=ProjectRead)
 def update_project(project_id: int, body: ProjectUpdate, session: SessionDep, _user: ApiAdmin) -> ProjectRead:
     project = service.update_project(
-        session, project=service.get_project(session, project_id), name=body.name,
-        schema=body.label_schema, guidelines=body.guidelines, description=body.description,
+        session,
+        project=service.get_project(session, project_id),
+        name=body.name,
+        schema=body.label_schema,
+        guidelines=body.guidelines,
+        description=body.description,
     )
     return _read(project)

@@ -3,9 +3,10 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
 from app.db import SessionDep
 from app.errors import InvalidInput
@@ -13,7 +14,8 @@ from app.project import service
 from app.project.presets import PRESETS
 from app.templating import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+# Every state-changing request from a browser must carry its CSRF token.
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/projects", response_class=HTMLResponse)
@@ -23,7 +25,8 @@ def list_projects(request: Request, session: SessionDep, _user: CurrentUser) -> 
 
 def _form_page(request: Request, values: dict[str, Any], error: InvalidInput | None = None) -> Response:
     return render(
-        request, "project/new.html",
+        request,
+        "project/new.html",
         {"presets": PRESETS, "values": values, "error": error, "field_errors": _by_field(error)},
         status_code=422 if error else 200,
     )
@@ -58,8 +61,7 @@ def create_project(
     preset: Annotated[str, Form()] = "",
     schema_text: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"name": name, "description": description, "source": source, "preset": preset,
-              "schema_text": schema_text}
+    values = {"name": name, "description": description, "source": source, "preset": preset, "schema_text": schema_text}
     try:
         if source == "json":
             schema = _parse_json_field(schema_text, "schema")
@@ -93,7 +95,8 @@ def _edit_page(
     request: Request, project_id: int, values: dict[str, Any], error: InvalidInput | None = None
 ) -> Response:
     return render(
-        request, "project/edit.html",
+        request,
+        "project/edit.html",
         {"project_id": project_id, "values": values, "error": error, "field_errors": _by_field(error)},
         status_code=422 if error else 200,
     )
@@ -103,7 +106,9 @@ def _edit_page(
 def edit_project(request: Request, project_id: int, session: SessionDep, _user: AdminUser) -> Response:
     project = service.get_project(session, project_id)
     values = {
-        "name": project.name, "description": project.description, "guidelines": project.guidelines,
+        "name": project.name,
+        "description": project.description,
+        "guidelines": project.guidelines,
         "schema_text": json.dumps(project.label_schema, ensure_ascii=False, indent=2),
     }
     return _edit_page(request, project_id, values)
@@ -124,8 +129,12 @@ def update_project(
     values = {"name": name, "description": description, "guidelines": guidelines, "schema_text": schema_text}
     try:
         service.update_project(
-            session, project=project, name=name, schema=_parse_json_field(schema_text, "schema"),
-            guidelines=guidelines, description=description,
+            session,
+            project=project,
+            name=name,
+            schema=_parse_json_field(schema_text, "schema"),
+            guidelines=guidelines,
+            description=description,
         )
     except InvalidInput as exc:
         session.rollback()

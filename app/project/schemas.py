@@ -71,13 +71,9 @@ def parse_label_schema(data: Any, *, field: str = "schema") -> LabelSchema:
     seen_rel: set[str] = set()
     for i, rt in enumerate(schema.relation_types):
         if not _CODE_RE.match(rt.code):
-            errors.append(
-                FieldError((field, "relation_types", i, "code"), "codes cannot contain spaces or <>&\"'`")
-            )
+            errors.append(FieldError((field, "relation_types", i, "code"), "codes cannot contain spaces or <>&\"'`"))
         if rt.code in seen_rel:
-            errors.append(
-                FieldError((field, "relation_types", i, "code"), f"duplicate relation type code {rt.code!r}")
-            )
+            errors.append(FieldError((field, "relation_types", i, "code"), f"duplicate relation type code {rt.code!r}"))
         seen_rel.add(rt.code)
         for side in ("head_types", "tail_types"):
             for j, code in enumerate(getattr(rt, side)):

@@ -67,9 +67,13 @@ def create_project(
     label_schema, guidelines = resolve_schema(preset=preset, schema=schema, guidelines=guidelines)
     _check_name_free(session, name)
     project = Project(
-        name=name, description=description.strip(), preset=preset,
-        label_schema=label_schema.model_dump(mode="json"), guidelines=guidelines,
-        settings=dict(DEFAULT_SETTINGS), created_by_id=created_by.id if created_by else None,
+        name=name,
+        description=description.strip(),
+        preset=preset,
+        label_schema=label_schema.model_dump(mode="json"),
+        guidelines=guidelines,
+        settings=dict(DEFAULT_SETTINGS),
+        created_by_id=created_by.id if created_by else None,
     )
     _flush_unique(session, project)
     return project

@@ -116,8 +116,10 @@ def test_htmx_requests_carry_csrf_in_a_header(session: Session, app_client: Test
     login(app_client)
     token = page_csrf(app_client)
     ok = app_client.post(
-        "/projects", data={"name": "via htmx", "preset": "docred"},
-        headers={"X-CSRF-Token": token, "HX-Request": "true"}, follow_redirects=False,
+        "/projects",
+        data={"name": "via htmx", "preset": "docred"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+        follow_redirects=False,
     )
     assert ok.status_code == 303
     refused = app_client.post(
@@ -141,30 +143,43 @@ def test_login_never_redirects_off_site(session: Session, app_client: TestClient
     token = csrf_from(app_client.get("/login").text)
     for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
         response = app_client.post(
-            "/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token, "next": target},
+            "/login",
+            data={"username": "alice", "password": PASSWORD, "csrf_token": token, "next": target},
             follow_redirects=False,
         )
         assert response.headers["location"] == "/projects"
 
 
-def test_one_time_password_must_be_replaced_before_anything_else(
-    session: Session, app_client: TestClient
-) -> None:
-    service.create_user(session, username="root", role=Role.admin, password="one-time-pass-123",
-                        must_change_password=True)
+def test_one_time_password_must_be_replaced_before_anything_else(session: Session, app_client: TestClient) -> None:
+    service.create_user(
+        session, username="root", role=Role.admin, password="one-time-pass-123", must_change_password=True
+    )
     session.commit()
     login(app_client, "root", "one-time-pass-123")
     response = app_client.get("/projects", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/account/password")
     token = page_csrf(app_client, "/account/password")
-    bad = app_client.post("/account/password", data={
-        "current_password": "one-time-pass-123", "new_password": "short", "confirm_password": "short",
-        "csrf_token": token})
+    bad = app_client.post(
+        "/account/password",
+        data={
+            "current_password": "one-time-pass-123",
+            "new_password": "short",
+            "confirm_password": "short",
+            "csrf_token": token,
+        },
+    )
     assert bad.status_code == 422
     assert "at least 10 characters" in bad.text
-    good = app_client.post("/account/password", data={
-        "current_password": "one-time-pass-123", "new_password": "my own passphrase",
-        "confirm_password": "my own passphrase", "csrf_token": token}, follow_redirects=False)
+    good = app_client.post(
+        "/account/password",
+        data={
+            "current_password": "one-time-pass-123",
+            "new_password": "my own passphrase",
+            "confirm_password": "my own passphrase",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert good.status_code == 303
     assert app_client.get("/projects").status_code == 200

@@ -1,0 +1,103 @@
+"""The README's run command and the production configuration, as real processes."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.live_server import ROOT, LiveConcord, concord_env, run_cli
+
+
+def test_fresh_data_dir_gets_secret_key_database_broker_and_first_admin(embedded_concord: LiveConcord) -> None:
+    data = embedded_concord.data_dir
+    assert (data / "concord.db").exists()
+    secret = data / "secret_key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert len(secret.read_text()) >= 32
+    assert embedded_concord.admin_password, embedded_concord.output()
+    assert f"{embedded_concord.url}/login" in embedded_concord.output()
+    assert secret.read_text() not in embedded_concord.output()
+
+
+def test_deep_health_check_round_trips_a_job_through_the_worker(live_concord: LiveConcord) -> None:
+    response = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["worker"].startswith("ok")
+
+
+def test_doctor_reports_every_part_healthy(live_concord: LiveConcord) -> None:
+    result = run_cli(["doctor"], live_concord.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "worker    ok" in result.stdout
+
+
+def test_cli_user_and_token_work_against_the_api(live_concord: LiveConcord) -> None:
+    env = live_concord.env
+    created = run_cli(["create-user", "--username", "cli-admin", "--role", "admin"], env, stdin="a long passphrase\n")
+    assert created.returncode == 0, created.stderr
+    again = run_cli(["create-user", "--username", "cli-admin", "--role", "admin"], env, stdin="a long passphrase\n")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    token_run = run_cli(["token", "create", "--username", "cli-admin"], env)
+    assert token_run.returncode == 0, token_run.stderr
+    token = token_run.stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(
+        f"{live_concord.url}/api/v1/projects",
+        json={"name": "端到端", "preset": "person-relations"},
+        headers=headers,
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    fetched = httpx.get(f"{live_concord.url}/api/v1/projects/{made.json()['id']}", headers=headers, timeout=10)
+    assert [r["code"] for r in fetched.json()["schema"]["relation_types"]] == ["亲属", "师生", "同事", "其他"]
+
+    revoked = run_cli(["token", "revoke", token[:10]], env)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = httpx.get(f"{live_concord.url}/api/v1/projects", headers=headers, timeout=10)
+    assert refused.status_code == 401
+
+
+def test_create_user_with_a_terminal_generates_a_password(tmp_path: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path / "data"  # type: ignore[operator]
+    env = concord_env(data_dir)
+    assert run_cli(["migrate"], env).returncode == 0
+    # A pseudo-terminal on stdin: the password is generated and shown once.
+    leader, follower = os.openpty()
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "create-user", "--username", "rev", "--role", "reviewer"],
+        stdin=follower,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    os.close(leader)
+    os.close(follower)
+    assert result.returncode == 0, result.stderr
+    assert "one-time password (shown only now):" in result.stdout
+
+
+def test_worker_without_a_broker_explains_what_to_do(tmp_path: pytest.TempPathFactory) -> None:
+    result = run_cli(["worker"], concord_env(tmp_path / "nothing-here"))  # type: ignore[operator]
+    assert result.returncode == 1
+    assert "no broker" in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_production_database(tmp_path: pytest.TempPathFactory) -> None:
+    from tests.conftest import POSTGRES_URL, _fresh_postgres, _reachable, require_service
+    from tests.e2e.conftest import E2E_REDIS_URL
+
+    require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_unmigrated"
+    _fresh_postgres(url)
+    live = LiveConcord(tmp_path / "data", DATABASE_URL=url, REDIS_URL=E2E_REDIS_URL)  # type: ignore[operator]
+    with pytest.raises(RuntimeError, match="run `concord migrate` first"):
+        live.start(timeout=30)

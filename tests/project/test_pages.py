@@ -1,0 +1,163 @@
+"""Project pages: admins create and edit, reviewers read, hostile names render inert."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.models import Project, Role
+from tests.factories import login, make_project, make_user, page_csrf
+
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def _count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Project)).one()
+
+
+def test_admin_creates_a_project_from_each_preset_and_sees_its_schema(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    login(app_client)
+    token = page_csrf(app_client, "/projects/new")
+    for preset, expected in (("zh-general", "任职于"), ("person-relations", "师生"), ("docred", "P17")):
+        response = app_client.post(
+            "/projects", data={"name": f"项目 {preset}", "source": "preset", "preset": preset, "csrf_token": token}
+        )
+        assert response.status_code == 200
+        assert response.url.path.startswith("/projects/")
+        assert expected in response.text
+        assert f"项目 {preset}" in response.text
+    listing = app_client.get("/projects").text
+    assert listing.count("项目 ") == 3
+
+
+def test_pasted_json_errors_keep_the_form_and_write_nothing(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    login(app_client)
+    token = page_csrf(app_client, "/projects/new")
+    before = _count(session)
+    broken = app_client.post(
+        "/projects", data={"name": "草稿", "source": "json", "schema_text": '{"entity_types": [', "csrf_token": token}
+    )
+    assert broken.status_code == 422
+    assert "Not valid JSON" in broken.text
+    assert 'value="草稿"' in broken.text
+    unknown = app_client.post(
+        "/projects",
+        data={
+            "name": "草稿",
+            "source": "json",
+            "csrf_token": token,
+            "schema_text": '{"entity_types": [{"code": "PER", "name": "人"}], "relation_types": '
+            '[{"code": "r", "name": "r", "head_types": ["ORG"]}]}',
+        },
+    )
+    assert unknown.status_code == 422
+    assert "schema.relation_types[0].head_types[0]" in unknown.text
+    assert _count(session) == before
+
+
+def test_duplicate_name_in_the_form(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    make_project(session, name="重名")
+    login(app_client)
+    response = app_client.post(
+        "/projects", data={"name": "重名", "source": "preset", "preset": "docred", "csrf_token": page_csrf(app_client)}
+    )
+    assert response.status_code == 422
+    assert "already exists" in response.text
+
+
+def test_admin_edits_schema_and_guidelines(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session, preset="person-relations")
+    login(app_client)
+    edit = app_client.get(f"/projects/{project.id}/edit")
+    assert "亲属" in edit.text
+    schema = (
+        '{"entity_types": [{"code": "PER", "name": "人物"}], "relation_types": '
+        '[{"code": "校友", "name": "校友", "symmetric": true}]}'
+    )
+    saved = app_client.post(
+        f"/projects/{project.id}/edit",
+        data={
+            "name": "人物关系",
+            "description": "",
+            "guidelines": "新的指南",
+            "schema_text": schema,
+            "csrf_token": page_csrf(app_client),
+        },
+    )
+    assert saved.status_code == 200
+    assert "校友" in saved.text
+    assert "新的指南" in saved.text
+    bad = app_client.post(
+        f"/projects/{project.id}/edit",
+        data={
+            "name": "人物关系",
+            "description": "",
+            "guidelines": "x",
+            "schema_text": "[]",
+            "csrf_token": page_csrf(app_client),
+        },
+    )
+    assert bad.status_code == 422
+    session.expire_all()
+    assert session.get(Project, project.id).guidelines == "新的指南"  # type: ignore[union-attr]
+
+
+def test_reviewer_reads_projects_but_admin_pages_are_403(session: Session, app_client: TestClient) -> None:
+    make_user(session, username="rev", role=Role.reviewer)
+    project = make_project(session)
+    login(app_client, "rev")
+    listing = app_client.get("/projects")
+    assert listing.status_code == 200
+    assert "/projects/new" not in listing.text
+    assert app_client.get(f"/projects/{project.id}").status_code == 200
+    for path in ("/projects/new", f"/projects/{project.id}/edit"):
+        response = app_client.get(path)
+        assert response.status_code == 403
+        assert "This page is for admins." in response.text
+    before = _count(session)
+    token = page_csrf(app_client)
+    created = app_client.post("/projects", data={"name": "x", "preset": "docred", "csrf_token": token})
+    assert created.status_code == 403
+    assert _count(session) == before
+
+
+def test_script_payload_in_a_project_name_renders_inert(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session, name=XSS, description=XSS, guidelines=XSS)
+    login(app_client)
+    for path in ("/projects", f"/projects/{project.id}"):
+        html = app_client.get(path).text
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert 'onerror="alert(2)"' not in html
+
+
+def test_pages_send_a_strict_content_security_policy(session: Session, app_client: TestClient) -> None:
+    response = app_client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "<script>" not in response.text  # no inline scripts at all
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["vary"] == "HX-Request"
+
+
+def test_schema_css_carries_only_validated_colors(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session, preset="person-relations")
+    login(app_client)
+    css = app_client.get(f"/projects/{project.id}/schema.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert css.text.strip() == ".etype-0{--type-color:#2f6fde}"
+
+
+def test_unknown_project_page_is_a_404_page(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    login(app_client)
+    response = app_client.get("/projects/424242")
+    assert response.status_code == 404
+    assert "Project 424242 does not exist." in response.text
+    assert "<!doctype html>" in response.text
