@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlmodel import Session
 
 from app.auth import service as auth_service
