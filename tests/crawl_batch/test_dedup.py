@@ -1,0 +1,264 @@
+import hashlib
+import random
+
+import numpy as np
+import pytest
+
+from app.crawl_batch.dedup import (
+    NearDuplicateIndex,
+    estimate_jaccard,
+    minhash_signature,
+    normalize_for_hash,
+    optimal_bands,
+    shingle_hashes,
+    signature_from_bytes,
+    signature_to_bytes,
+    text_hash,
+)
+
+COMMON = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
+    "而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性"
+    "好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第"
+)
+
+
+def chinese_text(length: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(COMMON) for _ in range(length))
+
+
+def mutate(text: str, changes: int, seed: int) -> str:
+    rng = random.Random(seed)
+    chars = list(text)
+    for position in rng.sample(range(len(chars)), changes):
+        chars[position] = "𠮷" if chars[position] != "𠮷" else "吉"
+    return "".join(chars)
+
+
+def true_jaccard(first: str, second: str) -> float:
+    a, b = set(shingle_hashes(first).tolist()), set(shingle_hashes(second).tolist())
+    return len(a & b) / len(a | b)
+
+
+def test_identical_texts_have_the_same_hash() -> None:
+    assert text_hash("你好，世界！") == text_hash("你好，世界！")
+    assert len(text_hash("abc")) == 64
+
+
+def test_hash_is_sha256_of_the_normalized_text() -> None:
+    assert text_hash("") == hashlib.sha256(b"").hexdigest()
+    assert text_hash("Hello, World!") == hashlib.sha256(b"hello world").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Hello   World", "hello world"),
+        ("Hello,\tWorld!\n", "hello world"),
+        ("ＡＢＣ　１２３", "abc 123"),
+        ("你好，世界！", "你好,世界!"),
+        ("你好，世界！", "你好 世界"),
+        ("你好 ， 世界 。", "你好世界"),
+        ("\u3000\u3000第一段。\n\n第二段。", "第一段第二段"),
+        ("「引号」和“引号”", "引号和引号"),
+        ("co\u00adoperate\u200b", "cooperate"),
+        ("❤️ love", "❤ love"),
+        ("Straße", "STRASSE"),
+        ("a,b", "a, b"),
+    ],
+)
+def test_whitespace_width_case_and_punctuation_variants_hash_the_same(first: str, second: str) -> None:
+    assert text_hash(first) == text_hash(second)
+
+
+def test_normalize_for_hash_examples() -> None:
+    assert normalize_for_hash("  Hello,  World!  ") == "hello world"
+    assert normalize_for_hash("２０２４年５月，ＧＤＰ增长５．６％。") == "2024年5月gdp增长5 6"
+    assert normalize_for_hash("⒈ first") == "1 first"
+    assert normalize_for_hash("𠮷野家 👍🏽 ok") == "𠮷野家👍🏽 ok"
+    assert normalize_for_hash("") == ""
+    assert normalize_for_hash(" \n\t ") == ""
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("你好世界", "您好世界"), ("abc", "abd"), ("𠮷野家", "吉野家"), ("👍🏽", "👍🏿"), ("12", "1 2")],
+)
+def test_different_texts_hash_differently(first: str, second: str) -> None:
+    assert text_hash(first) != text_hash(second)
+
+
+def test_signature_shape_dtype_and_determinism() -> None:
+    signature = minhash_signature("你好世界，欢迎来到Concord。")
+    assert signature.dtype == np.uint32
+    assert signature.shape == (128,)
+    assert np.array_equal(signature, minhash_signature("你好世界，欢迎来到Concord。"))
+    # Signatures are stored in the database, so the hashing must never drift between versions.
+    assert signature[:4].tolist() == [72522201, 454052266, 1091609664, 984409507]
+
+
+def test_signature_depends_on_seed_and_num_perm() -> None:
+    text = chinese_text(200, seed=1)
+    assert minhash_signature(text, num_perm=64).shape == (64,)
+    assert not np.array_equal(minhash_signature(text, seed=1), minhash_signature(text, seed=2))
+    with pytest.raises(ValueError, match="num_perm"):
+        minhash_signature(text, num_perm=0)
+
+
+def test_normalized_variants_have_the_same_signature() -> None:
+    text = chinese_text(300, seed=2)
+    spaced = "　".join(text[i : i + 10] for i in range(0, len(text), 10)) + "！"
+    assert np.array_equal(minhash_signature(text), minhash_signature(spaced))
+
+
+def test_shingles_are_code_point_five_grams() -> None:
+    assert shingle_hashes("𠮷野家很好吃").size == 2
+    assert shingle_hashes("👍🏽👍🏽👍").size == 1
+    assert shingle_hashes("abcd").size == 1
+    assert shingle_hashes("").size == 1
+    assert shingle_hashes("a").tolist() != shingle_hashes("").tolist()
+
+
+def test_short_texts() -> None:
+    assert np.array_equal(minhash_signature("你好"), minhash_signature("你好！"))
+    assert estimate_jaccard(minhash_signature("你好"), minhash_signature("您好")) < 0.1
+    assert estimate_jaccard(minhash_signature("abcd"), minhash_signature("abcde")) < 0.1
+    index = NearDuplicateIndex()
+    index.add("short", minhash_signature("你好"))
+    assert index.query(minhash_signature("你好")) == ["short"]
+    assert index.query(minhash_signature("您好")) == []
+
+
+def test_empty_text() -> None:
+    empty = minhash_signature("")
+    assert empty.shape == (128,)
+    assert np.array_equal(empty, minhash_signature("  \n "))
+    assert np.array_equal(empty, minhash_signature("。！？"))
+    index = NearDuplicateIndex()
+    index.add("empty", empty)
+    assert index.query(minhash_signature("")) == ["empty"]
+    assert index.query(minhash_signature("a")) == []
+
+
+def test_astral_characters_and_emoji() -> None:
+    text = "𠮷野家👍🏽很好吃👨\u200d👩\u200d👧" + chinese_text(100, seed=3)
+    assert np.array_equal(minhash_signature(text), minhash_signature(text))
+    changed = text.replace("𠮷", "吉")
+    assert text_hash(text) != text_hash(changed)
+    assert 0.8 < estimate_jaccard(minhash_signature(text), minhash_signature(changed)) < 1.0
+
+
+def test_near_duplicate_with_a_few_changed_characters_is_found() -> None:
+    original = chinese_text(1000, seed=4)
+    near = mutate(original, changes=5, seed=5)
+    assert true_jaccard(original, near) > 0.9
+    index = NearDuplicateIndex(threshold=0.8)
+    index.add("original", minhash_signature(original))
+    for seed in range(6, 12):
+        index.add(f"other-{seed}", minhash_signature(chinese_text(1000, seed=seed)))
+    assert index.query(minhash_signature(near)) == ["original"]
+
+
+def test_clearly_different_texts_are_not_found() -> None:
+    index = NearDuplicateIndex()
+    for seed in range(20):
+        index.add(str(seed), minhash_signature(chinese_text(1000, seed=seed)))
+    assert index.query(minhash_signature(chinese_text(1000, seed=99))) == []
+    heavily_changed = mutate(chinese_text(1000, seed=0), changes=150, seed=1)
+    assert index.query(minhash_signature(heavily_changed)) == []
+
+
+def test_query_orders_by_similarity() -> None:
+    original = chinese_text(1000, seed=4)
+    index = NearDuplicateIndex(threshold=0.8)
+    index.add("far", minhash_signature(mutate(original, changes=12, seed=1)))
+    index.add("near", minhash_signature(mutate(original, changes=1, seed=2)))
+    index.add("same", minhash_signature(original))
+    assert index.query(minhash_signature(original)) == ["same", "near", "far"]
+
+
+def test_threshold_is_configurable() -> None:
+    original = chinese_text(1000, seed=4)
+    variant = mutate(original, changes=30, seed=8)
+    estimate = estimate_jaccard(minhash_signature(original), minhash_signature(variant))
+    assert 0.6 < estimate < 0.8
+    loose, strict = NearDuplicateIndex(threshold=0.5), NearDuplicateIndex(threshold=0.8)
+    for index in (loose, strict):
+        index.add("original", minhash_signature(original))
+    assert loose.query(minhash_signature(variant)) == ["original"]
+    assert strict.query(minhash_signature(variant)) == []
+    assert (loose.bands, loose.rows) != (strict.bands, strict.rows)
+
+
+def test_optimal_bands_fit_the_threshold() -> None:
+    assert optimal_bands(0.8, 128) == (9, 13)  # datasketch's choice for its default weights
+    for threshold in (0.5, 0.7, 0.8, 0.9):
+        bands, rows = optimal_bands(threshold, 128, 0.2, 0.8)
+        assert bands * rows <= 128
+        assert 1 - (1 - threshold**rows) ** bands > 0.5
+    assert optimal_bands(0.9, 128)[1] > optimal_bands(0.5, 128)[1]
+    with pytest.raises(ValueError, match="threshold"):
+        optimal_bands(1.0, 128)
+
+
+def test_signature_bytes_round_trip() -> None:
+    signature = minhash_signature(chinese_text(500, seed=5))
+    data = signature_to_bytes(signature)
+    assert isinstance(data, bytes)
+    assert len(data) == 128 * 4
+    restored = signature_from_bytes(data)
+    assert restored.dtype == np.uint32
+    assert np.array_equal(restored, signature)
+    restored[0] = 0  # the restored array is an ordinary writable copy
+    assert signature_to_bytes(np.array([1, 0x01020304], dtype=np.uint32)) == b"\x01\x00\x00\x00\x04\x03\x02\x01"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x01\x02"])
+def test_signature_from_bad_bytes(data: bytes) -> None:
+    with pytest.raises(ValueError, match="multiple of 4"):
+        signature_from_bytes(data)
+
+
+def test_index_rebuilt_from_stored_bytes_answers_the_same() -> None:
+    texts = {f"doc-{seed}": chinese_text(800, seed=seed) for seed in range(10)}
+    stored = {key: signature_to_bytes(minhash_signature(text)) for key, text in texts.items()}
+    rebuilt = NearDuplicateIndex()
+    for key, data in stored.items():
+        rebuilt.add(key, signature_from_bytes(data))
+    assert len(rebuilt) == 10
+    assert "doc-3" in rebuilt
+    assert rebuilt.query(rebuilt.signature(mutate(texts["doc-3"], changes=3, seed=1))) == ["doc-3"]
+
+
+def test_index_rejects_duplicate_keys_and_wrong_shapes() -> None:
+    index = NearDuplicateIndex(num_perm=64)
+    signature = index.signature("你好世界")
+    index.add("a", signature)
+    with pytest.raises(ValueError, match="already indexed"):
+        index.add("a", signature)
+    with pytest.raises(ValueError, match="64 values"):
+        index.add("b", minhash_signature("你好世界"))
+    with pytest.raises(ValueError, match="64 values"):
+        index.query(minhash_signature("你好世界"))
+    with pytest.raises(ValueError, match="different lengths"):
+        estimate_jaccard(signature, minhash_signature("你好世界"))
+
+
+def test_estimate_tracks_true_jaccard() -> None:
+    original = chinese_text(1000, seed=10)
+    errors = []
+    for changes in (0, 5, 20, 50, 100):
+        variant = mutate(original, changes=changes, seed=changes)
+        estimate = estimate_jaccard(minhash_signature(original), minhash_signature(variant))
+        errors.append(abs(estimate - true_jaccard(original, variant)))
+    assert errors[0] == 0
+    # Four standard errors of a 128-permutation estimate at worst.
+    assert max(errors) < 0.18
+
+
+def test_long_text_is_hashed_in_chunks() -> None:
+    text = chinese_text(20_000, seed=11)
+    signature = minhash_signature(text)
+    assert signature.shape == (128,)
+    assert estimate_jaccard(signature, minhash_signature(text[:19_900])) > 0.9
