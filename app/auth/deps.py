@@ -1,5 +1,6 @@
 """Who is calling: typed dependencies for pages (session cookie) and the API (bearer token)."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -7,13 +8,32 @@ from fastapi import Depends, Request
 from app.auth import service
 from app.db import SessionDep
 from app.errors import Forbidden, LoginRequired, PasswordChangeRequired, Unauthorized
-from app.models import User
+from app.models import Role, User
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the page is for, as plain values: error pages render after the session is rolled back and closed."""
+
+    id: int
+    username: str
+    role: str
+    must_change_password: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @classmethod
+    def of(cls, user: User) -> "Viewer":
+        assert user.id is not None
+        return cls(user.id, user.username, user.role, user.must_change_password)
 
 
 def optional_user(request: Request, session: SessionDep) -> User | None:
     """The signed-in browser user, or None."""
     lookup = service.user_from_session_cookie(session, request.cookies.get(service.SESSION_COOKIE))
-    request.state.user = lookup.user
+    request.state.user = Viewer.of(lookup.user) if lookup.user else None
     request.state.session_expired = lookup.expired
     return lookup.user
 
@@ -51,7 +71,7 @@ def api_client(request: Request, session: SessionDep) -> User:
             headers={"WWW-Authenticate": "Bearer"},
         )
     user = service.user_from_api_token(session, secret.strip())
-    request.state.user = user
+    request.state.user = Viewer.of(user)
     return user
 
 

@@ -92,8 +92,7 @@ def test_worker_without_a_broker_explains_what_to_do(tmp_path: pytest.TempPathFa
 
 
 def test_serve_refuses_an_unmigrated_production_database(tmp_path: pytest.TempPathFactory) -> None:
-    from tests.conftest import POSTGRES_URL, _fresh_postgres, _reachable, require_service
-    from tests.e2e.conftest import E2E_REDIS_URL
+    from tests.conftest import E2E_REDIS_URL, POSTGRES_URL, _fresh_postgres, _reachable, require_service
 
     require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_unmigrated"
