@@ -112,8 +112,9 @@ def record_login_failure(username: str, ip: str) -> None:
     try:
         pipe = get_redis().pipeline()
         for k in _throttle_keys(username, ip):
+            # SET NX EX, then INCR: the window starts at the first failure (EXPIRE NX needs Redis 7).
+            pipe.set(k, 0, ex=window, nx=True)
             pipe.incr(k)
-            pipe.expire(k, window, nx=True)
         pipe.execute()
     except redis.RedisError as exc:
         raise ServiceUnavailable("Sign-in is briefly unavailable (rate-limit store unreachable).") from exc
@@ -206,8 +207,11 @@ def user_from_api_token(session: Session, secret: str) -> User:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or revoked API token.", headers={"WWW-Authenticate": "Bearer"})
-    token.last_used_at = utcnow()
-    session.add(token)
+    now = utcnow()
+    # At most one write a minute per token: every API read would otherwise be a write.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+        session.add(token)
     return user
 
 
