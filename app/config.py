@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 15 * 60
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
+    max_upload_bytes: int = 8 * 1024**3
 
     @property
     def data_dir(self) -> Path:

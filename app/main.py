@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import pages as auth_pages
 from app.auth.csrf import CSRF_COOKIE
 from app.config import get_settings
+from app.crawl_batch import api as batch_api
+from app.crawl_batch import pages as batch_pages
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.project import api as project_api
@@ -19,7 +21,14 @@ from app.project import pages as project_pages
 from app.templating import render
 
 # Page routers check CSRF themselves (see each pages.py); API routers authenticate by bearer token.
-ROUTERS = [auth_pages.router, project_pages.router, project_api.router, health_router]
+ROUTERS = [
+    auth_pages.router,
+    project_pages.router,
+    batch_pages.router,
+    project_api.router,
+    batch_api.router,
+    health_router,
+]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 API_VERSION = "v1"
 

@@ -54,3 +54,27 @@ def login(client: TestClient, username: str = "alice", password: str = PASSWORD)
 
 def page_csrf(client: TestClient, path: str = "/projects") -> str:
     return csrf_from(client.get(path).text)
+
+
+def warc_response(url: str, body: bytes, *, content_type: str = "text/html", status: int = 200) -> bytes:
+    """One WARC/1.0 response record with an HTTP message, as a crawler writes it."""
+    http = (
+        f"HTTP/1.1 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    )
+    import uuid
+
+    headers = (
+        "WARC/1.0\r\nWARC-Type: response\r\n"
+        f"WARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\nWARC-Date: 2024-05-18T10:00:00Z\r\n"
+        f"WARC-Target-URI: {url}\r\nContent-Type: application/http; msgtype=response\r\n"
+        f"Content-Length: {len(http)}\r\n\r\n"
+    ).encode()
+    return headers + http + b"\r\n\r\n"
+
+
+def html_page(title: str, paragraphs: list[str], *, charset: str | None = None, nav: str = "首页 新闻 关于我们") -> str:
+    meta = f'<meta charset="{charset}">' if charset else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    nav = "<nav>" + " | ".join(f"<a href='/{i}'>{item}</a>" for i, item in enumerate(nav.split())) + "</nav>"
+    head = f"<head>{meta}<title>{title}</title></head>"
+    return f"<!doctype html><html>{head}<body>{nav}<article>{body}</article></body></html>"

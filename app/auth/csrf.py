@@ -40,9 +40,8 @@ async def verify_csrf(request: Request) -> None:
         return
     nonce = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    # Uploads (multipart) must send the header: their bodies are streamed to disk by the route, not parsed here.
+    if sent is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None

@@ -35,6 +35,10 @@ class CrawlBatch(SQLModel, table=True):
     # Record-level errors: [{"offset": int, "message": str}], capped.
     errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     failure_reason: str | None = None
+    # Records (and record errors) consumed and committed so far: a re-delivered job resumes after them.
+    checkpoint: int = 0
+    # Upload choices: {"format": "warc" | ... | None}.
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

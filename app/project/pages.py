@@ -79,8 +79,15 @@ def create_project(
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def view_project(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    from app.crawl_batch.service import batch_report, list_batches
+
     project = service.get_project(session, project_id)
-    return render(request, "project/detail.html", {"project": project, "schema": service.label_schema_of(project)})
+    batches = [batch_report(b) for b in list_batches(session, project_id=project_id)]
+    return render(
+        request,
+        "project/detail.html",
+        {"project": project, "schema": service.label_schema_of(project), "batches": batches},
+    )
 
 
 @router.get("/projects/{project_id}/schema.css")

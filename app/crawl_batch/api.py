@@ -1,0 +1,71 @@
+"""Crawl batches and documents over HTTP."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from app.auth.deps import ApiAdmin, ApiClient
+from app.config import get_settings
+from app.crawl_batch import service
+from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentRead, DocumentSummary
+from app.crawl_batch.uploads import receive_upload
+from app.db import SessionDep
+from app.project.service import get_project
+
+router = APIRouter(prefix="/api/v1", tags=["batches"])
+
+
+@router.post("/projects/{project_id}/batches", status_code=202, response_model=BatchCreated)
+async def upload_batch(request: Request, project_id: int, session: SessionDep, user: ApiAdmin) -> BatchCreated:
+    """Upload a crawl file (multipart field `file`, optional `format`); ingestion runs in the background."""
+    project = await run_in_threadpool(get_project, session, project_id)
+    # End the transaction before streaming: on SQLite it holds the write lock the worker needs meanwhile.
+    await run_in_threadpool(session.commit)
+    upload = await receive_upload(
+        request, directory=service.upload_dir(project_id), max_bytes=get_settings().max_upload_bytes
+    )
+    try:
+        fmt = service.check_format(upload.fields.get("format") or request.query_params.get("format"))
+        batch = await run_in_threadpool(
+            lambda: service.create_batch(session, project=project, upload=upload, fmt=fmt, created_by=user)
+        )
+    except Exception:
+        upload.path.unlink(missing_ok=True)
+        raise
+    assert batch.id is not None
+    return BatchCreated(id=batch.id, status=batch.status)
+
+
+@router.get("/batches/{batch_id}")
+def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
+    """Status, counts per filter reason, duplicates and record-level errors of a batch."""
+    return service.batch_report(service.get_batch(session, batch_id)).as_dict()
+
+
+@router.get("/projects/{project_id}/documents", response_model=DocumentList)
+def list_documents(
+    project_id: int,
+    session: SessionDep,
+    _user: ApiClient,
+    batch: int | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> DocumentList:
+    get_project(session, project_id)
+    result = service.list_documents(
+        session, project_id=project_id, batch_id=batch, status=status, q=q, page=page, per_page=per_page
+    )
+    return DocumentList(
+        items=[DocumentSummary.model_validate(d) for d in result.items],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
+
+
+@router.get("/documents/{document_id}", response_model=DocumentRead)
+def get_document(document_id: int, session: SessionDep, _user: ApiClient) -> DocumentRead:
+    return DocumentRead.model_validate(service.get_document(session, document_id))

@@ -1,0 +1,270 @@
+"""Charset decoding, main-text extraction, language and Chinese-script detection for crawled pages.
+
+Language ID uses py3langid: its model ships inside the wheel, it needs no download, and unlike resiliparse's
+fast detector it labels Traditional as well as Simplified Chinese "zh".
+"""
+
+import codecs
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import opencc
+from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import detect_encoding
+from resiliparse.parse.html import HTMLTree
+
+logger = logging.getLogger(__name__)
+
+Extractor = Literal["resiliparse", "trafilatura"]
+Script = Literal["hans", "hant", "mixed", "none"]
+
+META_SCAN_BYTES = 4096
+DETECT_SAMPLE_BYTES = 64 * 1024
+LANGUAGE_SAMPLE_CHARS = 4000
+# A script must cover this share of the script-specific characters; below it a text is "mixed". The slack
+# absorbs the odd character OpenCC converts although writers of the other script use it too.
+SCRIPT_DOMINANCE = 0.9
+_SCRIPT_CONFIGS = ("t2s", "s2tw", "s2hk")
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: their BOMs share a prefix
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Decoding with the superset never hurts and saves pages that declare gb2312 but use GBK characters (镕).
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "big5": "big5hkscs",
+    "cp950": "big5hkscs",
+    # WHATWG: labels for Latin-1 and ASCII mean windows-1252.
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+}
+_ALIASES = {
+    "x-gbk": "gbk",
+    "x-euc-cn": "gb2312",
+    "gb_2312-80": "gb2312",
+    "x-big5": "big5",
+    "x-sjis": "shift_jis",
+}
+# What Latin-1, ASCII and windows-1252 labels normalize to; servers send them by default.
+_WEAK_HEADER_CHARSETS = frozenset({"cp1252"})
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+# When detection fails, the likeliest legacy charset of a Chinese crawl.
+_CHINESE_DEFAULT = "gb18030"
+# Runs of spaces, tabs and no-break spaces collapse to one space; ideographic spaces are content and stay.
+_INLINE_SPACE = re.compile(r"[ \t\u00a0]+")
+# CJK Unified Ideographs with extensions A to H and the compatibility blocks.
+_CJK_IDEOGRAPH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
+_WHITESPACE = re.compile(r"\s")
+# py3langid labels without an ISO 639-1 code that belong to the "zh" macrolanguage.
+_CHINESE_LABELS = frozenset({"yue", "wuu", "cmn", "nan", "hak", "gan", "hsn", "cdo", "cjy"})
+_NO_LANGUAGE = ("und", 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """Main text of a page: paragraphs joined by "\\n", title from <title>."""
+
+    title: str | None
+    text: str
+    extractor: str
+
+
+def normalize_charset(label: str | None) -> str | None:
+    """Python codec name for a declared or detected charset label, with CJK supersets applied."""
+    if not label:
+        return None
+    name = _ALIASES.get(label.strip().strip("\"'").lower(), label.strip().strip("\"'").lower())
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    # codecs.lookup also knows bytes-to-bytes codecs such as "zlib" and "base64".
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    return _SUPERSETS.get(info.name, info.name)
+
+
+def decode_html(body: bytes, *, http_content_type: str | None) -> tuple[str, str]:
+    """Decode a page to NFC text via BOM, HTTP charset, meta charset, then detection; return (text, codec)."""
+    if not body:
+        return "", "utf-8"
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return _nfc(body[len(bom) :].decode(encoding, "replace")), encoding
+    header = _charset_from_header(http_content_type)
+    meta = _charset_from_meta(body[:META_SCAN_BYTES])
+    # A Latin-1 header is usually a server default, not the author's choice: it ranks below the page's
+    # own meta, UTF-8 validity and detection, and is kept only as the last resort.
+    weak_header = header if header in _WEAK_HEADER_CHARSETS else None
+    declared = [enc for enc in (None if weak_header else header, meta) if enc]
+    for encoding in dict.fromkeys(declared):
+        text = _decode_strict(body, encoding)
+        if text is not None:
+            return _nfc(text), encoding
+    # Nothing declared, or the declaration is wrong: valid UTF-8 is almost never an accident.
+    text = _decode_strict(body, "utf-8")
+    if text is not None:
+        return _nfc(text), "utf-8"
+    # uchardet (bundled with resiliparse) beat charset-normalizer on short Big5, KOI8-R and Latin-1 samples.
+    detected = normalize_charset(detect_encoding(body, max_len=DETECT_SAMPLE_BYTES, html5_compatible=False))
+    for encoding in dict.fromkeys([detected or _CHINESE_DEFAULT, _CHINESE_DEFAULT]):
+        text = _decode_strict(body, encoding)
+        if text is not None:
+            return _nfc(text), encoding
+    fallback = (declared[0] if declared else None) or weak_header or detected or "utf-8"
+    return _nfc(body.decode(fallback, "replace")), fallback
+
+
+def extract_main_text(html: str, *, url: str | None, extractor: Extractor = "resiliparse") -> Extracted:
+    """Return the title and boilerplate-free main text of a page; hostile markup yields empty text."""
+    if extractor not in ("resiliparse", "trafilatura"):
+        raise ValueError(f"unknown extractor {extractor!r}")
+    if not html.strip():
+        return Extracted(title=None, text="", extractor=extractor)
+    # lxml and lexbor reject NUL characters outright; they are never content.
+    html = html.replace("\x00", "")
+    try:
+        tree = HTMLTree.parse(html)
+        title = _clean_line(tree.title or "") or None
+        if extractor == "resiliparse":
+            raw = extract_plain_text(
+                tree, preserve_formatting=True, main_content=True, list_bullets=False, alt_texts=False
+            )
+        else:
+            raw = _trafilatura_text(html, url)
+    except Exception:  # parsers raise arbitrary types on hostile markup; one bad page must not stop a batch
+        logger.warning("main-text extraction failed for %s", url, exc_info=True)
+        return Extracted(title=None, text="", extractor=extractor)
+    return Extracted(title=title, text=_paragraphs(raw), extractor=extractor)
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """Return (ISO 639-1 code or "und", probability) for text, offline."""
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    if not any(ch.isalpha() for ch in sample):
+        return _NO_LANGUAGE
+    label, probability = _language_identifier().classify(sample)
+    if label in _CHINESE_LABELS:
+        label = "zh"
+    elif label == "zxx":
+        return "und", float(probability)
+    return str(label), float(probability)
+
+
+def detect_script(text: str) -> Script:
+    """Classify Chinese text as "hans", "hant", "mixed", or "none" when it has no CJK ideographs."""
+    positions = [match.start() for match in _CJK_IDEOGRAPH.finditer(text)]
+    if not positions:
+        return "none"
+    # Whole-text conversion lets OpenCC's phrase tables keep 公里, 皇后 and 乾隆 as they are.
+    original, simplified, taiwan, hongkong = text, *(_converter(c).convert(text) for c in _SCRIPT_CONFIGS)
+    if not len(original) == len(simplified) == len(taiwan) == len(hongkong):
+        # A phrase changed length: compare character by character instead.
+        original = "".join(text[i] for i in positions)
+        simplified, taiwan, hongkong = (_convert_chars(c, original) for c in _SCRIPT_CONFIGS)
+        positions = list(range(len(original)))
+        if not len(original) == len(simplified) == len(taiwan) == len(hongkong):
+            return "mixed"
+    traditional_count = simplified_count = 0
+    for i in positions:
+        ch = original[i]
+        if simplified[i] != ch:
+            traditional_count += 1
+        # 台 and 里 are also Traditional in Taiwan or Hong Kong usage; only characters every
+        # Traditional standard replaces mark Simplified text.
+        elif taiwan[i] != ch and hongkong[i] != ch:
+            simplified_count += 1
+    specific = traditional_count + simplified_count
+    # Text made only of characters shared by both scripts is valid Simplified as written.
+    if specific == 0 or simplified_count >= SCRIPT_DOMINANCE * specific:
+        return "hans"
+    if traditional_count >= SCRIPT_DOMINANCE * specific:
+        return "hant"
+    return "mixed"
+
+
+def cjk_ratio(text: str) -> float:
+    """Share of CJK ideographs among the non-whitespace characters of text (0.0 for none)."""
+    total = len(text) - len(_WHITESPACE.findall(text))
+    return len(_CJK_IDEOGRAPH.findall(text)) / total if total else 0.0
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _charset_from_header(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    return normalize_charset(match.group(1)) if match else None
+
+
+def _charset_from_meta(head: bytes) -> str | None:
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if not match:
+        return None
+    encoding = normalize_charset(match.group(1).decode("ascii"))
+    # HTML5: a meta declaration of UTF-16/32 was necessarily read as ASCII, so it means UTF-8.
+    if encoding and encoding.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return encoding
+
+
+def _decode_strict(body: bytes, encoding: str) -> str | None:
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        # Crawlers cut long pages mid-character; an error only in the last bytes is that, not a wrong codec.
+        if exc.start >= len(body) - 4:
+            return body.decode(encoding, "replace")
+        return None
+    except LookupError:
+        return None
+
+
+def _trafilatura_text(html: str, url: str | None) -> str:
+    import trafilatura  # deferred: it imports a large dependency tree that most workers never use
+
+    # Passing str, never bytes: trafilatura ignores <meta charset> when it decodes bytes itself. Tables are
+    # left out because their cells come back as "| a | b |" rows that read as noise in prose datasets.
+    text = trafilatura.extract(
+        html, url=url, include_comments=False, include_tables=False, deduplicate=False, output_format="txt"
+    )
+    return text or ""
+
+
+def _clean_line(line: str) -> str:
+    return _INLINE_SPACE.sub(" ", line).strip()
+
+
+def _paragraphs(raw: str) -> str:
+    lines = (_clean_line(line) for line in raw.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+@cache
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def _convert_chars(config: str, chars: str) -> str:
+    # "\n" separators keep OpenCC's phrase matching inside single characters.
+    return "".join(_converter(config).convert("\n".join(chars)).split("\n"))
+
+
+@cache
+def _language_identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -1,0 +1,375 @@
+"""Format detection for uploaded crawl files, and the plain records and errors every reader yields.
+
+Readers live beside this module: web_archives.py (WARC, WET, ARC) and readers.py (JSONL, text, HTML, DocRED,
+zip, and iter_records, which dispatches on detect_format).
+"""
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import ijson  # type: ignore[import-untyped]
+from fastwarc.stream_io import Lz4Reader, ZstdReader
+
+Format = Literal["warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip"]
+RecordKind = Literal["html", "text", "docred"]
+
+MAX_RECORD_BYTES = 20 * 1024**2
+MAX_TOTAL_BYTES = 20 * 1024**3
+SNIFF_BYTES = 64 * 1024
+# Reading the first JSON object of a CCNet file may take more than the sniff sample, but never more than this.
+MAX_SNIFF_BYTES = 16 * 1024**2
+TEXT_FIELDS = ("raw_content", "text", "content")
+DOCRED_FIELDS = frozenset({"title", "sents", "vertexSet"})
+
+# What Python's and FastWARC's decompressors raise on corrupt or truncated input.
+DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_FOREIGN_MAGICS = (
+    (b"%PDF-", "PDF document"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"7z\xbc\xaf", "7-Zip archive"),
+    (b"Rar!", "RAR archive"),
+    (b"PAR1", "Parquet file"),
+    (b"SQLite format 3", "SQLite database"),
+)
+_COMPRESSION_SUFFIXES = (".gz", ".zst", ".lz4", ".bz2", ".xz")
+_DESCRIPTIONS: dict[str, str] = {
+    "warc": "a WARC archive",
+    "wet": "a WET (WARC text conversion) archive",
+    "arc": "an ARC archive",
+    "jsonl": "JSON Lines",
+    "docred": "a DocRED JSON array",
+    "txt": "plain text",
+    "html": "an HTML page",
+    "zip": "a zip archive",
+}
+_HTML_MARKER = re.compile(rb"<!doctype\s+html|<html|<head|<body|<meta\s|<title", re.IGNORECASE)
+_WARC_TYPE = re.compile(rb"\nWARC-Type:[ \t]*([A-Za-z]+)", re.IGNORECASE)
+# C0 controls except tab, LF, FF, CR and ESC, plus DEL: text files have (almost) none, binary files plenty.
+_CONTROL_BYTES = bytes([*range(9), 11, *range(14, 27), *range(28, 32), 127])
+_MAX_CONTROL_SHARE = 0.01
+_WINDOWS_DRIVE = re.compile(r"\A[A-Za-z]:")
+
+
+class FormatError(ValueError):
+    """A file that is not (or no longer) readable as a supported crawl format."""
+
+
+class LimitExceededError(FormatError):
+    """Reading stopped because a size limit was reached (e.g. a decompression bomb)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One document as read from the input, before decoding and extraction."""
+
+    kind: RecordKind
+    # Where the record starts: the compressed file offset for WARC/ARC (gzip members are addressable),
+    # the uncompressed byte offset for line- and JSON-based formats.
+    offset: int
+    url: str | None = None
+    title: str | None = None
+    record_id: str | None = None
+    crawl_date: datetime | None = None
+    # Undecoded body for "html" (decode with extraction.decode_html); None when text is set.
+    content_bytes: bytes | None = None
+    text: str | None = None
+    http_status: int | None = None
+    # Full Content-Type, charset included, as the server or file declared it.
+    content_type: str | None = None
+    language_hint: str | None = None
+    docred: dict[str, Any] | None = None
+    # Name of the zip member the record came from.
+    member: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """A record that could not be read; fatal when reading the file stopped there."""
+
+    offset: int
+    message: str
+    line: int | None = None
+    member: str | None = None
+    fatal: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for the batch's JSON error list."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(slots=True)
+class ReadProgress:
+    """Counters a reader updates as it goes; share one across the files of a batch to cap the batch."""
+
+    bytes_read: int = 0
+    decompressed_bytes: int = 0
+
+
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def detect_format(path: Path, filename: str) -> Format:
+    """Identify the format of path by its content; filename only guards against contradictions."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FormatError(f"{filename} is empty")
+    with path.open("rb") as file:
+        head = file.read(16)
+    if head.startswith(_ZIP_MAGICS):
+        check_zip_members(path, filename)
+        fmt: Format = "zip"
+    else:
+        fmt = _sniff(path, filename)
+    _check_name_agrees(fmt, filename)
+    return fmt
+
+
+def check_zip_members(path: Path, filename: str) -> list[zipfile.ZipInfo]:
+    """Return the file members of a zip, rejecting archives with absolute or '..' member names."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FormatError(f"{filename} is not a readable zip archive: {exc}") from exc
+    for info in infos:
+        if is_unsafe_member_name(info.filename):
+            raise FormatError(f"{filename} was rejected: member {info.filename!r} has an absolute or '..' path")
+    files = [info for info in infos if not info.is_dir()]
+    if not files:
+        raise FormatError(f"{filename} is a zip archive without files")
+    return files
+
+
+def is_unsafe_member_name(name: str) -> bool:
+    """True for archive member names that could escape an extraction directory."""
+    parts = re.split(r"[\\/]", name)
+    return (
+        not name or "\x00" in name or name.startswith(("/", "\\")) or bool(_WINDOWS_DRIVE.match(name)) or ".." in parts
+    )
+
+
+@contextmanager
+def open_decompressed(
+    path: Path, *, progress: ReadProgress, max_total_bytes: int = MAX_TOTAL_BYTES
+) -> Iterator[io.BufferedReader]:
+    """Open path as a buffered binary stream, transparently decompressed and metered against the limit."""
+    with path.open("rb") as file:
+        head = file.read(8)
+        file.seek(0)
+        source = _decompressor(head, file)
+        raw = _MeteredReader(source, file, progress, max_total_bytes)
+        yield io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
+
+
+def compression_of(head: bytes) -> str | None:
+    """Name of the compression whose magic bytes start head, if any."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"\x28\xb5\x2f\xfd") or (head[1:4] == b"\x2a\x4d\x18" and 0x50 <= head[0] <= 0x5F):
+        return "zstd"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if head.startswith(b"BZh"):
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    return None
+
+
+def _decompressor(head: bytes, file: BinaryIO) -> _Readable:
+    compression = compression_of(head)
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=file, mode="rb")
+    if compression == "zstd":
+        return ZstdReader(file)
+    if compression == "lz4":
+        return Lz4Reader(file)
+    if compression == "bzip2":
+        return bz2.BZ2File(file)
+    if compression == "xz":
+        return lzma.LZMAFile(file)
+    return file
+
+
+class _MeteredReader(io.RawIOBase):
+    """Counts decompressed bytes into a ReadProgress and stops at the limit, so a bomb cannot fill memory."""
+
+    def __init__(self, source: _Readable, file: BinaryIO, progress: ReadProgress, limit: int) -> None:
+        # read1 makes one decompression step per call; read() would loop and lose the bytes decoded
+        # before a truncated or corrupt stream raises.
+        self._read = getattr(source, "read1", source.read)
+        self._file = file
+        self._progress = progress
+        self._limit = limit
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        # FastWARC asks for the position of any stream it is given, seekable or not.
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        data: bytes = self._read(len(buffer))
+        count = len(data)
+        buffer[:count] = data
+        self._position += count
+        self._progress.decompressed_bytes += count
+        self._progress.bytes_read = self._file.tell()
+        if self._progress.decompressed_bytes > self._limit:
+            raise LimitExceededError(
+                f"decompressed data exceeds the limit of {self._limit:,} bytes "
+                f"after {self._progress.bytes_read:,} input bytes (possible decompression bomb)"
+            )
+        return count
+
+
+def _sniff(path: Path, filename: str) -> Format:
+    try:
+        with open_decompressed(path, progress=ReadProgress(), max_total_bytes=MAX_SNIFF_BYTES) as stream:
+            sample = stream.read(SNIFF_BYTES)
+        if sample.startswith(b"WARC/"):
+            return "wet" if _is_wet(sample) else "warc"
+        if sample.startswith(b"filedesc://"):
+            return "arc"
+        text = _strip_bom(sample).lstrip()
+        if text[:1] in (b"[", b"{"):
+            with open_decompressed(path, progress=ReadProgress(), max_total_bytes=MAX_SNIFF_BYTES) as stream:
+                return _sniff_json(stream, text, filename)
+    except LimitExceededError as exc:
+        raise FormatError(f"{filename}: the first record is too large to inspect ({exc})") from exc
+    except DECOMPRESSION_ERRORS as exc:
+        raise FormatError(f"{filename}: compressed data is corrupt or truncated ({exc})") from exc
+    if not sample:
+        raise FormatError(f"{filename} is empty after decompression")
+    if not text:
+        raise FormatError(f"{filename} contains only whitespace")
+    for magic, description in _FOREIGN_MAGICS:
+        if sample.startswith(magic):
+            raise FormatError(f"{filename} is a {description}, which is not a supported format")
+    if _looks_binary(sample):
+        raise FormatError(f"{filename} holds binary data that is not a supported format")
+    if text[:1] == b"<" and _HTML_MARKER.search(text[:4096]):
+        return "html"
+    return "txt"
+
+
+def _sniff_json(stream: io.BufferedReader, text: bytes, filename: str) -> Format:
+    if text[:1] == b"[":
+        keys = _first_array_item_keys(stream, filename)
+        if keys >= DOCRED_FIELDS:
+            return "docred"
+        missing = ", ".join(sorted(DOCRED_FIELDS - keys))
+        raise FormatError(f"{filename} is a JSON array, but not DocRED: its first object lacks {missing}")
+    newline = text.find(b"\n")
+    if newline >= 0:
+        try:
+            first = json.loads(text[:newline])
+        except ValueError as exc:
+            raise FormatError(
+                f"{filename}: the first line is not a JSON object; expected JSON Lines, one object per line"
+            ) from exc
+        keys = set(first) if isinstance(first, dict) else set()
+        text_keys = {key for key in TEXT_FIELDS if isinstance(first.get(key), str)} if keys else set()
+    else:
+        keys, text_keys = _first_object_keys(stream, filename)
+    if not text_keys:
+        fields = "/".join(TEXT_FIELDS)
+        raise FormatError(f"{filename}: JSON lines need a string field {fields}; found {sorted(keys)[:10]}")
+    return "jsonl"
+
+
+def _first_array_item_keys(stream: io.BufferedReader, filename: str) -> set[str]:
+    keys: set[str] = set()
+    try:
+        for prefix, event, value in ijson.parse(stream):
+            if prefix == "item" and event == "map_key":
+                keys.add(value)
+            elif prefix == "item" and event == "end_map":
+                return keys
+            elif (prefix, event) == ("", "end_array"):
+                raise FormatError(f"{filename} is an empty JSON array")
+            elif prefix == "item" and event != "start_map":
+                raise FormatError(f"{filename} is a JSON array of {event} values, not of objects")
+    except ijson.JSONError as exc:
+        raise FormatError(f"{filename} is not valid JSON: {_first_line(exc)}") from exc
+    raise FormatError(f"{filename} is not valid JSON: it ends inside the first object")
+
+
+def _first_object_keys(stream: io.BufferedReader, filename: str) -> tuple[set[str], set[str]]:
+    keys: set[str] = set()
+    text_keys: set[str] = set()
+    try:
+        for prefix, event, value in ijson.parse(stream, multiple_values=True):
+            if prefix == "" and event == "map_key":
+                keys.add(value)
+            elif prefix in TEXT_FIELDS and event == "string":
+                text_keys.add(prefix)
+            elif prefix == "" and event == "end_map":
+                break
+    except ijson.JSONError as exc:
+        raise FormatError(f"{filename} is not valid JSON Lines: {_first_line(exc)}") from exc
+    return keys, text_keys
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _is_wet(sample: bytes) -> bool:
+    types = {value.lower() for value in _WARC_TYPE.findall(b"\n" + sample)}
+    return b"conversion" in types and not types & {b"response", b"resource", b"request", b"revisit"}
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def _looks_binary(sample: bytes) -> bool:
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 text is full of NULs; judge the decoded text instead.
+        sample = sample.decode("utf-16", "replace").encode("utf-8")
+    if b"\x00" in sample:
+        return True
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls > _MAX_CONTROL_SHARE * len(sample)
+
+
+def _check_name_agrees(fmt: Format, filename: str) -> None:
+    name = filename.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        name = name.removesuffix(suffix)
+    claims: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
+        ((".warc", ".wet", ".arc"), frozenset({"warc", "wet", "arc"})),
+        ((".zip",), frozenset({"zip"})),
+        ((".json", ".jsonl", ".ndjson"), frozenset({"jsonl", "docred"})),
+    )
+    for suffixes, allowed in claims:
+        if name.endswith(suffixes) and fmt not in allowed:
+            raise FormatError(f"{filename} is named like {_describe_suffix(suffixes)}, but holds {_DESCRIPTIONS[fmt]}")
+
+
+def _describe_suffix(suffixes: tuple[str, ...]) -> str:
+    if ".zip" in suffixes:
+        return "a zip archive"
+    if ".json" in suffixes:
+        return "a JSON file"
+    return "a web archive (WARC/ARC)"

@@ -1,0 +1,259 @@
+"""The ingestion run behind job "crawl_batch.ingest": stream records, filter, dedup, store in small commits."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.crawl_batch.dedup import NearDuplicateIndex, signature_from_bytes
+from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
+from app.crawl_batch.imports import store_docred_annotations
+from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, process_record
+from app.crawl_batch.readers import READERS, iter_records
+from app.db import get_engine
+from app.models import BatchStatus, CrawlBatch, Document, Project
+from app.models.types import utcnow
+
+log = logging.getLogger(__name__)
+CHUNK_RECORDS = 200
+CHUNK_SECONDS = 1.0
+MAX_STORED_ERRORS = 1000
+
+
+@dataclass
+class _Run:
+    batch_id: int
+    project_id: int
+    policy: IngestPolicy
+    counts: dict[str, int]
+    errors: list[dict[str, Any]]
+    consumed: int
+    hashes: dict[str, int | None] = field(default_factory=dict)
+    index: NearDuplicateIndex | None = None
+    pending: list[Processed] = field(default_factory=list)
+    duplicate_urls: dict[str, list[str]] = field(default_factory=dict)
+    fatal: str | None = None
+    import_name: str = ""
+
+    def bump(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def ingest_batch(batch_id: int, *, engine: Engine | None = None) -> None:
+    """Ingest one uploaded batch; resumable, and a finished or vanished batch is a no-op."""
+    engine = engine or get_engine()
+    run = _start(engine, batch_id)
+    if run is None:
+        return
+    try:
+        _consume(engine, run)
+    except Exception as exc:
+        log.exception("ingestion of batch %s failed", batch_id)
+        _finish(engine, run, failed=f"Internal error while ingesting ({type(exc).__name__}); see the worker log.")
+
+
+def _start(engine: Engine, batch_id: int) -> _Run | None:
+    with Session(engine) as session:
+        batch = session.get(CrawlBatch, batch_id)
+        if batch is None or batch.status in (BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed):
+            return None
+        project = session.get(Project, batch.project_id)
+        if project is None:
+            return None
+        batch.status = BatchStatus.running
+        batch.started_at = batch.started_at or utcnow()
+        session.add(batch)
+        session.commit()
+        run = _Run(
+            batch_id=batch_id,
+            project_id=batch.project_id,
+            policy=IngestPolicy.from_settings(project.settings),
+            counts=dict(batch.counts),
+            errors=list(batch.errors),
+            consumed=batch.checkpoint,
+            import_name="import:" + Path(batch.filename).name.split(".")[0][:80],
+        )
+        run.index = NearDuplicateIndex(threshold=run.policy.near_duplicate_threshold)
+        rows = session.exec(
+            select(Document.id, Document.text_hash, Document.minhash).where(Document.project_id == batch.project_id)
+        )
+        for doc_id, digest, minhash in rows:
+            run.hashes[digest] = doc_id
+            if minhash:
+                run.index.add(digest, signature_from_bytes(minhash))
+        return run
+
+
+def _batch_paths(engine: Engine, batch_id: int) -> tuple[Path, str, Format | None]:
+    with Session(engine) as session:
+        batch = session.get(CrawlBatch, batch_id)
+        assert batch is not None and batch.upload_path
+        return Path(batch.upload_path), batch.filename, batch.options.get("format")
+
+
+def _consume(engine: Engine, run: _Run) -> None:
+    path, filename, fmt = _batch_paths(engine, run.batch_id)
+    progress = ReadProgress()
+    try:
+        items = READERS[fmt](path, progress=progress) if fmt else iter_records(path, filename, progress=progress)
+    except FormatError as exc:
+        _finish(engine, run, failed=str(exc))
+        return
+    except FileNotFoundError:
+        _finish(engine, run, failed="The uploaded file is gone from the data directory.")
+        return
+    resume_after = run.consumed
+    seen = 0
+    last_flush = time.monotonic()
+    try:
+        for item in items:
+            seen += 1
+            if seen <= resume_after:
+                continue
+            _handle(run, item)
+            run.consumed = seen
+            if run.fatal:
+                break
+            if len(run.pending) >= CHUNK_RECORDS or time.monotonic() - last_flush >= CHUNK_SECONDS:
+                _flush(engine, run, progress.bytes_read)
+                last_flush = time.monotonic()
+    except FormatError as exc:
+        run.fatal = str(exc)
+    _flush(engine, run, progress.bytes_read)
+    _finish(engine, run)
+
+
+def _handle(run: _Run, item: RawRecord | RecordError) -> None:
+    if isinstance(item, RecordError):
+        run.bump("errors")
+        if len(run.errors) < MAX_STORED_ERRORS:
+            run.errors.append(item.as_dict())
+        if item.fatal:
+            run.fatal = item.message
+        return
+    run.bump("records")
+    result = process_record(item, run.policy)
+    if isinstance(result, Filtered):
+        run.bump(f"filtered:{result.reason}")
+        return
+    assert run.index is not None
+    if result.text_hash in run.hashes:
+        run.bump("duplicates_exact")
+        if result.url:
+            run.duplicate_urls.setdefault(result.text_hash, []).append(result.url)
+        return
+    signature = signature_from_bytes(result.minhash)
+    near = run.index.query(signature)
+    if near:
+        run.bump("duplicates_near")
+        if result.url:
+            run.duplicate_urls.setdefault(near[0], []).append(result.url)
+        return
+    run.index.add(result.text_hash, signature)
+    run.hashes[result.text_hash] = None
+    run.pending.append(result)
+    run.bump("kept")
+
+
+def _document(run: _Run, p: Processed) -> Document:
+    return Document(
+        project_id=run.project_id,
+        batch_id=run.batch_id,
+        url=p.url,
+        title=p.title,
+        warc_record_id=p.record_id,
+        crawl_date=p.crawl_date,
+        language=p.language,
+        script=p.script,
+        text=p.text,
+        sentences=[list(s) for s in p.sentences],
+        text_hash=p.text_hash,
+        minhash=p.minhash,
+        meta=p.meta,
+    )
+
+
+def _flush(engine: Engine, run: _Run, bytes_read: int) -> None:
+    """Store pending documents, duplicate URLs and progress in one transaction (the resume checkpoint)."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            _store(session, run)
+        except IntegrityError:
+            # Another batch of this project stored one of these texts meanwhile: store one by one.
+            session.rollback()
+            _store(session, run, one_by_one=True)
+        batch = session.get(CrawlBatch, run.batch_id)
+        if batch is None:
+            session.rollback()
+            return
+        batch.counts = dict(run.counts)
+        batch.errors = list(run.errors)
+        batch.checkpoint = run.consumed
+        batch.bytes_read = max(batch.bytes_read, bytes_read)
+        session.add(batch)
+        session.commit()
+    run.pending.clear()
+    run.duplicate_urls.clear()
+
+
+def _store(session: Session, run: _Run, *, one_by_one: bool = False) -> None:
+    for processed in run.pending:
+        doc = _document(run, processed)
+        if one_by_one:
+            try:
+                with session.begin_nested():
+                    session.add(doc)
+                    session.flush()
+            except IntegrityError:
+                run.bump("kept", -1)
+                run.bump("duplicates_exact")
+                continue
+        else:
+            session.add(doc)
+            session.flush()
+        run.hashes[processed.text_hash] = doc.id
+        if processed.docred is not None and doc.id is not None:
+            store_docred_annotations(
+                session,
+                project_id=run.project_id,
+                document=doc,
+                parsed=processed.docred,
+                annotator_name=run.import_name,
+            )
+    if run.duplicate_urls:
+        docs = session.exec(
+            select(Document).where(
+                Document.project_id == run.project_id, col(Document.text_hash).in_(list(run.duplicate_urls))
+            )
+        ).all()
+        for doc in docs:
+            doc.duplicate_urls = [*doc.duplicate_urls, *run.duplicate_urls[doc.text_hash]][:1000]
+            session.add(doc)
+        session.flush()
+
+
+def _finish(engine: Engine, run: _Run, *, failed: str | None = None) -> None:
+    with Session(engine) as session:
+        batch = session.get(CrawlBatch, run.batch_id)
+        if batch is None:
+            return
+        reason = failed or run.fatal
+        if failed or (run.fatal and not run.counts.get("records")):
+            batch.status = BatchStatus.failed
+        elif run.fatal or run.counts.get("errors"):
+            batch.status = BatchStatus.done_with_errors
+        else:
+            batch.status = BatchStatus.done
+        batch.failure_reason = reason
+        batch.counts = dict(run.counts)
+        batch.errors = list(run.errors)
+        batch.finished_at = utcnow()
+        if batch.status != BatchStatus.failed:
+            batch.bytes_read = batch.size_bytes
+        session.add(batch)
+        session.commit()

@@ -1,0 +1,144 @@
+"""From one raw record to a clean, sentence-split document, or the reason it was filtered out. Pure."""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.crawl_batch.dedup import minhash_signature, signature_to_bytes, text_hash
+from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
+from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
+from app.crawl_batch.formats import RawRecord
+from app.crawl_batch.sentences import split_sentences
+
+HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """A project's ingestion settings."""
+
+    languages: frozenset[str] = frozenset({"zh"})
+    min_chars: int = 50
+    max_chars: int = 500_000
+    min_cjk_ratio: float = 0.3
+    extractor: str = "resiliparse"
+    near_duplicate_threshold: float = 0.8
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "IngestPolicy":
+        defaults = cls()
+        return cls(
+            # An empty list keeps every language.
+            languages=frozenset(settings.get("languages", defaults.languages)),
+            min_chars=int(settings.get("min_chars", defaults.min_chars)),
+            max_chars=int(settings.get("max_chars", defaults.max_chars)),
+            min_cjk_ratio=float(settings.get("min_cjk_ratio", defaults.min_cjk_ratio)),
+            extractor=str(settings.get("extractor", defaults.extractor)),
+            near_duplicate_threshold=float(settings.get("near_duplicate_threshold", defaults.near_duplicate_threshold)),
+        )
+
+
+@dataclass(slots=True)
+class Processed:
+    """A document ready to store."""
+
+    text: str
+    sentences: list[tuple[int, int]]
+    text_hash: str
+    minhash: bytes
+    title: str = ""
+    url: str | None = None
+    record_id: str | None = None
+    crawl_date: datetime | None = None
+    language: str | None = None
+    script: str | None = None
+    docred: DocredDocument | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """A record left out, and why (the batch counts each reason)."""
+
+    reason: str
+    detail: str = ""
+
+
+def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
+    """Decode, extract, filter and split one record."""
+    if raw.kind == "docred":
+        return _process_docred(raw)
+    title = (raw.title or "").strip()
+    if raw.kind == "html":
+        if raw.http_status is not None and raw.http_status != 200:
+            return Filtered("http_status", str(raw.http_status))
+        mime = (raw.content_type or "text/html").split(";")[0].strip().lower()
+        if mime not in HTML_MIME_TYPES:
+            return Filtered("not_html", mime)
+        html, _encoding = decode_html(raw.content_bytes or b"", http_content_type=raw.content_type)
+        extracted = extract_main_text(html, url=raw.url, extractor=policy.extractor)  # type: ignore[arg-type]
+        text = extracted.text
+        title = title or (extracted.title or "")
+    else:
+        text = unicodedata.normalize("NFC", raw.text or "")
+    text = _clean_text(text)
+    if not text:
+        return Filtered("empty")
+    if len(text) < policy.min_chars:
+        return Filtered("too_short", str(len(text)))
+    if len(text) > policy.max_chars:
+        return Filtered("too_long", str(len(text)))
+    language = raw.language_hint or detect_language(text)[0]
+    if policy.languages and language not in policy.languages:
+        return Filtered("language", language)
+    if "zh" in policy.languages and language == "zh" and cjk_ratio(text) < policy.min_cjk_ratio:
+        return Filtered("too_little_cjk")
+    return Processed(
+        text=text,
+        sentences=split_sentences(text),
+        text_hash=text_hash(text),
+        minhash=signature_to_bytes(minhash_signature(text)),
+        title=unicodedata.normalize("NFC", title)[:500],
+        url=raw.url,
+        record_id=raw.record_id,
+        crawl_date=raw.crawl_date,
+        language=language,
+        script=detect_script(text) if language == "zh" else None,
+    )
+
+
+def _process_docred(raw: RawRecord) -> Processed | Filtered:
+    # An imported dataset is kept whatever its language: it is compared with LLMs, not filtered like crawls.
+    try:
+        doc = parse_docred(raw.docred or {})
+    except DocredError as exc:
+        return Filtered("invalid_docred", str(exc))
+    if not doc.text.strip():
+        return Filtered("empty")
+    language = detect_language(doc.text)[0]
+    return Processed(
+        text=doc.text,
+        sentences=doc.sentences,
+        text_hash=text_hash(doc.text),
+        minhash=signature_to_bytes(minhash_signature(doc.text)),
+        title=doc.title[:500],
+        record_id=raw.record_id,
+        language=language,
+        script=detect_script(doc.text) if language == "zh" else None,
+        docred=doc,
+        meta={"docred_sents": doc.tokens},
+    )
+
+
+def _clean_text(text: str) -> str:
+    # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns.
+    text = _CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()

@@ -1,0 +1,179 @@
+"""Crawl batches: register an upload, look up progress, list and read documents."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.orm import defer
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from app.config import get_settings
+from app.crawl_batch.formats import Format
+from app.crawl_batch.uploads import StoredUpload
+from app.errors import InvalidInput, NotFound
+from app.jobs import enqueue
+from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
+
+FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
+FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})
+MAX_PER_PAGE = 200
+
+
+def upload_dir(project_id: int) -> Path:
+    return get_settings().data_dir / "uploads" / f"project-{project_id}"
+
+
+def check_format(value: str | None) -> Format | None:
+    """A format hint from the uploader, or None to detect it from the content."""
+    if value is None or value.strip() in ("", "auto"):
+        return None
+    value = value.strip().lower()
+    if value not in FORMATS:
+        raise InvalidInput.for_field("format", f"Unknown format {value!r}; use one of {', '.join(FORMATS)} or auto.")
+    return value
+
+
+def create_batch(
+    session: Session, *, project: Project, upload: StoredUpload, fmt: Format | None, created_by: User | None
+) -> CrawlBatch:
+    """Register an uploaded file and queue its ingestion."""
+    assert project.id is not None
+    batch = CrawlBatch(
+        project_id=project.id,
+        filename=upload.filename[:500],
+        size_bytes=upload.size,
+        sha256=upload.sha256,
+        upload_path=str(upload.path),
+        format=fmt,
+        options={"format": fmt},
+        created_by_id=created_by.id if created_by else None,
+    )
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    enqueue(session, "crawl_batch.ingest", batch_id=batch.id)
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> CrawlBatch:
+    batch = session.get(CrawlBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"Batch {batch_id} does not exist.")
+    return batch
+
+
+def list_batches(session: Session, *, project_id: int) -> list[CrawlBatch]:
+    query = select(CrawlBatch).where(CrawlBatch.project_id == project_id).order_by(col(CrawlBatch.id).desc())
+    return list(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What the batch page and API show about progress."""
+
+    batch: CrawlBatch
+    elapsed_seconds: float
+    records_per_second: float
+    percent: float
+
+    @property
+    def finished(self) -> bool:
+        return self.batch.status in FINISHED
+
+    def filters(self) -> dict[str, int]:
+        return {k.split(":", 1)[1]: v for k, v in sorted(self.batch.counts.items()) if k.startswith("filtered:")}
+
+    def as_dict(self) -> dict[str, Any]:
+        b = self.batch
+        return {
+            "id": b.id,
+            "project_id": b.project_id,
+            "filename": b.filename,
+            "format": b.format,
+            "status": b.status,
+            "size_bytes": b.size_bytes,
+            "bytes_read": b.bytes_read,
+            "percent": round(self.percent, 1),
+            "counts": b.counts,
+            "filtered": self.filters(),
+            "errors": b.errors,
+            "failure_reason": b.failure_reason,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "records_per_second": round(self.records_per_second, 1),
+            "created_at": b.created_at.isoformat(),
+            "started_at": b.started_at.isoformat() if b.started_at else None,
+            "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+        }
+
+
+def batch_report(batch: CrawlBatch) -> BatchReport:
+    from app.models.types import utcnow
+
+    end = batch.finished_at or utcnow()
+    elapsed = (end - batch.started_at).total_seconds() if batch.started_at else 0.0
+    records = batch.counts.get("records", 0)
+    if batch.status in FINISHED and batch.status != BatchStatus.failed:
+        percent = 100.0
+    else:
+        percent = min(100.0, 100.0 * batch.bytes_read / batch.size_bytes) if batch.size_bytes else 0.0
+    return BatchReport(batch, elapsed, records / elapsed if elapsed > 0 else 0.0, percent)
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    items: list[Document]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_documents(
+    session: Session,
+    *,
+    project_id: int,
+    batch_id: int | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> DocumentPage:
+    """Documents of a project, newest first, filtered by batch, status and a title/URL search."""
+    if status is not None and status not in DocumentStatus.__members__:
+        raise InvalidInput.for_field("status", f"Unknown status {status!r}; use one of {', '.join(DocumentStatus)}.")
+    if page < 1:
+        raise InvalidInput.for_field("page", "Pages start at 1.")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput.for_field("per_page", f"Use 1 to {MAX_PER_PAGE}.")
+    conditions: list[ColumnElement[bool]] = [col(Document.project_id) == project_id]
+    if batch_id is not None:
+        conditions.append(col(Document.batch_id) == batch_id)
+    if status is not None:
+        conditions.append(col(Document.status) == status)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(col(Document.title).ilike(pattern, escape="\\"), col(Document.url).ilike(pattern, escape="\\"))
+        )
+    total = session.exec(select(func.count()).select_from(Document).where(*conditions)).one()
+    items = session.exec(
+        select(Document)
+        .options(defer(Document.text), defer(Document.minhash), defer(Document.sentences))  # type: ignore[arg-type]
+        .where(*conditions)
+        .order_by(col(Document.id))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return DocumentPage(list(items), total, page, per_page)
+
+
+def get_document(session: Session, document_id: int) -> Document:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise NotFound(f"Document {document_id} does not exist.")
+    return document

@@ -1,0 +1,422 @@
+"""Streaming readers for web archives: WARC and WET through FastWARC, ARC with a small parser of our own."""
+
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import brotli  # type: ignore[import-untyped]
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+
+from app.crawl_batch.formats import (
+    DECOMPRESSION_ERRORS,
+    MAX_RECORD_BYTES,
+    MAX_TOTAL_BYTES,
+    FormatError,
+    LimitExceededError,
+    RawRecord,
+    ReadProgress,
+    RecordError,
+    compression_of,
+    open_decompressed,
+)
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+MAX_ARC_HEADER_LINE = 8192
+_READ_CHUNK = 1024 * 1024
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_ARC_DATE = re.compile(rb"\d{14,}")
+_HTTP_HEAD_END = re.compile(rb"\r?\n\r?\n")
+# Common Crawl labels WET records with ISO 639-3 codes; the rest of Concord speaks ISO 639-1.
+_ISO639_3_TO_1 = {
+    "zho": "zh", "yue": "zh", "eng": "en", "jpn": "ja", "kor": "ko", "spa": "es", "fra": "fr", "deu": "de",
+    "rus": "ru", "por": "pt", "ita": "it", "ara": "ar", "vie": "vi", "tha": "th", "ind": "id", "msa": "ms",
+    "nld": "nl", "pol": "pl", "tur": "tr", "ukr": "uk", "hin": "hi",
+}  # fmt: skip
+
+
+class _LineStream(Protocol):
+    """What the ARC parser needs from a buffered stream (io.BufferedReader satisfies it)."""
+
+    def readline(self, size: int | None = -1, /) -> bytes: ...
+
+    def read(self, size: int | None = -1, /) -> bytes: ...
+
+
+class PayloadError(ValueError):
+    """An HTTP payload whose transfer or content encoding cannot be undone."""
+
+
+def iter_warc(
+    path: Path,
+    *,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    progress: ReadProgress | None = None,
+) -> Iterator[RawRecord | RecordError]:
+    """Yield HTML pages and WET text from a (compressed) WARC; a fault ends it with a fatal RecordError."""
+    progress = progress if progress is not None else ReadProgress()
+    if path.stat().st_size == 0:
+        raise FormatError(f"{path.name} is empty")
+    wanted = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
+    last_offset = 0
+    seen = False
+    python_side = ReadProgress()
+    with ExitStack() as stack:
+        file = stack.enter_context(path.open("rb"))
+        source: BinaryIO = file
+        # FastWARC inflates gzip, zstd and lz4 itself; bzip2 and xz WARCs go through Python's decompressors.
+        compression = compression_of(file.read(8))
+        if compression in ("bzip2", "xz"):
+            source = stack.enter_context(open_decompressed(path, progress=python_side))
+        gzipped = compression == "gzip"
+        file.seek(0)
+        misaligned_reported = False
+        previous_offset = -1
+        # HTTP headers are parsed per record, so one bad header costs that record, not the rest of the file.
+        records = iter(ArchiveIterator(source, parse_http=False, auto_decode="none"))
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except DECOMPRESSION_ERRORS as exc:
+                where = f"after the record at byte {last_offset}" if seen else "at the start of the file"
+                yield RecordError(last_offset, f"unreadable WARC data {where}: {exc}", fatal=True)
+                return
+            seen = True
+            last_offset = record.stream_pos
+            if (
+                gzipped
+                and not misaligned_reported
+                and (last_offset == previous_offset or not _member_starts_record(path, last_offset))
+            ):
+                misaligned_reported = True
+                yield RecordError(
+                    last_offset,
+                    "the gzip members do not line up with the WARC records (the file was not compressed record "
+                    "by record, as the WARC standard asks); records were read, but their offsets are unreliable",
+                )
+            previous_offset = last_offset
+            progress.bytes_read = file.tell() if source is file else python_side.bytes_read
+            block_length = record.content_length
+            progress.decompressed_bytes += block_length
+            if progress.decompressed_bytes > max_total_bytes:
+                yield RecordError(last_offset, _total_limit_message(max_total_bytes), fatal=True)
+                return
+            if not record.record_type & wanted:
+                continue
+            if block_length > max_record_bytes:
+                yield RecordError(
+                    last_offset,
+                    f"record {record.record_id} is {block_length:,} bytes, over the limit of "
+                    f"{max_record_bytes:,} bytes per record",
+                )
+                continue
+            result = _read_warc_record(record, max_record_bytes)
+            if result is not None:
+                yield result
+                if isinstance(result, RecordError) and result.fatal:
+                    return
+
+
+def _member_starts_record(path: Path, offset: int) -> bool:
+    """Whether the gzip member at `offset` begins with a WARC header (cheap: inflates a few bytes)."""
+    with path.open("rb") as raw:
+        raw.seek(offset)
+        head = raw.read(512)
+    try:
+        return zlib.decompressobj(31).decompress(head, 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
+def iter_arc(
+    path: Path,
+    *,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    progress: ReadProgress | None = None,
+) -> Iterator[RawRecord | RecordError]:
+    """Yield HTML pages from a (gzipped) ARC file; offsets are positions in the uncompressed stream."""
+    progress = progress if progress is not None else ReadProgress()
+    if path.stat().st_size == 0:
+        raise FormatError(f"{path.name} is empty")
+    try:
+        with open_decompressed(path, progress=progress, max_total_bytes=max_total_bytes) as stream:
+            yield from _arc_records(stream, max_record_bytes)
+    except LimitExceededError as exc:
+        yield RecordError(progress.bytes_read, str(exc), fatal=True)
+    except DECOMPRESSION_ERRORS as exc:
+        yield RecordError(progress.bytes_read, f"ARC data is corrupt or truncated: {exc}", fatal=True)
+
+
+def decode_payload(
+    body: bytes, *, transfer_encoding: str | None, content_encoding: str | None, max_bytes: int
+) -> bytes:
+    """Undo chunked transfer and gzip/deflate/br content encoding, never inflating beyond max_bytes."""
+    if transfer_encoding and "chunked" in transfer_encoding.lower():
+        body = _dechunk(body)
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    for coding in reversed(codings):
+        if coding in ("", "identity"):
+            continue
+        try:
+            body = _decode_content(body, coding, max_bytes)
+        except PayloadError:
+            # Some archivers store the decoded body but keep the original Content-Encoding header.
+            if body.lstrip()[:1] == b"<":
+                continue
+            raise
+    return body
+
+
+def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordError | None:
+    offset = record.stream_pos
+    url = record.headers.get("WARC-Target-URI")
+    crawl_date = record.record_date
+    if record.record_type == WarcRecordType.conversion:
+        body, error = _read_body(record)
+        if error:
+            return error
+        return RawRecord(
+            kind="text",
+            offset=offset,
+            url=url,
+            record_id=record.record_id,
+            crawl_date=crawl_date,
+            text=body.decode("utf-8", "replace"),
+            content_type=record.headers.get("Content-Type"),
+            language_hint=_language_hint(record.headers.get("WARC-Identified-Content-Language")),
+        )
+    status = transfer = encoding = None
+    content_type = record.headers.get("Content-Type")
+    if record.record_type == WarcRecordType.response:
+        if not record.is_http:
+            return None
+        try:
+            record.parse_http()
+        except OSError as exc:
+            return RecordError(offset, f"record {record.record_id} has unreadable HTTP headers: {exc}")
+        headers = record.http_headers
+        status = headers.status_code
+        content_type = headers.get("Content-Type")
+        transfer = headers.get("Transfer-Encoding")
+        encoding = headers.get("Content-Encoding")
+    mime = content_type.split(";")[0].strip().lower() if content_type else None
+    if mime is not None and mime not in HTML_TYPES:
+        return None
+    body, error = _read_body(record)
+    if error:
+        return error
+    try:
+        body = decode_payload(body, transfer_encoding=transfer, content_encoding=encoding, max_bytes=max_bytes)
+    except PayloadError as exc:
+        return RecordError(offset, f"record {record.record_id} ({url}): {exc}")
+    if mime is None and not _looks_like_html(body):
+        return None
+    if not body.strip():
+        return RecordError(offset, f"record {record.record_id} ({url}) has no body")
+    return RawRecord(
+        kind="html",
+        offset=offset,
+        url=url,
+        record_id=record.record_id,
+        crawl_date=crawl_date,
+        content_bytes=body,
+        http_status=status,
+        content_type=content_type,
+    )
+
+
+def _read_body(record: WarcRecord) -> tuple[bytes, RecordError | None]:
+    expected = record.content_length
+    try:
+        body = record.reader.read(expected)
+    except OSError as exc:
+        return b"", RecordError(record.stream_pos, f"record {record.record_id} is unreadable: {exc}", fatal=True)
+    if len(body) < expected:
+        message = (
+            f"record {record.record_id} at byte {record.stream_pos} is truncated: "
+            f"{len(body):,} of {expected:,} bytes present (file cut off or gzip stream corrupt)"
+        )
+        return b"", RecordError(record.stream_pos, message, fatal=True)
+    return body, None
+
+
+def _arc_records(stream: _LineStream, max_bytes: int) -> Iterator[RawRecord | RecordError]:
+    position = 0
+    resyncing = False
+    while True:
+        line = stream.readline(MAX_ARC_HEADER_LINE)
+        if not line:
+            return
+        start, position = position, position + len(line)
+        fields = line.strip().split()
+        if not fields:
+            continue
+        header = _arc_header(fields)
+        if header is None:
+            if not resyncing:
+                yield RecordError(start, f"malformed ARC header line {line.strip()[:80]!r}")
+                resyncing = True
+            continue
+        url, date, mime, raw_length = header
+        length = int(raw_length) if raw_length.isdigit() else -1
+        if length < 0:
+            yield RecordError(start, f"ARC record for {url} has an invalid length {raw_length!r}")
+            resyncing = True
+            continue
+        resyncing = False
+        if length > max_bytes:
+            yield RecordError(start, f"ARC record for {url} is {length:,} bytes, over the limit of {max_bytes:,}")
+            position += _skip(stream, length)
+            continue
+        body = stream.read(length)
+        position += len(body)
+        if len(body) < length:
+            message = f"ARC record for {url} at byte {start} is truncated: {len(body):,} of {length:,} bytes"
+            yield RecordError(start, message, fatal=True)
+            return
+        if url.startswith("filedesc:"):
+            continue
+        result = _arc_page(body, url=url, date=date, mime=mime, offset=start, max_bytes=max_bytes)
+        if result is not None:
+            yield result
+
+
+def _arc_header(fields: list[bytes]) -> tuple[str, datetime | None, str, str] | None:
+    # Version 1 lines have 5 fields, version 2 lines 10; the length is always last.
+    if len(fields) not in (5, 10) or b":" not in fields[0] or not _ARC_DATE.fullmatch(fields[2]):
+        return None
+    url = fields[0].decode("utf-8", "replace")
+    if "://" not in url and not url.startswith(("filedesc:", "dns:")):
+        return None
+    try:
+        date = datetime.strptime(fields[2][:14].decode("ascii"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        date = None
+    return url, date, fields[3].decode("ascii", "replace").lower(), fields[-1].decode("ascii", "replace")
+
+
+def _arc_page(
+    body: bytes, *, url: str, date: datetime | None, mime: str, offset: int, max_bytes: int
+) -> RawRecord | RecordError | None:
+    status = None
+    headers: dict[str, str] = {}
+    if body.startswith(b"HTTP/"):
+        match = _HTTP_HEAD_END.search(body)
+        head, body = (body[: match.start()], body[match.end() :]) if match else (body, b"")
+        lines = head.decode("latin-1").splitlines()
+        parts = lines[0].split(None, 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        for header_line in lines[1:]:
+            name, _, value = header_line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    content_type = headers.get("content-type") or mime
+    if content_type.split(";")[0].strip().lower() not in HTML_TYPES:
+        return None
+    try:
+        body = decode_payload(
+            body,
+            transfer_encoding=headers.get("transfer-encoding"),
+            content_encoding=headers.get("content-encoding"),
+            max_bytes=max_bytes,
+        )
+    except PayloadError as exc:
+        return RecordError(offset, f"ARC record for {url}: {exc}")
+    if not body.strip():
+        return RecordError(offset, f"ARC record for {url} has no body")
+    return RawRecord(
+        kind="html",
+        offset=offset,
+        url=url,
+        crawl_date=date,
+        content_bytes=body,
+        http_status=status,
+        content_type=content_type,
+    )
+
+
+def _skip(stream: _LineStream, length: int) -> int:
+    skipped = 0
+    while skipped < length:
+        chunk = stream.read(min(_READ_CHUNK, length - skipped))
+        if not chunk:
+            break
+        skipped += len(chunk)
+    return skipped
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = bytearray()
+    position = 0
+    while position < len(body):
+        end = body.find(b"\n", position)
+        line = body[position : end if end >= 0 else len(body)].split(b";")[0].strip()
+        if not _CHUNK_SIZE.fullmatch(line):
+            raise PayloadError(
+                f"invalid chunked transfer encoding: bad chunk size {line[:20]!r} at payload byte {position}"
+            )
+        size = int(line, 16)
+        if size == 0 or end < 0:
+            break
+        out += body[end + 1 : end + 1 + size]
+        position = end + 1 + size
+        # Each chunk ends with CRLF; tolerate a bare LF.
+        position += 2 if body[position : position + 2] == b"\r\n" else 1
+    # A body cut off mid-chunk keeps what arrived, like a browser would.
+    return bytes(out)
+
+
+def _decode_content(body: bytes, coding: str, max_bytes: int) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        return _inflate(body, 16 + zlib.MAX_WBITS, coding, max_bytes)
+    if coding == "deflate":
+        try:
+            return _inflate(body, zlib.MAX_WBITS, coding, max_bytes)
+        except PayloadError:
+            # Many servers send raw deflate without the zlib wrapper.
+            return _inflate(body, -zlib.MAX_WBITS, coding, max_bytes)
+    if coding == "br":
+        try:
+            out: bytes = brotli.Decompressor().process(body, output_buffer_limit=max_bytes + 1)
+        except brotli.error as exc:
+            raise PayloadError(f"corrupt br content encoding: {exc}") from exc
+        return _within_limit(out, coding, max_bytes)
+    raise PayloadError(f"unsupported Content-Encoding {coding!r}")
+
+
+def _inflate(body: bytes, wbits: int, coding: str, max_bytes: int) -> bytes:
+    try:
+        out = zlib.decompressobj(wbits).decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise PayloadError(f"corrupt {coding} content encoding: {exc}") from exc
+    return _within_limit(out, coding, max_bytes)
+
+
+def _within_limit(out: bytes, coding: str, max_bytes: int) -> bytes:
+    if len(out) > max_bytes:
+        raise PayloadError(
+            f"{coding} content inflates beyond the limit of {max_bytes:,} bytes (possible decompression bomb)"
+        )
+    return out
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head
+
+
+def _language_hint(value: str | None) -> str | None:
+    if not value:
+        return None
+    first = value.split(",")[0].strip().lower()
+    return _ISO639_3_TO_1.get(first, first) or None
+
+
+def _total_limit_message(limit: int) -> str:
+    return f"the batch exceeds the limit of {limit:,} decompressed bytes; reading stopped"

@@ -1,0 +1,10 @@
+"""Job "crawl_batch.ingest": read, clean, dedup and store one uploaded batch."""
+
+from app.crawl_batch.ingest import ingest_batch
+from workers.celery_app import celery_app
+
+
+@celery_app.task(name="crawl_batch.ingest")
+def ingest(batch_id: int) -> None:
+    """Ingest the batch; resumes from its checkpoint when delivered again."""
+    ingest_batch(batch_id)
