@@ -208,7 +208,8 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
         encoding = headers.get("Content-Encoding")
     mime = content_type.split(";")[0].strip().lower() if content_type else None
     if mime is not None and mime not in HTML_TYPES:
-        return None
+        # Not read, but counted: the batch report says how many non-HTML responses were skipped.
+        return _not_html(offset, url, record, status, content_type)
     body, error = _read_body(record)
     if error:
         return error
@@ -217,7 +218,7 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
     except PayloadError as exc:
         return RecordError(offset, f"record {record.record_id} ({url}): {exc}")
     if mime is None and not _looks_like_html(body):
-        return None
+        return _not_html(offset, url, record, status, "application/octet-stream")
     if not body.strip():
         return RecordError(offset, f"record {record.record_id} ({url}) has no body")
     return RawRecord(
@@ -227,6 +228,20 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
         record_id=record.record_id,
         crawl_date=crawl_date,
         content_bytes=body,
+        http_status=status,
+        content_type=content_type,
+    )
+
+
+def _not_html(
+    offset: int, url: str | None, record: WarcRecord, status: int | None, content_type: str | None
+) -> RawRecord:
+    return RawRecord(
+        kind="html",
+        offset=offset,
+        url=url,
+        record_id=record.record_id,
+        crawl_date=record.record_date,
         http_status=status,
         content_type=content_type,
     )

@@ -320,3 +320,49 @@ def test_an_unexpected_error_fails_the_batch_but_not_the_worker(ing: Ingest, mon
 
 def test_a_vanished_batch_is_a_no_op(engine: Engine) -> None:
     ingest_batch(10**9, engine=engine)
+
+
+def test_non_html_and_non_200_responses_are_counted(ing: Ingest) -> None:
+    pid = ing.project()
+    page = html_page("新闻", ZH_PARAGRAPHS).encode()
+    warc = (
+        warc_response("http://a.example/logo.png", b"\x89PNG\r\n\x1a\n....", content_type="image/png")
+        + warc_response("http://a.example/missing", page, status=404)
+        + warc_response("http://a.example/ok", page)
+    )
+    batch = ing.batch(pid, warc, "mixed.warc")
+    assert batch.status == BatchStatus.done
+    assert batch.counts["records"] == 3
+    assert batch.counts["filtered:not_html"] == 1
+    assert batch.counts["filtered:http_status"] == 1
+    assert batch.counts["kept"] == 1
+
+
+def test_a_zip_with_unsafe_member_names_is_refused_whole(ing: Ingest) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("good.txt", "".join(ZH_PARAGRAPHS))
+        archive.writestr("../../etc/evil.txt", "".join(ZH_PARAGRAPHS[::-1]))
+    pid = ing.project()
+    batch = ing.batch(pid, buffer.getvalue(), "upload.zip")
+    assert batch.status == BatchStatus.failed
+    assert "../../etc/evil.txt" in (batch.failure_reason or "")
+    assert ing.documents(pid) == []
+    assert not (ing.tmp.parent / "etc").exists()
+
+
+def test_a_zip_of_jsonl_and_text_is_read_member_by_member(ing: Ingest) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.jsonl", json.dumps({"text": _unique_text(1), "url": "https://z.example/1"}))
+        archive.writestr("b.txt", _unique_text(2))
+    pid = ing.project()
+    batch = ing.batch(pid, buffer.getvalue(), "two.zip")
+    assert batch.status == BatchStatus.done, batch.failure_reason
+    assert batch.counts["kept"] == 2

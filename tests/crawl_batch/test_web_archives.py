@@ -272,11 +272,15 @@ def test_empty_body_and_non_html_responses(tmp_path: Path) -> None:
     items = list(iter_warc(write_warc(tmp_path, records)))
     assert isinstance(items[0], RecordError)
     assert "no body" in items[0].message
+    # The PNG is not read, but reported so that the batch counts it as "not_html".
     assert isinstance(items[1], RawRecord)
-    assert items[1].http_status == 404
+    assert items[1].content_type == "image/png"
+    assert items[1].content_bytes is None
     assert isinstance(items[2], RawRecord)
-    assert items[2].http_status is None
-    assert len(items) == 3
+    assert items[2].http_status == 404
+    assert isinstance(items[3], RawRecord)
+    assert items[3].http_status is None
+    assert len(items) == 4
 
 
 def test_gbk_page_in_warc_decodes(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""Batches and documents over the API: uploads stream to disk, limits, roles, listing."""
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.config import get_settings
+from app.crawl_batch.service import upload_dir
+from app.models import CrawlBatch, Document, Role
+from tests.factories import bearer, make_project, make_token, make_user
+
+
+def _batches(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(CrawlBatch)).one()
+
+
+def _files(project_id: int) -> list[Path]:
+    folder = upload_dir(project_id)
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture
+def admin_headers(session: Session) -> dict[str, str]:
+    return bearer(make_token(session, make_user(session, username="admin-api")))
+
+
+def test_upload_is_stored_and_queued(session: Session, app_client: TestClient, admin_headers: dict[str, str]) -> None:
+    project = make_project(session)
+    body = json.dumps({"text": "今天天气很好。" * 20}, ensure_ascii=False).encode()
+    response = app_client.post(
+        f"/api/v1/projects/{project.id}/batches",
+        files={"file": ("day.jsonl", body)},
+        data={"format": "jsonl"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 202, response.text
+    batch = session.get(CrawlBatch, response.json()["id"])
+    assert batch is not None
+    assert (batch.status, batch.filename, batch.format, batch.size_bytes) == ("queued", "day.jsonl", "jsonl", len(body))
+    assert Path(batch.upload_path or "").read_bytes() == body
+    status = app_client.get(f"/api/v1/batches/{batch.id}", headers=admin_headers).json()
+    assert status["status"] == "queued"
+    assert status["counts"] == {}
+    assert status["errors"] == []
+
+
+def test_upload_over_the_limit_is_413_and_stores_nothing(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(session)
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 1000)
+    before_files, before_rows = _files(project.id or 0), _batches(session)
+    response = app_client.post(
+        f"/api/v1/projects/{project.id}/batches", files={"file": ("big.txt", b"x" * 5000)}, headers=admin_headers
+    )
+    assert response.status_code == 413
+    assert "upload limit" in response.json()["detail"]
+    assert _files(project.id or 0) == before_files
+    assert _batches(session) == before_rows
+
+
+def test_a_streamed_upload_without_length_is_cut_at_the_limit(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(session)
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 10_000)
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n\r\n'.encode()
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield head
+        for _ in range(50):
+            yield b"y" * 1000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = app_client.post(
+        f"/api/v1/projects/{project.id}/batches",
+        content=chunks(),
+        headers={**admin_headers, "content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert [p for p in _files(project.id or 0) if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"data": {"format": "pdf"}, "files": {"file": ("a.txt", b"hello")}}, "format"),
+        ({"data": {"note": "no file"}}, "file"),
+        ({"content": b"not multipart", "headers": {"content-type": "text/plain"}}, "file"),
+    ],
+)
+def test_bad_uploads_are_422_naming_the_field(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str], kwargs: dict[str, object], field: str
+) -> None:
+    project = make_project(session)
+    headers = {**admin_headers, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+    before = _batches(session)
+    response = app_client.post(f"/api/v1/projects/{project.id}/batches", headers=headers, **kwargs)  # type: ignore[arg-type]
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+    assert _batches(session) == before
+    assert [p for p in _files(project.id or 0) if p.name.endswith(".part")] == []
+
+
+def test_reviewer_cannot_upload_and_unknown_project_is_404(session: Session, app_client: TestClient) -> None:
+    project = make_project(session)
+    reviewer = bearer(make_token(session, make_user(session, username="rev", role=Role.reviewer)))
+    response = app_client.post(
+        f"/api/v1/projects/{project.id}/batches", files={"file": ("a.txt", b"x")}, headers=reviewer
+    )
+    assert response.status_code == 403
+    admin = bearer(make_token(session, make_user(session, username="adm")))
+    missing = app_client.post("/api/v1/projects/999999/batches", files={"file": ("a.txt", b"x")}, headers=admin)
+    assert missing.status_code == 404
+    assert app_client.get("/api/v1/batches/999999", headers=admin).status_code == 404
+
+
+def _doc(session: Session, project_id: int, i: int, **kw: object) -> Document:
+    doc = Document(project_id=project_id, text=f"文本{i}", text_hash=f"h{i}-{project_id}", title=f"标题{i}", **kw)  # type: ignore[arg-type]
+    session.add(doc)
+    session.commit()
+    return doc
+
+
+def test_documents_list_filters_searches_and_pages(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    project = make_project(session)
+    pid = project.id or 0
+    for i in range(5):
+        _doc(session, pid, i, url=f"https://news.example/{i}")
+    _doc(session, pid, 99, url="https://other.example/100%_sure", status="curated")
+    url = f"/api/v1/projects/{pid}/documents"
+    everything = app_client.get(url, headers=admin_headers).json()
+    assert everything["total"] == 6
+    assert app_client.get(url, params={"q": "news.example"}, headers=admin_headers).json()["total"] == 5
+    assert app_client.get(url, params={"q": "100%_"}, headers=admin_headers).json()["total"] == 1
+    assert app_client.get(url, params={"q": "标题3"}, headers=admin_headers).json()["items"][0]["title"] == "标题3"
+    assert app_client.get(url, params={"status": "curated"}, headers=admin_headers).json()["total"] == 1
+    page2 = app_client.get(url, params={"per_page": 4, "page": 2}, headers=admin_headers).json()
+    assert (len(page2["items"]), page2["page"]) == (2, 2)
+    bad = app_client.get(url, params={"status": "nonsense"}, headers=admin_headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "status"
+    assert app_client.get(url, params={"per_page": 100000}, headers=admin_headers).status_code == 422
+
+
+def test_document_detail_has_text_and_sentence_offsets(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    project = make_project(session)
+    doc = _doc(session, project.id or 0, 1, sentences=[[0, 2], [2, 3]])
+    body = app_client.get(f"/api/v1/documents/{doc.id}", headers=admin_headers).json()
+    assert body["text"] == "文本1"
+    assert body["sentences"] == [[0, 2], [2, 3]]
+    assert app_client.get("/api/v1/documents/999999", headers=admin_headers).status_code == 404

@@ -1,0 +1,118 @@
+"""Batch pages: htmx upload with CSRF, live progress fragment, document list and a safe document view."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.models import BatchStatus, CrawlBatch, Document, Role
+from tests.factories import login, make_project, make_user, page_csrf
+
+HOSTILE = '<script>alert(1)</script> {{ 7*7 }} <img src=x onerror="alert(2)"> javascript:alert(3)'
+
+
+def _upload(client: TestClient, project_id: int, token: str | None) -> object:
+    headers = {"HX-Request": "true"}
+    if token:
+        headers["X-CSRF-Token"] = token
+    return client.post(
+        f"/projects/{project_id}/batches",
+        files={"file": ("t.txt", "你好，世界。".encode())},
+        data={"format": "auto"},
+        headers=headers,
+    )
+
+
+def test_upload_form_posts_with_the_csrf_header_and_redirects(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    login(app_client)
+    page = app_client.get(f"/projects/{project.id}")
+    assert 'hx-post="/projects/' in page.text
+    before = session.exec(select(func.count()).select_from(CrawlBatch)).one()
+    refused = _upload(app_client, project.id or 0, None)
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert session.exec(select(func.count()).select_from(CrawlBatch)).one() == before
+    ok = _upload(app_client, project.id or 0, page_csrf(app_client))
+    assert ok.status_code == 204  # type: ignore[attr-defined]
+    assert ok.headers["HX-Redirect"].startswith("/batches/")  # type: ignore[attr-defined]
+
+
+def test_reviewer_sees_batches_but_no_upload_form(session: Session, app_client: TestClient) -> None:
+    make_user(session, username="rev", role=Role.reviewer)
+    project = make_project(session)
+    login(app_client, "rev")
+    assert "upload-form" not in app_client.get(f"/projects/{project.id}").text
+    assert _upload(app_client, project.id or 0, page_csrf(app_client)).status_code == 403  # type: ignore[attr-defined]
+
+
+def test_progress_fragment_polls_until_the_batch_is_finished(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    batch = CrawlBatch(
+        project_id=project.id or 0,
+        filename="c.warc.gz",
+        status=BatchStatus.running,
+        size_bytes=1000,
+        bytes_read=250,
+        counts={"records": 40, "kept": 30, "filtered:language": 10},
+    )
+    session.add(batch)
+    session.commit()
+    login(app_client)
+    fragment = app_client.get(f"/batches/{batch.id}", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<section id="progress"')
+    assert 'hx-trigger="every 1s"' in fragment.text
+    assert "<html" not in fragment.text
+    assert fragment.headers["vary"] == "HX-Request"
+    batch.status = BatchStatus.done_with_errors
+    batch.errors = [{"offset": 77, "message": "record 3 <b>broken</b>"}]
+    batch.failure_reason = "stopped <i>early</i>"
+    session.add(batch)
+    session.commit()
+    final = app_client.get(f"/batches/{batch.id}").text
+    assert "every 1s" not in final
+    assert "record 3 &lt;b&gt;broken&lt;/b&gt;" in final
+    assert "stopped &lt;i&gt;early&lt;/i&gt;" in final
+    assert "language" in final
+
+
+def test_document_view_shows_hostile_text_as_text(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    text = "第一句。" + HOSTILE
+    doc = Document(
+        project_id=project.id or 0,
+        title=HOSTILE,
+        url="javascript:alert(4)",
+        text=text,
+        text_hash="x",
+        sentences=[[0, 4], [4, len(text)]],
+    )
+    session.add(doc)
+    session.commit()
+    login(app_client)
+    html = app_client.get(f"/documents/{doc.id}").text
+    assert "<script>alert(1)</script>" not in html
+    assert 'onerror="alert(2)"' not in html
+    assert 'href="javascript:' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html  # template syntax in data stays literal
+    assert '<span class="sent">第一句。</span>' in html
+
+
+def test_document_search_answers_htmx_with_the_results_block(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status=BatchStatus.done)
+    session.add(batch)
+    session.commit()
+    for i, title in enumerate(["北京新闻", "上海新闻", "广州天气"]):
+        session.add(Document(project_id=project.id or 0, batch_id=batch.id, title=title, text=title, text_hash=f"t{i}"))
+    session.commit()
+    login(app_client)
+    full = app_client.get(f"/batches/{batch.id}/documents")
+    assert "3 documents" in full.text
+    fragment = app_client.get(f"/batches/{batch.id}/documents", params={"q": "新闻"}, headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<section id="results">')
+    assert "2 documents" in fragment.text
+    assert "广州天气" not in fragment.text
