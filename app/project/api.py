@@ -49,5 +49,6 @@ def update_project(project_id: int, body: ProjectUpdate, session: SessionDep, _u
         schema=body.label_schema,
         guidelines=body.guidelines,
         description=body.description,
+        settings=body.settings,
     )
     return _read(project)

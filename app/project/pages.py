@@ -12,6 +12,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.project import service
 from app.project.presets import PRESETS
+from app.project.service import DEFAULT_SETTINGS
 from app.templating import render
 
 # Every state-changing request from a browser must carry its CSRF token.
@@ -113,6 +114,8 @@ def _edit_page(
 def edit_project(request: Request, project_id: int, session: SessionDep, _user: AdminUser) -> Response:
     project = service.get_project(session, project_id)
     values = {
+        **{k: project.settings.get(k, v) for k, v in DEFAULT_SETTINGS.items()},
+        "languages": " ".join(project.settings.get("languages", [])),
         "name": project.name,
         "description": project.description,
         "guidelines": project.guidelines,
@@ -131,9 +134,28 @@ def update_project(
     description: Annotated[str, Form()] = "",
     guidelines: Annotated[str, Form()] = "",
     schema_text: Annotated[str, Form()] = "",
+    languages: Annotated[str, Form()] = "",
+    extractor: Annotated[str, Form()] = "resiliparse",
+    min_chars: Annotated[str, Form()] = "50",
+    near_duplicate_threshold: Annotated[str, Form()] = "0.8",
 ) -> Response:
     project = service.get_project(session, project_id)
-    values = {"name": name, "description": description, "guidelines": guidelines, "schema_text": schema_text}
+    values = {
+        "name": name,
+        "description": description,
+        "guidelines": guidelines,
+        "schema_text": schema_text,
+        "languages": languages,
+        "extractor": extractor,
+        "min_chars": min_chars,
+        "near_duplicate_threshold": near_duplicate_threshold,
+    }
+    settings = {
+        "languages": languages.replace(",", " ").lower().split(),
+        "extractor": extractor,
+        "min_chars": min_chars.strip() or "0",
+        "near_duplicate_threshold": near_duplicate_threshold.strip() or "0.8",
+    }
     try:
         service.update_project(
             session,
@@ -142,6 +164,7 @@ def update_project(
             schema=_parse_json_field(schema_text, "schema"),
             guidelines=guidelines,
             description=description,
+            settings=settings,
         )
     except InvalidInput as exc:
         session.rollback()

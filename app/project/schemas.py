@@ -2,7 +2,7 @@
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -89,6 +89,31 @@ def parse_label_schema(data: Any, *, field: str = "schema") -> LabelSchema:
     return schema
 
 
+class IngestSettings(BaseModel):
+    """How uploads are filtered and deduplicated in a project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # ISO 639-1 codes to keep; empty keeps every language.
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=lambda: ["zh"], max_length=50
+    )
+    min_chars: int = Field(default=50, ge=0, le=1_000_000)
+    max_chars: int = Field(default=500_000, ge=1, le=5_000_000)
+    min_cjk_ratio: float = Field(default=0.3, ge=0, le=1)
+    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    near_duplicate_threshold: float = Field(default=0.8, ge=0.5, le=1)
+
+
+def parse_ingest_settings(data: Any) -> IngestSettings:
+    """Validate ingestion settings, naming the field of every problem (422)."""
+    try:
+        return IngestSettings.model_validate(data)
+    except ValidationError as exc:
+        errors = [FieldError(("settings", *e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidInput(f"Invalid settings: {errors[0].field}: {errors[0].message}", errors=errors) from None
+
+
 class ProjectCreate(BaseModel):
     """POST /api/v1/projects: a preset name or a full schema."""
 
@@ -104,6 +129,7 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    settings: dict[str, Any] | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     label_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     guidelines: str | None = Field(default=None, max_length=100_000)
@@ -118,6 +144,7 @@ class ProjectRead(BaseModel):
     description: str
     preset: str | None
     label_schema: LabelSchema = Field(serialization_alias="schema")
+    settings: dict[str, Any]
     guidelines: str
     created_at: datetime
     updated_at: datetime

@@ -10,9 +10,9 @@ from app.errors import FieldError, InvalidInput, NotFound
 from app.models import Project, User
 from app.models.types import utcnow
 from app.project.presets import PRESETS
-from app.project.schemas import LabelSchema, parse_label_schema
+from app.project.schemas import IngestSettings, LabelSchema, parse_ingest_settings, parse_label_schema
 
-DEFAULT_SETTINGS: dict[str, Any] = {"languages": ["zh"]}
+DEFAULT_SETTINGS: dict[str, Any] = IngestSettings().model_dump()
 
 
 def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -72,7 +72,7 @@ def create_project(
         preset=preset,
         label_schema=label_schema.model_dump(mode="json"),
         guidelines=guidelines,
-        settings=dict(DEFAULT_SETTINGS),
+        settings=dict(DEFAULT_SETTINGS),  # copied: the column is mutable JSON
         created_by_id=created_by.id if created_by else None,
     )
     _flush_unique(session, project)
@@ -87,9 +87,11 @@ def update_project(
     schema: dict[str, Any] | None = None,
     guidelines: str | None = None,
     description: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Project:
-    """Change a project's name, schema, guidelines or description; all validated before anything changes."""
+    """Change a project's name, schema, guidelines, description or settings; all validated first."""
     label_schema = parse_label_schema(schema) if schema is not None else None
+    ingest_settings = parse_ingest_settings({**project.settings, **settings}) if settings is not None else None
     if name is not None:
         name = name.strip()
         if not name:
@@ -102,6 +104,8 @@ def update_project(
         project.guidelines = guidelines
     if description is not None:
         project.description = description.strip()
+    if ingest_settings is not None:
+        project.settings = ingest_settings.model_dump()
     project.updated_at = utcnow()
     _flush_unique(session, project)
     return project

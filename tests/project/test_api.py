@@ -146,3 +146,24 @@ def test_openapi_document_is_served(app_client: TestClient) -> None:
     docs = app_client.get("/api/docs")
     assert docs.status_code == 200
     assert "swagger-ui-bundle.js" in docs.text
+
+
+def test_ingestion_settings_are_validated_and_saved(session: Session, app_client: TestClient) -> None:
+    headers = _admin_token(session)
+    project = make_project(session)
+    assert app_client.get(f"/api/v1/projects/{project.id}", headers=headers).json()["settings"]["languages"] == ["zh"]
+    ok = app_client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"settings": {"languages": ["zh", "en"], "extractor": "trafilatura"}},
+        headers=headers,
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["settings"]["languages"] == ["zh", "en"]
+    assert ok.json()["settings"]["min_chars"] == 50
+    bad = app_client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"settings": {"extractor": "magic", "near_duplicate_threshold": 3}},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"settings.extractor", "settings.near_duplicate_threshold"}

@@ -161,3 +161,33 @@ def test_unknown_project_page_is_a_404_page(session: Session, app_client: TestCl
     assert response.status_code == 404
     assert "Project 424242 does not exist." in response.text
     assert "<!doctype html>" in response.text
+
+
+def test_admin_sets_languages_and_extractor_on_the_edit_page(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session, preset="person-relations")
+    login(app_client)
+    edit = app_client.get(f"/projects/{project.id}/edit").text
+    assert 'name="languages" value="zh"' in edit
+    form = {
+        "name": project.name,
+        "description": "",
+        "guidelines": "g",
+        "csrf_token": page_csrf(app_client),
+        "schema_text": __import__("json").dumps(project.label_schema),
+        "languages": "zh, en",
+        "extractor": "trafilatura",
+        "min_chars": "20",
+        "near_duplicate_threshold": "0.9",
+    }
+    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 200
+    session.expire_all()
+    saved = session.get(Project, project.id)
+    assert saved is not None
+    assert (saved.settings["languages"], saved.settings["extractor"], saved.settings["min_chars"]) == (
+        ["zh", "en"],
+        "trafilatura",
+        20,
+    )
+    form["min_chars"] = "lots"
+    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 422
