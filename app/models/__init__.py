@@ -35,6 +35,7 @@ __all__ = [
     "Entity",
     "HealthProbe",
     "ItemStatus",
+    "LlmCall",
     "Mention",
     "Project",
     "Proposal",

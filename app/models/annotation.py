@@ -37,6 +37,8 @@ class RunStatus(StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    # Stopped by the project's budget cap; annotating again resumes it.
+    budget = "budget"
 
 
 class Annotator(SQLModel, table=True):
@@ -137,3 +139,22 @@ class Proposal(SQLModel, table=True):
     augmentation: bool = False
     # Verifier votes and anything else the annotator said about the item.
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LlmCall(SQLModel, table=True):
+    """One paid model call, cached by the hash of everything sent: a re-run never pays twice."""
+
+    __tablename__ = "llm_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    annotator_id: int = Field(foreign_key="annotator.id", index=True, ondelete="CASCADE")
+    document_id: int | None = Field(default=None, foreign_key="document.id", index=True, ondelete="CASCADE")
+    purpose: str = Field(max_length=16)  # "annotate" | "repair" | "augment"
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    finish: str = Field(default="stop", max_length=16)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = Field(default=0, sa_column=Column(Numeric(14, 8), nullable=False))
+    latency_ms: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -89,8 +89,8 @@ def parse_label_schema(data: Any, *, field: str = "schema") -> LabelSchema:
     return schema
 
 
-class IngestSettings(BaseModel):
-    """How uploads are filtered and deduplicated in a project."""
+class ProjectSettings(BaseModel):
+    """How uploads are filtered and deduplicated, and how annotations are routed, in a project."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,12 +103,19 @@ class IngestSettings(BaseModel):
     min_cjk_ratio: float = Field(default=0.3, ge=0, le=1)
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
     near_duplicate_threshold: float = Field(default=0.8, ge=0.5, le=1)
+    # Agreed, grounded items are accepted without review, except a random audit sample.
+    auto_accept: bool = True
+    audit_rate: float = Field(default=0.1, ge=0, le=1)
+    augmentation: bool = True
+    augmentation_cap: int = Field(default=40, ge=0, le=500)
+    # Stop enqueuing paid calls once the project has spent this much (USD); None = no cap.
+    budget_usd: float | None = Field(default=None, ge=0)
 
 
-def parse_ingest_settings(data: Any) -> IngestSettings:
-    """Validate ingestion settings, naming the field of every problem (422)."""
+def parse_project_settings(data: Any) -> ProjectSettings:
+    """Validate project settings, naming the field of every problem (422)."""
     try:
-        return IngestSettings.model_validate(data)
+        return ProjectSettings.model_validate(data)
     except ValidationError as exc:
         errors = [FieldError(("settings", *e["loc"]), e["msg"]) for e in exc.errors()]
         raise InvalidInput(f"Invalid settings: {errors[0].field}: {errors[0].message}", errors=errors) from None

@@ -10,9 +10,9 @@ from app.errors import FieldError, InvalidInput, NotFound
 from app.models import Project, User
 from app.models.types import utcnow
 from app.project.presets import PRESETS
-from app.project.schemas import IngestSettings, LabelSchema, parse_ingest_settings, parse_label_schema
+from app.project.schemas import LabelSchema, ProjectSettings, parse_label_schema, parse_project_settings
 
-DEFAULT_SETTINGS: dict[str, Any] = IngestSettings().model_dump()
+DEFAULT_SETTINGS: dict[str, Any] = ProjectSettings().model_dump()
 
 
 def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -91,7 +91,7 @@ def update_project(
 ) -> Project:
     """Change a project's name, schema, guidelines, description or settings; all validated first."""
     label_schema = parse_label_schema(schema) if schema is not None else None
-    ingest_settings = parse_ingest_settings({**project.settings, **settings}) if settings is not None else None
+    new_settings = parse_project_settings({**project.settings, **settings}) if settings is not None else None
     if name is not None:
         name = name.strip()
         if not name:
@@ -104,8 +104,8 @@ def update_project(
         project.guidelines = guidelines
     if description is not None:
         project.description = description.strip()
-    if ingest_settings is not None:
-        project.settings = ingest_settings.model_dump()
+    if new_settings is not None:
+        project.settings = new_settings.model_dump()
     project.updated_at = utcnow()
     _flush_unique(session, project)
     return project
@@ -124,3 +124,8 @@ def list_projects(session: Session) -> list[Project]:
 
 def label_schema_of(project: Project) -> LabelSchema:
     return LabelSchema.model_validate(project.label_schema)
+
+
+def settings_of(project: Project) -> ProjectSettings:
+    """The project's settings, with defaults for keys added since it was created."""
+    return ProjectSettings.model_validate({**DEFAULT_SETTINGS, **project.settings})

@@ -1,0 +1,173 @@
+"""Versioned prompts: the closed label set with definitions, numbered sentences, JSON output contract v1."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.project.schemas import LabelSchema
+
+TEMPLATE_VERSION = "annotate-v1"
+AUGMENT_TEMPLATE_VERSION = "augment-v1"
+
+SYSTEM = """\
+You are an expert annotator for document-level entity and relation extraction (DocRED style).
+Annotate only what the document states. Use only the entity and relation types listed. Answer with one JSON
+object and nothing else (no prose, no markdown)."""
+
+INSTRUCTIONS = """\
+Entity types:
+{entity_types}
+
+Relation types (head → tail; "any" means any entity type):
+{relation_types}
+{guidelines}
+Output JSON (contract v1):
+{{"entities": [{{"id": "E1", "type": "<entity type code>", "name": "<canonical name>",
+  "mentions": ["<every surface string in the text that refers to it>"]}}],
+ "relations": [{{"head": "E1", "tail": "E2", "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}
+Rules: mentions are exact substrings of the document, never offsets or paraphrases; an entity is a cluster of
+all its mentions across the document; relations hold at the document level and may span sentences; evidence
+lists the numbers of the sentences needed to support the relation; for symmetric types give one direction.
+
+Document title: {title}
+Sentences:
+{sentences}"""
+
+AUGMENT_INSTRUCTIONS = """\
+Relation types (head → tail):
+{relation_types}
+
+For each numbered pair of entities below, decide which relation type holds from the first (head) to the second
+(tail), or "NA" if none is stated. Answer with one JSON object:
+{{"pairs": [{{"pair": 1, "type": "<relation type code>|NA", "evidence": [<sentence numbers>]}}]}}
+
+Pairs:
+{pairs}
+
+Sentences:
+{sentences}"""
+
+REPAIR = """\
+Your previous answer was not valid JSON for the required format ({problem}). Answer again with only the JSON
+object, following the format exactly."""
+
+
+def prompt_version(schema: LabelSchema, guidelines: str, template: str = TEMPLATE_VERSION) -> str:
+    """Template version plus a digest of what the prompt contains: a changed prompt never reuses old results."""
+    payload = json.dumps([schema.model_dump(mode="json"), guidelines, SYSTEM, INSTRUCTIONS, AUGMENT_INSTRUCTIONS])
+    return f"{template}+{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+
+
+def _entity_lines(schema: LabelSchema) -> str:
+    return "\n".join(f"- {t.code}: {t.name}. {t.description}".rstrip() for t in schema.entity_types)
+
+
+def _relation_lines(schema: LabelSchema, codes: list[str] | None = None) -> str:
+    lines = []
+    for r in schema.relation_types:
+        if codes is not None and r.code not in codes:
+            continue
+        head = "/".join(r.head_types) or "any"
+        tail = "/".join(r.tail_types) or "any"
+        sym = " (symmetric)" if r.symmetric else ""
+        lines.append(f"- {r.code}: {r.name}{sym}; {head} → {tail}. {r.description}".rstrip())
+    return "\n".join(lines)
+
+
+def numbered_sentences(text: str, sentences: list[tuple[int, int]], ids: list[int] | None = None) -> str:
+    chosen = range(len(sentences)) if ids is None else ids
+    return "\n".join(f"[{i}] {text[sentences[i][0] : sentences[i][1]]}" for i in chosen)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+    json_schema: dict[str, Any]
+
+
+def annotation_prompt(
+    schema: LabelSchema, guidelines: str, *, title: str, text: str, sentences: list[tuple[int, int]], ids: list[int]
+) -> Prompt:
+    """The prompt for one window (a list of sentence ids; numbers are the document's sentence numbers)."""
+    extra = f"\nGuidelines:\n{guidelines.strip()}\n" if guidelines.strip() else ""
+    user = INSTRUCTIONS.format(
+        entity_types=_entity_lines(schema),
+        relation_types=_relation_lines(schema) or "(none)",
+        guidelines=extra,
+        title=title or "(untitled)",
+        sentences=numbered_sentences(text, sentences, ids),
+    )
+    return Prompt(SYSTEM, user, annotation_json_schema(schema))
+
+
+def augmentation_prompt(
+    schema: LabelSchema,
+    *,
+    text: str,
+    sentences: list[tuple[int, int]],
+    ids: list[int],
+    pairs: list[tuple[str, str, str, str]],
+) -> Prompt:
+    """Ask about numbered (head name, head type, tail name, tail type) pairs, showing only the sentences given."""
+    lines = "\n".join(f"{n}. {h} ({ht}) → {t} ({tt})" for n, (h, ht, t, tt) in enumerate(pairs, start=1))
+    user = AUGMENT_INSTRUCTIONS.format(
+        relation_types=_relation_lines(schema), pairs=lines, sentences=numbered_sentences(text, sentences, ids)
+    )
+    return Prompt(SYSTEM, user, augmentation_json_schema(schema))
+
+
+def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:
+    """Strict JSON schema of contract v1 for this label set (OpenAI json_schema / Gemini response schema)."""
+    entity = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "type", "name", "mentions"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string", "enum": [t.code for t in schema.entity_types]},
+            "name": {"type": "string"},
+            "mentions": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    relation_codes = [r.code for r in schema.relation_types] or ["NA"]
+    relation = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["head", "tail", "type", "evidence"],
+        "properties": {
+            "head": {"type": "string"},
+            "tail": {"type": "string"},
+            "type": {"type": "string", "enum": relation_codes},
+            "evidence": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["entities", "relations"],
+        "properties": {
+            "entities": {"type": "array", "items": entity},
+            "relations": {"type": "array", "items": relation},
+        },
+    }
+
+
+def augmentation_json_schema(schema: LabelSchema) -> dict[str, Any]:
+    answer = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["pair", "type", "evidence"],
+        "properties": {
+            "pair": {"type": "integer"},
+            "type": {"type": "string", "enum": [*(r.code for r in schema.relation_types), "NA"]},
+            "evidence": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["pairs"],
+        "properties": {"pairs": {"type": "array", "items": answer}},
+    }

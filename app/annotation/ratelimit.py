@@ -1,0 +1,103 @@
+"""Concurrency, requests per minute and tokens per minute per annotator, enforced across every worker process.
+
+One Lua script in Redis (the embedded one by default, so both shapes share this code) holds a lease set for
+concurrency and two token buckets; a caller waits until all three admit it.
+"""
+
+import asyncio
+import random
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+_ACQUIRE = """
+local leases, rpm_key, tpm_key = KEYS[1], KEYS[2], KEYS[3]
+local lease_id, concurrency, rpm, tpm, want, ttl_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+if concurrency > 0 and redis.call('ZCARD', leases) >= concurrency then
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  return math.max(10, math.min(1000, tonumber(first[2]) - now))
+end
+local function bucket(key, capacity, cost)
+  if capacity <= 0 then return 0, nil end
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + (now - at) * capacity / 60000)
+  cost = math.min(cost, capacity)
+  if tokens < cost then return math.ceil((cost - tokens) * 60000 / capacity), tokens end
+  return 0, tokens - cost
+end
+local wait_r, left_r = bucket(rpm_key, rpm, 1)
+local wait_t, left_t = bucket(tpm_key, tpm, want)
+if wait_r > 0 or wait_t > 0 then return math.max(wait_r, wait_t) end
+if left_r then redis.call('HSET', rpm_key, 'tokens', left_r, 'at', now); redis.call('PEXPIRE', rpm_key, 120000) end
+if left_t then redis.call('HSET', tpm_key, 'tokens', left_t, 'at', now); redis.call('PEXPIRE', tpm_key, 120000) end
+if concurrency > 0 then
+  redis.call('ZADD', leases, now + ttl_ms, lease_id)
+  redis.call('PEXPIRE', leases, ttl_ms * 2)
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    concurrency: int = 4
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+
+
+class RateLimiter:
+    """Admission for one annotator's calls; `async with limiter.slot(tokens):` around each call."""
+
+    def __init__(self, client: aioredis.Redis, name: str, limits: Limits, *, lease_ttl_s: float = 300) -> None:
+        self.client = client
+        self.keys = [f"{name}:leases", f"{name}:rpm", f"{name}:tpm"]
+        self.limits = limits
+        self.lease_ttl_ms = int(lease_ttl_s * 1000)
+        self._script = client.register_script(_ACQUIRE)
+
+    async def acquire(self, tokens: int) -> str:
+        lease = uuid.uuid4().hex
+        while True:
+            wait_ms = int(
+                await self._script(
+                    keys=self.keys,
+                    args=[
+                        lease,
+                        self.limits.concurrency,
+                        self.limits.requests_per_minute,
+                        self.limits.tokens_per_minute,
+                        max(tokens, 1),
+                        self.lease_ttl_ms,
+                    ],
+                )
+            )
+            if wait_ms == 0:
+                return lease
+            # Jitter keeps many waiting workers from polling in lockstep.
+            await asyncio.sleep(wait_ms / 1000 * (0.5 + random.random()))  # noqa: S311
+
+    async def release(self, lease: str) -> None:
+        await self.client.zrem(self.keys[0], lease)
+
+    def slot(self, tokens: int) -> "_Slot":
+        return _Slot(self, tokens)
+
+
+class _Slot:
+    def __init__(self, limiter: RateLimiter, tokens: int) -> None:
+        self.limiter = limiter
+        self.tokens = tokens
+        self.lease = ""
+
+    async def __aenter__(self) -> None:
+        self.lease = await self.limiter.acquire(self.tokens)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.limiter.release(self.lease)

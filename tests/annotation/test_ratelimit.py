@@ -1,0 +1,75 @@
+"""Rate limits in real Redis: concurrency across clients, requests per minute."""
+
+import asyncio
+import time
+import uuid
+
+import redis.asyncio as aioredis
+
+from app.annotation.ratelimit import Limits, RateLimiter
+from app.config import get_settings
+
+
+def _limiter(name: str, limits: Limits) -> tuple[aioredis.Redis, RateLimiter]:
+    client = aioredis.Redis.from_url(get_settings().client_redis_url)
+    return client, RateLimiter(client, f"{get_settings().redis_key_prefix}rl:{name}", limits)
+
+
+def test_concurrency_is_capped_across_independent_limiters() -> None:
+    name = uuid.uuid4().hex
+    peak = 0
+    running = 0
+
+    async def work(limiter: RateLimiter) -> None:
+        nonlocal peak, running
+        async with limiter.slot(10):
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.05)
+            running -= 1
+
+    async def main() -> None:
+        # Two limiters on one name stand for two worker processes.
+        (c1, l1), (c2, l2) = _limiter(name, Limits(concurrency=3)), _limiter(name, Limits(concurrency=3))
+        await asyncio.gather(*(work(l1 if i % 2 else l2) for i in range(12)))
+        await c1.aclose()
+        await c2.aclose()
+
+    asyncio.run(main())
+    assert peak == 3
+
+
+def test_requests_per_minute_bucket_admits_a_burst_then_waits() -> None:
+    name = uuid.uuid4().hex
+
+    async def main() -> list[float]:
+        client, limiter = _limiter(name, Limits(concurrency=0, requests_per_minute=600))
+        # Capacity 600/min refills 10 per second: once drained, 8 more admissions need most of a second.
+        stamps = []
+        drain_start = time.monotonic()
+        for _ in range(600):
+            await limiter.release(await limiter.acquire(1))
+        refilled = (time.monotonic() - drain_start) * 10
+        start = time.monotonic()
+        for _ in range(8):
+            await limiter.release(await limiter.acquire(1))
+            stamps.append(time.monotonic() - start)
+        await client.aclose()
+        return [*stamps, refilled]
+
+    *stamps, refilled = asyncio.run(main())
+    # Admissions beyond what refilled while draining had to wait for the bucket, at 10 per second.
+    assert stamps[-1] >= (8 - refilled - 1) / 10
+
+
+def test_a_dead_holder_frees_its_slot_after_the_lease_expires() -> None:
+    name = uuid.uuid4().hex
+
+    async def main() -> None:
+        client, limiter = _limiter(name, Limits(concurrency=1))
+        limiter.lease_ttl_ms = 200
+        await limiter.acquire(1)  # never released, like a killed worker
+        await asyncio.wait_for(limiter.acquire(1), timeout=5)
+        await client.aclose()
+
+    asyncio.run(main())
