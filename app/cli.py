@@ -46,7 +46,7 @@ def _bootstrap_admin() -> tuple[str, str] | None:
         return "admin", password
 
 
-def _worker_command(concurrency: int, name: str) -> list[str]:
+def _worker_command(concurrency: int, name: str, queues: str = "concord", pool: str = "prefork") -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -56,10 +56,11 @@ def _worker_command(concurrency: int, name: str) -> list[str]:
         "worker",
         "--loglevel=INFO",
         f"--concurrency={concurrency}",
+        f"--pool={pool}",
         "-n",
         name,
         "-Q",
-        "concord",
+        queues,
     ]
 
 
@@ -72,19 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["CONCORD_DATA_DIR"] = str(settings.data_dir)  # the worker child resolves the same directory
     settings.resolved_secret_key()
     broker = EmbeddedRedis(settings) if settings.embedded_broker else None
-    worker: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         if broker is not None:
             broker.start()
         _prepare_database(settings)
         created = _bootstrap_admin()
         if not args.no_worker:
-            worker = subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h"))  # noqa: S603
+            workers.append(subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h")))  # noqa: S603
+            llm = _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads")
+            workers.append(subprocess.Popen(llm))  # noqa: S603
         url = settings.public_url or f"http://{args.host}:{args.port}/"
         _out(f"Concord is starting at {url}")
         _out(
             f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
-            f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if worker else 'none'}"
+            f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if workers else 'none'}"
         )
         if created:
             _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
@@ -99,8 +102,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             proxy_headers=True,
         )
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.send_signal(signal.SIGTERM)
+        for worker in workers:
             try:
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -116,7 +120,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return _fail("no broker: set REDIS_URL, or start `concord serve` on this data directory first")
     from workers.celery_app import celery_app
 
-    argv = ["worker", "--loglevel=INFO", "-Q", "concord"]
+    argv = ["worker", "--loglevel=INFO", "-Q", args.queues, f"--pool={args.pool}"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
     celery_app.worker_main(argv)
@@ -226,11 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
-    p.add_argument("--worker-concurrency", type=int, default=2)
+    p.add_argument("--worker-concurrency", type=int, default=2, help="processes for ingestion and other CPU work")
+    p.add_argument("--llm-concurrency", type=int, default=16, help="threads for model calls")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker (any number, on any machine)")
-    p.add_argument("--concurrency", type=int, default=0, help="processes (default: CPU count)")
+    p.add_argument("--concurrency", type=int, default=0, help="processes or threads (default: CPU count)")
+    p.add_argument("--queues", default="concord,llm", help="concord (CPU work), llm (model calls)")
+    p.add_argument(
+        "--pool",
+        default="prefork",
+        choices=["prefork", "threads", "solo"],
+        help="threads suits the llm queue (calls wait on the network)",
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")

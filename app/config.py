@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
     max_upload_bytes: int = 8 * 1024**3
+    # Model keys and endpoints for the LLM annotators; per-annotator CONCORD_ANNOTATOR_<NAME>_API_KEY /
+    # _BASE_URL variables are read by app.annotation.providers.make_provider.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    google_gemini_base_url: str | None = None
 
     @property
     def data_dir(self) -> Path:

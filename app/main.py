@@ -9,6 +9,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.annotation import api as annotation_api
+from app.annotation import pages as annotation_pages
 from app.auth import pages as auth_pages
 from app.auth.csrf import CSRF_COOKIE
 from app.config import get_settings
@@ -25,8 +27,10 @@ ROUTERS = [
     auth_pages.router,
     project_pages.router,
     batch_pages.router,
+    annotation_pages.router,
     project_api.router,
     batch_api.router,
+    annotation_api.router,
     health_router,
 ]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

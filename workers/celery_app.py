@@ -4,7 +4,7 @@ from celery import Celery
 
 from app.config import get_settings
 
-JOB_MODULES = ["workers.health", "workers.crawl_batch"]
+JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation"]
 
 
 def make_celery() -> Celery:
@@ -24,6 +24,8 @@ def make_celery() -> Celery:
         # Redelivery of an unacknowledged job waits this long; jobs are idempotent and checkpoint.
         broker_transport_options={"visibility_timeout": 2 * 3600},
         task_default_queue="concord",
+        # Model calls wait on the network: they go to a thread-pool worker, CPU work to processes.
+        task_routes={"annotation.run": {"queue": "llm"}, "annotation.augment": {"queue": "llm"}},
         worker_hijack_root_logger=False,
         timezone="UTC",
     )

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from app.auth.deps import ApiAdmin, ApiClient
 from app.config import get_settings
 from app.crawl_batch import service
-from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentRead, DocumentSummary
+from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentSummary
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project
@@ -39,8 +39,15 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 
 @router.get("/batches/{batch_id}")
 def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
-    """Status, counts per filter reason, duplicates and record-level errors of a batch."""
-    return service.batch_report(service.get_batch(session, batch_id)).as_dict()
+    """Status, counts per filter reason, duplicates, record-level errors, and annotation progress and cost."""
+    from app.annotation.service import agreement_counts, batch_annotation_report
+
+    report = service.batch_report(service.get_batch(session, batch_id)).as_dict()
+    report["annotation"] = {
+        "annotators": batch_annotation_report(session, batch_id=batch_id),
+        "agreement": agreement_counts(session, batch_id=batch_id),
+    }
+    return report
 
 
 @router.get("/projects/{project_id}/documents", response_model=DocumentList)
@@ -64,8 +71,3 @@ def list_documents(
         page=result.page,
         per_page=result.per_page,
     )
-
-
-@router.get("/documents/{document_id}", response_model=DocumentRead)
-def get_document(document_id: int, session: SessionDep, _user: ApiClient) -> DocumentRead:
-    return DocumentRead.model_validate(service.get_document(session, document_id))

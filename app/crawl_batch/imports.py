@@ -2,6 +2,7 @@
 
 from sqlmodel import Session, select
 
+from app.annotation.schemas import RelationOut, SpannedEntity, SpannedOutput
 from app.crawl_batch.docred import DocredDocument
 from app.models import (
     Agreement,
@@ -47,12 +48,23 @@ def store_docred_annotations(
     assert document.id is not None
     annotator = import_annotator(session, project_id=project_id, name=annotator_name)
     assert annotator.id is not None
+    spanned = SpannedOutput(
+        entities=[
+            SpannedEntity(id=f"E{i}", type=e.type, name=e.name, spans=[[m.start, m.end, m.sent_id] for m in e.mentions])
+            for i, e in enumerate(parsed.entities)
+        ],
+        relations=[
+            RelationOut(head=f"E{r.head}", tail=f"E{r.tail}", type=r.type, evidence=r.evidence)
+            for r in parsed.relations
+        ],
+    )
     run = AnnotatorRun(
         document_id=document.id,
         annotator_id=annotator.id,
         prompt_version=IMPORT_PROMPT_VERSION,
         status=RunStatus.done,
         finished_at=utcnow(),
+        raw_response=spanned.model_dump_json(),
     )
     session.add(run)
     entities = [

@@ -37,9 +37,21 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    from app.annotation.service import agreement_counts, batch_annotation_report
+
     batch = service.get_batch(session, batch_id)
     report = service.batch_report(batch)
-    ctx = {"batch": batch, "report": report, "project": get_project(session, batch.project_id)}
+    annotation = batch_annotation_report(session, batch_id=batch_id)
+    kept = batch.counts.get("kept", 0)
+    annotating = any(sum(a["runs"].values()) - a["runs"].get("running", 0) < kept for a in annotation)
+    ctx = {
+        "batch": batch,
+        "report": report,
+        "project": get_project(session, batch.project_id),
+        "annotation": annotation,
+        "agreement": agreement_counts(session, batch_id=batch_id),
+        "polling": not report.finished or annotating,
+    }
     block = "progress" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/batch.html", ctx, block=block)
 
@@ -57,6 +69,11 @@ def batch_documents(
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
 def view_document(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    from app.annotation.service import document_annotations
+
     document = service.get_document(session, document_id)
     sentences = [(i, document.text[s:e]) for i, (s, e) in enumerate(document.sentences)]
-    return render(request, "crawl_batch/document.html", {"document": document, "sentences": sentences})
+    annotations = document_annotations(session, document)
+    names = {e["id"]: e["name"] for e in annotations["entities"]}
+    ctx = {"document": document, "sentences": sentences, "annotations": annotations, "names": names}
+    return render(request, "crawl_batch/document.html", ctx)

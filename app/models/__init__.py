@@ -7,6 +7,7 @@ from app.models.annotation import (
     AnnotatorRun,
     Entity,
     ItemStatus,
+    LlmCall,
     Mention,
     Proposal,
     Relation,

@@ -80,15 +80,21 @@ def create_project(
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def view_project(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    from app.annotation.service import PROVIDERS, annotator_key_status, list_annotators, pair_of
     from app.crawl_batch.service import batch_report, list_batches
 
     project = service.get_project(session, project_id)
     batches = [batch_report(b) for b in list_batches(session, project_id=project_id)]
-    return render(
-        request,
-        "project/detail.html",
-        {"project": project, "schema": service.label_schema_of(project), "batches": batches},
-    )
+    annotators = list_annotators(session, project_id=project_id)
+    a, b = pair_of(session, project_id=project_id)
+    ctx = {
+        "project": project,
+        "schema": service.label_schema_of(project),
+        "batches": batches,
+        "annotators": [(x, annotator_key_status(x), "A" if x is a else "B" if x is b else "") for x in annotators],
+        "providers": PROVIDERS,
+    }
+    return render(request, "project/detail.html", ctx)
 
 
 @router.get("/projects/{project_id}/schema.css")

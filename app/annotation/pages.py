@@ -1,0 +1,67 @@
+"""Annotation pages: the project's annotators, starting annotation of a batch."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.annotation import service
+from app.auth.csrf import verify_csrf
+from app.auth.deps import AdminUser
+from app.crawl_batch.service import get_batch
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.project.service import get_project
+
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def _number(value: str, field: str) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        raise InvalidInput.for_field(field, "Enter a number.") from None
+
+
+@router.post("/projects/{project_id}/annotators", response_class=HTMLResponse)
+def add_annotator(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    _user: AdminUser,
+    name: Annotated[str, Form()] = "",
+    provider: Annotated[str, Form()] = "",
+    model: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    price_input_per_m: Annotated[str, Form()] = "0",
+    price_output_per_m: Annotated[str, Form()] = "0",
+    concurrency: Annotated[str, Form()] = "4",
+    requests_per_minute: Annotated[str, Form()] = "0",
+) -> Response:
+    project = get_project(session, project_id)
+    parameters: dict[str, object] = {
+        "concurrency": int(_number(concurrency, "concurrency")),
+        "requests_per_minute": int(_number(requests_per_minute, "requests_per_minute")),
+    }
+    if role in ("A", "B"):
+        parameters["role"] = role
+    service.create_annotator(
+        session,
+        project=project,
+        data={
+            "name": name.strip(),
+            "provider": provider,
+            "model": model.strip(),
+            "parameters": parameters,
+            "price_input_per_m": _number(price_input_per_m, "price_input_per_m"),
+            "price_output_per_m": _number(price_output_per_m, "price_output_per_m"),
+        },
+    )
+    return RedirectResponse(f"/projects/{project_id}#annotators", status_code=303)
+
+
+@router.post("/batches/{batch_id}/annotate", response_class=HTMLResponse)
+def annotate_batch(request: Request, batch_id: int, session: SessionDep, _user: AdminUser) -> Response:
+    batch = get_batch(session, batch_id)
+    service.start_annotation(session, project=get_project(session, batch.project_id), batch_id=batch_id)
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)

@@ -1,0 +1,300 @@
+"""Annotators per project, starting annotation of a batch, and what a document's annotations look like."""
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from app.annotation.builtin import BUILTIN_PROVIDERS
+from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.jobs import enqueue
+from app.models import (
+    Annotator,
+    AnnotatorKind,
+    AnnotatorRun,
+    CrawlBatch,
+    Document,
+    Entity,
+    LlmCall,
+    Mention,
+    Project,
+    Proposal,
+    Relation,
+)
+
+LLM_PROVIDERS = ("openai", "gemini")
+PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+
+
+class AnnotatorParameters(BaseModel):
+    """What an admin may set per annotator; keys and base URLs are never among them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["A", "B"] | None = None
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_output_tokens: int = Field(default=4096, ge=64, le=65536)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    requests_per_minute: int = Field(default=0, ge=0, le=100_000)
+    tokens_per_minute: int = Field(default=0, ge=0, le=100_000_000)
+    window_tokens: int = Field(default=3000, ge=200, le=200_000)
+    timeout: float = Field(default=120, gt=0, le=3600)
+    json_mode: Literal["json_schema", "json_object"] | None = None
+    api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
+
+
+class AnnotatorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    provider: str
+    model: str = Field(default="", max_length=200)
+    price_input_per_m: float = Field(default=0, ge=0, le=10_000)
+    price_output_per_m: float = Field(default=0, ge=0, le=10_000)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
+    """A new annotator for the project, validated; secrets are refused as parameters."""
+    try:
+        body = AnnotatorCreate.model_validate(data)
+        params = AnnotatorParameters.model_validate(body.parameters)
+    except ValidationError as exc:
+        errors = [FieldError(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidInput(f"Invalid annotator: {errors[0].field}: {errors[0].message}", errors=errors) from None
+    if not _NAME.match(body.name):
+        raise InvalidInput.for_field("name", "Use letters, digits and _ . : - (at most 100), starting alphanumeric.")
+    if body.provider not in PROVIDERS:
+        raise InvalidInput.for_field("provider", f"Unknown provider; use one of {', '.join(PROVIDERS)}.")
+    if body.provider in LLM_PROVIDERS and not body.model:
+        raise InvalidInput.for_field("model", "Name the model (e.g. gpt-4o-mini, deepseek-chat, gemini-2.5-flash).")
+    if params.json_mode and body.provider != "openai":
+        raise InvalidInput.for_field("parameters", "json_mode applies to the openai provider only.")
+    assert project.id is not None
+    if session.exec(select(Annotator).where(Annotator.project_id == project.id, Annotator.name == body.name)).first():
+        raise InvalidInput.for_field("name", f"This project already has an annotator named {body.name!r}.")
+    if params.role:
+        taken = [a for a in list_annotators(session, project_id=project.id) if a.parameters.get("role") == params.role]
+        if taken:
+            raise InvalidInput.for_field("parameters", f"Annotator {taken[0].name!r} already has role {params.role}.")
+    annotator = Annotator(
+        project_id=project.id,
+        name=body.name,
+        provider=body.provider,
+        model=body.model,
+        kind=AnnotatorKind.builtin if body.provider in BUILTIN_PROVIDERS else AnnotatorKind.llm,
+        parameters=params.model_dump(exclude_defaults=True),
+        price_input_per_m=body.price_input_per_m,
+        price_output_per_m=body.price_output_per_m,
+    )
+    session.add(annotator)
+    session.flush()
+    return annotator
+
+
+def annotator_key_status(annotator: Annotator) -> str:
+    """Which environment variable supplies the annotator's key, or which one is missing; never the key."""
+    import os
+
+    from app.annotation.providers import env_prefix_for
+    from app.config import get_settings
+
+    if annotator.provider not in LLM_PROVIDERS:
+        return "no key needed"
+    prefix = env_prefix_for(annotator.name)
+    if os.environ.get(f"{prefix}_API_KEY"):
+        return f"key from {prefix}_API_KEY"
+    if os.environ.get(f"{prefix}_BASE_URL"):
+        return f"missing: set {prefix}_API_KEY"
+    settings = get_settings()
+    key, var = (
+        (settings.openai_api_key, "OPENAI_API_KEY")
+        if annotator.provider == "openai"
+        else (settings.gemini_api_key, "GEMINI_API_KEY")
+    )
+    return (
+        f"key from {var}" if key is not None and key.get_secret_value() else f"missing: set {var} or {prefix}_API_KEY"
+    )
+
+
+def list_annotators(session: Session, *, project_id: int) -> list[Annotator]:
+    return list(session.exec(select(Annotator).where(Annotator.project_id == project_id).order_by(col(Annotator.id))))
+
+
+def get_annotator(session: Session, annotator_id: int) -> Annotator:
+    annotator = session.get(Annotator, annotator_id)
+    if annotator is None:
+        raise NotFound(f"Annotator {annotator_id} does not exist.")
+    return annotator
+
+
+def pair_of(session: Session, *, project_id: int) -> tuple[Annotator | None, Annotator | None]:
+    """Annotators A and B: by role, else the first two the project has (imports included)."""
+    annotators = list_annotators(session, project_id=project_id)
+    a = next((x for x in annotators if x.parameters.get("role") == "A"), None)
+    b = next((x for x in annotators if x.parameters.get("role") == "B"), None)
+    rest = [x for x in annotators if x not in (a, b) and not x.parameters.get("role")]
+    if a is None and rest:
+        a = rest.pop(0)
+    if b is None and rest:
+        b = rest.pop(0)
+    return a, b
+
+
+def start_annotation(
+    session: Session, *, project: Project, batch_id: int, annotator_ids: list[int] | None = None
+) -> dict[str, int]:
+    """Queue one job per (document, annotator) of the batch; imported annotators already have their runs."""
+    batch = session.get(CrawlBatch, batch_id)
+    if batch is None or batch.project_id != project.id:
+        raise InvalidInput.for_field("batch_id", f"Batch {batch_id} is not a batch of this project.")
+    if annotator_ids:
+        chosen = [get_annotator(session, i) for i in annotator_ids]
+        if any(a.project_id != project.id for a in chosen):
+            raise InvalidInput.for_field("annotators", "Every annotator must belong to this project.")
+    else:
+        chosen = [a for a in pair_of(session, project_id=project.id or 0) if a is not None]
+    runnable = [a for a in chosen if a.kind != AnnotatorKind.imported]
+    if not chosen:
+        raise Conflict("This project has no annotators yet: add two (or one and an imported dataset) first.")
+    doc_ids = list(session.exec(select(Document.id).where(Document.batch_id == batch_id).order_by(col(Document.id))))
+    for doc_id in doc_ids:
+        assert doc_id is not None
+        for annotator in runnable:
+            enqueue(session, "annotation.run", document_id=doc_id, annotator_id=annotator.id or 0)
+        if not runnable:
+            enqueue(session, "annotation.crossvalidate", document_id=doc_id)
+    return {"documents": len(doc_ids), "jobs": len(doc_ids) * max(len(runnable), 1)}
+
+
+def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:
+    """Per annotator: runs by status, tokens, cost and latency over the batch's documents."""
+    docs = select(Document.id).where(Document.batch_id == batch_id)
+    rows = session.execute(
+        sa_select(
+            col(Annotator.id),
+            col(Annotator.name),
+            col(Annotator.provider),
+            col(AnnotatorRun.status),
+            func.count(),
+            func.sum(col(AnnotatorRun.input_tokens)),
+            func.sum(col(AnnotatorRun.output_tokens)),
+            func.sum(col(AnnotatorRun.cost)),
+            func.avg(col(AnnotatorRun.latency_ms)),
+        )
+        .join(Annotator, col(Annotator.id) == AnnotatorRun.annotator_id)
+        .where(col(AnnotatorRun.document_id).in_(docs))
+        .group_by(col(Annotator.id), col(Annotator.name), col(Annotator.provider), col(AnnotatorRun.status))
+    ).all()
+    report: dict[int, dict[str, Any]] = {}
+    for aid, name, provider, status, n, tin, tout, cost, latency in rows:
+        entry = report.setdefault(
+            aid,
+            {
+                "annotator_id": aid,
+                "name": name,
+                "provider": provider,
+                "runs": {},
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost": 0.0,
+                "avg_latency_ms": 0,
+            },
+        )
+        entry["runs"][status] = n
+        entry["input_tokens"] += int(tin or 0)
+        entry["output_tokens"] += int(tout or 0)
+        entry["cost"] += float(cost or 0)
+        entry["avg_latency_ms"] = max(entry["avg_latency_ms"], int(latency or 0))
+    return list(report.values())
+
+
+def agreement_counts(session: Session, *, batch_id: int) -> dict[str, dict[str, int]]:
+    """How many entities and relations of the batch fall in each agreement class."""
+    docs = select(Document.id).where(Document.batch_id == batch_id)
+    out: dict[str, dict[str, int]] = {"entities": {}, "relations": {}}
+    for label, model in (("entities", Entity), ("relations", Relation)):
+        for agreement, n in session.exec(
+            select(model.agreement, func.count()).where(col(model.document_id).in_(docs)).group_by(model.agreement)
+        ):
+            out[label][agreement] = n
+    return out
+
+
+def document_annotations(session: Session, document: Document) -> dict[str, Any]:
+    """Entities (mentions with offsets) and relations with their annotators, agreement class and status."""
+    assert document.id is not None
+    names = {a.id: a.name for a in session.exec(select(Annotator).where(Annotator.project_id == document.project_id))}
+    run_annotator = {
+        r.id: names.get(r.annotator_id)
+        for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
+    }
+    proposals: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for p in session.exec(select(Proposal).where(col(Proposal.run_id).in_(list(run_annotator)))):
+        proposals.setdefault((p.item_kind, p.item_id), []).append(
+            {
+                "annotator": run_annotator.get(p.run_id),
+                "type": p.proposed_type,
+                "augmentation": p.augmentation,
+                **({"vote": p.payload["vote"]} if "vote" in p.payload else {}),
+            }
+        )
+    mentions: dict[int, list[Mention]] = {}
+    for m in session.exec(select(Mention).where(Mention.document_id == document.id).order_by(col(Mention.start))):
+        mentions.setdefault(m.entity_id, []).append(m)
+    entities = [
+        {
+            "id": e.id,
+            "type": e.type,
+            "name": e.name,
+            "status": e.status,
+            "agreement": e.agreement,
+            "grounded": e.grounded,
+            "mentions": [
+                {"id": m.id, "start": m.start, "end": m.end, "text": m.text, "sentence": m.sentence_id}
+                for m in mentions.get(e.id or 0, [])
+            ],
+            "proposed_by": proposals.get(("entity", e.id or 0), []),
+        }
+        for e in session.exec(select(Entity).where(Entity.document_id == document.id).order_by(col(Entity.id)))
+    ]
+    relations = [
+        {
+            "id": r.id,
+            "head": r.head_id,
+            "tail": r.tail_id,
+            "type": r.type,
+            "evidence": r.evidence,
+            "status": r.status,
+            "agreement": r.agreement,
+            "proposed_by": proposals.get(("relation", r.id or 0), []),
+        }
+        for r in session.exec(select(Relation).where(Relation.document_id == document.id).order_by(col(Relation.id)))
+    ]
+    runs = [
+        {
+            "annotator": names.get(r.annotator_id),
+            "status": r.status,
+            "prompt_version": r.prompt_version,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "cost": float(r.cost),
+            "latency_ms": r.latency_ms,
+            "error": r.error,
+        }
+        for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
+    ]
+    return {"entities": entities, "relations": relations, "runs": runs}
+
+
+def project_spent(session: Session, *, project_id: int) -> float:
+    query = (
+        select(func.coalesce(func.sum(LlmCall.cost), 0))
+        .join(Annotator, col(Annotator.id) == LlmCall.annotator_id)
+        .where(Annotator.project_id == project_id)
+    )
+    return float(session.exec(query).one())

@@ -1,0 +1,293 @@
+"""The annotation engine end to end: real SDKs against the fake model server, real databases, real Redis."""
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from app.annotation import engine as annotation_engine
+from app.annotation.service import create_annotator
+from app.config import get_settings
+from app.crawl_batch.dedup import text_hash
+from app.crawl_batch.sentences import split_sentences
+from app.models import Agreement, AnnotatorRun, Document, Entity, ItemStatus, LlmCall, Mention, Project, Relation
+from app.project.service import create_project
+from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
+
+TEXT = (
+    "张伟于2008年毕业于北京大学，随后加入华为技术有限公司担任工程师。"
+    "他的妻子李娜出生于上海。"
+    "2015年，张伟创办了深圳智言科技公司，总部位于深圳市南山区。"
+)
+ENTITIES_A = [
+    {"id": "E1", "type": "PER", "name": "张伟", "mentions": ["张伟"]},
+    {"id": "E2", "type": "ORG", "name": "北京大学", "mentions": ["北京大学"]},
+    {"id": "E3", "type": "PER", "name": "李娜", "mentions": ["李娜"]},
+    {"id": "E4", "type": "LOC", "name": "上海", "mentions": ["上海"]},
+    {"id": "E5", "type": "ORG", "name": "华为技术有限公司", "mentions": ["华为技术有限公司"]},
+    {"id": "E6", "type": "PER", "name": "王五", "mentions": ["王五"]},  # not in the text: a hallucination
+]
+RELATIONS_A = [
+    {"head": "E1", "tail": "E2", "type": "毕业于", "evidence": [0]},
+    {"head": "E3", "tail": "E4", "type": "出生于", "evidence": [1]},
+    {"head": "E1", "tail": "E3", "type": "亲属", "evidence": [1]},
+]
+ENTITIES_B = [
+    {"id": "X1", "type": "PER", "name": "张伟", "mentions": ["张伟"]},
+    {"id": "X2", "type": "ORG", "name": "北京大学", "mentions": ["北京大学"]},
+    {"id": "X3", "type": "PER", "name": "李娜", "mentions": ["李娜"]},
+    {"id": "X4", "type": "ORG", "name": "上海", "mentions": ["上海"]},  # type conflict with A's LOC
+    {"id": "X7", "type": "ORG", "name": "深圳智言科技公司", "mentions": ["深圳智言科技公司"]},
+]
+RELATIONS_B = [
+    {"head": "X1", "tail": "X2", "type": "毕业于", "evidence": [0]},
+    {"head": "X3", "tail": "X1", "type": "亲属", "evidence": [1]},  # symmetric: agrees with A's direction
+    {"head": "X1", "tail": "X7", "type": "创办", "evidence": [2]},
+]
+
+
+class World:
+    """A committed project with a document and two LLM annotators (openai as A, gemini as B)."""
+
+    def __init__(self, engine: Engine, server: FakeLLMServer) -> None:
+        self.engine = engine
+        self.server = server
+        with Session(engine, expire_on_commit=False) as s:
+            self.project = create_project(s, name=f"engine-{id(self)}", preset="zh-general")
+            self.project.settings = {**self.project.settings, "audit_rate": 0.0}
+            s.flush()
+            assert self.project.id is not None
+            self.doc = Document(
+                project_id=self.project.id,
+                text=TEXT,
+                title="张伟",
+                sentences=[list(x) for x in split_sentences(TEXT)],
+                text_hash=text_hash(TEXT),
+            )
+            s.add(self.doc)
+            self.a = create_annotator(
+                s,
+                project=self.project,
+                data={
+                    "name": "gpt",
+                    "provider": "openai",
+                    "model": "gpt-test",
+                    "price_input_per_m": 1.0,
+                    "price_output_per_m": 2.0,
+                    "parameters": {"role": "A", "concurrency": 4},
+                },
+            )
+            self.b = create_annotator(
+                s,
+                project=self.project,
+                data={"name": "gem", "provider": "gemini", "model": "gemini-test", "parameters": {"role": "B"}},
+            )
+            s.commit()
+
+    def run_all(self) -> None:
+        assert self.doc.id is not None and self.a.id is not None and self.b.id is not None
+        annotation_engine.run_annotator(self.doc.id, self.a.id, engine=self.engine)
+        annotation_engine.run_annotator(self.doc.id, self.b.id, engine=self.engine)
+        annotation_engine.crossvalidate(self.doc.id, engine=self.engine)
+        annotation_engine.augment(self.doc.id, engine=self.engine)
+
+    def items(self) -> tuple[list[Entity], list[Relation], dict[int, list[Mention]]]:
+        with Session(self.engine) as s:
+            entities = list(s.exec(select(Entity).where(Entity.document_id == self.doc.id)))
+            relations = list(s.exec(select(Relation).where(Relation.document_id == self.doc.id)))
+            mentions: dict[int, list[Mention]] = {}
+            for m in s.exec(select(Mention).where(Mention.document_id == self.doc.id)):
+                mentions.setdefault(m.entity_id, []).append(m)
+        return entities, relations, mentions
+
+    def runs(self) -> list[AnnotatorRun]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == self.doc.id)))
+
+    def cleanup(self) -> None:
+        with Session(self.engine) as s:
+            project = s.get(Project, self.project.id)
+            if project is not None:
+                s.delete(project)
+            s.commit()
+
+
+def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
+    prompt = prompt_text(provider, request)
+    if "Pairs:" in prompt:  # augmentation: relate every numbered pair whose head is 张伟 and tail is an ORG
+        answers = []
+        for n, head, tail_type in re.findall(r"^(\d+)\. (\S+) \(\w+\) → \S+ \((\w+)\)$", prompt, re.M):
+            if head == "张伟" and tail_type == "ORG":
+                answers.append({"pair": int(n), "type": "任职于", "evidence": [0]})
+            else:
+                answers.append({"pair": int(n), "type": "NA", "evidence": []})
+        return FakeReply(text=json.dumps({"pairs": answers}, ensure_ascii=False))
+    if provider == "openai":
+        return FakeReply(text=contract_reply(ENTITIES_A, RELATIONS_A))
+    return FakeReply(text=contract_reply(ENTITIES_B, RELATIONS_B))
+
+
+@pytest.fixture
+def world(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with FakeLLMServer(_responder) as server:
+        settings = get_settings()
+        monkeypatch.setattr(settings, "openai_api_key", SecretStr("sk-test-SECRET-123"))
+        monkeypatch.setattr(settings, "openai_base_url", server.openai_base_url)
+        monkeypatch.setattr(settings, "gemini_api_key", SecretStr("gm-test-SECRET-456"))
+        monkeypatch.setattr(settings, "google_gemini_base_url", server.url)
+        monkeypatch.setattr("app.annotation.providers.asyncio.sleep", _no_sleep)
+        w = World(engine, server)
+        yield w
+        w.cleanup()
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+def _by_name(entities: list[Entity]) -> dict[str, Entity]:
+    return {e.name: e for e in entities}
+
+
+def test_two_llms_are_grounded_cross_validated_and_augmented(world: World) -> None:
+    world.run_all()
+    entities, relations, mentions = world.items()
+    by_name = _by_name(entities)
+    assert by_name["张伟"].agreement == Agreement.agreed
+    assert by_name["张伟"].status == ItemStatus.accepted  # agreed + grounded, audit rate 0
+    assert [TEXT[m.start : m.end] for m in mentions[by_name["张伟"].id or 0]] == ["张伟", "张伟"]
+    assert by_name["上海"].agreement == Agreement.type_conflict
+    assert by_name["上海"].status == ItemStatus.proposed
+    assert by_name["华为技术有限公司"].agreement == Agreement.a_only
+    assert by_name["深圳智言科技公司"].agreement == Agreement.b_only
+    hallucination = by_name["王五"]
+    assert (hallucination.grounded, hallucination.status) == (False, ItemStatus.proposed)
+    assert mentions.get(hallucination.id or 0, []) == []
+    names = {e.id: e.name for e in entities}
+    triples = {(names[r.head_id], r.type, names[r.tail_id]): r for r in relations}
+    assert triples[("张伟", "毕业于", "北京大学")].agreement == Agreement.agreed
+    assert triples[("张伟", "毕业于", "北京大学")].status == ItemStatus.accepted
+    assert triples[("张伟", "亲属", "李娜")].agreement == Agreement.agreed  # symmetric, opposite directions
+    assert triples[("李娜", "出生于", "上海")].agreement == Agreement.a_only
+    assert triples[("张伟", "创办", "深圳智言科技公司")].agreement == Agreement.b_only
+    augmented = [r for r in relations if r.agreement == Agreement.augmented]
+    assert {(names[r.head_id], r.type, names[r.tail_id]) for r in augmented} == {("张伟", "任职于", "华为技术有限公司")}
+    assert all(r.status == ItemStatus.proposed for r in augmented)
+
+
+def test_costs_tokens_and_latency_are_recorded_per_run(world: World) -> None:
+    world.run_all()
+    runs = {(r.annotator_id, r.prompt_version.split("+")[0]): r for r in world.runs()}
+    a_run = runs[(world.a.id, "annotate-v1")]
+    assert a_run.status == "done"
+    assert a_run.input_tokens > 0 and a_run.output_tokens > 0
+    expected = (a_run.input_tokens * 1.0 + a_run.output_tokens * 2.0) / 1_000_000
+    assert float(a_run.cost) == pytest.approx(expected)
+    assert float(runs[(world.b.id, "annotate-v1")].cost) == 0.0  # no prices set
+    assert (world.a.id, "augment-v1") in runs
+
+
+def test_a_rerun_pays_nothing_and_changes_nothing(world: World) -> None:
+    world.run_all()
+    calls = world.server.calls("openai") + world.server.calls("gemini")
+    before = sorted((e.name, e.agreement) for e in world.items()[0])
+    with Session(world.engine) as s:  # as if a killed worker's job came back: runs not yet marked done
+        for run in s.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == world.doc.id)):
+            run.status = "running"
+            s.add(run)
+        s.commit()
+    world.run_all()
+    assert world.server.calls("openai") + world.server.calls("gemini") == calls
+    assert sorted((e.name, e.agreement) for e in world.items()[0]) == before
+
+
+def test_rate_limit_and_server_errors_are_retried(world: World) -> None:
+    world.server.add_faults("429", "500", provider="openai")
+    world.run_all()
+    runs = [r for r in world.runs() if r.annotator_id == world.a.id and r.prompt_version.startswith("annotate")]
+    assert runs[0].status == "done"
+    assert world.server.calls("openai") >= 3
+
+
+def test_invalid_json_gets_one_repair_request(world: World) -> None:
+    world.server.add_faults("invalid_json", provider="gemini")
+    world.run_all()
+    with Session(world.engine) as s:
+        purposes = [c.purpose for c in s.exec(select(LlmCall).where(LlmCall.annotator_id == world.b.id))]
+    assert purposes.count("repair") == 1
+    assert any(r.status == "done" for r in world.runs() if r.annotator_id == world.b.id)
+
+
+def test_fenced_json_is_accepted_without_repair(world: World) -> None:
+    world.server.add_faults("fenced_json", provider="openai")
+    world.run_all()
+    with Session(world.engine) as s:
+        purposes = [c.purpose for c in s.exec(select(LlmCall).where(LlmCall.annotator_id == world.a.id))]
+    assert "repair" not in purposes
+
+
+def test_repeated_garbage_fails_the_run_with_a_reason_and_the_pair_still_completes(world: World) -> None:
+    world.server.add_faults("invalid_json", "invalid_json", provider="gemini")
+    world.run_all()
+    failed = [r for r in world.runs() if r.annotator_id == world.b.id and r.prompt_version.startswith("annotate")]
+    assert failed[0].status == "failed"
+    assert "invalid output after one repair" in (failed[0].error or "")
+    entities = world.items()[0]
+    assert entities and all(e.agreement == Agreement.a_only for e in entities)
+
+
+@pytest.mark.parametrize("fault", ["empty", "safety"])
+def test_empty_and_blocked_answers_are_recorded(world: World, fault: str) -> None:
+    world.server.add_faults(fault, fault, provider="gemini")
+    world.run_all()
+    run = next(r for r in world.runs() if r.annotator_id == world.b.id and r.prompt_version.startswith("annotate"))
+    assert run.status in ("failed", "done")
+    if run.status == "failed":
+        assert run.error
+
+
+def test_truncated_output_splits_the_window(world: World) -> None:
+    world.server.add_faults("truncated", provider="openai")
+    world.run_all()
+    run = next(r for r in world.runs() if r.annotator_id == world.a.id and r.prompt_version.startswith("annotate"))
+    assert run.status == "done"
+    with Session(world.engine) as s:
+        annotate_calls = [
+            c for c in s.exec(select(LlmCall).where(LlmCall.annotator_id == world.a.id)) if c.purpose == "annotate"
+        ]
+    assert len(annotate_calls) >= 3  # the cut-off answer, then the two halves
+
+
+def test_a_missing_key_fails_the_run_naming_the_variable(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "gemini_api_key", None)
+    world.run_all()
+    run = next(r for r in world.runs() if r.annotator_id == world.b.id)
+    assert run.status == "failed"
+    assert "GEMINI_API_KEY" in (run.error or "")
+    assert "SECRET" not in (run.error or "")
+
+
+def test_budget_cap_stops_paid_calls_and_can_resume(world: World) -> None:
+    with Session(world.engine) as s:
+        project = s.get(Project, world.project.id)
+        assert project is not None
+        project.settings = {**project.settings, "budget_usd": 0.0}
+        s.add(project)
+        s.commit()
+    world.run_all()
+    assert world.server.calls("openai") == 0
+    run = next(r for r in world.runs() if r.annotator_id == world.a.id)
+    assert run.status == "budget"
+    with Session(world.engine) as s:
+        project = s.get(Project, world.project.id)
+        assert project is not None
+        project.settings = {**project.settings, "budget_usd": 10.0}
+        s.add(project)
+        s.commit()
+    world.run_all()
+    assert any(r.status == "done" for r in world.runs() if r.annotator_id == world.a.id)

@@ -1,0 +1,22 @@
+"""Jobs "annotation.run", "annotation.crossvalidate" and "annotation.augment"."""
+
+from app.annotation import engine
+from workers.celery_app import celery_app
+
+
+@celery_app.task(name="annotation.run")
+def run(document_id: int, annotator_id: int) -> None:
+    """One annotator over one document; cached calls make a re-delivery free."""
+    engine.run_annotator(document_id, annotator_id)
+
+
+@celery_app.task(name="annotation.crossvalidate")
+def crossvalidate(document_id: int) -> None:
+    """Align the pair's proposals and classify every item."""
+    engine.crossvalidate(document_id)
+
+
+@celery_app.task(name="annotation.augment")
+def augment(document_id: int) -> None:
+    """Ask about entity pairs both annotators left unrelated."""
+    engine.augment(document_id)
