@@ -79,6 +79,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             broker.start()
         _prepare_database(settings)
         created = _bootstrap_admin()
+        if created and not args.no_demo:
+            from app.demo import create_demo_project
+
+            _out("First run: preparing the demo project (sample batch, builtin annotators)…")
+            create_demo_project(get_engine())
         if not args.no_worker:
             workers.append(subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h")))  # noqa: S603
             llm = _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads")
@@ -230,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
+    p.add_argument("--no-demo", action="store_true", help="on a fresh data directory, skip the demo project")
     p.add_argument("--worker-concurrency", type=int, default=2, help="processes for ingestion and other CPU work")
     p.add_argument("--llm-concurrency", type=int, default=16, help="threads for model calls")
     p.set_defaults(func=cmd_serve)

@@ -64,7 +64,9 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         body = AnnotatorCreate.model_validate(data)
         params = AnnotatorParameters.model_validate(body.parameters)
     except ValidationError as exc:
-        errors = [FieldError(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        # Parameters are validated on their own: name their fields under "parameters".
+        prefix: tuple[str, ...] = ("parameters",) if exc.title == AnnotatorParameters.__name__ else ()
+        errors = [FieldError((*prefix, *e["loc"]), e["msg"]) for e in exc.errors()]
         raise InvalidInput(f"Invalid annotator: {errors[0].field}: {errors[0].message}", errors=errors) from None
     if not _NAME.match(body.name):
         raise InvalidInput.for_field("name", "Use letters, digits and _ . : - (at most 100), starting alphanumeric.")
