@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
     max_upload_bytes: int = 8 * 1024**3
+    # A job whose worker died is delivered again after this long (it must exceed the longest job).
+    job_visibility_timeout_seconds: int = 2 * 3600
     # Model keys and endpoints for the LLM annotators; per-annotator CONCORD_ANNOTATOR_<NAME>_API_KEY /
     # _BASE_URL variables are read by app.annotation.providers.make_provider.
     openai_api_key: SecretStr | None = None

@@ -15,11 +15,15 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="concord-test-"))
 os.environ["CONCORD_DATA_DIR"] = str(_TMP / "data")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ["REDIS_KEY_PREFIX"] = f"concord-test-{uuid.uuid4().hex[:8]}:"
+# Every test session gets its own databases and Redis key prefix, so concurrent runs cannot disturb each other.
+RUN_ID = uuid.uuid4().hex[:8]
+os.environ["REDIS_KEY_PREFIX"] = f"concord-test-{RUN_ID}:"
 os.environ.pop("DATABASE_URL", None)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/concord_test")
+POSTGRES_URL = f"{POSTGRES_URL}_{RUN_ID}"
+_CREATED_DATABASES: list[str] = []
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
@@ -64,6 +68,10 @@ from tests.live_server import LiveConcord, run_cli  # noqa: E402
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from app.db import get_engine
+
+    get_engine().dispose()
+    _drop_created_databases()
     shutil.rmtree(_TMP, ignore_errors=True)
 
 
@@ -76,6 +84,20 @@ def _fresh_postgres(url: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _CREATED_DATABASES.append(url)
+
+
+def _drop_created_databases() -> None:
+    for url in _CREATED_DATABASES:
+        parts = urlsplit(url)
+        admin = make_engine(parts._replace(path="/postgres").geturl()).execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)'))
+        except Exception:  # noqa: S110 - best effort: a leftover test database is harmless
+            pass
+        finally:
+            admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -146,7 +168,7 @@ def app_client(session: Session) -> Iterator[TestClient]:
 
 # --- live Concord processes, shared by tests/e2e and tests/browser ------------------------------------------
 
-E2E_POSTGRES_URL = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_e2e"
+E2E_POSTGRES_URL = POSTGRES_URL.rsplit("/", 1)[0] + f"/concord_e2e_{RUN_ID}"
 E2E_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
 
 
@@ -163,12 +185,12 @@ def production_concord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
     """Postgres + a real Redis broker, configured only through DATABASE_URL and REDIS_URL."""
     require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
     require_service("Redis", _reachable(REDIS_URL, 6379), REDIS_URL)
-    import redis
 
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
     _fresh_postgres(E2E_POSTGRES_URL)
     data_dir: Path = tmp_path_factory.mktemp("production") / "concord-data"
-    live = LiveConcord(data_dir, DATABASE_URL=E2E_POSTGRES_URL, REDIS_URL=E2E_REDIS_URL)
+    live = LiveConcord(
+        data_dir, DATABASE_URL=E2E_POSTGRES_URL, REDIS_URL=E2E_REDIS_URL, REDIS_KEY_PREFIX=f"concord-e2e-{RUN_ID}:"
+    )
     migrated = run_cli(["migrate"], live.env)
     assert migrated.returncode == 0, migrated.stderr
     yield live.start()

@@ -12,18 +12,20 @@ from app.jobs import enqueue
 from app.models import HealthProbe
 from workers.health import probe
 
+QUEUE = get_settings().redis_key_prefix + "concord"  # the broker prefixes its keys like ours
+
 
 @pytest.fixture
 def queue() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(get_settings().broker_url)
-    client.delete("concord")
+    client = redis.Redis.from_url(get_settings().client_redis_url)
+    client.delete(QUEUE)
     yield client
-    client.delete("concord")
+    client.delete(QUEUE)
 
 
 def _sent(queue: redis.Redis) -> list[tuple[str, dict[str, int]]]:
     out = []
-    for raw in queue.lrange("concord", 0, -1):
+    for raw in queue.lrange(QUEUE, 0, -1):
         message = json.loads(raw)
         body = json.loads(__import__("base64").b64decode(message["body"]))
         out.append((message["headers"]["task"], body[1]))

@@ -24,7 +24,7 @@ def test_downgrade_to_nothing_and_up_again(db_url: str, tmp_path: object) -> Non
     if db_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path}/scratch.db"
     else:
-        url = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_scratch"
+        url = POSTGRES_URL + "_scratch"
         _fresh_postgres(url)
     migrations.upgrade(url)
     command.downgrade(migrations.alembic_config(url), "base")

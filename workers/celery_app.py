@@ -22,7 +22,11 @@ def make_celery() -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         # Redelivery of an unacknowledged job waits this long; jobs are idempotent and checkpoint.
-        broker_transport_options={"visibility_timeout": 2 * 3600},
+        # Our key prefix on every broker key too: several deployments (or test runs) can share one Redis.
+        broker_transport_options={
+            "visibility_timeout": settings.job_visibility_timeout_seconds,
+            "global_keyprefix": settings.redis_key_prefix,
+        },
         task_default_queue="concord",
         # Model calls wait on the network: they go to a thread-pool worker, CPU work to processes.
         task_routes={"annotation.run": {"queue": "llm"}, "annotation.augment": {"queue": "llm"}},

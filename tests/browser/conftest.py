@@ -164,3 +164,15 @@ def admin_page(page: Page, js_errors: JsErrors, admin_password: str) -> Page:
     sign_in(page, ADMIN, admin_password)
     expect(page).to_have_url(re.compile(r"/projects$"))
     return page
+
+
+def assert_scripts_ran_cleanly(page: Page, js_errors: JsErrors) -> None:
+    """htmx and app.js loaded under the CSP, and nothing threw or was refused."""
+    assert page.evaluate("typeof htmx") == "object"
+    assert js_errors.messages == []
+
+
+def open_new_project_form(page: Page, name: str) -> None:
+    page.get_by_role("link", name="New project").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New project")
+    page.get_by_label("Name", exact=True).fill(name)

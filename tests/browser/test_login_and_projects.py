@@ -7,7 +7,15 @@ import uuid
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import ADMIN, JsErrors, first_admin_sign_in, known_admin_password, sign_in
+from tests.browser.conftest import (
+    ADMIN,
+    JsErrors,
+    assert_scripts_ran_cleanly,
+    first_admin_sign_in,
+    known_admin_password,
+    open_new_project_form,
+    sign_in,
+)
 from tests.live_server import LiveConcord, run_cli
 
 pytestmark = pytest.mark.browser
@@ -21,18 +29,6 @@ def heading(page: Page) -> str:
 
 def no_session_cookie(context: BrowserContext) -> bool:
     return all(c["name"] != "concord_session" for c in context.cookies())
-
-
-def assert_scripts_ran_cleanly(page: Page, js_errors: JsErrors) -> None:
-    """htmx and app.js loaded under the CSP, and nothing threw or was refused."""
-    assert page.evaluate("typeof htmx") == "object"
-    assert js_errors.messages == []
-
-
-def open_new_project_form(page: Page, name: str) -> None:
-    page.get_by_role("link", name="New project").first.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("New project")
-    page.get_by_label("Name", exact=True).fill(name)
 
 
 def test_first_admin_signs_in_with_the_one_time_password_and_must_choose_their_own(

@@ -95,7 +95,7 @@ def test_serve_refuses_an_unmigrated_production_database(tmp_path: pytest.TempPa
     from tests.conftest import E2E_REDIS_URL, POSTGRES_URL, _fresh_postgres, _reachable, require_service
 
     require_service("Postgres", _reachable(POSTGRES_URL, 5432), POSTGRES_URL)
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/concord_unmigrated"
+    url = POSTGRES_URL + "_unmigrated"
     _fresh_postgres(url)
     live = LiveConcord(tmp_path / "data", DATABASE_URL=url, REDIS_URL=E2E_REDIS_URL)  # type: ignore[operator]
     with pytest.raises(RuntimeError, match="run `concord migrate` first"):
