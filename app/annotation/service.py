@@ -9,6 +9,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
+from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -174,14 +175,16 @@ def start_annotation(
 
 
 def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:
-    """Per annotator: runs by status, tokens, cost and latency over the batch's documents."""
+    """Per annotator: document runs by status, augmentation runs apart; tokens, cost and latency of all calls."""
     docs = select(Document.id).where(Document.batch_id == batch_id)
+    augmenting = col(AnnotatorRun.prompt_version).startswith(AUGMENT_TEMPLATE_VERSION)
     rows = session.execute(
         sa_select(
             col(Annotator.id),
             col(Annotator.name),
             col(Annotator.provider),
             col(AnnotatorRun.status),
+            augmenting,
             func.count(),
             func.sum(col(AnnotatorRun.input_tokens)),
             func.sum(col(AnnotatorRun.output_tokens)),
@@ -190,10 +193,10 @@ def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str
         )
         .join(Annotator, col(Annotator.id) == AnnotatorRun.annotator_id)
         .where(col(AnnotatorRun.document_id).in_(docs))
-        .group_by(col(Annotator.id), col(Annotator.name), col(Annotator.provider), col(AnnotatorRun.status))
+        .group_by(col(Annotator.id), col(Annotator.name), col(Annotator.provider), col(AnnotatorRun.status), augmenting)
     ).all()
     report: dict[int, dict[str, Any]] = {}
-    for aid, name, provider, status, n, tin, tout, cost, latency in rows:
+    for aid, name, provider, status, is_augmentation, n, tin, tout, cost, latency in rows:
         entry = report.setdefault(
             aid,
             {
@@ -201,13 +204,14 @@ def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str
                 "name": name,
                 "provider": provider,
                 "runs": {},
+                "augmentation_runs": {},
                 "input_tokens": 0,
                 "output_tokens": 0,
                 "cost": 0.0,
                 "avg_latency_ms": 0,
             },
         )
-        entry["runs"][status] = n
+        entry["augmentation_runs" if is_augmentation else "runs"][status] = n
         entry["input_tokens"] += int(tin or 0)
         entry["output_tokens"] += int(tout or 0)
         entry["cost"] += float(cost or 0)
