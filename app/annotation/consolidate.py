@@ -85,6 +85,17 @@ def _audited(document_id: int, kind: str, key: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
+def _route(
+    settings: ProjectSettings, doc_id: int, kind: str, key: str, agreement: Agreement, grounded: bool
+) -> tuple[ItemStatus, bool]:
+    """Agreed and grounded items are accepted unless sampled for audit; everything else goes to review."""
+    if not (settings.auto_accept and agreement == Agreement.agreed and grounded):
+        return ItemStatus.proposed, False
+    if _audited(doc_id, kind, key, settings.audit_rate):
+        return ItemStatus.proposed, True
+    return ItemStatus.accepted, False
+
+
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
     for i, (s, e) in enumerate(sentences):
         if s <= start < e:
@@ -137,15 +148,14 @@ def rebuild(
         grounded = bool(kept)
         agreement = Agreement(match.agreement)
         key = f"{first.name}|{first.type}"
-        accept = settings.auto_accept and agreement == Agreement.agreed and grounded
-        audit = accept and _audited(doc_id, "entity", key, settings.audit_rate)
+        status, audit = _route(settings, doc_id, "entity", key, agreement, grounded)
         entity = Entity(
             document_id=doc_id,
             type=first.type,
             name=first.name,
             agreement=agreement,
             grounded=grounded,
-            status=ItemStatus.accepted if accept and not audit else ItemStatus.proposed,
+            status=status,
         )
         session.add(entity)
         session.flush()
@@ -196,8 +206,7 @@ def rebuild(
         evidence = sorted({*(ra.evidence if ra else []), *(rb.evidence if rb else [])})
         grounded = head.grounded and tail.grounded
         key = f"{head.name}|{first_r.type}|{tail.name}"
-        accept = settings.auto_accept and agreement == Agreement.agreed and grounded
-        audit = accept and _audited(doc_id, "relation", key, settings.audit_rate)
+        status, audit = _route(settings, doc_id, "relation", key, agreement, grounded)
         relation = Relation(
             document_id=doc_id,
             head_id=head.id or 0,
@@ -205,7 +214,7 @@ def rebuild(
             type=first_r.type,
             evidence=evidence,
             agreement=agreement,
-            status=ItemStatus.accepted if accept and not audit else ItemStatus.proposed,
+            status=status,
         )
         session.add(relation)
         session.flush()
