@@ -149,7 +149,10 @@ def _mix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
 
 def shingle_hashes(text: str) -> NDArray[np.uint64]:
     """Return 32-bit hashes (as uint64) of the character 5-grams of the normalized text."""
-    normalized = normalize_for_hash(text)
+    return _shingles(normalize_for_hash(text))
+
+
+def _shingles(normalized: str) -> NDArray[np.uint64]:
     codes = np.frombuffer(normalized.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
     width = min(SHINGLE_SIZE, codes.size)
     count = codes.size - width + 1
@@ -164,10 +167,20 @@ def shingle_hashes(text: str) -> NDArray[np.uint64]:
 
 def minhash_signature(text: str, *, num_perm: int = DEFAULT_NUM_PERM, seed: int = DEFAULT_SEED) -> Signature:
     """Return the MinHash signature (num_perm uint32 values) of the text's normalized character 5-grams."""
+    return _signature(shingle_hashes(text), num_perm, seed)
+
+
+def fingerprint(text: str) -> tuple[str, Signature]:
+    """text_hash and minhash_signature of a text, normalizing it once."""
+    normalized = normalize_for_hash(text)
+    digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    return digest, _signature(_shingles(normalized), DEFAULT_NUM_PERM, DEFAULT_SEED)
+
+
+def _signature(shingles: NDArray[np.uint64], num_perm: int, seed: int) -> Signature:
     if num_perm < 1:
         raise ValueError("num_perm must be at least 1")
     a, b = _permutations(num_perm, seed)
-    shingles = shingle_hashes(text)
     # h(x) = ((a*x + b) mod 2**64) >> 32 is strongly universal for 32-bit x; the shift is monotone, so it is
     # applied once to the minimum instead of to every product.
     minimum = np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)

@@ -29,6 +29,9 @@ LANGUAGE_SAMPLE_CHARS = 4000
 # A script must cover this share of the script-specific characters; below it a text is "mixed". The slack
 # absorbs the odd character OpenCC converts although writers of the other script use it too.
 SCRIPT_DOMINANCE = 0.9
+_FAST_SCRIPT_DOMINANCE = 0.98
+_FAST_SCRIPT_MIN = 20
+_KANA_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
 _SCRIPT_CONFIGS = ("t2s", "s2tw", "s2hk")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -153,6 +156,9 @@ def extract_main_text(html: str, *, url: str | None, extractor: Extractor = "res
 def detect_language(text: str) -> tuple[str, float]:
     """Return (ISO 639-1 code or "und", probability) for text, offline."""
     sample = text[:LANGUAGE_SAMPLE_CHARS]
+    # Text that is mostly Han characters with no kana or hangul is Chinese; the statistical model is for the rest.
+    if cjk_ratio(sample) >= 0.5 and not _KANA_HANGUL.search(sample):
+        return "zh", 1.0
     if not any(ch.isalpha() for ch in sample):
         return _NO_LANGUAGE
     label, probability = _language_identifier().classify(sample)
@@ -165,6 +171,28 @@ def detect_language(text: str) -> tuple[str, float]:
 
 def detect_script(text: str) -> Script:
     """Classify Chinese text as "hans", "hant", "mixed", or "none" when it has no CJK ideographs."""
+    traditional_re, simplified_re = _script_patterns()
+    traditional, simplified = len(traditional_re.findall(text)), len(simplified_re.findall(text))
+    # Clear cases (nearly all pages) are settled by character tables; borderline ones by OpenCC's phrase tables.
+    if traditional + simplified >= _FAST_SCRIPT_MIN:
+        if simplified >= _FAST_SCRIPT_DOMINANCE * (traditional + simplified):
+            return "hans"
+        if traditional >= _FAST_SCRIPT_DOMINANCE * (traditional + simplified):
+            return "hant"
+    return _detect_script_by_phrases(text)
+
+
+@cache
+def _script_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Characters only Traditional text uses, and characters every Traditional standard replaces."""
+    chars = "".join(chr(c) for c in range(0x3400, 0xA000))
+    to_simplified, taiwan, hongkong = (_convert_chars(c, chars) for c in _SCRIPT_CONFIGS)
+    traditional_only = "".join(c for c, s in zip(chars, to_simplified, strict=True) if s != c)
+    simplified_only = "".join(c for c, tw, hk in zip(chars, taiwan, hongkong, strict=True) if tw != c and hk != c)
+    return re.compile(f"[{re.escape(traditional_only)}]"), re.compile(f"[{re.escape(simplified_only)}]")
+
+
+def _detect_script_by_phrases(text: str) -> Script:
     positions = [match.start() for match in _CJK_IDEOGRAPH.finditer(text)]
     if not positions:
         return "none"
@@ -197,8 +225,8 @@ def detect_script(text: str) -> Script:
 
 def cjk_ratio(text: str) -> float:
     """Share of CJK ideographs among the non-whitespace characters of text (0.0 for none)."""
-    total = len(text) - len(_WHITESPACE.findall(text))
-    return len(_CJK_IDEOGRAPH.findall(text)) / total if total else 0.0
+    total = len(text) - _WHITESPACE.subn("", text)[1]
+    return _CJK_IDEOGRAPH.subn("", text)[1] / total if total else 0.0
 
 
 def _nfc(text: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.crawl_batch.dedup import minhash_signature, signature_to_bytes, text_hash
+from app.crawl_batch.dedup import fingerprint, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
 from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord
@@ -96,11 +96,12 @@ def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered
         return Filtered("language", language)
     if "zh" in policy.languages and language == "zh" and cjk_ratio(text) < policy.min_cjk_ratio:
         return Filtered("too_little_cjk")
+    digest, signature = fingerprint(text)
     return Processed(
         text=text,
         sentences=split_sentences(text),
-        text_hash=text_hash(text),
-        minhash=signature_to_bytes(minhash_signature(text)),
+        text_hash=digest,
+        minhash=signature_to_bytes(signature),
         title=unicodedata.normalize("NFC", title)[:500],
         url=raw.url,
         record_id=raw.record_id,
@@ -119,11 +120,12 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
     if not doc.text.strip():
         return Filtered("empty")
     language = detect_language(doc.text)[0]
+    digest, signature = fingerprint(doc.text)
     return Processed(
         text=doc.text,
         sentences=doc.sentences,
-        text_hash=text_hash(doc.text),
-        minhash=signature_to_bytes(minhash_signature(doc.text)),
+        text_hash=digest,
+        minhash=signature_to_bytes(signature),
         title=doc.title[:500],
         record_id=raw.record_id,
         language=language,

@@ -76,6 +76,7 @@ def iter_warc(
         file.seek(0)
         misaligned_reported = False
         previous_offset = -1
+        checked = 0
         # HTTP headers are parsed per record, so one bad header costs that record, not the rest of the file.
         records = iter(ArchiveIterator(source, parse_http=False, auto_decode="none"))
         while True:
@@ -89,10 +90,15 @@ def iter_warc(
                 return
             seen = True
             last_offset = record.stream_pos
+            # Checking the first records' gzip members is enough: a file is compressed one way throughout.
+            checked += 1
             if (
                 gzipped
                 and not misaligned_reported
-                and (last_offset == previous_offset or not _member_starts_record(path, last_offset))
+                and (
+                    last_offset == previous_offset
+                    or (checked <= _ALIGNMENT_CHECKS and not _member_starts_record(path, last_offset))
+                )
             ):
                 misaligned_reported = True
                 yield RecordError(
@@ -121,6 +127,9 @@ def iter_warc(
                 yield result
                 if isinstance(result, RecordError) and result.fatal:
                     return
+
+
+_ALIGNMENT_CHECKS = 16
 
 
 def _member_starts_record(path: Path, offset: int) -> bool:

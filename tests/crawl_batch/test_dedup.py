@@ -262,3 +262,12 @@ def test_long_text_is_hashed_in_chunks() -> None:
     signature = minhash_signature(text)
     assert signature.shape == (128,)
     assert estimate_jaccard(signature, minhash_signature(text[:19_900])) > 0.9
+
+
+def test_fingerprint_equals_hash_and_signature_computed_apart() -> None:
+    from app.crawl_batch.dedup import fingerprint, minhash_signature, text_hash
+
+    for text in ["", "𠮷野家😀", "张伟于2008年毕业于北京大学。" * 20]:
+        digest, signature = fingerprint(text)
+        assert digest == text_hash(text)
+        assert (signature == minhash_signature(text)).all()
