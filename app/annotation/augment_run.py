@@ -3,10 +3,11 @@
 import asyncio
 import logging
 
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from app.annotation.augmentation import CandidateEntity, allowed_types, batches, candidate_pairs, pair_sentence_window
+from app.annotation.consolidate import remove_items
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, augmentation_prompt, prompt_version
 from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, close_context, open_context
 from app.annotation.schemas import AugmentationOutput
@@ -102,12 +103,7 @@ def augment_document(engine: Engine, document_id: int) -> None:
         status, error = RunStatus.failed, str(exc)
 
     with Session(engine) as session:
-        session.exec(
-            delete(Relation).where(
-                col(Relation.document_id) == document_id,
-                col(Relation.agreement) == Agreement.augmented,
-            )
-        )
+        remove_items(session, document_id=document_id, agreements=[Agreement.augmented], entities=False)
         stored = session.get(AnnotatorRun, run.id)
         if stored is None:
             return

@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.annotation.crossval import ProposedEntity, ProposedRelation, align_entities, align_relations
 from app.annotation.grounding import ground_entity
@@ -79,6 +79,32 @@ def side_from_spans(output: SpannedOutput, run: AnnotatorRun | None) -> Side:
     return side
 
 
+def remove_items(session: Session, *, document_id: int, agreements: list[Agreement], entities: bool = True) -> None:
+    """Delete a document's items of these agreement classes, with their provenance rows (ids may be reused)."""
+    relation_ids = list(
+        session.exec(
+            select(Relation.id).where(Relation.document_id == document_id, col(Relation.agreement).in_(agreements))
+        )
+    )
+    entity_ids = (
+        list(
+            session.exec(
+                select(Entity.id).where(Entity.document_id == document_id, col(Entity.agreement).in_(agreements))
+            )
+        )
+        if entities
+        else []
+    )
+    for kind, ids in (("relation", relation_ids), ("entity", entity_ids)):
+        if ids:
+            session.exec(delete(Proposal).where(col(Proposal.item_kind) == kind, col(Proposal.item_id).in_(ids)))
+    if relation_ids:
+        session.exec(delete(Relation).where(col(Relation.id).in_(relation_ids)))
+    if entity_ids:
+        session.exec(delete(Entity).where(col(Entity.id).in_(entity_ids)))
+    session.flush()
+
+
 def _audited(document_id: int, kind: str, key: str, rate: float) -> bool:
     """A deterministic random sample: the same item is audited however often the document is rebuilt."""
     digest = hashlib.sha256(f"{document_id}:{kind}:{key}".encode()).digest()
@@ -115,18 +141,7 @@ def rebuild(
     """Replace the document's machine items with the cross-validated ones; returns counts per agreement class."""
     assert document.id is not None
     doc_id = document.id
-    session.exec(
-        delete(Relation).where(
-            col(Relation.document_id) == doc_id,
-            col(Relation.agreement).in_(MACHINE_AGREEMENTS),
-        )
-    )
-    session.exec(
-        delete(Entity).where(
-            col(Entity.document_id) == doc_id,
-            col(Entity.agreement).in_(MACHINE_AGREEMENTS),
-        )
-    )
+    remove_items(session, document_id=doc_id, agreements=MACHINE_AGREEMENTS)
     session.flush()
     sentences = [(s, e) for s, e in document.sentences]
     by_key_a = {e.key: e for e in side_a.entities}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.annotation import engine as annotation_engine
 from app.annotation.service import create_annotator
@@ -291,3 +291,22 @@ def test_budget_cap_stops_paid_calls_and_can_resume(world: World) -> None:
         s.commit()
     world.run_all()
     assert any(r.status == "done" for r in world.runs() if r.annotator_id == world.a.id)
+
+
+def test_rebuilding_leaves_no_provenance_behind_for_removed_items(world: World) -> None:
+    from app.models import Proposal
+
+    world.run_all()
+    assert world.doc.id is not None
+    annotation_engine.crossvalidate(world.doc.id, engine=world.engine)
+    annotation_engine.augment(world.doc.id, engine=world.engine)
+    entities, relations, _ = world.items()
+    live = {("entity", e.id) for e in entities} | {("relation", r.id) for r in relations}
+    with Session(world.engine) as s:
+        run_ids = [r.id for r in world.runs()]
+        proposals = list(s.exec(select(Proposal).where(col(Proposal.run_id).in_(run_ids))))
+    assert proposals
+    assert {(p.item_kind, p.item_id) for p in proposals} <= live
+    assert sum(p.item_kind == "relation" and p.augmentation for p in proposals) == sum(
+        r.agreement == Agreement.augmented for r in relations
+    )
