@@ -1,4 +1,4 @@
-"""Jobs "annotation.run", "annotation.crossvalidate" and "annotation.augment"."""
+"""Jobs "annotation.run", "annotation.crossvalidate", "annotation.augment" and "annotation.verify"."""
 
 from app.annotation import engine
 from workers.celery_app import celery_app
@@ -20,3 +20,9 @@ def crossvalidate(document_id: int) -> None:
 def augment(document_id: int) -> None:
     """Ask about entity pairs both annotators left unrelated."""
     engine.augment(document_id)
+
+
+@celery_app.task(name="annotation.verify")
+def verify(document_id: int) -> None:
+    """The other model votes on relations only one annotator proposed."""
+    engine.verify(document_id)

@@ -29,7 +29,11 @@ def make_celery() -> Celery:
         },
         task_default_queue="concord",
         # Model calls wait on the network: they go to a thread-pool worker, CPU work to processes.
-        task_routes={"annotation.run": {"queue": "llm"}, "annotation.augment": {"queue": "llm"}},
+        task_routes={
+            "annotation.run": {"queue": "llm"},
+            "annotation.augment": {"queue": "llm"},
+            "annotation.verify": {"queue": "llm"},
+        },
         worker_hijack_root_logger=False,
         timezone="UTC",
     )

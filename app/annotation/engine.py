@@ -181,6 +181,8 @@ def crossvalidate(document_id: int, *, engine: Engine | None = None) -> None:
         )
         if settings.augmentation and settings.augmentation_cap > 0:
             enqueue(session, "annotation.augment", document_id=document_id)
+        if settings.verification:
+            enqueue(session, "annotation.verify", document_id=document_id)
         session.commit()
 
 
@@ -190,3 +192,10 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
 
     engine = engine or get_engine()
     augment_run.augment_document(engine, document_id)
+
+
+def verify(document_id: int, *, engine: Engine | None = None) -> None:
+    """Job "annotation.verify": the other model's vote on each one-sided relation."""
+    from app.annotation.verify import verify_document
+
+    verify_document(engine or get_engine(), document_id)

@@ -9,6 +9,7 @@ from app.project.schemas import LabelSchema
 
 TEMPLATE_VERSION = "annotate-v1"
 AUGMENT_TEMPLATE_VERSION = "augment-v1"
+VERIFY_TEMPLATE_VERSION = "verify-v1"
 
 SYSTEM = """\
 You are an expert annotator for document-level entity and relation extraction (DocRED style).
@@ -48,6 +49,20 @@ Pairs:
 Sentences:
 {sentences}"""
 
+VERIFY_INSTRUCTIONS = """\
+Another annotator proposed the numbered statements below about this document. For each, answer true only if
+the document supports it (head → relation → tail), false otherwise. Answer with one JSON object:
+{{"votes": [{{"item": 1, "verdict": true}}]}}
+
+Relation types:
+{relation_types}
+
+Statements:
+{statements}
+
+Sentences:
+{sentences}"""
+
 REPAIR = """\
 Your previous answer was not valid JSON for the required format ({problem}). Answer again with only the JSON
 object, following the format exactly."""
@@ -55,7 +70,9 @@ object, following the format exactly."""
 
 def prompt_version(schema: LabelSchema, guidelines: str, template: str = TEMPLATE_VERSION) -> str:
     """Template version plus a digest of what the prompt contains: a changed prompt never reuses old results."""
-    payload = json.dumps([schema.model_dump(mode="json"), guidelines, SYSTEM, INSTRUCTIONS, AUGMENT_INSTRUCTIONS])
+    payload = json.dumps(
+        [schema.model_dump(mode="json"), guidelines, SYSTEM, INSTRUCTIONS, AUGMENT_INSTRUCTIONS, VERIFY_INSTRUCTIONS]
+    )
     return f"{template}+{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
@@ -171,3 +188,31 @@ def augmentation_json_schema(schema: LabelSchema) -> dict[str, Any]:
         "required": ["pairs"],
         "properties": {"pairs": {"type": "array", "items": answer}},
     }
+
+
+def verification_prompt(
+    schema: LabelSchema,
+    *,
+    text: str,
+    sentences: list[tuple[int, int]],
+    ids: list[int],
+    statements: list[tuple[str, str, str, str, str]],
+) -> Prompt:
+    """Ask for a true/false vote on numbered (head, head type, relation, tail, tail type) statements."""
+    lines = "\n".join(f"{n}. {h} ({ht}) → {r} → {t} ({tt})" for n, (h, ht, r, t, tt) in enumerate(statements, start=1))
+    user = VERIFY_INSTRUCTIONS.format(
+        relation_types=_relation_lines(schema), statements=lines, sentences=numbered_sentences(text, sentences, ids)
+    )
+    vote = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["item", "verdict"],
+        "properties": {"item": {"type": "integer"}, "verdict": {"type": "boolean"}},
+    }
+    json_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["votes"],
+        "properties": {"votes": {"type": "array", "items": vote}},
+    }
+    return Prompt(SYSTEM, user, json_schema)

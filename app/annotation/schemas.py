@@ -53,6 +53,19 @@ class AugmentationOutput(BaseModel):
     pairs: list[PairAnswer] = Field(default_factory=list, max_length=500)
 
 
+class Vote(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    item: int
+    verdict: bool
+
+
+class VerificationOutput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    votes: list[Vote] = Field(default_factory=list, max_length=500)
+
+
 class SpannedEntity(BaseModel):
     """An entity whose mentions are already offsets (imported datasets): [start, end, sentence id]."""
 

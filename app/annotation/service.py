@@ -240,13 +240,19 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
         for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
     }
     proposals: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    votes: dict[int, list[dict[str, Any]]] = {}
     for p in session.exec(select(Proposal).where(col(Proposal.run_id).in_(list(run_annotator)))):
+        if "vote" in p.payload:
+            votes.setdefault(p.item_id, []).append(
+                {"annotator": run_annotator.get(p.run_id), "vote": p.payload["vote"]}
+            )
+            continue
         proposals.setdefault((p.item_kind, p.item_id), []).append(
             {
                 "annotator": run_annotator.get(p.run_id),
                 "type": p.proposed_type,
                 "augmentation": p.augmentation,
-                **({"vote": p.payload["vote"]} if "vote" in p.payload else {}),
+                "audit": bool(p.payload.get("audit")),
             }
         )
     mentions: dict[int, list[Mention]] = {}
@@ -278,6 +284,7 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
             "status": r.status,
             "agreement": r.agreement,
             "proposed_by": proposals.get(("relation", r.id or 0), []),
+            "votes": votes.get(r.id or 0, []),
         }
         for r in session.exec(select(Relation).where(Relation.document_id == document.id).order_by(col(Relation.id)))
     ]

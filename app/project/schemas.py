@@ -108,6 +108,8 @@ class ProjectSettings(BaseModel):
     audit_rate: float = Field(default=0.1, ge=0, le=1)
     augmentation: bool = True
     augmentation_cap: int = Field(default=40, ge=0, le=500)
+    # The other model votes on each relation only one annotator proposed: shown to reviewers, never acceptance.
+    verification: bool = False
     # Stop enqueuing paid calls once the project has spent this much (USD); None = no cap.
     budget_usd: float | None = Field(default=None, ge=0)
 

@@ -119,6 +119,9 @@ class World:
 
 def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
     prompt = prompt_text(provider, request)
+    if "Statements:" in prompt:  # verification: agree with every statement
+        items = re.findall(r"^(\d+)\. ", prompt.split("Statements:")[1].split("Sentences:")[0], re.M)
+        return FakeReply(text=json.dumps({"votes": [{"item": int(n), "verdict": True} for n in items]}))
     if "Pairs:" in prompt:  # augmentation: relate every numbered pair whose head is 张伟 and tail is an ORG
         answers = []
         for n, head, tail_type in re.findall(r"^(\d+)\. (\S+) \(\w+\) → \S+ \((\w+)\)$", prompt, re.M):
@@ -310,3 +313,30 @@ def test_rebuilding_leaves_no_provenance_behind_for_removed_items(world: World) 
     assert sum(p.item_kind == "relation" and p.augmentation for p in proposals) == sum(
         r.agreement == Agreement.augmented for r in relations
     )
+
+
+def test_the_other_model_votes_on_one_sided_relations_without_accepting_them(world: World) -> None:
+    with Session(world.engine) as s:
+        project = s.get(Project, world.project.id)
+        assert project is not None
+        project.settings = {**project.settings, "verification": True}
+        s.add(project)
+        s.commit()
+    world.run_all()
+    assert world.doc.id is not None
+    annotation_engine.verify(world.doc.id, engine=world.engine)
+    from app.annotation.service import document_annotations
+
+    with Session(world.engine) as s:
+        document = s.get(Document, world.doc.id)
+        assert document is not None
+        view = document_annotations(s, document)
+    names = {e["id"]: e["name"] for e in view["entities"]}
+    by_triple = {(names[r["head"]], r["type"], names[r["tail"]]): r for r in view["relations"]}
+    born = by_triple[("李娜", "出生于", "上海")]  # A only: B (gemini) votes
+    assert born["votes"] == [{"annotator": "gem", "vote": True}]
+    assert born["status"] == "proposed"
+    founded = by_triple[("张伟", "创办", "深圳智言科技公司")]  # B only: A (openai) votes
+    assert founded["votes"] == [{"annotator": "gpt", "vote": True}]
+    agreed = by_triple[("张伟", "毕业于", "北京大学")]
+    assert agreed["votes"] == []
