@@ -237,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
     p.add_argument("--no-demo", action="store_true", help="on a fresh data directory, skip the demo project")
     p.add_argument("--worker-concurrency", type=int, default=2, help="processes for ingestion and other CPU work")
-    p.add_argument("--llm-concurrency", type=int, default=16, help="threads for model calls")
+    p.add_argument(
+        "--llm-concurrency", type=int, default=24, help="threads for model calls (≥ 1.5× the annotators' concurrency)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker (any number, on any machine)")

@@ -1,6 +1,5 @@
 """Entity-pair augmentation for one document: ask about type-compatible pairs that neither annotator related."""
 
-import asyncio
 import logging
 
 from sqlalchemy import Engine
@@ -9,7 +8,7 @@ from sqlmodel import Session, select
 from app.annotation.augmentation import CandidateEntity, allowed_types, batches, candidate_pairs, pair_sentence_window
 from app.annotation.consolidate import remove_items
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, augmentation_prompt, prompt_version
-from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, close_context, open_context
+from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, open_context, run_async
 from app.annotation.schemas import AugmentationOutput
 from app.annotation.service import pair_of
 from app.models import (
@@ -95,7 +94,7 @@ def augment_document(engine: Engine, document_id: int) -> None:
     answers: list[tuple[int, int, str, list[int]]] = []
     ctx = open_context(engine, asker, project, document_id)
     try:
-        answers = asyncio.run(_ask(ctx, schema, text, sentences, result.pairs, by_id, sentence_ids))
+        answers = run_async(_ask(ctx, schema, text, sentences, result.pairs, by_id, sentence_ids))
         status, error = RunStatus.done, None
     except BudgetExhausted as exc:
         status, error = RunStatus.budget, str(exc)
@@ -146,23 +145,20 @@ async def _ask(
 ) -> list[tuple[int, int, str, list[int]]]:
     """Numbered pairs in batches, each with only the sentences that hold them (plus context)."""
     out: list[tuple[int, int, str, list[int]]] = []
-    try:
-        for chunk in batches(pairs, PAIRS_PER_REQUEST):
-            ids = pair_sentence_window(
-                [sid for h, t in chunk for sid in (*sentence_ids.get(h, []), *sentence_ids.get(t, []))],
-                len(sentences),
-            )
-            described = [(by_id[h].name, by_id[h].type, by_id[t].name, by_id[t].type) for h, t in chunk]
-            prompt = augmentation_prompt(schema, text=text, sentences=sentences, ids=ids, pairs=described)
-            answer = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
-            for item in answer.pairs:
-                if not 1 <= item.pair <= len(chunk) or item.type == "NA":
-                    continue
-                head, tail = chunk[item.pair - 1]
-                if item.type not in allowed_types(schema, by_id[head].type, by_id[tail].type):
-                    continue
-                evidence = sorted({i for i in item.evidence if 0 <= i < len(sentences)})
-                out.append((head, tail, item.type, evidence))
-    finally:
-        await close_context(ctx)
+    for chunk in batches(pairs, PAIRS_PER_REQUEST):
+        ids = pair_sentence_window(
+            [sid for h, t in chunk for sid in (*sentence_ids.get(h, []), *sentence_ids.get(t, []))],
+            len(sentences),
+        )
+        described = [(by_id[h].name, by_id[h].type, by_id[t].name, by_id[t].type) for h, t in chunk]
+        prompt = augmentation_prompt(schema, text=text, sentences=sentences, ids=ids, pairs=described)
+        answer = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
+        for item in answer.pairs:
+            if not 1 <= item.pair <= len(chunk) or item.type == "NA":
+                continue
+            head, tail = chunk[item.pair - 1]
+            if item.type not in allowed_types(schema, by_id[head].type, by_id[tail].type):
+                continue
+            evidence = sorted({i for i in item.evidence if 0 <= i < len(sentences)})
+            out.append((head, tail, item.type, evidence))
     return out

@@ -1,6 +1,5 @@
 """The bodies of the annotation jobs: run one annotator on one document, cross-validate, augment."""
 
-import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -15,8 +14,8 @@ from app.annotation.runner import (
     RunFailure,
     annotate_offline,
     annotate_windows,
-    close_context,
     open_context,
+    run_async,
     version_for,
 )
 from app.annotation.schemas import AnnotationOutput, SpannedOutput
@@ -66,7 +65,7 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
         if annotator.kind == AnnotatorKind.builtin:
             output = annotate_offline(annotator, text, sentences)
         else:
-            output, ctx = asyncio.run(
+            output, ctx = run_async(
                 _annotate_llm(engine, annotator, project, document_id, schema, text, sentences, title)
             )
         status, error = RunStatus.done, None
@@ -108,10 +107,7 @@ async def _annotate_llm(
     title: str,
 ) -> tuple[AnnotationOutput, CallContext]:
     ctx = open_context(engine, annotator, project, document_id)
-    try:
-        output = await annotate_windows(ctx, schema, project.guidelines, title=title, text=text, sentences=sentences)
-    finally:
-        await close_context(ctx)
+    output = await annotate_windows(ctx, schema, project.guidelines, title=title, text=text, sentences=sentences)
     return output, ctx
 
 

@@ -158,6 +158,10 @@ class OpenAIProvider:
             self._loop = loop
         return self._client
 
+    def prepare(self) -> None:
+        """Build this event loop's client now (TLS setup costs ~65 ms), before a rate-limit slot is taken."""
+        self._sdk()
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -237,6 +241,10 @@ class GeminiProvider:
                 ),
             )
         return self._client
+
+    def prepare(self) -> None:
+        """Build the client now (TLS setup), before a rate-limit slot is taken."""
+        self._sdk()
 
     async def aclose(self) -> None:
         if self._client is not None:

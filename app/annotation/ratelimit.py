@@ -19,8 +19,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 if concurrency > 0 and redis.call('ZCARD', leases) >= concurrency then
-  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
-  return math.max(10, math.min(1000, tonumber(first[2]) - now))
+  return 25
 end
 local function bucket(key, capacity, cost)
   if capacity <= 0 then return 0, nil end
@@ -55,7 +54,7 @@ class Limits:
 class RateLimiter:
     """Admission for one annotator's calls; `async with limiter.slot(tokens):` around each call."""
 
-    def __init__(self, client: aioredis.Redis, name: str, limits: Limits, *, lease_ttl_s: float = 300) -> None:
+    def __init__(self, client: aioredis.Redis, name: str, limits: Limits, *, lease_ttl_s: float = 30) -> None:
         self.client = client
         self.keys = [f"{name}:leases", f"{name}:rpm", f"{name}:tpm"]
         self.limits = limits
@@ -86,6 +85,15 @@ class RateLimiter:
     async def release(self, lease: str) -> None:
         await self.client.zrem(self.keys[0], lease)
 
+    async def renew(self, lease: str) -> None:
+        """Push the lease's expiry forward; a holder that dies stops renewing and frees its slot."""
+        seconds, microseconds = await self.client.time()
+        now_ms = int(seconds) * 1000 + int(microseconds) // 1000
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.keys[0], {lease: now_ms + self.lease_ttl_ms}, xx=True)
+            pipe.pexpire(self.keys[0], self.lease_ttl_ms * 2)
+            await pipe.execute()
+
     def slot(self, tokens: int) -> "_Slot":
         return _Slot(self, tokens)
 
@@ -95,9 +103,19 @@ class _Slot:
         self.limiter = limiter
         self.tokens = tokens
         self.lease = ""
+        self._renewer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> None:
         self.lease = await self.limiter.acquire(self.tokens)
+        self._renewer = asyncio.get_running_loop().create_task(self._renew())
+
+    async def _renew(self) -> None:
+        # Short leases, renewed while the call runs (a call may wait out a long Retry-After).
+        while True:
+            await asyncio.sleep(self.limiter.lease_ttl_ms / 3000)
+            await self.limiter.renew(self.lease)
 
     async def __aexit__(self, *_exc: object) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
         await self.limiter.release(self.lease)

@@ -7,7 +7,10 @@ re-run or a killed worker never pays twice for the same request.
 import asyncio
 import hashlib
 import json
+import os
+import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,7 +22,7 @@ from sqlmodel import Session, col, select
 from app.annotation.builtin import BUILTIN_PROVIDERS, annotate_builtin
 from app.annotation.cost import call_cost
 from app.annotation.prompts import REPAIR, Prompt, annotation_prompt, prompt_version
-from app.annotation.providers import Completion, ProviderError, call_with_retries, close_provider, make_provider
+from app.annotation.providers import Completion, ProviderError, call_with_retries, env_prefix_for, make_provider
 from app.annotation.ratelimit import Limits, RateLimiter
 from app.annotation.schemas import AnnotationOutput, EntityOut, OutputError, RelationOut, parse_model_json
 from app.annotation.windows import WindowEntity, estimate_tokens, make_windows, merge_entities
@@ -28,6 +31,7 @@ from app.models import Annotator, AnnotatorKind, LlmCall, Project
 from app.project.schemas import LabelSchema
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 BUILTIN_VERSION = "builtin-v1"
 DEFAULT_WINDOW_TOKENS = 3000
 
@@ -154,6 +158,31 @@ async def paid_call(ctx: CallContext, prompt: Prompt, *, purpose: str) -> tuple[
         raise BudgetExhausted(f"the project's budget of ${float(budget):.2f} is spent")
     params = parameters(ctx.annotator)
     assert ctx.limiter is not None and ctx.provider is not None
+    # One caller per request: a copy of this job delivered again meanwhile waits for the answer instead of paying.
+    lock = f"{get_settings().redis_key_prefix}call:{digest}"
+    while not await ctx.limiter.client.set(lock, "1", nx=True, ex=int(float(params["timeout"]) * 6) + 60):
+        await asyncio.sleep(0.5)
+        hit = await asyncio.to_thread(_cached, ctx.engine, digest)
+        if hit is not None:
+            ctx.usage.add(hit, cached=True)
+            return hit, True
+    try:
+        hit = await asyncio.to_thread(_cached, ctx.engine, digest)  # answered while we waited for the lock
+        if hit is not None:
+            ctx.usage.add(hit, cached=True)
+            return hit, True
+        return await _call_and_store(ctx, prompt, digest, purpose, params)
+    finally:
+        await ctx.limiter.client.delete(lock)
+
+
+async def _call_and_store(
+    ctx: CallContext, prompt: Prompt, digest: str, purpose: str, params: dict[str, Any]
+) -> tuple[LlmCall, bool]:
+    assert ctx.limiter is not None and ctx.provider is not None
+    prepare = getattr(ctx.provider, "prepare", None)
+    if prepare is not None:
+        prepare()
     started = time.monotonic()
     async with ctx.limiter.slot(estimate_tokens(prompt.system + prompt.user) + int(params["max_output_tokens"])):
         try:
@@ -252,33 +281,69 @@ async def annotate_windows(
     return merge_outputs(outputs)
 
 
+# One event loop per worker thread, kept across jobs, so that model clients (and their connection pools and TLS
+# contexts) and Redis connections are built once per thread instead of once per job.
+_local = threading.local()
+
+
+def run_async(coro: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine on this thread's own long-lived event loop."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+        _local.providers = {}
+        _local.limiters = {}
+    return loop.run_until_complete(coro)
+
+
+def _credentials_digest(annotator: Annotator) -> str:
+    """Which key and endpoint the annotator would use now, as a digest (a changed setting means a new client)."""
+    settings = get_settings()
+    prefix = env_prefix_for(annotator.name)
+    parts = [
+        settings.openai_base_url,
+        settings.google_gemini_base_url,
+        settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None,
+        os.environ.get(f"{prefix}_API_KEY"),
+        os.environ.get(f"{prefix}_BASE_URL"),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def open_context(engine: Engine, annotator: Annotator, project: Project, document_id: int | None) -> CallContext:
-    """Provider client and rate limiter for one run (keys come from the environment only)."""
+    """Provider client and rate limiter for one run, reused across runs of this thread (keys from the environment)."""
     settings = get_settings()
     params = parameters(annotator)
     allowed = {"openai": ("timeout", "json_mode"), "gemini": ("timeout", "api_version")}.get(annotator.provider, ())
     options = {k: params[k] for k in allowed if params.get(k) is not None}
-    try:
-        provider = make_provider(
-            annotator.provider, annotator.model, settings=settings, annotator_env_prefix=annotator.name, **options
-        )
-    except ProviderError as exc:
-        raise RunFailure(str(exc)) from None
-    client = aioredis.Redis.from_url(settings.client_redis_url)
+    providers: dict[tuple[Any, ...], Any] = _local.__dict__.setdefault("providers", {})
+    key = (
+        annotator.name,
+        annotator.provider,
+        annotator.model,
+        json.dumps(options, sort_keys=True),
+        _credentials_digest(annotator),
+    )
+    if key not in providers:
+        try:
+            providers[key] = make_provider(
+                annotator.provider, annotator.model, settings=settings, annotator_env_prefix=annotator.name, **options
+            )
+        except ProviderError as exc:
+            raise RunFailure(str(exc)) from None
     limits = Limits(
         concurrency=int(params["concurrency"]),
         requests_per_minute=int(params["requests_per_minute"]),
         tokens_per_minute=int(params["tokens_per_minute"]),
     )
-    limiter = RateLimiter(client, f"{settings.redis_key_prefix}annotator:{annotator.id}", limits)
-    return CallContext(engine, annotator, project, document_id, provider=provider, limiter=limiter)
-
-
-async def close_context(ctx: CallContext) -> None:
-    if ctx.provider is not None:
-        await close_provider(ctx.provider)
-    if ctx.limiter is not None:
-        await ctx.limiter.client.aclose()
+    name = f"{settings.redis_key_prefix}annotator:{annotator.id}"
+    limiters: dict[tuple[Any, ...], RateLimiter] = _local.__dict__.setdefault("limiters", {})
+    limiter_key = (settings.client_redis_url, name, limits)
+    if limiter_key not in limiters:
+        limiters[limiter_key] = RateLimiter(aioredis.Redis.from_url(settings.client_redis_url), name, limits)
+    return CallContext(engine, annotator, project, document_id, provider=providers[key], limiter=limiters[limiter_key])
 
 
 def annotate_offline(annotator: Annotator, text: str, sentences: list[tuple[int, int]]) -> AnnotationOutput:

@@ -4,14 +4,12 @@ The vote is evidence for reviewers and nothing more: in the source research each
 other's disputed triples, so a vote never accepts anything by itself.
 """
 
-import asyncio
-
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from app.annotation.augmentation import batches, pair_sentence_window
 from app.annotation.prompts import VERIFY_TEMPLATE_VERSION, prompt_version, verification_prompt
-from app.annotation.runner import BudgetExhausted, RunFailure, ask_json, close_context, open_context
+from app.annotation.runner import BudgetExhausted, RunFailure, ask_json, open_context, run_async
 from app.annotation.schemas import VerificationOutput
 from app.annotation.service import pair_of
 from app.models import (
@@ -94,41 +92,34 @@ def _verify(
 
     async def ask() -> list[tuple[Relation, bool]]:
         votes: list[tuple[Relation, bool]] = []
-        try:
-            for chunk in batches([(r.id or 0, 0) for r in relations], STATEMENTS_PER_REQUEST):
-                items = [next(r for r in relations if r.id == rid) for rid, _ in chunk]
-                ids = pair_sentence_window(
-                    [
-                        *(e for r in items for e in r.evidence),
-                        *(
-                            s
-                            for r in items
-                            for s in (*sentence_ids.get(r.head_id, []), *sentence_ids.get(r.tail_id, []))
-                        ),
-                    ],
-                    len(sentences),
+        for chunk in batches([(r.id or 0, 0) for r in relations], STATEMENTS_PER_REQUEST):
+            items = [next(r for r in relations if r.id == rid) for rid, _ in chunk]
+            ids = pair_sentence_window(
+                [
+                    *(e for r in items for e in r.evidence),
+                    *(s for r in items for s in (*sentence_ids.get(r.head_id, []), *sentence_ids.get(r.tail_id, []))),
+                ],
+                len(sentences),
+            )
+            statements = [
+                (
+                    entities[r.head_id].name,
+                    entities[r.head_id].type,
+                    r.type,
+                    entities[r.tail_id].name,
+                    entities[r.tail_id].type,
                 )
-                statements = [
-                    (
-                        entities[r.head_id].name,
-                        entities[r.head_id].type,
-                        r.type,
-                        entities[r.tail_id].name,
-                        entities[r.tail_id].type,
-                    )
-                    for r in items
-                ]
-                prompt = verification_prompt(schema, text=text, sentences=sentences, ids=ids, statements=statements)
-                answer = await ask_json(ctx, prompt, VerificationOutput, purpose="verify")
-                for vote in answer.votes:
-                    if 1 <= vote.item <= len(items):
-                        votes.append((items[vote.item - 1], vote.verdict))
-        finally:
-            await close_context(ctx)
+                for r in items
+            ]
+            prompt = verification_prompt(schema, text=text, sentences=sentences, ids=ids, statements=statements)
+            answer = await ask_json(ctx, prompt, VerificationOutput, purpose="verify")
+            for vote in answer.votes:
+                if 1 <= vote.item <= len(items):
+                    votes.append((items[vote.item - 1], vote.verdict))
         return votes
 
     try:
-        votes, status, error = asyncio.run(ask()), RunStatus.done, None
+        votes, status, error = run_async(ask()), RunStatus.done, None
     except BudgetExhausted as exc:
         votes, status, error = [], RunStatus.budget, str(exc)
     except RunFailure as exc:

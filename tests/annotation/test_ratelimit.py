@@ -73,3 +73,29 @@ def test_a_dead_holder_frees_its_slot_after_the_lease_expires() -> None:
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_a_held_slot_is_renewed_so_nobody_takes_it_while_the_call_runs() -> None:
+    name = uuid.uuid4().hex
+
+    async def main() -> float:
+        (c1, holder), (c2, other) = _limiter(name, Limits(concurrency=1)), _limiter(name, Limits(concurrency=1))
+        holder.lease_ttl_ms = other.lease_ttl_ms = 300
+        released_at = 0.0
+
+        async def hold() -> None:
+            nonlocal released_at
+            async with holder.slot(1):
+                await asyncio.sleep(1.0)  # more than three lease lifetimes
+                released_at = time.monotonic()
+
+        task = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        await other.acquire(1)
+        acquired_at = time.monotonic()
+        await task
+        for client in (c1, c2):
+            await client.aclose()
+        return acquired_at - released_at
+
+    assert asyncio.run(main()) >= 0  # the second caller got the slot only after the first let go
