@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.crawl_batch.dedup import NearDuplicateIndex, signature_from_bytes
+from app.crawl_batch.dedup import NearDuplicateIndex, TextHashIds, signature_from_bytes
 from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
 from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, process_record
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 CHUNK_RECORDS = 200
 CHUNK_SECONDS = 1.0
 MAX_STORED_ERRORS = 1000
+# Existing documents are loaded into the dedup state this many at a time, streamed rather than fetched whole.
+LOAD_CHUNK = 4096
 
 
 @dataclass
@@ -34,7 +36,8 @@ class _Run:
     counts: dict[str, int]
     errors: list[dict[str, Any]]
     consumed: int
-    hashes: dict[str, int | None] = field(default_factory=dict)
+    # Text hash -> document id, or None while pending; compact, as it holds every document of the project.
+    hashes: TextHashIds = field(default_factory=TextHashIds)
     index: NearDuplicateIndex | None = None
     pending: list[Processed] = field(default_factory=list)
     duplicate_urls: dict[str, list[str]] = field(default_factory=dict)
@@ -81,12 +84,16 @@ def _start(engine: Engine, batch_id: int) -> _Run | None:
         )
         run.index = NearDuplicateIndex(threshold=run.policy.near_duplicate_threshold)
         rows = session.exec(
-            select(Document.id, Document.text_hash, Document.minhash).where(Document.project_id == batch.project_id)
+            select(Document.id, Document.text_hash, Document.minhash)
+            .where(Document.project_id == batch.project_id)
+            .execution_options(yield_per=LOAD_CHUNK)
         )
-        for doc_id, digest, minhash in rows:
-            run.hashes[digest] = doc_id
-            if minhash:
-                run.index.add(digest, signature_from_bytes(minhash))
+        for chunk in rows.partitions():
+            run.hashes.update([(digest, doc_id) for doc_id, digest, _ in chunk])
+            signed = [(digest, minhash) for _, digest, minhash in chunk if minhash]
+            run.index.add_many(
+                [digest for digest, _ in signed], [signature_from_bytes(minhash) for _, minhash in signed]
+            )
         return run
 
 

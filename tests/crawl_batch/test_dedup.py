@@ -3,9 +3,13 @@ import random
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
+from app.crawl_batch import dedup
 from app.crawl_batch.dedup import (
     NearDuplicateIndex,
+    Signature,
+    TextHashIds,
     estimate_jaccard,
     minhash_signature,
     normalize_for_hash,
@@ -271,3 +275,133 @@ def test_fingerprint_equals_hash_and_signature_computed_apart() -> None:
         digest, signature = fingerprint(text)
         assert digest == text_hash(text)
         assert (signature == minhash_signature(text)).all()
+
+
+def planted_signatures(count: int, seed: int) -> tuple[list[str], NDArray[np.uint32]]:
+    """Random signatures, with some sharing whole bands, some near-duplicates and some similar in no whole band."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.integers(0, 2**32, (count, 128), dtype=np.uint64).astype(np.uint32)
+    for row in range(1, count):
+        source = matrix[rng.integers(0, row)]
+        kind = row % 4
+        if kind == 1:  # one whole band (of 12 x 10 at threshold 0.8) in common, otherwise unrelated
+            band = int(rng.integers(0, 12)) * 10
+            matrix[row, band : band + 10] = source[band : band + 10]
+        elif kind == 2:  # a near-duplicate
+            matrix[row] = source
+            matrix[row, rng.choice(128, int(rng.integers(0, 40)), replace=False)] = rng.integers(
+                0, 2**32, dtype=np.uint64
+            )
+        elif kind == 3:  # 90% similar, yet one slot of every band differs
+            matrix[row] = source
+            matrix[row, np.arange(12) * 10 + rng.integers(0, 10, 12)] ^= 1
+    return [f"doc-{row}-𠮷" for row in range(count)], matrix
+
+
+def exact_band_query(keys: list[str], matrix: NDArray[np.uint32], signature: Signature, threshold: float) -> list[str]:
+    """What the index answers by definition: texts sharing a whole band, as similar as the threshold, best first."""
+    bands, rows = optimal_bands(threshold, 128, 0.2, 0.8)
+    width = bands * rows
+    shares = (matrix[:, :width].reshape(-1, bands, rows) == signature[:width].reshape(bands, rows)).all(axis=2)
+    similarity = np.count_nonzero(matrix == signature, axis=1) / 128
+    found = [(float(s), key) for key, s, share in zip(keys, similarity, shares.any(axis=1), strict=True) if share]
+    return [key for s, key in sorted(found, key=lambda m: (-m[0], m[1])) if s >= threshold - 1e-9]
+
+
+def test_index_answers_exactly_by_whole_bands_past_block_and_merge_sizes() -> None:
+    keys, matrix = planted_signatures(5000, seed=1)  # more than a block of signatures and many merges
+    index = NearDuplicateIndex(threshold=0.8)
+    for key, signature in zip(keys, matrix, strict=True):
+        index.add(key, signature)
+    assert len(index) == 5000
+    assert keys[0] in index
+    assert keys[4999] in index
+    assert "doc-5000-𠮷" not in index
+    _, others = planted_signatures(300, seed=2)
+    for signature in [*matrix[::37], *others]:
+        assert index.query(signature) == exact_band_query(keys, matrix, signature, 0.8)
+    assert index.query(matrix[6]) == exact_band_query(keys, matrix, matrix[6], 0.8) != []
+
+
+def test_colliding_hashes_do_not_change_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup, "_MASK32", 3)  # every band and key lands in one of four hash buckets
+    keys, matrix = planted_signatures(400, seed=3)
+    index = NearDuplicateIndex(threshold=0.7)
+    index.add_many(keys[:200], matrix[:200])
+    for key, signature in zip(keys[200:], matrix[200:], strict=True):
+        index.add(key, signature)
+    for signature in matrix[::7]:
+        assert index.query(signature) == exact_band_query(keys, matrix, signature, 0.7)
+    assert all(key in index for key in keys)
+    assert "doc-400-𠮷" not in index
+    with pytest.raises(ValueError, match="already indexed"):
+        index.add(keys[123], matrix[0])
+
+
+def test_add_many_is_add_one_by_one() -> None:
+    keys, matrix = planted_signatures(3000, seed=4)
+    one_by_one, at_once = NearDuplicateIndex(), NearDuplicateIndex()
+    for key, signature in zip(keys, matrix, strict=True):
+        one_by_one.add(key, signature)
+    at_once.add_many(keys[:1000], matrix[:1000])
+    at_once.add_many(keys[1000:1001], [matrix[1000]])
+    at_once.add_many([], [])
+    at_once.add_many(keys[1001:], list(matrix[1001:]))
+    assert len(at_once) == len(one_by_one) == 3000
+    for signature in matrix[::11]:
+        assert at_once.query(signature) == one_by_one.query(signature)
+
+
+def test_add_many_refuses_taken_keys_and_bad_shapes_whole() -> None:
+    index = NearDuplicateIndex()
+    signatures = [minhash_signature(chinese_text(300, seed=seed)) for seed in range(3)]
+    index.add("a", signatures[0])
+    with pytest.raises(ValueError, match="already indexed: 'a'"):
+        index.add_many(["b", "a"], signatures[1:])
+    with pytest.raises(ValueError, match="already indexed: 'c'"):
+        index.add_many(["c", "c"], signatures[1:])
+    with pytest.raises(ValueError, match="2 signatures of 128 values"):
+        index.add_many(["b", "c"], signatures)
+    with pytest.raises(ValueError, match="1 signatures of 128 values"):
+        index.add_many(["b"], [minhash_signature("你好", num_perm=64)])
+    assert len(index) == 1
+    assert "b" not in index
+    assert index.query(signatures[1]) == []
+
+
+def test_index_keeps_its_own_copy_of_keys_and_signatures() -> None:
+    index = NearDuplicateIndex()
+    signature = minhash_signature(chinese_text(300, seed=1))
+    for key in ["𠮷野家", "\ud800 lone surrogate", ""]:
+        index.add(key, signature if key else minhash_signature("x"))
+    original = signature.copy()
+    signature[:] = 0
+    assert index.query(original) == ["\ud800 lone surrogate", "𠮷野家"]
+    assert index.query(signature) == []
+    assert "" in index
+
+
+def test_text_hash_ids_map_hashes_to_ids_or_pending() -> None:
+    ids = TextHashIds()
+    digests = [text_hash(str(i)) for i in range(10_000)]  # past the merge size, so both tiers are used
+    for i, digest in enumerate(digests[:6000]):
+        ids[digest] = None if i % 3 == 0 else i
+    ids.update([(digest, i) for i, digest in enumerate(digests[6000:], start=6000)])
+    assert len(ids) == 10_000
+    assert ids[digests[0]] is None
+    assert ids[digests[1]] == 1
+    assert ids[digests[9999]] == 9999
+    ids[digests[0]] = 5  # the pending document is stored
+    ids[digests[9999]] = None
+    assert ids[digests[0]] == 5
+    assert ids[digests[9999]] is None
+    assert len(ids) == 10_000
+    assert digests[123] in ids
+    assert text_hash("absent") not in ids
+    assert 42 not in ids
+    with pytest.raises(KeyError):
+        ids[text_hash("absent")]
+    with pytest.raises(ValueError, match="never negative"):
+        ids["x"] = -1
+    ids.update([(digests[1], 7), ("h1", 8), ("h1", 9)])  # present or repeated: assigned one by one
+    assert (ids[digests[1]], ids["h1"], len(ids)) == (7, 9, 10_001)

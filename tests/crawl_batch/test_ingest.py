@@ -180,6 +180,31 @@ def test_near_duplicates_are_folded_into_the_kept_document(ing: Ingest) -> None:
     assert ing.documents(pid)[0].duplicate_urls == ["https://y.example/copy"]
 
 
+def test_existing_documents_are_loaded_chunk_by_chunk(ing: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "LOAD_CHUNK", 2)
+    pid = ing.project(min_chars=10)
+    texts = [_unique_text(i) * 2 for i in range(5)]
+
+    def jsonl(items: list[tuple[str, str]]) -> bytes:
+        return "\n".join(json.dumps({"text": t, "url": u}, ensure_ascii=False) for t, u in items).encode()
+
+    first = ing.batch(pid, jsonl([(t, f"https://a.example/{i}") for i, t in enumerate(texts)]), "first.jsonl")
+    assert first.counts["kept"] == 5
+    near = texts[4][:-2] + "（完）"
+    second = ing.batch(
+        pid,
+        jsonl([(texts[0], "https://b.example/0"), (near, "https://b.example/near"), (_unique_text(9), "")]),
+        "b.jsonl",
+    )
+    assert second.counts["duplicates_exact"] == 1
+    assert second.counts["duplicates_near"] == 1
+    assert second.counts["kept"] == 1
+    docs = ing.documents(pid)
+    assert len(docs) == 6
+    assert docs[0].duplicate_urls == ["https://b.example/0"]
+    assert docs[4].duplicate_urls == ["https://b.example/near"]
+
+
 def test_invalid_json_lines_are_skipped_with_their_line_numbers(ing: Ingest) -> None:
     pid = ing.project()
     good = [json.dumps({"text": p * 2}, ensure_ascii=False) for p in ZH_PARAGRAPHS]
