@@ -1,0 +1,801 @@
+"""Crawl-batch ingestion throughput and peak memory, each beside a baseline measured in the same run.
+
+Generates a seeded batch of Chinese news pages as a Common Crawl style WARC (one gzip member per record; UTF-8
+and GBK pages with menus, sidebars, footers and inline assets) and the matching WET, then measures:
+
+- baselines: raw FastWARC iteration over both files; [a] WET iteration plus split_sentences (target: WET
+  ingestion at least 50% of its speed); [b] decode_html plus resiliparse extract_main_text per page (target: WARC
+  ingestion at least 70% of its speed). Ratios compare records per CPU-second, so a busy machine skews them less;
+- CPU milliseconds per record of each step of process_record, to show where the time goes;
+- ingest_batch end to end on an embedded SQLite database, each run in a fresh spawned process that reports its
+  peak RSS (VmHWM), for all and for half of the records (target: at most 300 MB, flat in batch size).
+
+Run: .venv/bin/python bench/ingest.py [--records N] [--seed S] [--keep]
+"""
+
+import argparse
+import base64
+import gzip
+import hashlib
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app import jobs, migrations
+from app.crawl_batch.dedup import minhash_signature, signature_to_bytes, text_hash
+from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
+from app.crawl_batch.formats import RawRecord
+from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.pipeline import IngestPolicy, process_record
+from app.crawl_batch.sentences import split_sentences
+from app.crawl_batch.service import create_batch
+from app.crawl_batch.uploads import StoredUpload
+from app.crawl_batch.web_archives import iter_warc
+from app.db import make_engine
+from app.models import CrawlBatch
+from app.project.service import create_project
+
+WET_TARGET = 0.5
+WARC_TARGET = 0.7
+RSS_TARGET_MB = 300.0
+# Doubling the batch may add this share to peak RSS and still count as flat: the near-duplicate index and the
+# stored hashes grow with the documents kept, by design.
+RSS_FLAT_SHARE = 0.1
+GBK_SHARE = 0.15
+EXACT_DUPLICATE_SHARE = 0.03
+NEAR_DUPLICATE_SHARE = 0.01
+SHORT_PAGE_SHARE = 0.02
+BREAKDOWN_SAMPLE = 1000
+
+# --- Vocabulary (Simplified Chinese, all of it encodable in GBK) -------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔汤"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚英华玉萍红鹏辉建国文志海宁晓婷雪斌波宇浩凯健俊帆旭鑫欣琳颖博晨阳佳慧瑞思"
+)
+PLACES = _words(
+    "北京 上海 广州 深圳 杭州 南京 成都 重庆 武汉 西安 天津 苏州 长沙 郑州 青岛 沈阳 大连 厦门 宁波 合肥 福州 昆明 "
+    "哈尔滨 济南 长春 南昌 贵阳 南宁 太原 石家庄 兰州 呼和浩特 银川 西宁 海口 三亚 珠海 东莞 佛山 无锡 温州 烟台 "
+    "广东省 浙江省 江苏省 山东省 河南省 四川省 湖北省 湖南省 福建省 安徽省 河北省 陕西省 云南省 贵州省 江西省"
+)
+ORGS = _words(
+    "国家统计局 中国人民银行 教育部 科技部 商务部 工业和信息化部 生态环境部 交通运输部 国家发展改革委 "
+    "清华大学 北京大学 复旦大学 浙江大学 武汉大学 中山大学 中国科学院 中国工程院 华为技术有限公司 阿里巴巴集团 "
+    "腾讯公司 百度公司 小米集团 比亚迪股份有限公司 中国移动 国家电网 中国石油 京东集团 宁德时代 中国银行 "
+    "市人民政府 市交通运输局 省卫生健康委员会 市教育局 区人民法院 市气象台 市文化和旅游局 省农业农村厅 "
+    "市场监督管理局 市住房和城乡建设局 市人力资源和社会保障局 新华社 人民日报社 中央广播电视总台"
+)
+NOUNS = _words(
+    "经济 市场 企业 产业 项目 技术 创新 政策 改革 投资 消费 服务 数据 平台 人工智能 新能源 汽车 电池 芯片 教育 "
+    "学生 医疗 医院 患者 农业 农民 乡村 城市 交通 地铁 高铁 机场 旅游 文化 体育 比赛 环境 生态 能源 电力 住房 "
+    "房价 就业 工资 社保 养老 人口 家庭 社区 安全 法律 法院 案件 科研 论文 实验 卫星 航天 气候 降雨 气温 台风 "
+    "物流 快递 外贸 出口 制造业 供应链 基础设施 公共服务 营商环境 数字经济 绿色发展 乡村振兴 城市更新 "
+    "研发投入 人才队伍 产业链 示范区 试验区 博物馆 图书馆 音乐节 马拉松 志愿者 居民 游客 老年人 青少年"
+)
+VERBS = _words(
+    "推动 加快 实施 提高 促进 支持 加强 完善 建设 开展 发布 宣布 启动 完成 实现 签署 召开 举办 参加 提出 "
+    "部署 落实 推进 扩大 降低 优化 引进 培养 探索 打造 巩固 提升 保障 改善 规范 整治 升级 拓展 服务 带动"
+)
+SAYS = _words("表示 认为 指出 强调 介绍 透露 坦言 称 告诉记者")
+ADJS = _words(
+    "重要 全面 积极 稳定 显著 持续 明显 快速 高质量 优质 便捷 绿色 智能 数字化 安全 可靠 创新型 现代化 "
+    "开放 包容 协调 有效 务实 长期 系统 关键 核心 基本 新型 综合 精准 健康 平稳 有力"
+)
+OPENERS = _words(
+    "今年以来 去年 近日 日前 昨天上午 昨天下午 本周 上半年 一季度 近年来 目前 截至目前 此前 随后 同时 此外 "
+    "另外 与此同时 据悉 据了解 记者获悉 从发布会上获悉 在此基础上 下一步"
+)
+LINKERS = _words("但是 因此 同时 而且 此外 然而 不过 所以 其中 另一方面 总体来看 值得注意的是")
+UNITS = _words("亿元 万元 万人 万辆 万吨 个百分点 家企业 个项目 所学校 公里")
+SECTIONS = _words("首页 新闻 财经 科技 教育 健康 体育 娱乐 房产 汽车 旅游 文化 评论 视频 图片 专题 国际 军事 社会")
+SUFFIXES = _words("新闻网 日报 晚报 在线 资讯网 融媒体中心 发布 都市报")
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+LIBS = ("jquery.min", "swiper.min", "lazyload", "common", "share", "stat", "ad-loader")
+
+
+TEMPLATES = (
+    "{opener}，{place}{org}{verb}了{adj}的{noun}{noun}方案。",
+    "{org}负责人{name}{say}，{noun}{verb}{adj}，{linker}{noun}仍需进一步{verb}。",
+    "据{org}统计，{year}年{place}{noun}规模达到{number}，同比增长{pct}。",
+    "“{noun}是{noun}的{adj}支撑，我们将{verb}{noun}。”{name}说。",
+    "{linker}，{place}共{verb}{noun}{count}个，带动{noun}超过{number}！",
+    "《{place}{noun}{adj}发展规划》提出，到{future}年{verb}{adj}的{noun}体系；",
+    "{opener}，{noun}、{noun}和{noun}等领域{adj}{verb}，{noun}{adj}向好。",
+    "{name}在{place}{verb}了{noun}活动，吸引{count}名{noun}参与？",
+)
+
+
+class _Draw(dict[str, str]):
+    """A format_map mapping that draws a fresh word for every placeholder it is asked for."""
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__()
+        r = rng  # short, for the table below
+        self.makers: dict[str, Callable[[], str]] = {
+            "opener": lambda: r.choice(OPENERS),
+            "place": lambda: r.choice(PLACES),
+            "org": lambda: r.choice(ORGS),
+            "noun": lambda: r.choice(NOUNS),
+            "verb": lambda: r.choice(VERBS),
+            "adj": lambda: r.choice(ADJS),
+            "say": lambda: r.choice(SAYS),
+            "linker": lambda: r.choice(LINKERS),
+            "name": lambda: r.choice(SURNAMES) + "".join(r.choices(GIVEN, k=r.randint(1, 2))),
+            "number": lambda: f"{r.randint(1, 999)}.{r.randint(0, 9)}{r.choice(UNITS)}",
+            "pct": lambda: f"{r.randint(1, 40)}.{r.randint(0, 9)}%",
+            "count": lambda: str(r.randint(2, 9000)),
+            "year": lambda: str(r.randint(2015, 2024)),
+            "future": lambda: str(r.randint(2025, 2035)),
+        }
+
+    def __missing__(self, key: str) -> str:
+        return self.makers[key]()
+
+
+@dataclass
+class Site:
+    name: str
+    domain: str
+    nav: list[str]
+    gbk: bool
+    header_charset: bool
+    # Stands in for the site's analytics key and licence number.
+    token: str
+    # Channel -> sub-channel names of the mega menu; hot headlines and friend sites change rarely, so per site.
+    menu: dict[str, list[str]]
+    hot: list[str]
+    friends: list[str]
+    # Inline CSS and ad-slot JSON: the markup weight of a real portal page, without visible text.
+    assets: str
+
+
+@dataclass
+class Page:
+    url: str
+    title: str
+    paragraphs: list[str]
+    site: Site
+    date: datetime
+    related: list[str]
+
+
+class Corpus:
+    """Seeded generator of Chinese news-like pages, with a few exact and near duplicates and short pages."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.draw = _Draw(self.rng)
+        self.sites = [self._site() for _ in range(60)]
+        self.pages: list[Page] = []
+
+    def _site(self) -> Site:
+        rng = self.rng
+        domain = "".join(rng.choices(LETTERS, k=rng.randint(4, 9))) + rng.choice([".com", ".cn", ".com.cn", ".net"])
+        nav = rng.sample(SECTIONS, 10)
+        return Site(
+            name=rng.choice(PLACES) + rng.choice(SUFFIXES),
+            domain="www." + domain,
+            nav=nav,
+            gbk=rng.random() < GBK_SHARE,
+            header_charset=rng.random() < 0.5,
+            token=f"{rng.getrandbits(128):032x}",
+            menu={channel: rng.sample(NOUNS, 12) for channel in nav},
+            hot=[self._title() for _ in range(10)],
+            friends=[rng.choice(PLACES) + rng.choice(SUFFIXES) for _ in range(30)],
+            assets=_assets(rng, domain),
+        )
+
+    def sentence(self) -> str:
+        return self.rng.choice(TEMPLATES).format_map(self.draw)
+
+    def _title(self) -> str:
+        return "{place}{verb}{adj}{noun} {noun}{verb}{number}".format_map(self.draw)
+
+    def _paragraphs(self) -> list[str]:
+        rng = self.rng
+        if rng.random() < SHORT_PAGE_SHARE:
+            return [self.sentence()[:30]]
+        # 350 to 1,000 characters: 1 to 3 KB of UTF-8.
+        target, paragraphs, size = rng.randint(350, 1000), [], 0
+        while size < target:
+            paragraph = "".join(self.sentence() for _ in range(rng.randint(2, 5)))
+            paragraphs.append(paragraph)
+            size += len(paragraph)
+        return paragraphs
+
+    def page(self, i: int) -> Page:
+        rng = self.rng
+        date = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 30 * 86400))
+        roll = rng.random()
+        if self.pages and roll < EXACT_DUPLICATE_SHARE + NEAR_DUPLICATE_SHARE:
+            # A syndicated copy on the same site: the same article, another URL (a near copy is lightly edited).
+            source = rng.choice(self.pages[-2000:])
+            paragraphs, related = list(source.paragraphs), source.related
+            if roll >= EXACT_DUPLICATE_SHARE:
+                paragraphs[-1] = paragraphs[-1][:-1] + "（完）"
+                related = [self._title() for _ in range(6)]
+            site, title, date = source.site, source.title, source.date
+        else:
+            site, title, paragraphs = rng.choice(self.sites), self._title(), self._paragraphs()
+            related = [self._title() for _ in range(6)]
+        section = rng.choice(["news", "finance", "tech", "local"])
+        url = f"https://{site.domain}/{section}/{date:%Y%m/%d}/t{date:%Y%m%d}_{i}.shtml"
+        page = Page(url, title, paragraphs, site, date, related)
+        self.pages.append(page)
+        if len(self.pages) > 4000:
+            del self.pages[:2000]
+        return page
+
+
+def _assets(rng: random.Random, domain: str) -> str:
+    css = "".join(
+        f".c{rng.getrandbits(24):06x}{{margin:{rng.randint(0, 20)}px;padding:{rng.randint(0, 20)}px "
+        f"{rng.randint(0, 30)}px;color:#{rng.getrandbits(24):06x};font-size:{rng.randint(12, 20)}px}}\n"
+        for _ in range(80)
+    )
+    slots = ",".join(
+        f'{{"id":"{rng.getrandbits(64):016x}","w":{rng.choice([300, 728, 160])},"h":{rng.choice([90, 250, 600])},'
+        f'"src":"https://static.{domain}/ad/{rng.getrandbits(32):08x}.js","lazy":{rng.choice(["true", "false"])}}}'
+        for _ in range(80)
+    )
+    scripts = "".join(f'<script src="https://static.{domain}/js/{name}.js?v=3.2.1"></script>\n' for name in LIBS)
+    return f'<style>{css}</style>\n{scripts}<script>window.__AD_CONFIG__={{"slots":[{slots}]}};</script>\n'
+
+
+def render_html(page: Page) -> tuple[bytes, str]:
+    """The page as a server sends it: (body bytes, HTTP Content-Type)."""
+    site = page.site
+    charset = "gbk" if site.gbk else "utf-8"
+    meta = (
+        '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+        if site.gbk and len(site.domain) % 2
+        else f'<meta charset="{charset}">'
+    )
+    nav = "".join(f'<li><a href="/{i}/">{item}</a></li>' for i, item in enumerate(site.nav))
+    menu = "".join(
+        f'<dl><dt><a href="/c{i}/">{channel}</a></dt><dd>'
+        + "".join(f'<a href="/c{i}/s{j}/" target="_blank">{sub}</a>' for j, sub in enumerate(subs))
+        + "</dd></dl>"
+        for i, (channel, subs) in enumerate(site.menu.items())
+    )
+    related = "".join(f'<li><a href="/r/{i}.shtml">{title}</a></li>' for i, title in enumerate(page.related))
+    hot = "".join(
+        f'<li><span class="n{i}">{i + 1}</span><a href="/h/{i}.shtml">{t}</a></li>' for i, t in enumerate(site.hot)
+    )
+    friends = " ".join(
+        f'<a href="http://www.f{i}.cn/" target="_blank">{name}</a>' for i, name in enumerate(site.friends)
+    )
+    body = "".join(f"<p>{p}</p>\n" for p in page.paragraphs)
+    html = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head>{meta}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{page.title}_{site.name}</title>
+<meta name="keywords" content="{site.name},{page.title[:8]},{"，".join(site.nav[:4])}">
+<link rel="stylesheet" href="/static/css/main.css?v=20240501">
+<style>body{{margin:0;font-family:"Microsoft YaHei",sans-serif}}.nav li{{display:inline-block;padding:0 12px}}
+.article p{{text-indent:2em;line-height:1.8}}.footer{{color:#999;font-size:12px;text-align:center}}</style>
+<script>var _hmt=_hmt||[];(function(){{var hm=document.createElement("script");
+hm.src="https://hm.baidu.com/hm.js?{site.token}";
+var s=document.getElementsByTagName("script")[0];s.parentNode.insertBefore(hm,s);}})();</script>
+{site.assets}</head><body>
+<div class="top"><a href="/">登录</a> | <a href="/reg">注册</a> | <a href="/app">手机版</a> | 设为首页</div>
+<div class="header"><a href="/" class="logo">{site.name}</a>
+<form action="/search"><input name="q" placeholder="请输入关键词"><button>搜索</button></form></div>
+<ul class="nav">{nav}</ul>
+<div class="menu">{menu}</div>
+<div class="crumb">当前位置：<a href="/">首页</a> &gt; <a href="/news/">{site.nav[1]}</a> &gt; 正文</div>
+<div class="main"><div class="article">
+<h1>{page.title}</h1>
+<div class="info">{page.date:%Y-%m-%d %H:%M} 来源：{site.name} 作者：{site.nav[2]}记者
+字号：<a>大</a> <a>中</a> <a>小</a></div>
+{body}<div class="editor">（责任编辑：{site.nav[3]}）</div>
+<div class="share">分享到：<a>微信</a> <a>微博</a> <a>QQ空间</a></div>
+</div>
+<div class="side"><h3>相关阅读</h3><ul>{related}</ul>
+<h3>排行榜</h3><ol>{hot}</ol>
+<h3>图片新闻</h3><ul><li><img src="/img/1.jpg" alt="图片"></li></ul></div></div>
+<div class="links"><h3>友情链接</h3>{friends}</div>
+<div class="footer"><p><a href="/about">关于我们</a> | <a href="/contact">联系我们</a> | <a href="/ad">广告服务</a> |
+<a href="/map">网站地图</a> | <a href="/copyright">版权声明</a> | <a href="/disclaimer">免责声明</a></p>
+<p>Copyright &copy; 2005-2024 {site.name} 版权所有 未经授权禁止转载</p>
+<p>京ICP备{int(site.token[:7], 16):08d}号-1 违法和不良信息举报电话：010-12345678</p>
+</div></body></html>
+"""
+    content_type = f"text/html; charset={charset.upper()}" if site.header_charset else "text/html"
+    return html.encode("gbk" if site.gbk else "utf-8"), content_type
+
+
+def wet_text(page: Page) -> str:
+    """What Common Crawl's WET conversion keeps: the title, then every text line, boilerplate included."""
+    site = page.site
+    lines = [f"{page.title}_{site.name}", "登录 | 注册 | 手机版 | 设为首页", site.name, *site.nav]
+    lines += [" ".join([channel, *subs]) for channel, subs in site.menu.items()]
+    lines += [f"当前位置：首页 > {site.nav[1]} > 正文", page.title, f"{page.date:%Y-%m-%d %H:%M} 来源：{site.name}"]
+    lines += [*page.paragraphs, f"（责任编辑：{site.nav[3]}）", "分享到：微信 微博 QQ空间", "相关阅读", *page.related]
+    lines += ["排行榜", *(f"{i + 1} {title}" for i, title in enumerate(site.hot)), "友情链接", " ".join(site.friends)]
+    lines += ["关于我们 | 联系我们 | 广告服务 | 网站地图 | 版权声明 | 免责声明", f"Copyright © 2005-2024 {site.name}"]
+    return "\n".join(lines)
+
+
+def _digest(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode()
+
+
+def warc_record(headers: list[tuple[str, str]], block: bytes) -> bytes:
+    """One WARC/1.0 record, gzipped on its own as Common Crawl writes them."""
+    head = "WARC/1.0\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers)
+    head += f"WARC-Block-Digest: {_digest(block)}\r\nContent-Length: {len(block)}\r\n\r\n"
+    return gzip.compress(head.encode() + block + b"\r\n\r\n", compresslevel=6, mtime=0)
+
+
+def _warcinfo(rng: random.Random, filename: str) -> bytes:
+    fields = f"software: concord-bench\r\nformat: WARC File Format 1.0\r\nfilename: {filename}\r\n"
+    headers = [
+        ("WARC-Type", "warcinfo"),
+        ("WARC-Date", "2024-05-31T00:00:00Z"),
+        ("WARC-Filename", filename),
+        ("WARC-Record-ID", f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"),
+        ("Content-Type", "application/warc-fields"),
+    ]
+    return warc_record(headers, fields.encode())
+
+
+@dataclass
+class Batch:
+    warc: Path
+    wet: Path
+
+
+@dataclass
+class Generated:
+    batches: dict[int, Batch]
+    gbk_pages: int
+    median_html_bytes: float
+    median_article_bytes: float
+    seconds: float
+
+
+def generate(directory: Path, records: int, seed: int) -> Generated:
+    """Write the WARC and WET of `records` pages, and of the first half of them, in one pass."""
+    corpus, rng = Corpus(seed), random.Random(seed + 1)
+    started = time.perf_counter()
+    gbk = 0
+    html_sizes: list[int] = []
+    article_sizes: list[int] = []
+    with ExitStack() as stack:
+        batches: dict[int, Batch] = {}
+        outputs: dict[int, tuple[BinaryIO, BinaryIO]] = {}
+        for size in (records // 2, records):
+            batch = Batch(directory / f"bench-{size}.warc.gz", directory / f"bench-{size}.warc.wet.gz")
+            batches[size] = batch
+            outputs[size] = (stack.enter_context(batch.warc.open("wb")), stack.enter_context(batch.wet.open("wb")))
+            outputs[size][0].write(_warcinfo(rng, batch.warc.name))
+            outputs[size][1].write(_warcinfo(rng, batch.wet.name))
+        for i in range(records):
+            page = corpus.page(i)
+            gbk += page.site.gbk
+            body, content_type = render_html(page)
+            html_sizes.append(len(body))
+            article_sizes.append(len("".join(page.paragraphs).encode()))
+            response, conversion = _page_records(page, body, content_type, rng)
+            for size, (warc, wet) in outputs.items():
+                if i < size:
+                    warc.write(response)
+                    wet.write(conversion)
+    seconds = time.perf_counter() - started
+    return Generated(batches, gbk, statistics.median(html_sizes), statistics.median(article_sizes), seconds)
+
+
+def _page_records(page: Page, body: bytes, content_type: str, rng: random.Random) -> tuple[bytes, bytes]:
+    """The WARC response record of a page and the WET conversion record that refers to it."""
+    date = f"{page.date:%Y-%m-%dT%H:%M:%SZ}"
+    http = (
+        f"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: {page.date:%a, %d %b %Y %H:%M:%S} GMT\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    response_id = f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
+    response = warc_record(
+        [
+            ("WARC-Type", "response"),
+            ("WARC-Date", date),
+            ("WARC-Record-ID", response_id),
+            ("Content-Type", "application/http; msgtype=response"),
+            ("WARC-Target-URI", page.url),
+            ("WARC-Payload-Digest", _digest(body)),
+            ("WARC-Identified-Payload-Type", "text/html"),
+        ],
+        http,
+    )
+    conversion = warc_record(
+        [
+            ("WARC-Type", "conversion"),
+            ("WARC-Target-URI", page.url),
+            ("WARC-Date", date),
+            ("WARC-Record-ID", f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"),
+            ("WARC-Refers-To", response_id),
+            ("WARC-Identified-Content-Language", "zho"),
+            ("Content-Type", "text/plain"),
+        ],
+        wet_text(page).encode(),
+    )
+    return response, conversion
+
+
+# --- Baselines ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rate:
+    """Records handled in so many wall-clock and CPU seconds."""
+
+    records: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.records / self.cpu_seconds if self.cpu_seconds else 0.0
+
+
+class Stopwatch:
+    """Accumulates wall-clock and CPU time over the blocks it times."""
+
+    def __init__(self) -> None:
+        self.seconds = self.cpu_seconds = 0.0
+
+    def __enter__(self) -> "Stopwatch":
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._wall
+        self.cpu_seconds += time.process_time() - self._cpu
+
+
+def iterate(path: Path, *, http: bool, work: Callable[[WarcRecord, bytes], None] | None = None) -> Rate:
+    """FastWARC over the file as ingestion opens it, reading every payload (and running `work` on it)."""
+    wanted = WarcRecordType.response | WarcRecordType.conversion
+    count = 0
+    with Stopwatch() as watch, path.open("rb") as file:
+        for record in ArchiveIterator(file, record_types=wanted, parse_http=http, auto_decode="none"):
+            payload = record.reader.read()
+            count += 1
+            if work is not None:
+                work(record, payload)
+    return Rate(count, watch.seconds, watch.cpu_seconds)
+
+
+def wet_baseline(path: Path) -> Rate:
+    """[a]: FastWARC over the WET, reading, decoding and sentence-splitting every payload."""
+
+    def split(_record: WarcRecord, payload: bytes) -> None:
+        split_sentences(payload.decode("utf-8", "replace"))
+
+    return iterate(path, http=False, work=split)
+
+
+def extractor_baseline(path: Path) -> Rate:
+    """[b]: decode_html + resiliparse main text of every page; only that work is timed, not the reading."""
+    watch = Stopwatch()
+    pages = 0
+
+    def extract(record: WarcRecord, body: bytes) -> None:
+        nonlocal pages
+        with watch:
+            html, _ = decode_html(body, http_content_type=record.http_headers.get("Content-Type"))
+            extract_main_text(html, url=record.headers.get("WARC-Target-URI"), extractor="resiliparse")
+        pages += 1
+
+    iterate(path, http=True, work=extract)
+    return Rate(pages, watch.seconds, watch.cpu_seconds)
+
+
+STAGES = (
+    "read (iter_warc)",
+    "decode_html",
+    "extract_main_text",
+    "detect_language",
+    "cjk_ratio",
+    "split_sentences",
+    "text_hash",
+    "minhash_signature",
+    "detect_script",
+    "process_record, all of it",
+)
+
+
+def breakdown(path: Path, sample: int) -> dict[str, float]:
+    """CPU milliseconds per record of each step ingestion takes, on the first `sample` records of the file."""
+    watches = {stage: Stopwatch() for stage in STAGES}
+    policy = IngestPolicy()
+
+    def timed(stage: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with watches[stage]:
+            return call(*args, **kwargs)
+
+    records = iter_warc(path)
+    count = 0
+    while count < sample:
+        raw = timed(STAGES[0], next, records, None)
+        if raw is None:
+            break
+        if not isinstance(raw, RawRecord):
+            continue
+        count += 1
+        if raw.kind == "html":
+            html, _ = timed("decode_html", decode_html, raw.content_bytes or b"", http_content_type=raw.content_type)
+            text = timed("extract_main_text", extract_main_text, html, url=raw.url).text
+        else:
+            text = unicodedata.normalize("NFC", raw.text or "")
+        if raw.language_hint is None:
+            timed("detect_language", detect_language, text)
+        timed("cjk_ratio", cjk_ratio, text)
+        timed("split_sentences", split_sentences, text)
+        timed("text_hash", text_hash, text)
+        timed("minhash_signature", lambda t: signature_to_bytes(minhash_signature(t)), text)
+        timed("detect_script", detect_script, text)
+        timed(STAGES[-1], process_record, raw, policy)
+    return {stage: 1000 * watch.cpu_seconds / max(count, 1) for stage, watch in watches.items()}
+
+
+# --- End to end, in a fresh process ---------------------------------------------------------------------
+
+
+@dataclass
+class Ingested:
+    records: int
+    kept: int
+    seconds: float
+    cpu_seconds: float
+    warmup_seconds: float
+    idle_rss_mb: float
+    peak_rss_mb: float
+    status: str
+    counts: dict[str, int]
+
+    @property
+    def rate(self) -> Rate:
+        return Rate(self.records, self.seconds, self.cpu_seconds)
+
+
+def _proc_status_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def warm_up() -> float:
+    """Load what a worker loads once (language model, OpenCC tables, Unicode classes); return the seconds."""
+    started = time.perf_counter()
+    text = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学，培养了大批人才。" * 3
+    html = f"<html><head><title>t</title></head><body><article><p>{text}</p></article></body></html>"
+    process_record(RawRecord(kind="text", offset=0, text=text), IngestPolicy())
+    process_record(RawRecord(kind="html", offset=0, content_bytes=html.encode()), IngestPolicy())
+    return time.perf_counter() - started
+
+
+def _create_batch(engine: Engine, label: str, path: Path) -> int:
+    with Session(engine) as session:
+        project = create_project(session, name=f"bench {label}", preset="zh-general")
+        upload = StoredUpload(path, path.name, path.stat().st_size, "0" * 64)
+        batch = create_batch(session, project=project, upload=upload, fmt=None, created_by=None)
+        session.commit()
+        assert batch.id is not None
+        return batch.id
+
+
+def run_ingestion(url: str, label: str, path: Path, records: int) -> Ingested:
+    """In a spawned child: create a project and batch, run ingest_batch directly, report times and VmHWM."""
+    # The benchmark calls the job function directly, so the "crawl_batch.ingest" job queued on commit is not sent.
+    jobs._send = lambda name, ids: None
+    engine = make_engine(url)
+    batch_id = _create_batch(engine, label, path)
+    warmup = warm_up()
+    idle_rss = _proc_status_mb("VmRSS")
+    with Stopwatch() as watch:
+        ingest_batch(batch_id, engine=engine)
+    with Session(engine) as session:
+        batch = session.get(CrawlBatch, batch_id)
+        assert batch is not None
+        counts, status = dict(batch.counts), str(batch.status)
+    engine.dispose()
+    return Ingested(
+        records=records,
+        kept=counts.get("kept", 0),
+        seconds=watch.seconds,
+        cpu_seconds=watch.cpu_seconds,
+        warmup_seconds=warmup,
+        idle_rss_mb=idle_rss,
+        peak_rss_mb=_proc_status_mb("VmHWM"),
+        status=status,
+        counts=counts,
+    )
+
+
+def in_fresh_processes(url: str, jobs: list[tuple[str, Path, int]]) -> list[Ingested]:
+    """Run each ingestion in its own spawned process, as many side by side as there are jobs."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(jobs), mp_context=context, max_tasks_per_child=1) as pool:
+        futures = [pool.submit(run_ingestion, url, label, path, records) for label, path, records in jobs]
+        return [future.result() for future in futures]
+
+
+# --- Report ---------------------------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1024**2:.1f} MB"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _steps(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
+    n, half = args.records, args.records // 2
+    _log(f"generating {n:,} records in {workdir} ...")
+    generated = generate(workdir, n, args.seed)
+    full = generated.batches[n]
+    yield (
+        f"Generated in {generated.seconds:.1f} s: WARC {_mb(full.warc)} ({n:,} responses, "
+        f"{generated.gbk_pages / n:.0%} GBK), WET {_mb(full.wet)} ({n:,} conversions), and the first {half:,} of each"
+    )
+    yield (
+        f"Median page: {generated.median_html_bytes / 1024:.0f} KB of HTML, "
+        f"{generated.median_article_bytes / 1024:.1f} KB of article text; "
+        f"about {EXACT_DUPLICATE_SHARE:.0%} exact and {NEAR_DUPLICATE_SHARE:.0%} near copies"
+    )
+    url = f"sqlite:///{workdir / 'data' / 'concord.db'}"
+    migrations.upgrade(url)
+
+    _log("baselines ...")
+    warm_up()
+    references = {
+        "FastWARC iterate+read WARC (reference)": iterate(full.warc, http=True),
+        "FastWARC iterate+read WET (reference)": iterate(full.wet, http=False),
+    }
+    wet_base, extract_base = wet_baseline(full.wet), extractor_baseline(full.warc)
+    sample = min(n, BREAKDOWN_SAMPLE)
+    _log(f"per-step breakdown on {sample:,} records ...")
+    steps = {"WET": breakdown(full.wet, sample), "WARC": breakdown(full.warc, sample)}
+
+    runs: dict[tuple[str, int], Ingested] = {}
+    small, large = generated.batches[half], generated.batches[n]
+    # The half-size runs only measure memory, so they run side by side; the timed runs run alone.
+    _log(f"ingest_batch WET and WARC, {half:,} records each, side by side in fresh processes ...")
+    runs["WET", half], runs["WARC", half] = in_fresh_processes(
+        url, [(f"WET {half}", small.wet, half), (f"WARC {half}", small.warc, half)]
+    )
+    for fmt, path in (("WET", large.wet), ("WARC", large.warc)):
+        _log(f"ingest_batch {fmt} {n:,} records in a fresh process ...")
+        (runs[fmt, n],) = in_fresh_processes(url, [(f"{fmt} {n}", path, n)])
+
+    yield ""
+    columns = f"{'rec/s':>8}{'rec/cpu-s':>10}{'docs/s':>8}{'wall s':>8}{'ratio':>7}  target"
+    yield f"{f'Throughput, {n:,} records':<42}{columns}"
+    rows = [*references.items(), ("[a] WET iterate+read+split_sentences", wet_base)]
+    rows.append(("[b] decode_html+resiliparse per page", extract_base))
+    for name, rate in rows:
+        yield f"{name:<42}{rate.per_second:>8,.0f}{rate.per_cpu_second:>10,.0f}{'':>8}{rate.seconds:>8.1f}"
+    for name, run, base, target in (
+        ("ingest_batch WET end to end, vs [a]", runs["WET", n], wet_base, WET_TARGET),
+        ("ingest_batch WARC end to end, vs [b]", runs["WARC", n], extract_base, WARC_TARGET),
+    ):
+        ratio = run.rate.per_cpu_second / base.per_cpu_second
+        yield (
+            f"{name:<42}{run.rate.per_second:>8,.0f}{run.rate.per_cpu_second:>10,.0f}{run.kept / run.seconds:>8,.0f}"
+            f"{run.seconds:>8.1f}{ratio:>7.2f}  >= {target:.2f} {_verdict(ratio >= target)}"
+        )
+    yield "(ratio: records per CPU-second against the baseline's, so other load on the machine does not skew it)"
+
+    yield ""
+    yield f"{f'CPU ms per record (first {sample:,} records)':<42}{'WET':>8}{'WARC':>8}"
+    for stage in STAGES:
+        yield f"{stage:<42}{steps['WET'][stage]:>8.3f}{steps['WARC'][stage]:>8.3f}"
+    totals = {fmt: 1000 * runs[fmt, n].cpu_seconds / n for fmt in ("WET", "WARC")}
+    rest = {fmt: totals[fmt] - steps[fmt][STAGES[0]] - steps[fmt][STAGES[-1]] for fmt in totals}
+    yield f"{f'ingest_batch end to end ({n:,} records)':<42}{totals['WET']:>8.3f}{totals['WARC']:>8.3f}"
+    yield f"{'  rest: dedup, Document rows, SQLite':<42}{rest['WET']:>8.3f}{rest['WARC']:>8.3f}"
+
+    yield ""
+    head = f"{'Peak RSS, fresh process (VmHWM)':<34}{'idle':>8}{f'{half:,} rec':>12}{f'{n:,} rec':>12}{'growth':>8}"
+    yield head + "  target"
+    for fmt in ("WET", "WARC"):
+        before, after = runs[fmt, half], runs[fmt, n]
+        growth = after.peak_rss_mb - before.peak_rss_mb
+        flat = growth <= RSS_FLAT_SHARE * before.peak_rss_mb
+        per_doc = 1024 * growth / max(after.kept - before.kept, 1)
+        yield (
+            f"{'ingest_batch ' + fmt:<34}{after.idle_rss_mb:>6.0f}MB{before.peak_rss_mb:>10.0f}MB"
+            f"{after.peak_rss_mb:>10.0f}MB{growth:>+6.0f}MB  <= {RSS_TARGET_MB:.0f} MB "
+            f"{_verdict(after.peak_rss_mb <= RSS_TARGET_MB)}, flat {_verdict(flat)}; {per_doc:.1f} KB per kept doc"
+        )
+    yield (
+        f"(idle: after imports and the warm-up that loads the language model and OpenCC, before ingesting; "
+        f"flat: doubling the batch adds at most {RSS_FLAT_SHARE:.0%})"
+    )
+
+    yield ""
+    for (fmt, size), run in runs.items():
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(run.counts.items()))
+        yield f"{fmt} {size:,}: {run.status}; {counts}; warm-up {run.warmup_seconds:.1f} s (untimed)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=20_000, help="records per batch (default 20,000)")
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and database")
+    args = parser.parse_args()
+    if args.records < 2:
+        parser.error("--records must be at least 2")
+    workdir = Path(tempfile.mkdtemp(prefix="concord-bench-"))
+    # Settings are read lazily: point this process's data dir, and its children's, at the temp dir.
+    os.environ["CONCORD_DATA_DIR"] = str(workdir / "data")
+    os.environ.pop("DATABASE_URL", None)
+    (workdir / "data").mkdir()
+    started = time.perf_counter()
+    print(
+        f"Concord ingestion benchmark: {args.records:,} records, seed {args.seed}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {_load()}",
+        flush=True,
+    )
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cpus * 0.75:
+        print(
+            f"Warning: the machine is busy ({_load()} on {cpus} CPUs): "
+            "wall-clock figures are inflated, CPU-time ones less so"
+        )
+    try:
+        for line in _steps(args, workdir):
+            print(line, flush=True)
+    finally:
+        if args.keep:
+            _log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Total {time.perf_counter() - started:.0f} s, {_load()}")
+
+
+if __name__ == "__main__":
+    main()
