@@ -171,10 +171,12 @@ class Responder:
 
     def __call__(self, provider: str, model: str, request: dict[str, Any]) -> FakeReply:
         prompt = prompt_text(provider, request)
-        if "Pairs:" in prompt:  # augmentation: every person → organisation pair is 任职于, the rest NA
+        if "Pairs:" in prompt:  # augmentation: every person → organisation pair is 任职于; others are left out
+            kinds = dict(re.findall(r"^(E\d+) .+ \((\w+)\)$", prompt.split("Pairs:")[0], re.M))
             answers = [
-                {"pair": int(n), "type": "任职于" if (ht, tt) == ("PER", "ORG") else "NA", "evidence": [0]}
-                for n, ht, tt in re.findall(r"^(\d+)\. \S+ \((\w+)\) → \S+ \((\w+)\)$", prompt, re.M)
+                {"pair": int(n), "type": "任职于", "evidence": [0]}
+                for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M)
+                if (kinds.get(head), kinds.get(tail)) == ("PER", "ORG")
             ]
             return FakeReply(text=json.dumps({"pairs": answers}, ensure_ascii=False))
         sentences = re.findall(r"^\[(\d+)\] (.*)$", prompt.rsplit("Sentences:", 1)[-1], re.M)
@@ -637,7 +639,7 @@ def augmentation(bench: Bench, docs: list[tuple[str, str]]) -> dict[str, Any]:
         project = s.get(Project, setup.project_id)
         assert project is not None
         schema = label_schema_of(project)
-    empty = augmentation_prompt(schema, text="", sentences=[], ids=[], pairs=[])
+    empty = augmentation_prompt(schema, text="", sentences=[], ids=[], entities=[], pairs=[], relation_codes=[])
     return {
         "setup": setup,
         "seconds": seconds,

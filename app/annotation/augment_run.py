@@ -30,7 +30,8 @@ from app.project.schemas import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)
-PAIRS_PER_REQUEST = 10
+# The default cap (40) fits one request: the shared instructions are paid once per document.
+PAIRS_PER_REQUEST = 40
 
 
 def _asker(session: Session, project_id: int) -> Annotator | None:
@@ -150,8 +151,18 @@ async def _ask(
             [sid for h, t in chunk for sid in (*sentence_ids.get(h, []), *sentence_ids.get(t, []))],
             len(sentences),
         )
-        described = [(by_id[h].name, by_id[h].type, by_id[t].name, by_id[t].type) for h, t in chunk]
-        prompt = augmentation_prompt(schema, text=text, sentences=sentences, ids=ids, pairs=described)
+        members = list(dict.fromkeys(e for pair in chunk for e in pair))
+        position = {entity_id: i for i, entity_id in enumerate(members)}
+        codes = sorted({c for h, t in chunk for c in allowed_types(schema, by_id[h].type, by_id[t].type)})
+        prompt = augmentation_prompt(
+            schema,
+            text=text,
+            sentences=sentences,
+            ids=ids,
+            entities=[(by_id[e].name, by_id[e].type) for e in members],
+            pairs=[(position[h], position[t]) for h, t in chunk],
+            relation_codes=codes,
+        )
         answer = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
         for item in answer.pairs:
             if not 1 <= item.pair <= len(chunk) or item.type == "NA":

@@ -39,9 +39,12 @@ AUGMENT_INSTRUCTIONS = """\
 Relation types (head → tail):
 {relation_types}
 
-For each numbered pair of entities below, decide which relation type holds from the first (head) to the second
-(tail), or "NA" if none is stated. Answer with one JSON object:
-{{"pairs": [{{"pair": 1, "type": "<relation type code>|NA", "evidence": [<sentence numbers>]}}]}}
+Entities:
+{entities}
+
+For each numbered pair (head → tail), which relation type does the document state? List only the pairs
+that have one, as one JSON object:
+{{"pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}
 
 Pairs:
 {pairs}
@@ -80,7 +83,7 @@ def _entity_lines(schema: LabelSchema) -> str:
     return "\n".join(f"- {t.code}: {t.name}. {t.description}".rstrip() for t in schema.entity_types)
 
 
-def _relation_lines(schema: LabelSchema, codes: list[str] | None = None) -> str:
+def _relation_lines(schema: LabelSchema, codes: list[str] | None = None, *, brief: bool = False) -> str:
     lines = []
     for r in schema.relation_types:
         if codes is not None and r.code not in codes:
@@ -88,7 +91,9 @@ def _relation_lines(schema: LabelSchema, codes: list[str] | None = None) -> str:
         head = "/".join(r.head_types) or "any"
         tail = "/".join(r.tail_types) or "any"
         sym = " (symmetric)" if r.symmetric else ""
-        lines.append(f"- {r.code}: {r.name}{sym}; {head} → {tail}. {r.description}".rstrip())
+        name = "" if brief and r.name == r.code else f": {r.name}"
+        described = "" if brief else f". {r.description}"
+        lines.append(f"- {r.code}{name}{sym}; {head} → {tail}{described}".rstrip())
     return "\n".join(lines)
 
 
@@ -125,14 +130,24 @@ def augmentation_prompt(
     text: str,
     sentences: list[tuple[int, int]],
     ids: list[int],
-    pairs: list[tuple[str, str, str, str]],
+    entities: list[tuple[str, str]],
+    pairs: list[tuple[int, int]],
+    relation_codes: list[str],
 ) -> Prompt:
-    """Ask about numbered (head name, head type, tail name, tail type) pairs, showing only the sentences given."""
-    lines = "\n".join(f"{n}. {h} ({ht}) → {t} ({tt})" for n, (h, ht, t, tt) in enumerate(pairs, start=1))
+    """Ask about numbered pairs of the listed (name, type) entities, with only the relation types they allow.
+
+    Kept small on purpose: entities are named once and pairs refer to them, relation types come without
+    descriptions, and only the sentences given are shown.
+    """
+    entity_lines = "\n".join(f"E{i + 1} {name} ({kind})" for i, (name, kind) in enumerate(entities))
+    pair_lines = "\n".join(f"{n}. E{h + 1} → E{t + 1}" for n, (h, t) in enumerate(pairs, start=1))
     user = AUGMENT_INSTRUCTIONS.format(
-        relation_types=_relation_lines(schema), pairs=lines, sentences=numbered_sentences(text, sentences, ids)
+        relation_types=_relation_lines(schema, relation_codes, brief=True),
+        entities=entity_lines,
+        pairs=pair_lines,
+        sentences=numbered_sentences(text, sentences, ids),
     )
-    return Prompt(SYSTEM, user, augmentation_json_schema(schema))
+    return Prompt(SYSTEM, user, augmentation_json_schema(schema, relation_codes))
 
 
 def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:
@@ -171,14 +186,15 @@ def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:
     }
 
 
-def augmentation_json_schema(schema: LabelSchema) -> dict[str, Any]:
+def augmentation_json_schema(schema: LabelSchema, relation_codes: list[str] | None = None) -> dict[str, Any]:
+    codes = relation_codes if relation_codes is not None else [r.code for r in schema.relation_types]
     answer = {
         "type": "object",
         "additionalProperties": False,
         "required": ["pair", "type", "evidence"],
         "properties": {
             "pair": {"type": "integer"},
-            "type": {"type": "string", "enum": [*(r.code for r in schema.relation_types), "NA"]},
+            "type": {"type": "string", "enum": [*codes, "NA"]},
             "evidence": {"type": "array", "items": {"type": "integer"}},
         },
     }

@@ -122,13 +122,12 @@ def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
     if "Statements:" in prompt:  # verification: agree with every statement
         items = re.findall(r"^(\d+)\. ", prompt.split("Statements:")[1].split("Sentences:")[0], re.M)
         return FakeReply(text=json.dumps({"votes": [{"item": int(n), "verdict": True} for n in items]}))
-    if "Pairs:" in prompt:  # augmentation: relate every numbered pair whose head is 张伟 and tail is an ORG
+    if "Pairs:" in prompt:  # augmentation: 张伟 (PER) works at every ORG he is paired with
+        entities = dict(re.findall(r"^(E\d+) (.+)$", prompt.split("Entities:")[1].split("For each")[0], re.M))
         answers = []
-        for n, head, tail_type in re.findall(r"^(\d+)\. (\S+) \(\w+\) → \S+ \((\w+)\)$", prompt, re.M):
-            if head == "张伟" and tail_type == "ORG":
+        for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M):
+            if entities[head] == "张伟 (PER)" and entities[tail].endswith("(ORG)"):
                 answers.append({"pair": int(n), "type": "任职于", "evidence": [0]})
-            else:
-                answers.append({"pair": int(n), "type": "NA", "evidence": []})
         return FakeReply(text=json.dumps({"pairs": answers}, ensure_ascii=False))
     if provider == "openai":
         return FakeReply(text=contract_reply(ENTITIES_A, RELATIONS_A))
