@@ -34,6 +34,7 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 BUILTIN_VERSION = "builtin-v1"
 DEFAULT_WINDOW_TOKENS = 3000
+CALL_LOCK_SECONDS = 15
 
 
 class RunFailure(Exception):
@@ -159,13 +160,16 @@ async def paid_call(ctx: CallContext, prompt: Prompt, *, purpose: str) -> tuple[
     params = parameters(ctx.annotator)
     assert ctx.limiter is not None and ctx.provider is not None
     # One caller per request: a copy of this job delivered again meanwhile waits for the answer instead of paying.
+    # The lock is short and renewed while the call runs, so a killed worker's lock is gone within seconds.
+    client = ctx.limiter.client
     lock = f"{get_settings().redis_key_prefix}call:{digest}"
-    while not await ctx.limiter.client.set(lock, "1", nx=True, ex=int(float(params["timeout"]) * 6) + 60):
+    while not await client.set(lock, "1", nx=True, ex=CALL_LOCK_SECONDS):
         await asyncio.sleep(0.5)
         hit = await asyncio.to_thread(_cached, ctx.engine, digest)
         if hit is not None:
             ctx.usage.add(hit, cached=True)
             return hit, True
+    renewer = asyncio.get_running_loop().create_task(_keep_lock(client, lock))
     try:
         hit = await asyncio.to_thread(_cached, ctx.engine, digest)  # answered while we waited for the lock
         if hit is not None:
@@ -173,7 +177,14 @@ async def paid_call(ctx: CallContext, prompt: Prompt, *, purpose: str) -> tuple[
             return hit, True
         return await _call_and_store(ctx, prompt, digest, purpose, params)
     finally:
-        await ctx.limiter.client.delete(lock)
+        renewer.cancel()
+        await client.delete(lock)
+
+
+async def _keep_lock(client: aioredis.Redis, lock: str) -> None:
+    while True:
+        await asyncio.sleep(CALL_LOCK_SECONDS / 3)
+        await client.expire(lock, CALL_LOCK_SECONDS)
 
 
 async def _call_and_store(
