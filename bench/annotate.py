@@ -171,8 +171,10 @@ class Responder:
 
     def __call__(self, provider: str, model: str, request: dict[str, Any]) -> FakeReply:
         prompt = prompt_text(provider, request)
-        if "Pairs:" in prompt:  # augmentation: every person → organisation pair is 任职于; others are left out
-            kinds = dict(re.findall(r"^(E\d+) .+ \((\w+)\)$", prompt.split("Pairs:")[0], re.M))
+        if (
+            "Pairs (head → tail):" in prompt
+        ):  # augmentation: every person → organisation pair is 任职于; others are left out
+            kinds = dict(re.findall(r"^(E\d+) .+ \((\w+)\)$", prompt.split("Pairs (head")[0], re.M))
             answers = [
                 {"pair": int(n), "type": "任职于", "evidence": [0]}
                 for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M)

@@ -35,22 +35,19 @@ Document title: {title}
 Sentences:
 {sentences}"""
 
+AUGMENT_SYSTEM = "You find relations the document states between given entities. Answer with JSON only."
+
 AUGMENT_INSTRUCTIONS = """\
 Relation types (head → tail):
 {relation_types}
-
 Entities:
 {entities}
-
-For each numbered pair (head → tail), which relation type does the document state? List only the pairs
-that have one, as one JSON object:
-{{"pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}
-
-Pairs:
+Pairs (head → tail):
 {pairs}
-
 Sentences:
-{sentences}"""
+{sentences}
+List only the pairs with a relation the sentences state:
+{{"pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}"""
 
 VERIFY_INSTRUCTIONS = """\
 Another annotator proposed the numbered statements below about this document. For each, answer true only if
@@ -74,7 +71,15 @@ object, following the format exactly."""
 def prompt_version(schema: LabelSchema, guidelines: str, template: str = TEMPLATE_VERSION) -> str:
     """Template version plus a digest of what the prompt contains: a changed prompt never reuses old results."""
     payload = json.dumps(
-        [schema.model_dump(mode="json"), guidelines, SYSTEM, INSTRUCTIONS, AUGMENT_INSTRUCTIONS, VERIFY_INSTRUCTIONS]
+        [
+            schema.model_dump(mode="json"),
+            guidelines,
+            SYSTEM,
+            INSTRUCTIONS,
+            AUGMENT_SYSTEM,
+            AUGMENT_INSTRUCTIONS,
+            VERIFY_INSTRUCTIONS,
+        ]
     )
     return f"{template}+{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
@@ -93,7 +98,8 @@ def _relation_lines(schema: LabelSchema, codes: list[str] | None = None, *, brie
         sym = " (symmetric)" if r.symmetric else ""
         name = "" if brief and r.name == r.code else f": {r.name}"
         described = "" if brief else f". {r.description}"
-        lines.append(f"- {r.code}{name}{sym}; {head} → {tail}{described}".rstrip())
+        sep = ":" if brief else ";"
+        lines.append(f"- {r.code}{name}{sym}{sep} {head} → {tail}{described}".rstrip())
     return "\n".join(lines)
 
 
@@ -147,7 +153,7 @@ def augmentation_prompt(
         pairs=pair_lines,
         sentences=numbered_sentences(text, sentences, ids),
     )
-    return Prompt(SYSTEM, user, augmentation_json_schema(schema, relation_codes))
+    return Prompt(AUGMENT_SYSTEM, user, augmentation_json_schema(schema, relation_codes))
 
 
 def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:

@@ -122,8 +122,8 @@ def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
     if "Statements:" in prompt:  # verification: agree with every statement
         items = re.findall(r"^(\d+)\. ", prompt.split("Statements:")[1].split("Sentences:")[0], re.M)
         return FakeReply(text=json.dumps({"votes": [{"item": int(n), "verdict": True} for n in items]}))
-    if "Pairs:" in prompt:  # augmentation: 张伟 (PER) works at every ORG he is paired with
-        entities = dict(re.findall(r"^(E\d+) (.+)$", prompt.split("Entities:")[1].split("For each")[0], re.M))
+    if "Pairs (head → tail):" in prompt:  # augmentation: 张伟 (PER) works at every ORG he is paired with
+        entities = dict(re.findall(r"^(E\d+) (.+)$", prompt.split("Entities:")[1].split("Pairs (head")[0], re.M))
         answers = []
         for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M):
             if entities[head] == "张伟 (PER)" and entities[tail].endswith("(ORG)"):
