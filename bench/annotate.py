@@ -544,7 +544,7 @@ def crash(bench: Bench, docs: list[tuple[str, str]], llm: Worker) -> dict[str, A
         stall_ms = max([stall_ms, *(int(entry[1]) - now_ms for entry in entries)])
     # The abandoned calls still run on the servers for up to one latency; let them end before new ones start.
     bench.wait("abandoned calls", lambda: all(s.in_flight == 0 for s in bench.servers.values()), 30)
-    if bench.args.honor_leases:
+    if not bench.args.clear_leases:
         time.sleep(max(0, stall_ms / 1000))
     else:
         for aid in setup.annotators.values():
@@ -752,7 +752,7 @@ def details(args: argparse.Namespace, tp: dict[str, Any], cr: dict[str, Any], au
     )
     yield (
         f"  orphaned limiter leases {' / '.join(str(cr['leases'][p]) for p in PROVIDERS)} would have blocked the new "
-        f"worker for {cr['stall_s']:.0f} s: {'waited' if args.honor_leases else 'cleared by the bench'}; the held "
+        f"worker for {cr['stall_s']:.0f} s: {'cleared by the bench' if args.clear_leases else 'waited'}; the held "
         f"jobs came back through the broker (JOB_VISIBILITY_TIMEOUT_SECONDS={args.visibility_timeout}), "
         f"{cr['still_held']} still unacknowledged at the end"
     )
@@ -856,7 +856,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=500, help="documents for the throughput run (default 500)")
     parser.add_argument("--latency", type=float, default=1.5, help="seconds per model call (default 1.5)")
     parser.add_argument("--concurrency", type=int, default=8, help="each annotator's concurrency (default 8)")
-    parser.add_argument("--threads", type=int, default=16, help="threads of the llm worker (default 16)")
+    parser.add_argument("--threads", type=int, default=24, help="threads of the llm worker (default 24, as serve)")
     parser.add_argument("--crash-docs", type=int, default=300, help="documents for the crash run (default 300)")
     parser.add_argument("--crash-at", type=float, default=0.4, help="share of runs done at the kill (default 0.4)")
     parser.add_argument("--augment-docs", type=int, default=50, help="documents with augmentation (default 50)")
@@ -864,7 +864,9 @@ def main() -> None:
     parser.add_argument(
         "--visibility-timeout", type=int, default=30, help="seconds before a dead worker's jobs return (default 30)"
     )
-    parser.add_argument("--honor-leases", action="store_true", help="wait out leases the killed worker left")
+    parser.add_argument(
+        "--clear-leases", action="store_true", help="delete the leases the killed worker left instead of waiting"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data dir and worker logs")
     args = parser.parse_args()
