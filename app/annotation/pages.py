@@ -37,11 +37,17 @@ def add_annotator(
     price_output_per_m: Annotated[str, Form()] = "0",
     concurrency: Annotated[str, Form()] = "4",
     requests_per_minute: Annotated[str, Form()] = "0",
+    tokens_per_minute: Annotated[str, Form()] = "0",
+    temperature: Annotated[str, Form()] = "0",
+    max_output_tokens: Annotated[str, Form()] = "4096",
 ) -> Response:
     project = get_project(session, project_id)
     parameters: dict[str, object] = {
         "concurrency": int(_number(concurrency, "concurrency")),
         "requests_per_minute": int(_number(requests_per_minute, "requests_per_minute")),
+        "tokens_per_minute": int(_number(tokens_per_minute, "tokens_per_minute")),
+        "temperature": _number(temperature, "temperature"),
+        "max_output_tokens": int(_number(max_output_tokens, "max_output_tokens")),
     }
     if role in ("A", "B"):
         parameters["role"] = role

@@ -177,11 +177,23 @@ def test_pages_add_annotators_without_ever_asking_for_keys(session: Session, app
             "price_output_per_m": "0.6",
             "concurrency": "8",
             "requests_per_minute": "500",
+            "tokens_per_minute": "200000",
+            "temperature": "0.2",
+            "max_output_tokens": "8192",
             "csrf_token": page_csrf(app_client),
         },
     )
     assert response.status_code == 200
     assert "missing: set OPENAI_API_KEY" in response.text
+    saved = session.exec(select(Annotator).where(Annotator.name == "gpt")).one()
+    assert saved.parameters == {
+        "role": "A",
+        "concurrency": 8,
+        "requests_per_minute": 500,
+        "tokens_per_minute": 200000,
+        "temperature": 0.2,
+        "max_output_tokens": 8192,
+    }
     bad = app_client.post(
         f"/projects/{project.id}/annotators",
         data={
