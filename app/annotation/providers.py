@@ -335,6 +335,49 @@ def env_prefix_for(name: str) -> str:
     return normalized if normalized.startswith("CONCORD_ANNOTATOR_") else f"CONCORD_ANNOTATOR_{normalized}"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Where an annotator's key and base URL come from; `source` and `hint` name variables, never values."""
+
+    key: SecretStr | None
+    base_url: str | None
+    source: str
+    hint: str
+
+    @property
+    def present(self) -> bool:
+        return self.key is not None and bool(self.key.get_secret_value().strip())
+
+
+def resolve_credentials(
+    provider: str,
+    *,
+    settings: Settings,
+    annotator_env_prefix: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """The key and base URL from settings, or from the annotator's own variables when any of them is set.
+
+    Those come as a pair (the base URL defaulting to the provider's official endpoint), so a key is never sent
+    to another vendor's URL.
+    """
+    env = os.environ if environ is None else environ
+    if provider == "openai":
+        key, base_url, var = settings.openai_api_key, settings.openai_base_url, "OPENAI_API_KEY"
+    elif provider == "gemini":
+        key, base_url, var = settings.gemini_api_key, settings.google_gemini_base_url, "GEMINI_API_KEY"
+    else:
+        raise ProviderError(f"unknown model provider {provider!r} (expected openai or gemini)", retryable=False)
+    if not annotator_env_prefix:
+        return Credentials(key, base_url, var, var)
+    prefix = env_prefix_for(annotator_env_prefix)
+    own_key, own_url = env.get(f"{prefix}_API_KEY"), env.get(f"{prefix}_BASE_URL")
+    if own_key or own_url:
+        own = f"{prefix}_API_KEY"
+        return Credentials(SecretStr(own_key) if own_key else None, own_url, own, own)
+    return Credentials(key, base_url, var, f"{var} (or {prefix}_API_KEY)")
+
+
 def make_provider(
     provider: str,
     model: str,
@@ -346,29 +389,17 @@ def make_provider(
 ) -> Provider:
     """A provider with its key and base URL from settings, or from the annotator's own variables.
 
-    `annotator_env_prefix` is an annotator name or its CONCORD_ANNOTATOR_<NAME> prefix. When any of that
-    annotator's variables is set, its key and base URL are used together (base URL defaulting to the provider's
-    official endpoint), so a key is never sent to another vendor's URL.
+    `annotator_env_prefix` is an annotator name or its CONCORD_ANNOTATOR_<NAME> prefix (see resolve_credentials).
     """
-    env = os.environ if environ is None else environ
+    credentials = resolve_credentials(
+        provider, settings=settings, annotator_env_prefix=annotator_env_prefix, environ=environ
+    )
+    if not credentials.present or credentials.key is None:
+        raise ProviderError(f"{provider}: no API key configured; set {credentials.hint}", retryable=False)
+    key, base_url = credentials.key.get_secret_value().strip(), credentials.base_url or None
     if provider == "openai":
-        key, base_url, key_var = settings.openai_api_key, settings.openai_base_url, "OPENAI_API_KEY"
-    elif provider == "gemini":
-        key, base_url, key_var = settings.gemini_api_key, settings.google_gemini_base_url, "GEMINI_API_KEY"
-    else:
-        raise ProviderError(f"unknown model provider {provider!r} (expected openai or gemini)", retryable=False)
-    if annotator_env_prefix:
-        prefix = env_prefix_for(annotator_env_prefix)
-        own_key, own_url = env.get(f"{prefix}_API_KEY"), env.get(f"{prefix}_BASE_URL")
-        if own_key or own_url:
-            key, base_url, key_var = (SecretStr(own_key) if own_key else None), own_url, f"{prefix}_API_KEY"
-        else:
-            key_var = f"{key_var} (or {prefix}_API_KEY)"
-    if key is None or not key.get_secret_value().strip():
-        raise ProviderError(f"{provider}: no API key configured; set {key_var}", retryable=False)
-    if provider == "openai":
-        return OpenAIProvider(model, api_key=key.get_secret_value().strip(), base_url=base_url or None, **options)
-    return GeminiProvider(model, api_key=key.get_secret_value().strip(), base_url=base_url or None, **options)
+        return OpenAIProvider(model, api_key=key, base_url=base_url, **options)
+    return GeminiProvider(model, api_key=key, base_url=base_url, **options)
 
 
 # -- response and error mapping ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ re-run or a killed worker never pays twice for the same request.
 import asyncio
 import hashlib
 import json
-import os
 import threading
 import time
 from collections.abc import Coroutine
@@ -16,15 +15,16 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS, annotate_builtin
 from app.annotation.cost import call_cost
 from app.annotation.prompts import REPAIR, Prompt, annotation_prompt, prompt_version
-from app.annotation.providers import Completion, ProviderError, call_with_retries, env_prefix_for, make_provider
+from app.annotation.providers import Completion, ProviderError, call_with_retries, make_provider, resolve_credentials
 from app.annotation.ratelimit import Limits, RateLimiter
 from app.annotation.schemas import AnnotationOutput, EntityOut, OutputError, RelationOut, parse_model_json
+from app.annotation.service import project_spent
 from app.annotation.windows import WindowEntity, estimate_tokens, make_windows, merge_entities
 from app.config import get_settings
 from app.models import Annotator, AnnotatorKind, LlmCall, Project
@@ -124,12 +124,7 @@ def _cached(engine: Engine, digest: str) -> LlmCall | None:
 
 def _spent(engine: Engine, project_id: int) -> float:
     with Session(engine) as session:
-        query = (
-            select(func.coalesce(func.sum(LlmCall.cost), 0))
-            .join(Annotator, col(Annotator.id) == LlmCall.annotator_id)
-            .where(Annotator.project_id == project_id)
-        )
-        return float(session.exec(query).one())
+        return project_spent(session, project_id=project_id)
 
 
 def _store(engine: Engine, call: LlmCall) -> LlmCall:
@@ -310,17 +305,11 @@ def run_async(coro: Coroutine[Any, Any, R]) -> R:
 
 def _credentials_digest(annotator: Annotator) -> str:
     """Which key and endpoint the annotator would use now, as a digest (a changed setting means a new client)."""
-    settings = get_settings()
-    prefix = env_prefix_for(annotator.name)
-    parts = [
-        settings.openai_base_url,
-        settings.google_gemini_base_url,
-        settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None,
-        os.environ.get(f"{prefix}_API_KEY"),
-        os.environ.get(f"{prefix}_BASE_URL"),
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    if annotator.provider not in ("openai", "gemini"):
+        return ""
+    credentials = resolve_credentials(annotator.provider, settings=get_settings(), annotator_env_prefix=annotator.name)
+    key = credentials.key.get_secret_value() if credentials.key is not None else None
+    return hashlib.sha256(json.dumps([key, credentials.base_url]).encode()).hexdigest()
 
 
 def open_context(engine: Engine, annotator: Annotator, project: Project, document_id: int | None) -> CallContext:

@@ -101,27 +101,13 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
 
 def annotator_key_status(annotator: Annotator) -> str:
     """Which environment variable supplies the annotator's key, or which one is missing; never the key."""
-    import os
-
-    from app.annotation.providers import env_prefix_for
+    from app.annotation.providers import resolve_credentials
     from app.config import get_settings
 
     if annotator.provider not in LLM_PROVIDERS:
         return "no key needed"
-    prefix = env_prefix_for(annotator.name)
-    if os.environ.get(f"{prefix}_API_KEY"):
-        return f"key from {prefix}_API_KEY"
-    if os.environ.get(f"{prefix}_BASE_URL"):
-        return f"missing: set {prefix}_API_KEY"
-    settings = get_settings()
-    key, var = (
-        (settings.openai_api_key, "OPENAI_API_KEY")
-        if annotator.provider == "openai"
-        else (settings.gemini_api_key, "GEMINI_API_KEY")
-    )
-    return (
-        f"key from {var}" if key is not None and key.get_secret_value() else f"missing: set {var} or {prefix}_API_KEY"
-    )
+    credentials = resolve_credentials(annotator.provider, settings=get_settings(), annotator_env_prefix=annotator.name)
+    return f"key from {credentials.source}" if credentials.present else f"missing: set {credentials.hint}"
 
 
 def list_annotators(session: Session, *, project_id: int) -> list[Annotator]:
