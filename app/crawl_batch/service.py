@@ -15,6 +15,7 @@ from app.crawl_batch.uploads import StoredUpload
 from app.errors import InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
+from app.models.types import utcnow
 
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
 FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})
@@ -109,8 +110,6 @@ class BatchReport:
 
 
 def batch_report(batch: CrawlBatch) -> BatchReport:
-    from app.models.types import utcnow
-
     end = batch.finished_at or utcnow()
     elapsed = (end - batch.started_at).total_seconds() if batch.started_at else 0.0
     records = batch.counts.get("records", 0)
