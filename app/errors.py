@@ -41,6 +41,8 @@ class AppError(Exception):
         self.message = message
         self.errors = errors or []
         self.headers = headers or {}
+        # More fields for JSON clients (e.g. the current version after a conflict).
+        self.extra: dict[str, Any] = {}
 
 
 class InvalidInput(AppError):
@@ -80,6 +82,12 @@ class Conflict(AppError):
     status_code = 409
 
 
+class Locked(AppError):
+    """Another user holds the resource (a review lock)."""
+
+    status_code = 423
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
 
@@ -109,6 +117,7 @@ def error_response(
     message: str,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """Render an error the way the caller asked for it."""
     from app.templating import render  # late: templating needs auth.csrf, which raises these errors
@@ -116,7 +125,7 @@ def error_response(
     errors = errors or []
     headers = dict(headers or {})
     if wants_json(request):
-        body = {"detail": message, "errors": [e.as_dict() for e in errors]}
+        body = {"detail": message, "errors": [e.as_dict() for e in errors], **(extra or {})}
         return JSONResponse(body, status_code=status_code, headers=headers)
     if _is_htmx(request):
         headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
@@ -151,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return error_response(request, exc.status_code, exc.message, exc.errors, exc.headers)
+        return error_response(request, exc.status_code, exc.message, exc.errors, exc.headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

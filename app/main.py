@@ -20,6 +20,8 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
+from app.review import api as review_api
+from app.review import pages as review_pages
 from app.templating import render
 
 # Page routers check CSRF themselves (see each pages.py); API routers authenticate by bearer token.
@@ -31,6 +33,8 @@ ROUTERS = [
     project_api.router,
     batch_api.router,
     annotation_api.router,
+    review_pages.router,
+    review_api.router,
     health_router,
 ]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

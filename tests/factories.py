@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.auth import service as auth_service
 from app.models import Project, Role, User
@@ -78,3 +78,145 @@ def html_page(title: str, paragraphs: list[str], *, charset: str | None = None, 
     nav = "<nav>" + " | ".join(f"<a href='/{i}'>{item}</a>" for i, item in enumerate(nav.split())) + "</nav>"
     head = f"<head>{meta}<title>{title}</title></head>"
     return f"<!doctype html><html>{head}<body>{nav}<article>{body}</article></body></html>"
+
+
+REVIEW_TEXT = (
+    "张伟是北京大学的教授。他出生于上海。\n2020年，张伟创办了星河科技。星河科技位于杭州。𠮷祥😀李娜是他的同事。"
+)
+
+
+def make_review_document(
+    session: Session,
+    project: Project,
+    *,
+    text: str = REVIEW_TEXT,
+    entities: list[tuple[str, str, list[tuple[int, int]], str, str]] | None = None,
+    relations: list[tuple[int, int, str, list[int], str, str]] | None = None,
+    with_annotators: bool = True,
+) -> Any:
+    """An annotated document ready for review: entities (type, name, spans, agreement, status) and relations
+    (head index, tail index, type, evidence, agreement, status); annotators A and B propose them by agreement."""
+    from app.crawl_batch.sentences import split_sentences
+    from app.models import (
+        Annotator,
+        AnnotatorRun,
+        Document,
+        DocumentStatus,
+        Entity,
+        Mention,
+        Proposal,
+        Relation,
+        RunStatus,
+    )
+
+    def find(s: str, nth: int = 0) -> tuple[int, int]:
+        start = -1
+        for _ in range(nth + 1):
+            start = text.index(s, start + 1)
+        return start, start + len(s)
+
+    if entities is None:
+        entities = [
+            ("PER", "张伟", [find("张伟"), find("张伟", 1)], "agreed", "proposed"),
+            ("ORG", "北京大学", [find("北京大学")], "a_only", "proposed"),
+            ("LOC", "上海", [find("上海")], "b_only", "proposed"),
+            ("ORG", "星河科技", [find("星河科技"), find("星河科技", 1)], "agreed", "accepted"),
+            ("LOC", "杭州", [find("杭州")], "type_conflict", "proposed"),
+            ("PER", "李娜", [find("李娜")], "augmented", "proposed"),
+        ]
+    if relations is None:
+        relations = [
+            (0, 1, "任职于", [0], "agreed", "proposed"),
+            (0, 2, "出生于", [1], "a_only", "proposed"),
+            (0, 3, "创办", [2], "agreed", "accepted"),
+            (3, 4, "位于", [3], "b_only", "proposed"),
+            (0, 5, "同事", [1, 4], "augmented", "proposed"),
+        ]
+    sentences = [[s, e] for s, e in split_sentences(text)]
+    import hashlib
+
+    doc = Document(
+        project_id=project.id or 0,
+        title="<script>alert(1)</script> 张伟的故事",
+        url="javascript:alert(1)",
+        language="zh",
+        script="hans",
+        text=text,
+        sentences=sentences,
+        text_hash=hashlib.sha256(text.encode()).hexdigest(),
+        status=DocumentStatus.annotated,
+    )
+    session.add(doc)
+    session.flush()
+    runs: dict[str, AnnotatorRun] = {}
+    if with_annotators:
+        for role, name in (("A", "model-a"), ("B", "model-b")):
+            annotator = session.exec(
+                select(Annotator).where(Annotator.project_id == project.id, Annotator.name == name)
+            ).first()
+            if annotator is None:
+                annotator = Annotator(
+                    project_id=project.id or 0, name=name, provider="builtin:lexicon", parameters={"role": role}
+                )
+                session.add(annotator)
+                session.flush()
+            run = AnnotatorRun(
+                document_id=doc.id or 0, annotator_id=annotator.id or 0, prompt_version="v1", status=RunStatus.done
+            )
+            session.add(run)
+            session.flush()
+            runs[role] = run
+
+    def propose(kind: str, item_id: int, agreement: str, ptype: str) -> None:
+        who = {"agreed": "AB", "type_conflict": "AB", "a_only": "A", "b_only": "B", "augmented": "A"}.get(agreement, "")
+        for role in who:
+            if role in runs:
+                session.add(
+                    Proposal(
+                        run_id=runs[role].id or 0,
+                        item_kind=kind,
+                        item_id=item_id,
+                        proposed_type=ptype,
+                        augmentation=agreement == "augmented",
+                    )
+                )
+
+    ents = []
+    for etype, name, spans, agreement, status in entities:
+        e = Entity(
+            document_id=doc.id or 0, type=etype, name=name, agreement=agreement, status=status, grounded=bool(spans)
+        )
+        session.add(e)
+        session.flush()
+        for s, end in spans:
+            sid = next(i for i, (a, b) in enumerate(sentences) if a <= s < b)
+            session.add(
+                Mention(
+                    entity_id=e.id or 0,
+                    document_id=doc.id or 0,
+                    start=s,
+                    end=end,
+                    text=text[s:end],
+                    sentence_id=sid,
+                    status=status,
+                )
+            )
+        propose("entity", e.id or 0, agreement, etype)
+        ents.append(e)
+    rels = []
+    for h, t, rtype, evidence, agreement, status in relations:
+        r = Relation(
+            document_id=doc.id or 0,
+            head_id=ents[h].id or 0,
+            tail_id=ents[t].id or 0,
+            type=rtype,
+            evidence=evidence,
+            agreement=agreement,
+            status=status,
+        )
+        session.add(r)
+        session.flush()
+        propose("relation", r.id or 0, agreement, rtype)
+        rels.append(r)
+    session.commit()
+    return doc, ents, rels

@@ -18,11 +18,12 @@ from app.models.dataset import DatasetSnapshot
 from app.models.document import Document, DocumentStatus
 from app.models.health import HealthProbe
 from app.models.project import Project
-from app.models.review import Decision
+from app.models.review import AssignmentStatus, Decision, ReviewAssignment
 from app.models.user import ApiToken, Role, User
 
 __all__ = [
     "Agreement",
+    "AssignmentStatus",
     "Annotator",
     "AnnotatorKind",
     "AnnotatorRun",
@@ -41,6 +42,7 @@ __all__ = [
     "Project",
     "Proposal",
     "Relation",
+    "ReviewAssignment",
     "Role",
     "RunStatus",
     "User",

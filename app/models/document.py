@@ -15,6 +15,8 @@ class DocumentStatus(StrEnum):
     annotating = "annotating"
     annotated = "annotated"
     in_review = "in_review"
+    # Double review: every reviewer has submitted; an admin settles where they differ.
+    adjudication = "adjudication"
     curated = "curated"
 
 
@@ -41,5 +43,9 @@ class Document(SQLModel, table=True):
     status: DocumentStatus = Field(default=DocumentStatus.new, sa_column=Column(String(16), nullable=False, index=True))
     # Optimistic concurrency for review: every change bumps it; a stale version is a 409.
     version: int = 1
+    # The review lock: one reviewer at a time, until it expires (renewed by every action).
+    locked_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    curated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -112,6 +112,10 @@ class ProjectSettings(BaseModel):
     verification: bool = False
     # Stop enqueuing paid calls once the project has spent this much (USD); None = no cap.
     budget_usd: float | None = Field(default=None, ge=0)
+    # Independent reviews per document; with 2 or more an admin adjudicates where the reviewers differ.
+    reviewers_per_document: int = Field(default=1, ge=1, le=5)
+    # A claimed document stays locked to its reviewer this long after their last action.
+    review_lock_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
 def parse_project_settings(data: Any) -> ProjectSettings:

@@ -1,0 +1,152 @@
+"""Review over HTTP, under the same rules as the workbench: versioned, locked, audited."""
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth.deps import ApiAdmin, ApiClient
+from app.crawl_batch.service import get_document
+from app.db import SessionDep
+from app.models import Document
+from app.project.service import get_project, settings_of
+from app.review import queue, service
+from app.review.service import Outcome
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+class DecisionRequest(BaseModel):
+    """One action; the other fields depend on it (start/end/type/unit, type, into, head/tail, evidence, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    item: str = Field(description="entity | mention | relation | document")
+    id: int | None = Field(default=None, description="the item's id (absent for create)")
+    action: str = Field(description="accept, reject, retype, create, delete, merge, swap, evidence, ...")
+    version: int = Field(description="the document version the client saw; 409 if it changed since")
+
+
+class VersionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+
+
+def outcome_view(outcome: Outcome) -> dict[str, Any]:
+    document = outcome.document
+    return {
+        "document": document.id,
+        "version": document.version,
+        "status": document.status,
+        "summary": outcome.summary,
+        "decision": outcome.decision.id if outcome.decision else None,
+        "created_id": outcome.created_id,
+        "changed": {k: sorted(v) for k, v in outcome.changed.items()},
+    }
+
+
+def lock_view(session: SessionDep, document: Document) -> dict[str, Any]:
+    holder = queue.lock_holder(session, document)
+    return {
+        "document": document.id,
+        "version": document.version,
+        "status": document.status,
+        "locked_by": holder.username if holder else None,
+        "locked_until": document.locked_until.isoformat() if holder and document.locked_until else None,
+    }
+
+
+@router.post("/documents/{document_id}/decisions")
+def decide(document_id: int, body: DecisionRequest, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    """Apply one decision; 409 with the current `version` when the document changed since `version`."""
+    document = get_document(session, document_id)
+    params = dict(body.model_extra or {})
+    outcome = service.decide(
+        session,
+        document=document,
+        user=user,
+        item=body.item,
+        item_id=body.id,
+        action=body.action,
+        params=params,
+        version=body.version,
+    )
+    return outcome_view(outcome)
+
+
+@router.post("/documents/{document_id}/undo")
+def undo(document_id: int, body: VersionRequest, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    document = get_document(session, document_id)
+    return outcome_view(service.undo(session, document=document, user=user, version=body.version))
+
+
+@router.post("/documents/{document_id}/submit")
+def submit(document_id: int, body: VersionRequest, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    """Finish the review: undecided items are rejected; the document becomes curated (or awaits adjudication)."""
+    document = get_document(session, document_id)
+    return outcome_view(service.submit(session, document=document, user=user, version=body.version))
+
+
+@router.post("/documents/{document_id}/claim")
+def claim(document_id: int, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    """Take or renew the review lock (423 while another reviewer holds it)."""
+    document = service.claim(session, document=get_document(session, document_id), user=user)
+    return lock_view(session, document)
+
+
+@router.delete("/documents/{document_id}/claim")
+def release(document_id: int, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    document = get_document(session, document_id)
+    service.release(session, document=document, user=user)
+    return lock_view(session, document)
+
+
+@router.post("/documents/{document_id}/reopen")
+def reopen(document_id: int, session: SessionDep, user: ApiAdmin) -> dict[str, Any]:
+    """Admin only: send a curated document back to review."""
+    return outcome_view(service.reopen(session, document=get_document(session, document_id), user=user))
+
+
+@router.get("/documents/{document_id}/history")
+def history(document_id: int, session: SessionDep, _user: ApiClient) -> list[dict[str, Any]]:
+    document = get_document(session, document_id)
+    return service.history(session, document_id=document.id or 0)
+
+
+@router.get("/projects/{project_id}/review-queue")
+def review_queue(
+    project_id: int,
+    session: SessionDep,
+    user: ApiClient,
+    batch: int | None = None,
+    relation_type: str | None = None,
+    agreement: str | None = None,
+    annotator: int | None = None,
+    order: str = Query(default="priority", pattern="^(priority|random|batch)$"),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> list[dict[str, Any]]:
+    """Documents awaiting review, best first (most open items), with who holds each."""
+    project = get_project(session, project_id)
+    filters = queue.QueueFilters(batch, relation_type, agreement, annotator, order)
+    rows = queue.queue(
+        session, project_id=project_id, user=user, settings=settings_of(project), filters=filters, limit=limit
+    )
+    return [
+        {
+            "id": r["document"].id,
+            "title": r["document"].title,
+            "status": r["document"].status,
+            "version": r["document"].version,
+            "open_items": r["open_items"],
+            "locked_by": r["locked_by"],
+        }
+        for r in rows
+    ]
+
+
+@router.get("/projects/{project_id}/reviewers")
+def reviewers(project_id: int, session: SessionDep, _user: ApiClient) -> list[dict[str, Any]]:
+    """Per reviewer: documents submitted and decisions taken, all time and in the last 24 hours."""
+    get_project(session, project_id)
+    return queue.reviewer_progress(session, project_id=project_id)

@@ -1,0 +1,248 @@
+"""Review pages: the queue, the workbench (htmx partial updates; a decision never reloads the page), history."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from app.annotation.service import list_annotators
+from app.auth.csrf import verify_csrf
+from app.auth.deps import CurrentUser
+from app.crawl_batch.service import get_document, list_batches
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.models import Document, DocumentStatus, User
+from app.project.service import get_project, label_schema_of, settings_of
+from app.review import queue, service, workbench
+from app.review.service import Outcome, StaleVersion
+from app.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+# Actions that add, remove or move mentions: the whole text and panels are drawn again.
+STRUCTURAL = {
+    "create",
+    "delete",
+    "merge",
+    "split",
+    "add_mention",
+    "adjust",
+    "undo",
+    "accept_agreed",
+    "reject_annotator",
+    "submit",
+    "reopen",
+}
+
+
+def _filters(params: dict[str, Any]) -> queue.QueueFilters:
+    def number(name: str) -> int | None:
+        value = str(params.get(name) or "").strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise InvalidInput.for_field(name, f"{name} must be a number.")
+        return int(value)
+
+    order = str(params.get("order") or "priority")
+    if order not in queue.ORDERS:
+        raise InvalidInput.for_field("order", "Order by priority, random or batch.")
+    return queue.QueueFilters(
+        batch_id=number("batch"),
+        relation_type=str(params.get("relation_type") or "") or None,
+        agreement=str(params.get("agreement") or "") or None,
+        annotator_id=number("annotator"),
+        order=order,
+    )
+
+
+@router.get("/projects/{project_id}/review", response_class=HTMLResponse)
+def review_queue(request: Request, project_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    project = get_project(session, project_id)
+    filters = _filters(dict(request.query_params))
+    settings = settings_of(project)
+    rows = queue.queue(session, project_id=project_id, user=user, settings=settings, filters=filters)
+    ctx = {
+        "project": project,
+        "schema": label_schema_of(project),
+        "rows": rows,
+        "filters": filters,
+        "batches": list_batches(session, project_id=project_id),
+        "annotators": list_annotators(session, project_id=project_id),
+        "progress": queue.reviewer_progress(session, project_id=project_id),
+        "settings": settings,
+        "query": request.url.query,
+    }
+    return render(request, "review/queue.html", ctx)
+
+
+@router.post("/projects/{project_id}/review/next", response_class=HTMLResponse)
+async def next_document(request: Request, project_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    """Claim the next document of the queue (with the queue's filters) and open it; `skip` passes one over."""
+    form = dict(await request.form())
+
+    def pick() -> Document | None:
+        project = get_project(session, project_id)
+        skip = str(form.get("skip") or "")
+        current = int(skip) if skip.isdigit() else None
+        if current is not None:  # moving on: give the lock back unless the document was submitted
+            doc = session.get(Document, current)
+            if doc is not None and doc.project_id == project_id and doc.locked_by_id == user.id:
+                queue.release_lock(session, document=doc)
+        found = queue.next_document(
+            session,
+            project_id=project_id,
+            user=user,
+            settings=settings_of(project),
+            filters=_filters(form),
+            skip=current,
+        )
+        if found is not None:
+            service.claim(session, document=found, user=user)
+        return found
+
+    found = await run_in_threadpool(pick)
+    target = f"/projects/{project_id}/review?done=1" if found is None else f"/documents/{found.id}/review"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _context(session: Session, document: Document, user: User) -> dict[str, Any]:
+    project = get_project(session, document.project_id)
+    schema = label_schema_of(project)
+    results: list[tuple[str, dict[str, Any]]] = []
+    if document.status == DocumentStatus.adjudication:
+        names = {a.user_id: a for a in queue.submitted_reviewers(session, document_id=document.id or 0)}
+        for uid, a in names.items():
+            reviewer = session.get(User, uid)
+            results.append((reviewer.username if reviewer else "?", a.result or {}))
+    wb = workbench.load(session, document=document, schema=schema, results=results)
+    holder = queue.lock_holder(session, document)
+    can_act = (
+        document.status in (*queue.REVIEWABLE, DocumentStatus.annotating)
+        or (document.status == DocumentStatus.adjudication and user.role == "admin")
+    ) and (holder is None or holder.id == user.id)
+    return {
+        "project": project,
+        "schema": schema,
+        "wb": wb,
+        "document": document,
+        "holder": holder,
+        "can_act": can_act and document.status != DocumentStatus.annotating,
+        "annotators": list_annotators(session, project_id=project.id or 0),
+    }
+
+
+@router.get("/documents/{document_id}/review", response_class=HTMLResponse)
+def review_document(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    document = get_document(session, document_id)
+    return render(request, "review/workbench.html", _context(session, document, user))
+
+
+def _update(
+    request: Request, session: Session, document: Document, user: User, outcome: Outcome, action: str
+) -> Response:
+    """The fragments a decision changed: state bar, and the rows and sentences it touched (or everything)."""
+    ctx = _context(session, document, user)
+    ctx["summary"] = outcome.summary
+    wb: workbench.Workbench = ctx["wb"]
+    if action in STRUCTURAL or document.status == DocumentStatus.curated:
+        ctx["full"] = True
+        return render(request, "review/_update.html", ctx)
+    entity_ids = set(outcome.changed.get("entity", set()))
+    relation_ids = set(outcome.changed.get("relation", set()))
+    relation_ids |= {r.id for r in wb.relations if r.head.id in entity_ids or r.tail.id in entity_ids}
+    sentences = {m[4] for eid in entity_ids if eid in wb.entities for m in wb.entities[eid].mentions}
+    ctx.update(
+        full=False,
+        entities=[wb.entities[i] for i in sorted(entity_ids) if i in wb.entities],
+        relations=[r for r in wb.relations if r.id in relation_ids],
+        sentences=wb.sentences_html(sentences),
+    )
+    return render(request, "review/_update.html", ctx)
+
+
+def _stale(request: Request, session: Session, document_id: int, user: User, exc: StaleVersion) -> Response:
+    document = get_document(session, document_id)
+    session.refresh(document)
+    ctx = _context(session, document, user)
+    ctx.update(full=True, summary=None, conflict=exc.message)
+    return render(request, "review/_update.html", ctx, status_code=409)
+
+
+async def _act(request: Request, document_id: int, session: Session, user: User, verb: str) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    version_raw = form.pop("version", "")
+    if not version_raw.strip().lstrip("-").isdigit():
+        raise InvalidInput.for_field("version", "The document version is missing; reload the page.")
+    version = int(version_raw)
+
+    def run() -> Response:
+        document = get_document(session, document_id)
+        try:
+            if verb == "decide":
+                item = form.pop("item", "")
+                raw_id = form.pop("id", "")
+                action = form.pop("action", "")
+                outcome = service.decide(
+                    session,
+                    document=document,
+                    user=user,
+                    item=item,
+                    item_id=int(raw_id) if raw_id.isdigit() else None,
+                    action=action,
+                    params=form,
+                    version=version,
+                )
+            elif verb == "undo":
+                action = "undo"
+                outcome = service.undo(session, document=document, user=user, version=version)
+            else:
+                action = "submit"
+                outcome = service.submit(session, document=document, user=user, version=version)
+        except StaleVersion as exc:
+            session.rollback()
+            return _stale(request, session, document_id, user, exc)
+        return _update(request, session, outcome.document, user, outcome, action)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/documents/{document_id}/decide", response_class=HTMLResponse)
+async def decide(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    return await _act(request, document_id, session, user, "decide")
+
+
+@router.post("/documents/{document_id}/undo", response_class=HTMLResponse)
+async def undo(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    return await _act(request, document_id, session, user, "undo")
+
+
+@router.post("/documents/{document_id}/submit", response_class=HTMLResponse)
+async def submit(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    return await _act(request, document_id, session, user, "submit")
+
+
+@router.post("/documents/{document_id}/release", response_class=HTMLResponse)
+def release(document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    document = get_document(session, document_id)
+    service.release(session, document=document, user=user)
+    return Response(status_code=204, headers={"HX-Redirect": f"/documents/{document_id}/review"})
+
+
+@router.post("/documents/{document_id}/reopen", response_class=HTMLResponse)
+def reopen(document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    document = get_document(session, document_id)
+    service.reopen(session, document=document, user=user)
+    return Response(status_code=204, headers={"HX-Redirect": f"/documents/{document_id}/review"})
+
+
+@router.get("/documents/{document_id}/history", response_class=HTMLResponse)
+def history(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    document = get_document(session, document_id)
+    ctx = {"document": document, "history": service.history(session, document_id=document_id)}
+    block = "history" if request.headers.get("hx-request") == "true" else None
+    return render(request, "review/history.html", ctx, block=block)

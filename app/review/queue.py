@@ -1,0 +1,274 @@
+"""The review queue: which documents await whom, in what order, and the time-limited locks on them."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy import select as columns
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, Locked
+from app.models import (
+    AssignmentStatus,
+    Decision,
+    Document,
+    DocumentStatus,
+    Entity,
+    ItemStatus,
+    Proposal,
+    Relation,
+    ReviewAssignment,
+    User,
+)
+from app.models.types import utcnow
+from app.project.schemas import ProjectSettings
+
+REVIEWABLE = [DocumentStatus.new, DocumentStatus.annotated, DocumentStatus.in_review]
+ORDERS = ("priority", "random", "batch")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    batch_id: int | None = None
+    relation_type: str | None = None
+    agreement: str | None = None
+    annotator_id: int | None = None
+    order: str = "priority"
+
+
+def lock_holder(session: Session, document: Document) -> User | None:
+    """The user holding an unexpired lock on the document, if any."""
+    if document.locked_by_id is None or document.locked_until is None or document.locked_until <= utcnow():
+        return None
+    return session.get(User, document.locked_by_id)
+
+
+def check_lock(session: Session, *, document: Document, user: User) -> None:
+    """Another user's live lock stops the action (423) and says whose it is and until when."""
+    holder = lock_holder(session, document)
+    if holder is not None and holder.id != user.id:
+        until = document.locked_until.strftime("%H:%M UTC") if document.locked_until else ""
+        raise Locked(
+            f"{holder.username} is reviewing document {document.id} (locked until {until}). "
+            "Pick another document, or ask an admin to release the lock."
+        )
+
+
+def take_lock(session: Session, *, document: Document, user: User, settings: ProjectSettings) -> None:
+    """Claim or renew the lock for `user` (after check_lock)."""
+    document.locked_by_id = user.id
+    document.locked_until = utcnow() + timedelta(minutes=settings.review_lock_minutes)
+    session.add(document)
+
+
+def release_lock(session: Session, *, document: Document) -> None:
+    document.locked_by_id = None
+    document.locked_until = None
+    session.add(document)
+
+
+def submitted_reviewers(session: Session, *, document_id: int) -> list[ReviewAssignment]:
+    return list(
+        session.exec(
+            select(ReviewAssignment)
+            .where(
+                ReviewAssignment.document_id == document_id,
+                ReviewAssignment.status == AssignmentStatus.submitted,
+            )
+            .order_by(col(ReviewAssignment.submitted_at))
+        )
+    )
+
+
+def ensure_assignment(session: Session, *, document: Document, user: User) -> ReviewAssignment:
+    assignment = session.exec(
+        select(ReviewAssignment).where(ReviewAssignment.document_id == document.id, ReviewAssignment.user_id == user.id)
+    ).first()
+    if assignment is None:
+        assignment = ReviewAssignment(document_id=document.id or 0, user_id=user.id or 0)
+        session.add(assignment)
+        session.flush()
+    return assignment
+
+
+def check_can_review(session: Session, *, document: Document, user: User, settings: ProjectSettings) -> None:
+    """A document takes actions while it is open for review (or in adjudication, for an admin)."""
+    if document.status == DocumentStatus.curated:
+        raise Conflict(f"Document {document.id} is already curated; an admin can reopen it for review.")
+    if document.status == DocumentStatus.annotating:
+        raise Conflict(f"Document {document.id} is still being annotated; review it when its annotation is done.")
+    if document.status == DocumentStatus.adjudication:
+        if user.role != "admin":
+            raise Conflict(f"Document {document.id} awaits an admin's adjudication of its reviews.")
+        return
+    if settings.reviewers_per_document > 1:
+        done = session.exec(
+            select(ReviewAssignment.id).where(
+                ReviewAssignment.document_id == document.id,
+                ReviewAssignment.user_id == user.id,
+                ReviewAssignment.status == AssignmentStatus.submitted,
+            )
+        ).first()
+        if done is not None:
+            raise Conflict(
+                f"You have already reviewed document {document.id}; "
+                "double review needs another reviewer for the next pass."
+            )
+
+
+def open_items_by_document(session: Session, *, project_id: int) -> dict[int, int]:
+    """Items still needing review, per document of the project."""
+    counts: dict[int, int] = {}
+    for model in (Entity, Relation):
+        rows = session.execute(
+            columns(col(model.document_id), func.count())
+            .join(Document, col(Document.id) == model.document_id)
+            .where(col(Document.project_id) == project_id, col(model.status) == ItemStatus.proposed)
+            .group_by(col(model.document_id))
+        )
+        for doc_id, n in rows:
+            counts[doc_id] = counts.get(doc_id, 0) + n
+    return counts
+
+
+def queue(
+    session: Session,
+    *,
+    project_id: int,
+    user: User,
+    settings: ProjectSettings,
+    filters: QueueFilters,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Documents awaiting review by `user`, best first; each says who holds it if someone does."""
+    query = select(Document).where(Document.project_id == project_id)
+    if user.role == "admin":
+        query = query.where(col(Document.status).in_([*REVIEWABLE, DocumentStatus.adjudication]))
+    else:
+        query = query.where(col(Document.status).in_(REVIEWABLE))
+    if filters.batch_id is not None:
+        query = query.where(Document.batch_id == filters.batch_id)
+    if filters.relation_type:
+        query = query.where(
+            col(Document.id).in_(
+                select(Relation.document_id).where(
+                    Relation.type == filters.relation_type, Relation.status == ItemStatus.proposed
+                )
+            )
+        )
+    if filters.agreement:
+        query = query.where(
+            or_(
+                col(Document.id).in_(
+                    select(Relation.document_id).where(
+                        Relation.agreement == filters.agreement, Relation.status == ItemStatus.proposed
+                    )
+                ),
+                col(Document.id).in_(
+                    select(Entity.document_id).where(
+                        Entity.agreement == filters.agreement, Entity.status == ItemStatus.proposed
+                    )
+                ),
+            )
+        )
+    if filters.annotator_id is not None:
+        from app.models import AnnotatorRun
+
+        query = query.where(
+            col(Document.id).in_(
+                select(AnnotatorRun.document_id)
+                .join(Proposal, col(Proposal.run_id) == AnnotatorRun.id)
+                .where(AnnotatorRun.annotator_id == filters.annotator_id)
+            )
+        )
+    if settings.reviewers_per_document > 1:
+        mine = select(ReviewAssignment.document_id).where(
+            ReviewAssignment.user_id == user.id, ReviewAssignment.status == AssignmentStatus.submitted
+        )
+        query = query.where(col(Document.id).not_in(mine))
+    documents = list(session.exec(query.order_by(col(Document.id))))
+    if not documents:
+        return []
+    open_items = open_items_by_document(session, project_id=project_id)
+    now = utcnow()
+    holders = {
+        u.id: u.username
+        for u in session.exec(
+            select(User).where(col(User.id).in_({d.locked_by_id for d in documents if d.locked_by_id}))
+        )
+    }
+    rows: list[dict[str, Any]] = []
+    for d in documents:
+        locked = d.locked_by_id is not None and d.locked_until is not None and d.locked_until > now
+        rows.append(
+            {
+                "document": d,
+                "open_items": open_items.get(d.id or 0, 0),
+                "locked_by": holders.get(d.locked_by_id) if locked else None,
+                "mine": locked and d.locked_by_id == user.id,
+            }
+        )
+
+    def doc(r: dict[str, Any]) -> Document:
+        d: Document = r["document"]
+        return d
+
+    if filters.order == "random":  # stable per reviewer, so two reviewers start in different places
+        rows.sort(key=lambda r: hashlib.sha256(f"{user.id}:{doc(r).id}".encode()).digest())
+    elif filters.order == "batch":
+        rows.sort(key=lambda r: (doc(r).batch_id or 0, doc(r).id or 0))
+    else:
+        rows.sort(key=lambda r: (-int(r["open_items"]), doc(r).id or 0))
+    # Documents locked by others go last: they are visible, not offered.
+    rows.sort(key=lambda r: r["locked_by"] is not None and not r["mine"])
+    return rows[:limit]
+
+
+def next_document(
+    session: Session, *, project_id: int, user: User, settings: ProjectSettings, filters: QueueFilters, skip: int | None
+) -> Document | None:
+    """The first queued document `user` may take: their own lock first, then an unlocked one."""
+    rows = queue(session, project_id=project_id, user=user, settings=settings, filters=filters, limit=10_000)
+    for row in rows:
+        if row["document"].id == skip:
+            continue
+        if row["mine"] or row["locked_by"] is None:
+            return row["document"]  # type: ignore[no-any-return]
+    return None
+
+
+def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, Any]]:
+    """Per reviewer: documents submitted, decisions taken (all time and in the last 24 hours)."""
+    docs = select(Document.id).where(Document.project_id == project_id)
+    since = utcnow() - timedelta(hours=24)
+    out: dict[int, dict[str, Any]] = {}
+
+    def entry(user_id: int) -> dict[str, Any]:
+        return out.setdefault(
+            user_id, {"user_id": user_id, "documents": 0, "documents_24h": 0, "decisions": 0, "decisions_24h": 0}
+        )
+
+    for user_id, submitted_at in session.exec(
+        select(ReviewAssignment.user_id, ReviewAssignment.submitted_at).where(
+            col(ReviewAssignment.document_id).in_(docs), ReviewAssignment.status == AssignmentStatus.submitted
+        )
+    ):
+        e = entry(user_id)
+        e["documents"] += 1
+        if submitted_at is not None and submitted_at >= since:
+            e["documents_24h"] += 1
+    for decision_user, created_at in session.exec(
+        select(Decision.user_id, Decision.created_at).where(
+            col(Decision.document_id).in_(docs), col(Decision.user_id).is_not(None)
+        )
+    ):
+        e = entry(decision_user or 0)
+        e["decisions"] += 1
+        if created_at >= since:
+            e["decisions_24h"] += 1
+    names = {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(list(out))))}
+    for e in out.values():
+        e["username"] = names.get(e["user_id"], "?")
+    return sorted(out.values(), key=lambda e: e["username"])

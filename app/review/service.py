@@ -1,0 +1,450 @@
+"""Review decisions on a document: versioned, locked, audited, undoable; submit makes the document curated."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, Forbidden, InvalidInput
+from app.models import (
+    Agreement,
+    AssignmentStatus,
+    Decision,
+    Document,
+    DocumentStatus,
+    Entity,
+    ItemStatus,
+    Mention,
+    Relation,
+    User,
+)
+from app.models.types import utcnow
+from app.project.schemas import LabelSchema, ProjectSettings
+from app.project.service import get_project, label_schema_of, settings_of
+from app.review import queue
+from app.review.changes import ChangeSet, restore
+from app.review.decisions import HANDLERS, Context
+
+# Decisions that end a reviewer's pass: undo never reaches back across them.
+BARRIERS = {"submit", "reopen"}
+NOT_UNDOABLE = BARRIERS | {"undo"}
+
+
+class StaleVersion(Conflict):
+    """The client acted on an old version of the document; it gets the fresh state."""
+
+    def __init__(self, document: Document, version: int) -> None:
+        super().__init__(
+            f"Document {document.id} changed since you loaded it (you had version {version}, it is now "
+            f"{document.version}). The current state is shown: check it and act again."
+        )
+        self.document_id = document.id
+        self.extra = {"version": document.version}
+
+
+@dataclass
+class Outcome:
+    document: Document
+    decision: Decision | None
+    summary: str
+    changed: dict[str, set[int]] = field(default_factory=dict)
+    created_id: int | None = None
+
+
+def _project_rules(session: Session, document: Document) -> tuple[LabelSchema, ProjectSettings]:
+    project = get_project(session, document.project_id)
+    return label_schema_of(project), settings_of(project)
+
+
+def _bump_version(session: Session, document: Document, version: int) -> None:
+    """Compare-and-set on the version: of two racing decisions on one version, exactly one wins."""
+    result = session.execute(
+        update(Document)
+        .where(col(Document.id) == document.id, col(Document.version) == version)
+        .values(version=Document.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(document)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleVersion(document, version)
+
+
+def _open(session: Session, *, document: Document, user: User, version: int) -> tuple[LabelSchema, ProjectSettings]:
+    """The gate every change passes: reviewable, not locked by another, on the current version; then lock."""
+    schema, settings = _project_rules(session, document)
+    queue.check_can_review(session, document=document, user=user, settings=settings)
+    queue.check_lock(session, document=document, user=user)
+    _bump_version(session, document, version)
+    queue.take_lock(session, document=document, user=user, settings=settings)
+    if document.status in (DocumentStatus.new, DocumentStatus.annotated):
+        document.status = DocumentStatus.in_review
+    if document.status != DocumentStatus.adjudication:
+        queue.ensure_assignment(session, document=document, user=user)
+    return schema, settings
+
+
+def _record(
+    session: Session,
+    *,
+    document: Document,
+    user: User,
+    kind: str,
+    item_id: int | None,
+    action: str,
+    changes: ChangeSet,
+    summary: str,
+    extra: dict[str, Any] | None = None,
+) -> Decision:
+    before, after = changes.rows()
+    decision = Decision(
+        document_id=document.id or 0,
+        user_id=user.id,
+        item_kind=kind,
+        item_id=item_id,
+        action=action,
+        before={"rows": before},
+        after={"rows": after, "summary": summary, **(extra or {})},
+        document_version=document.version,
+    )
+    session.add(decision)
+    session.add(document)
+    session.flush()
+    return decision
+
+
+def _changed(changes: ChangeSet) -> dict[str, set[int]]:
+    return {t: changes.ids(t) for t in ("entity", "mention", "relation")}
+
+
+def claim(session: Session, *, document: Document, user: User) -> Document:
+    """Take (or renew) the review lock without changing anything else."""
+    _schema, settings = _project_rules(session, document)
+    queue.check_can_review(session, document=document, user=user, settings=settings)
+    queue.check_lock(session, document=document, user=user)
+    queue.take_lock(session, document=document, user=user, settings=settings)
+    session.flush()
+    return document
+
+
+def release(session: Session, *, document: Document, user: User) -> None:
+    """Give the lock up: the holder may, an admin may release anyone's."""
+    holder = queue.lock_holder(session, document)
+    if holder is None:
+        return
+    if holder.id != user.id and user.role != "admin":
+        raise Forbidden(f"Only {holder.username} or an admin can release the lock on document {document.id}.")
+    queue.release_lock(session, document=document)
+    session.flush()
+
+
+def decide(
+    session: Session,
+    *,
+    document: Document,
+    user: User,
+    item: str,
+    item_id: int | None,
+    action: str,
+    params: dict[str, Any],
+    version: int,
+) -> Outcome:
+    """Apply one reviewer action; the audit log gets every row it touched, before and after."""
+    handler = HANDLERS.get((item, action))
+    if handler is None:
+        known = sorted({a for (i, a) in HANDLERS if i == item})
+        if not known:
+            raise InvalidInput.for_field("item", f"Unknown item {item!r}: entity, mention, relation or document.")
+        raise InvalidInput.for_field("action", f"Unknown action {action!r} for a {item}: {', '.join(known)}.")
+    schema, _settings = _open(session, document=document, user=user, version=version)
+    changes = ChangeSet(session)
+    ctx = Context(session=session, document=document, schema=schema, changes=changes, params=dict(params))
+    summary = handler(ctx, item_id)
+    created = ctx.params.get("created_id")
+    decision = _record(
+        session,
+        document=document,
+        user=user,
+        kind=item,
+        item_id=item_id if item_id is not None else created,
+        action=action,
+        changes=changes,
+        summary=summary,
+    )
+    return Outcome(document, decision, summary, _changed(changes), created)
+
+
+def _since_barrier(session: Session, document_id: int) -> list[Decision]:
+    decisions = list(
+        session.exec(select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id)))
+    )
+    last = max((i for i, d in enumerate(decisions) if d.action in BARRIERS), default=-1)
+    return decisions[last + 1 :]
+
+
+def undo(session: Session, *, document: Document, user: User, version: int) -> Outcome:
+    """Revert the user's last decision on the document (since their pass began)."""
+    _open(session, document=document, user=user, version=version)
+    candidates = [
+        d
+        for d in _since_barrier(session, document.id or 0)
+        if d.user_id == user.id and d.undone_at is None and d.action not in NOT_UNDOABLE
+    ]
+    if not candidates:
+        raise Conflict("Nothing to undo: you have no decision on this document since it was last submitted.")
+    target = candidates[-1]
+    changes = ChangeSet(session)
+    restore(session, changes, (target.before or {}).get("rows", []))
+    target.undone_at = utcnow()
+    session.add(target)
+    summary = f"undid: {(target.after or {}).get('summary', target.action)}"
+    decision = _record(
+        session,
+        document=document,
+        user=user,
+        kind=target.item_kind,
+        item_id=target.item_id,
+        action="undo",
+        changes=changes,
+        summary=summary,
+        extra={"undoes": target.id},
+    )
+    return Outcome(document, decision, summary, _changed(changes))
+
+
+def curated_result(session: Session, document_id: int) -> dict[str, Any]:
+    """The accepted items as span keys: what a reviewer decided, comparable across reviewers."""
+    keys: dict[int, str] = {}
+    entities = []
+    spans: dict[int, list[list[int]]] = {}
+    for m in session.exec(
+        select(Mention).where(Mention.document_id == document_id, Mention.status != ItemStatus.rejected)
+    ):
+        spans.setdefault(m.entity_id, []).append([m.start, m.end])
+    for e in session.exec(
+        select(Entity).where(Entity.document_id == document_id, Entity.status == ItemStatus.accepted)
+    ):
+        s = sorted(spans.get(e.id or 0, []))
+        key = entity_key(e.type, s)
+        keys[e.id or 0] = key
+        entities.append({"key": key, "type": e.type, "name": e.name, "spans": s})
+    relations = [
+        {
+            "key": relation_key(keys[r.head_id], r.type, keys[r.tail_id]),
+            "head": keys[r.head_id],
+            "tail": keys[r.tail_id],
+            "type": r.type,
+            "evidence": r.evidence,
+        }
+        for r in session.exec(
+            select(Relation).where(Relation.document_id == document_id, Relation.status == ItemStatus.accepted)
+        )
+        if r.head_id in keys and r.tail_id in keys
+    ]
+    return {"entities": entities, "relations": relations}
+
+
+def entity_key(etype: str, spans: list[list[int]]) -> str:
+    return etype + "|" + ",".join(f"{s}-{e}" for s, e in spans)
+
+
+def relation_key(head: str, rtype: str, tail: str) -> str:
+    return f"{head} >{rtype}> {tail}"
+
+
+def _reject_remaining(session: Session, changes: ChangeSet, document_id: int) -> int:
+    n = 0
+    for model in (Relation, Entity, Mention):
+        for obj in session.exec(
+            select(model).where(model.document_id == document_id, model.status == ItemStatus.proposed)
+        ):
+            changes.touch(obj)
+            obj.status = ItemStatus.rejected
+            n += 1 if model is not Mention else 0
+    return n
+
+
+def submit(session: Session, *, document: Document, user: User, version: int) -> Outcome:
+    """The reviewer is done: undecided items are rejected and the document is curated.
+
+    With double review, each reviewer's result is kept and the items go back to the machine proposals for the
+    next reviewer; when all have submitted, an admin adjudicates what they disagree on.
+    """
+    _schema, settings = _open(session, document=document, user=user, version=version)
+    changes = ChangeSet(session)
+    doc_id = document.id or 0
+    if document.status == DocumentStatus.adjudication:
+        n = _reject_remaining(session, changes, doc_id)
+        summary = f"adjudicated: curated ({n} undecided item(s) rejected)"
+        _curate(document)
+    elif settings.reviewers_per_document <= 1:
+        n = _reject_remaining(session, changes, doc_id)
+        summary = f"submitted: curated ({n} undecided item(s) rejected)"
+        _finish_assignment(session, document=document, user=user, result=None)
+        _curate(document)
+    else:
+        result = curated_result(session, doc_id)
+        _finish_assignment(session, document=document, user=user, result=result)
+        for d in reversed(_since_barrier(session, doc_id)):
+            if d.undone_at is None and d.action not in NOT_UNDOABLE:
+                restore(session, changes, (d.before or {}).get("rows", []))
+        done = queue.submitted_reviewers(session, document_id=doc_id)
+        if len(done) >= settings.reviewers_per_document:
+            prefill_adjudication(session, changes=changes, document=document, results=[a.result or {} for a in done])
+            document.status = DocumentStatus.adjudication
+            summary = f"submitted review {len(done)} of {len(done)}: awaiting adjudication"
+        else:
+            summary = f"submitted review {len(done)} of {settings.reviewers_per_document}"
+    queue.release_lock(session, document=document)
+    decision = _record(
+        session,
+        document=document,
+        user=user,
+        kind="document",
+        item_id=doc_id,
+        action="submit",
+        changes=changes,
+        summary=summary,
+    )
+    return Outcome(document, decision, summary, _changed(changes))
+
+
+def _curate(document: Document) -> None:
+    document.status = DocumentStatus.curated
+    document.curated_at = utcnow()
+
+
+def _finish_assignment(session: Session, *, document: Document, user: User, result: dict[str, Any] | None) -> None:
+    assignment = queue.ensure_assignment(session, document=document, user=user)
+    assignment.status = AssignmentStatus.submitted
+    assignment.submitted_at = utcnow()
+    assignment.result = result
+    session.add(assignment)
+
+
+def prefill_adjudication(
+    session: Session, *, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
+) -> None:
+    """Apply what every reviewer agreed on; leave only their differences proposed for the admin."""
+    doc_id = document.id or 0
+    entity_votes = [{e["key"] for e in r.get("entities", [])} for r in results]
+    relation_votes = [{x["key"] for x in r.get("relations", [])} for r in results]
+    spans: dict[int, list[list[int]]] = {}
+    for m in session.exec(select(Mention).where(Mention.document_id == doc_id)):
+        spans.setdefault(m.entity_id, []).append([m.start, m.end])
+    by_key: dict[str, Entity] = {}
+
+    def settle(obj: Entity | Relation, key: str, votes: list[set[str]]) -> None:
+        n = sum(key in v for v in votes)
+        status = ItemStatus.accepted if n == len(votes) else ItemStatus.rejected if n == 0 else ItemStatus.proposed
+        if obj.status != status:
+            changes.touch(obj)
+            obj.status = status
+
+    for e in session.exec(select(Entity).where(Entity.document_id == doc_id)):
+        key = entity_key(e.type, sorted(spans.get(e.id or 0, [])))
+        by_key[key] = e
+        settle(e, key, entity_votes)
+        for m in session.exec(select(Mention).where(Mention.entity_id == e.id)):
+            if m.status != e.status:
+                changes.touch(m)
+                m.status = e.status
+    for r in results:  # the reviewers' own entities (created, merged, re-spanned)
+        for item in r.get("entities", []):
+            if item["key"] in by_key:
+                continue
+            n = sum(item["key"] in v for v in entity_votes)
+            status = ItemStatus.accepted if n == len(results) else ItemStatus.proposed
+            entity = Entity(
+                document_id=doc_id,
+                type=item["type"],
+                name=item["name"],
+                status=status,
+                agreement=Agreement.manual,
+                grounded=True,
+            )
+            changes.add(entity)
+            for start, end in item["spans"]:
+                from app.review.decisions import sentence_of
+
+                changes.add(
+                    Mention(
+                        entity_id=entity.id or 0,
+                        document_id=doc_id,
+                        start=start,
+                        end=end,
+                        text=document.text[start:end],
+                        sentence_id=sentence_of(document, start),
+                        status=status,
+                    )
+                )
+            by_key[item["key"]] = entity
+    id_key = {e.id: k for k, e in by_key.items()}
+    existing: set[str] = set()
+    for rel in session.exec(select(Relation).where(Relation.document_id == doc_id)):
+        key = relation_key(id_key.get(rel.head_id, ""), rel.type, id_key.get(rel.tail_id, ""))
+        existing.add(key)
+        settle(rel, key, relation_votes)
+    for r in results:
+        for item in r.get("relations", []):
+            if item["key"] in existing or item["head"] not in by_key or item["tail"] not in by_key:
+                continue
+            existing.add(item["key"])
+            n = sum(item["key"] in v for v in relation_votes)
+            changes.add(
+                Relation(
+                    document_id=doc_id,
+                    head_id=by_key[item["head"]].id or 0,
+                    tail_id=by_key[item["tail"]].id or 0,
+                    type=item["type"],
+                    evidence=item["evidence"],
+                    agreement=Agreement.manual,
+                    status=ItemStatus.accepted if n == len(results) else ItemStatus.proposed,
+                )
+            )
+
+
+def reopen(session: Session, *, document: Document, user: User) -> Outcome:
+    """An admin sends a curated document back to review; its decisions stay in the history."""
+    if user.role != "admin":
+        raise Forbidden("Only an admin can reopen a curated document.")
+    if document.status != DocumentStatus.curated:
+        raise Conflict(f"Document {document.id} is not curated (it is {document.status}).")
+    document.status = DocumentStatus.in_review
+    document.curated_at = None
+    document.version += 1
+    changes = ChangeSet(session)
+    decision = _record(
+        session,
+        document=document,
+        user=user,
+        kind="document",
+        item_id=document.id,
+        action="reopen",
+        changes=changes,
+        summary="reopened for review",
+    )
+    return Outcome(document, decision, "reopened for review")
+
+
+def history(session: Session, *, document_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """The document's decisions, newest first: who, when, what, before and after."""
+    names = {u.id: u.username for u in session.exec(select(User))}
+    rows = session.exec(
+        select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id).desc()).limit(limit)
+    )
+    return [
+        {
+            "id": d.id,
+            "user": names.get(d.user_id, "?") if d.user_id else "system",
+            "at": d.created_at,
+            "item": d.item_kind,
+            "item_id": d.item_id,
+            "action": d.action,
+            "summary": (d.after or {}).get("summary", d.action),
+            "undone": d.undone_at is not None,
+            "version": d.document_version,
+            "rows": len((d.after or {}).get("rows", [])),
+        }
+        for d in rows
+    ]
