@@ -480,12 +480,22 @@ def _check_relation_free(ctx: Context, head: int, tail: int, rtype: str, except_
         raise Conflict(f"That relation already exists (relation {clash}).")
 
 
+def _closest_sentences(ctx: Context, head: Entity, tail: Entity) -> list[int]:
+    """Default evidence: the sentences of the closest pair of head and tail mentions."""
+    hs = {m.sentence_id for m in _mentions(ctx, head.id or 0)}
+    ts = {m.sentence_id for m in _mentions(ctx, tail.id or 0)}
+    if not hs or not ts:
+        return []
+    h, t = min(((h, t) for h in hs for t in ts), key=lambda p: (abs(p[0] - p[1]), p))
+    return sorted({h, t})
+
+
 def relation_create(ctx: Context, _item_id: int | None) -> str:
     head, tail = _entity_param(ctx, "head"), _entity_param(ctx, "tail")
     if head.id == tail.id:
         raise InvalidInput.for_field("tail", "A relation needs two different entities.")
     rtype = relation_type(ctx, head, tail)
-    evidence = evidence_of(ctx)
+    evidence = evidence_of(ctx) if "evidence" in ctx.params else _closest_sentences(ctx, head, tail)
     _check_relation_free(ctx, head.id or 0, tail.id or 0, rtype)
     relation = Relation(
         document_id=ctx.document.id or 0,

@@ -37,7 +37,10 @@ def _piece(text: str, start: int, end: int, covering: list[Span]) -> str:
         classes += " nest"
     entities = " ".join(sorted({str(s.entity_id) for s in covering}))
     mentions = " ".join(str(s.mention_id) for s in covering)
-    return f'<span class="{classes}" data-s="{start}" data-e="{entities}" data-m="{mentions}">{body}</span>'
+    return (
+        f'<span class="{classes}" data-s="{start}" data-e="{entities}" data-p="{inner.entity_id}" '
+        f'data-m="{mentions}">{body}</span>'
+    )
 
 
 def _sentence(text: str, i: int, s_start: int, s_end: int, active: list[Span], oob: bool = False) -> str:

@@ -1,0 +1,526 @@
+// The review workbench: keyboard-first focus, highlighting and actions. Decisions go to the server with htmx;
+// the answer swaps only what changed. Offsets sent to the server are code points (see offsets.js).
+"use strict";
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  let wb = null;
+  let focusedId = null;
+  let queue = Promise.resolve();
+  let lastOk = true;
+
+  const docId = () => wb.dataset.doc;
+  const state = () => $("#wb-state");
+  const version = () => state().dataset.version;
+  const canAct = () => state().dataset.canAct === "true";
+  const focused = () => (focusedId ? document.getElementById(focusedId) : null);
+  const hint = (text) => {
+    $("#wb-hint").textContent = text || "";
+  };
+
+  // --- sending ------------------------------------------------------------------------------------------
+
+  // One request at a time, each carrying the version the previous answer left: rapid keys never race.
+  function send(path, values) {
+    queue = queue.then(
+      () =>
+        new Promise((resolve) => {
+          lastOk = true;
+          htmx
+            .ajax("POST", "/documents/" + docId() + path, {
+              source: wb,
+              target: "#wb-state",
+              swap: "outerHTML",
+              values: Object.assign({ version: version() }, values),
+            })
+            .then(() => resolve(lastOk), () => resolve(false));
+        })
+    );
+    return queue;
+  }
+
+  function decide(item, id, action, extra) {
+    if (!canAct()) {
+      hint("This document is read only for you.");
+      return Promise.resolve(false);
+    }
+    const values = Object.assign({ item: item, action: action }, extra || {});
+    if (id !== null && id !== undefined) values.id = id;
+    return send("/decide", values);
+  }
+
+  // --- focus and highlighting ---------------------------------------------------------------------------
+
+  function clearHighlights() {
+    $$(".hl-head, .hl-tail, .hl-ent, .hl-ev").forEach((el) => el.classList.remove("hl-head", "hl-tail", "hl-ent", "hl-ev"));
+  }
+
+  function segmentsOf(entityId) {
+    return $$('#wb-text [data-e~="' + entityId + '"]');
+  }
+
+  function scrollText(el) {
+    if (el) el.scrollIntoView({ block: "center", behavior: "instant" });
+  }
+
+  function showRelationsOf(row) {
+    const box = $("#wb-focus");
+    box.replaceChildren();
+    if (!row || row.dataset.kind !== "entity") {
+      box.hidden = true;
+      return;
+    }
+    const id = row.dataset.id;
+    const rels = $$('#wb-relations .item[data-h="' + id + '"], #wb-relations .item[data-t="' + id + '"]');
+    const title = document.createElement("p");
+    title.className = "small muted";
+    title.textContent = (row.dataset.name || "") + ": " + rels.length + " relation(s)";
+    box.appendChild(title);
+    rels.forEach((r) => {
+      const link = document.createElement("button");
+      link.type = "button";
+      link.className = "focus-link st-" + statusOf(r);
+      link.textContent = r.querySelector(".chip").textContent + " " + r.querySelector(".rtype").textContent + " " + r.querySelectorAll(".chip")[1].textContent;
+      link.addEventListener("click", () => focusItem(r));
+      box.appendChild(link);
+    });
+    box.hidden = false;
+  }
+
+  function statusOf(row) {
+    return ["proposed", "accepted", "rejected"].find((s) => row.classList.contains("st-" + s)) || "";
+  }
+
+  function applyFocus(scroll) {
+    $$("#wb-panel .item.focused").forEach((el) => el.classList.remove("focused"));
+    clearHighlights();
+    const row = focused();
+    if (!row) {
+      showRelationsOf(null);
+      return;
+    }
+    row.classList.add("focused");
+    if (scroll) row.scrollIntoView({ block: "nearest" });
+    if (row.dataset.kind === "relation") {
+      const head = segmentsOf(row.dataset.h);
+      head.forEach((el) => el.classList.add("hl-head"));
+      segmentsOf(row.dataset.t).forEach((el) => el.classList.add("hl-tail"));
+      (row.dataset.ev || "").split(" ").filter(Boolean).forEach((i) => {
+        const s = document.getElementById("s" + i);
+        if (s) s.classList.add("hl-ev");
+      });
+      const firstEv = (row.dataset.ev || "").split(" ").filter(Boolean)[0];
+      if (scroll) scrollText(head[0] || (firstEv !== undefined ? document.getElementById("s" + firstEv) : null));
+    } else {
+      const segs = segmentsOf(row.dataset.id);
+      segs.forEach((el) => el.classList.add("hl-ent"));
+      if (scroll) scrollText(segs[0]);
+    }
+    showRelationsOf(row);
+  }
+
+  function focusItem(row, scroll) {
+    focusedId = row ? row.id : null;
+    applyFocus(scroll !== false);
+  }
+
+  function move(step, onlyTodo) {
+    const items = $$("#wb-panel .items > .item");
+    if (!items.length) return;
+    const current = focused();
+    let i = current ? items.indexOf(current) : -1;
+    for (let n = 0; n < items.length; n++) {
+      i = i + step;
+      if (i < 0 || i >= items.length) break;
+      if (!onlyTodo || items[i].classList.contains("st-proposed")) return focusItem(items[i]);
+    }
+    hint(onlyTodo ? (step > 0 ? "No more items to review below." : "No items to review above.") : "");
+  }
+
+  // --- the picker: a small keyboard list dialog ---------------------------------------------------------
+
+  function pick(title, options, opts) {
+    opts = opts || {};
+    const dialog = $("#wb-picker");
+    const input = $("#picker-filter");
+    const list = $("#picker-list");
+    $("#picker-title").textContent = title;
+    input.value = opts.input || "";
+    input.placeholder = opts.placeholder || (opts.freeText ? "" : "type to filter");
+    let active = 0;
+    let shown = options;
+    function draw() {
+      const q = input.value.trim().toLowerCase();
+      shown = opts.freeText ? options : options.filter((o) => !q || (o.label + " " + (o.value || "")).toLowerCase().includes(q));
+      if (active >= shown.length) active = Math.max(0, shown.length - 1);
+      list.replaceChildren(
+        ...shown.map((o, i) => {
+          const li = document.createElement("li");
+          li.setAttribute("role", "option");
+          li.textContent = o.label;
+          if (o.hint) {
+            const small = document.createElement("span");
+            small.className = "muted small";
+            small.textContent = " " + o.hint;
+            li.appendChild(small);
+          }
+          if (i === active) {
+            li.classList.add("active");
+            li.setAttribute("aria-selected", "true");
+          }
+          li.addEventListener("mousedown", (e) => {
+            e.preventDefault();
+            finish(o.value);
+          });
+          return li;
+        })
+      );
+      const act = list.querySelector(".active");
+      if (act) act.scrollIntoView({ block: "nearest" });
+    }
+    let done;
+    const result = new Promise((resolve) => (done = resolve));
+    function finish(value) {
+      input.removeEventListener("input", onInput);
+      input.removeEventListener("keydown", onKey);
+      dialog.removeEventListener("cancel", onCancel);
+      if (dialog.open) dialog.close();
+      done(value);
+    }
+    function onInput() {
+      active = 0;
+      if (opts.onInput) opts.onInput(input.value, (next) => { options = next; draw(); });
+      else draw();
+    }
+    function onKey(e) {
+      if (e.key === "ArrowDown") { active = Math.min(active + 1, shown.length - 1); draw(); e.preventDefault(); }
+      else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); draw(); e.preventDefault(); }
+      else if (e.key === "Enter") {
+        e.preventDefault();
+        if (opts.freeText && !shown.length) finish(input.value);
+        else if (shown[active]) finish(shown[active].value);
+      } else if (e.key === "Escape") { e.preventDefault(); finish(null); }
+    }
+    function onCancel(e) { e.preventDefault(); finish(null); }
+    input.addEventListener("input", onInput);
+    input.addEventListener("keydown", onKey);
+    dialog.addEventListener("cancel", onCancel);
+    draw();
+    dialog.showModal();
+    input.focus();
+    input.select();
+    return result;
+  }
+
+  // --- schema and document lookups ----------------------------------------------------------------------
+
+  function entityTypes() {
+    return $$("#entity-types li").map((li) => ({ label: li.textContent + " · " + li.dataset.code, value: li.dataset.code }));
+  }
+
+  function relationTypesFor(headType, tailType) {
+    return $$("#relation-types li")
+      .filter((li) => {
+        const heads = (li.dataset.head || "").split(" ").filter(Boolean);
+        const tails = (li.dataset.tail || "").split(" ").filter(Boolean);
+        return (!heads.length || heads.includes(headType)) && (!tails.length || tails.includes(tailType));
+      })
+      .map((li) => ({ label: li.textContent + " · " + li.dataset.code, value: li.dataset.code }));
+  }
+
+  function entityRows(exceptId) {
+    return $$("#wb-entities .item, #wb-ungrounded .item")
+      .filter((r) => r.dataset.id !== exceptId && !r.classList.contains("st-rejected"))
+      .map((r) => ({ label: r.dataset.name + " · " + r.dataset.type, value: r.dataset.id, row: r }));
+  }
+
+  function sentenceStart(sent) {
+    const first = sent.querySelector("[data-s]");
+    return first ? Number(first.dataset.s) : 0;
+  }
+
+  // Every occurrence of `needle` in the text, as code-point spans with a little context.
+  function occurrences(needle) {
+    const out = [];
+    if (!needle) return out;
+    $$("#wb-text .sent").forEach((sent) => {
+      const text = sent.textContent;
+      let i = text.indexOf(needle);
+      while (i !== -1 && out.length < 50) {
+        const start = sentenceStart(sent) + ConcordOffsets.utf16ToCodePoints(text, i);
+        const end = start + ConcordOffsets.codePointLength(needle);
+        out.push({ label: "S" + sent.dataset.n + ": …" + text.slice(Math.max(0, i - 8), i + needle.length + 8) + "…", value: start + ":" + end });
+        i = text.indexOf(needle, i + needle.length);
+      }
+    });
+    return out;
+  }
+
+  // --- actions ------------------------------------------------------------------------------------------
+
+  async function accept(status) {
+    const row = focused();
+    if (!row) return hint("Focus an item first (j / k).");
+    const ok = await decide(row.dataset.kind, row.dataset.id, status);
+    if (ok) {
+      applyFocus(false);
+      move(1, true);
+    }
+  }
+
+  async function retype() {
+    const row = focused();
+    if (!row) return hint("Focus an item first (j / k).");
+    if (row.dataset.kind === "entity") {
+      const t = await pick("Entity type for " + row.dataset.name, entityTypes());
+      if (t) await decide("entity", row.dataset.id, "retype", { type: t });
+    } else {
+      const allowed = (row.dataset.types || "").split(" ").filter(Boolean);
+      const names = Object.fromEntries($$("#relation-types li").map((li) => [li.dataset.code, li.textContent]));
+      const options = allowed.map((c) => ({ label: names[c] + " · " + c, value: c }));
+      if (!options.length) return hint("The schema allows no relation type for this head and tail.");
+      const t = await pick("Relation type", options);
+      if (t) await decide("relation", row.dataset.id, "retype", { type: t });
+    }
+    applyFocus(false);
+  }
+
+  async function editEvidence() {
+    const row = focused();
+    if (!row || row.dataset.kind !== "relation") return hint("Focus a relation to edit its evidence.");
+    const current = (row.dataset.ev || "").split(" ").filter(Boolean).join(", ");
+    const value = await pick("Evidence sentences (numbers, comma separated)", [], { input: current, freeText: true });
+    if (value !== null) await decide("relation", row.dataset.id, "evidence", { evidence: value });
+    applyFocus(false);
+  }
+
+  async function createEntity() {
+    const root = $("#wb-text");
+    let span = ConcordOffsets.selectionToSpan(root, window.getSelection());
+    if (!span) {
+      const chosen = await pick("Find the text to mark", [], {
+        freeText: false,
+        placeholder: "type the text, then choose the occurrence",
+        onInput: (value, update) => update(occurrences(value)),
+      });
+      if (!chosen) return;
+      span = chosen.split(":").map(Number);
+    }
+    const options = entityTypes();
+    const row = focused();
+    if (row && row.dataset.kind === "entity") options.unshift({ label: "+ another mention of " + row.dataset.name, value: "@mention" });
+    const t = await pick("Type of the new entity", options);
+    if (!t) return;
+    window.getSelection().removeAllRanges();
+    if (t === "@mention") await decide("entity", row.dataset.id, "add_mention", { start: span[0], end: span[1] });
+    else await decide("entity", null, "create", { start: span[0], end: span[1], type: t });
+    applyFocus(false);
+  }
+
+  async function createRelation() {
+    const row = focused();
+    if (!row || row.dataset.kind !== "entity") return hint("Focus the head entity first, then press r.");
+    const tailId = await pick("Tail of the relation from " + row.dataset.name, entityRows(row.dataset.id));
+    if (!tailId) return;
+    const tail = document.getElementById("e-" + tailId);
+    const options = relationTypesFor(row.dataset.type, tail.dataset.type);
+    if (!options.length) return hint("The schema allows no relation from " + row.dataset.type + " to " + tail.dataset.type + ".");
+    const t = await pick(row.dataset.name + " → " + tail.dataset.name + ": type", options);
+    if (t) await decide("relation", null, "create", { head: row.dataset.id, tail: tailId, type: t });
+    applyFocus(false);
+  }
+
+  async function merge() {
+    const row = focused();
+    if (!row || row.dataset.kind !== "entity") return hint("Focus the entity to merge away, then press m.");
+    const into = await pick("Merge " + row.dataset.name + " into…", entityRows(row.dataset.id));
+    if (into && (await decide("entity", row.dataset.id, "merge", { into: into }))) {
+      focusedId = "e-" + into;
+      applyFocus(true);
+    }
+  }
+
+  async function remove() {
+    const row = focused();
+    if (!row) return hint("Focus an item first (j / k).");
+    const label = row.dataset.kind === "entity" ? row.dataset.name : "this relation";
+    const ok = await pick("Delete " + label + "? (reject keeps it in the record; delete removes it)", [
+      { label: "Delete", value: "yes" },
+      { label: "Cancel", value: null },
+    ]);
+    if (ok === "yes" && (await decide(row.dataset.kind, row.dataset.id, "delete"))) focusItem(null);
+  }
+
+  async function mentions() {
+    const row = focused();
+    if (!row || row.dataset.kind !== "entity") return hint("Focus an entity to edit its mentions.");
+    // data-mentions: "id:start:end:sentence" for each mention, code points.
+    const spans = (row.dataset.mentions || "").split(" ").filter(Boolean).map((m) => {
+      const [id, start, end, sentence] = m.split(":");
+      return { id: id, start: Number(start), end: Number(end), sentence: sentence, text: textOf(Number(start), Number(end)) };
+    });
+    if (!spans.length) return hint("This entity has no mention in the text.");
+    const mention = await pick("Mentions of " + row.dataset.name, spans.map((m) => ({ label: m.text, hint: "S" + m.sentence + " · " + m.start + "–" + m.end, value: m })));
+    if (!mention) return;
+    const action = await pick("“" + mention.text + "”", [
+      { label: "Adjust boundaries", value: "adjust" },
+      { label: "Split off as a new entity", value: "split" },
+      { label: "Remove this mention", value: "delete" },
+    ]);
+    if (action === "adjust") {
+      const span = await adjust(mention);
+      if (span) await decide("mention", mention.id, "adjust", { start: span[0], end: span[1] });
+    } else if (action) {
+      await decide("mention", mention.id, action);
+    }
+    applyFocus(false);
+  }
+
+  function textOf(start, end) {
+    let out = "";
+    $$("#wb-text [data-s]").forEach((seg) => {
+      const s = Number(seg.dataset.s);
+      const t = seg.textContent;
+      const len = ConcordOffsets.codePointLength(t);
+      if (s + len <= start || s >= end) return;
+      const a = ConcordOffsets.codePointsToUtf16(t, Math.max(0, start - s));
+      const b = ConcordOffsets.codePointsToUtf16(t, Math.min(len, end - s));
+      out += t.slice(a, b);
+    });
+    return out;
+  }
+
+  // Boundaries from the keyboard: ←/→ move the start, Shift+←/→ the end; Enter saves, Esc cancels.
+  function adjust(mention) {
+    let start = mention.start;
+    let end = mention.end;
+    return pick("Adjust “" + mention.text + "”: ←/→ start, Shift+←/→ end, Enter to save", [], {
+      freeText: true,
+      input: mention.text,
+      onInput: () => {},
+    }).then((v) => (v === null ? null : [start, end]))
+      .finally(() => document.removeEventListener("keydown", onArrow, true));
+    function onArrow(e) {
+      if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+      e.preventDefault();
+      e.stopPropagation();
+      const d = e.key === "ArrowLeft" ? -1 : 1;
+      if (e.shiftKey) end = Math.max(start + 1, end + d);
+      else start = Math.max(0, Math.min(end - 1, start + d));
+      $("#picker-filter").value = textOf(start, end);
+    }
+    // registered after pick() has opened the dialog
+    function register() { document.addEventListener("keydown", onArrow, true); }
+    register();
+  }
+
+  async function bulkAcceptAgreed() {
+    await decide("document", null, "accept_agreed");
+    applyFocus(false);
+  }
+
+  async function rejectFromAnnotator() {
+    const select = $("#reject-annotator");
+    if (select) await decide("document", null, "reject_annotator", { annotator: select.value });
+  }
+
+  async function submitDocument() {
+    if (!canAct()) return hint("This document is read only for you.");
+    const todo = $("#todo-count") ? $("#todo-count").textContent : "0";
+    const ok = await pick("Submit: the document becomes curated" + (todo !== "0" ? "; the " + todo + " item(s) still to review will be rejected" : ""), [
+      { label: "Submit", value: "yes" },
+      { label: "Cancel", value: null },
+    ]);
+    if (ok === "yes") await send("/submit", {});
+  }
+
+  function nextDocument() {
+    $("#wb-next").requestSubmit();
+  }
+
+  function toggleHelp() {
+    const help = $("#wb-help");
+    if (help.open) help.close();
+    else help.showModal();
+  }
+
+  const COMMANDS = {
+    "accept-agreed": bulkAcceptAgreed,
+    "reject-annotator": rejectFromAnnotator,
+    undo: () => send("/undo", {}),
+    submit: submitDocument,
+    next: nextDocument,
+    help: toggleHelp,
+  };
+
+  const KEYS = {
+    j: () => move(1, true),
+    k: () => move(-1, true),
+    J: () => move(1, false),
+    K: () => move(-1, false),
+    a: () => accept("accept"),
+    x: () => accept("reject"),
+    t: retype,
+    e: editEvidence,
+    s: () => {
+      const row = focused();
+      if (row && row.dataset.kind === "relation") decide("relation", row.dataset.id, "swap").then(() => applyFocus(false));
+      else hint("Focus a relation to swap its direction.");
+    },
+    c: createEntity,
+    r: createRelation,
+    m: merge,
+    b: mentions,
+    d: remove,
+    A: bulkAcceptAgreed,
+    S: submitDocument,
+    u: () => send("/undo", {}),
+    n: nextDocument,
+    "?": toggleHelp,
+    Escape: () => focusItem(null),
+  };
+
+  function onKeydown(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t && (t.closest("dialog") || ["INPUT", "SELECT", "TEXTAREA"].includes(t.tagName) || t.isContentEditable)) return;
+    const fn = KEYS[e.key];
+    if (!fn) return;
+    e.preventDefault();
+    hint("");
+    fn();
+  }
+
+  function onClick(e) {
+    const actBtn = e.target.closest("[data-act]");
+    const row = e.target.closest("#wb-panel .items > .item");
+    if (actBtn && row) {
+      focusItem(row, false);
+      decide(row.dataset.kind, row.dataset.id, actBtn.dataset.act).then(() => applyFocus(false));
+      return;
+    }
+    if (row) return focusItem(row);
+    const cmd = e.target.closest("[data-cmd]");
+    if (cmd && COMMANDS[cmd.dataset.cmd]) return COMMANDS[cmd.dataset.cmd]();
+    const seg = e.target.closest("#wb-text .m");
+    if (seg && window.getSelection().isCollapsed) {
+      const ent = document.getElementById("e-" + seg.dataset.p);
+      if (ent) focusItem(ent, false), applyFocus(false), ent.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function init() {
+    wb = document.getElementById("workbench");
+    if (!wb) return;
+    document.addEventListener("keydown", onKeydown);
+    wb.addEventListener("click", onClick);
+    document.body.addEventListener("htmx:afterRequest", (e) => {
+      if (e.detail.elt === wb || wb.contains(e.detail.elt)) lastOk = e.detail.successful;
+    });
+    document.body.addEventListener("htmx:afterSettle", () => applyFocus(false));
+    wb.dataset.ready = "true";
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();

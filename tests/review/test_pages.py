@@ -1,0 +1,113 @@
+"""The workbench page over the test client: it renders escaped, answers decisions with fragments only."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.models import Entity, Relation, Role
+from tests.factories import login, make_project, make_review_document, make_user, page_csrf
+
+
+@pytest.fixture
+def doc(session: Session, app_client: TestClient) -> Any:
+    make_user(session, username="alice", role=Role.reviewer)
+    make_user(session, username="bob", role=Role.reviewer)
+    project = make_project(session)
+    return make_review_document(session, project)
+
+
+def test_workbench_renders_hostile_text_as_text(app_client: TestClient, session: Session, doc: Any) -> None:
+    document, ents, rels = doc
+    login(app_client, "alice")
+    page = app_client.get(f"/documents/{document.id}/review")
+    assert page.status_code == 200
+    html = page.text
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 张伟的故事" in html
+    assert 'href="javascript:' not in html
+    # Sentences numbered, mentions carry code-point offsets and their entities.
+    assert 'id="s4"' in html
+    start = document.text.index("李娜")
+    assert f'data-s="{start}" data-e="{ents[5].id}"' in html
+    assert f'id="r-{rels[0].id}"' in html and f'id="e-{ents[0].id}"' in html
+    assert "<script>" not in html.split("</head>")[1]  # no inline script in the body
+
+
+def test_payload_documents_show_their_markup_as_text(app_client: TestClient, session: Session, doc: Any) -> None:
+    project_id = doc[0].project_id
+    from app.models import Project
+
+    project = session.get(Project, project_id)
+    text = '页面<script>alert("x")</script>。<img src=x onerror=alert(1)>。{{ 7*7 }}与javascript:alert(1)。'
+    hostile, _, _ = make_review_document(
+        session,
+        project,
+        text=text,
+        entities=[("PER", "<script>", [(text.index("<script>"), text.index("<script>") + 8)], "a_only", "proposed")],
+        relations=[],
+    )
+    login(app_client, "alice")
+    html = app_client.get(f"/documents/{hostile.id}/review").text
+    body = html.split("<body", 1)[1]
+    assert "<script>alert" not in body and "<img" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "{{ 7*7 }}" in body and "49" not in body.split('id="wb-text"')[1].split("</section>")[0]
+
+
+def test_a_decision_answers_with_fragments(app_client: TestClient, session: Session, doc: Any) -> None:
+    document, ents, rels = doc
+    login(app_client, "alice")
+    token = page_csrf(app_client, f"/documents/{document.id}/review")
+    r = app_client.post(
+        f"/documents/{document.id}/decide",
+        data={"item": "relation", "id": rels[0].id, "action": "accept", "version": document.version},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert r.status_code == 200, r.text
+    assert 'id="wb-state"' in r.text and "<html" not in r.text
+    assert f'id="r-{rels[0].id}"' in r.text and 'hx-swap-oob="true"' in r.text
+    assert 'id="wb-main"' not in r.text  # not a full redraw
+    session.expire_all()
+    assert session.get(Relation, rels[0].id).status == "accepted"
+
+
+def test_stale_decision_redraws_with_a_conflict(app_client: TestClient, session: Session, doc: Any) -> None:
+    document, ents, _ = doc
+    login(app_client, "alice")
+    token = page_csrf(app_client, f"/documents/{document.id}/review")
+    stale = document.version - 1
+    r = app_client.post(
+        f"/documents/{document.id}/decide",
+        data={"item": "entity", "id": ents[1].id, "action": "accept", "version": stale},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert r.status_code == 409
+    assert "changed since you loaded it" in r.text and 'id="wb-main"' in r.text
+    session.expire_all()
+    assert session.get(Entity, ents[1].id).status == "proposed"
+
+
+def test_locked_document_is_read_only_for_another_reviewer(app_client: TestClient, session: Session, doc: Any) -> None:
+    document, ents, _ = doc
+    login(app_client, "alice")
+    token = page_csrf(app_client, f"/projects/{document.project_id}/review")
+    r = app_client.post(
+        f"/projects/{document.project_id}/review/next", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/documents/{document.id}/review"
+    app_client.post("/logout", data={"csrf_token": token})
+    login(app_client, "bob")
+    page = app_client.get(f"/documents/{document.id}/review").text
+    assert "locked by alice" in page and 'data-act="accept"' not in page
+    queue = app_client.get(f"/projects/{document.project_id}/review").text
+    assert "alice" in queue
+    token = page_csrf(app_client, f"/documents/{document.id}/review")
+    r = app_client.post(
+        f"/documents/{document.id}/decide",
+        data={"item": "entity", "id": ents[1].id, "action": "accept", "version": document.version},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert r.status_code == 423 and "alice is reviewing" in r.text
+    assert session.exec(select(Entity).where(Entity.id == ents[1].id)).one().status == "proposed"
