@@ -57,7 +57,7 @@ def test_payload_documents_show_their_markup_as_text(app_client: TestClient, ses
 
 
 def test_a_decision_answers_with_fragments(app_client: TestClient, session: Session, doc: Any) -> None:
-    document, ents, rels = doc
+    document, _ents, rels = doc
     login(app_client, "alice")
     token = page_csrf(app_client, f"/documents/{document.id}/review")
     r = app_client.post(
