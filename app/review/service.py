@@ -444,7 +444,35 @@ def history(session: Session, *, document_id: int, limit: int = 500) -> list[dic
             "summary": (d.after or {}).get("summary", d.action),
             "undone": d.undone_at is not None,
             "version": d.document_version,
-            "rows": len((d.after or {}).get("rows", [])),
+            "changes": describe_changes((d.before or {}).get("rows", []), (d.after or {}).get("rows", [])),
         }
         for d in rows
     ]
+
+
+def describe_changes(before: list[list[Any]], after: list[list[Any]]) -> list[str]:
+    """One line per changed row: what it was and what it became ("relation 5: status proposed → accepted")."""
+    lines = []
+    for (table, row_id, old), (_t, _i, new) in zip(before, after, strict=False):
+        if table == "proposal":
+            continue
+        if old is None:
+            lines.append(f"{table} {row_id}: created {_brief(table, new)}")
+        elif new is None:
+            lines.append(f"{table} {row_id}: deleted {_brief(table, old)}")
+        else:
+            diffs = [f"{k} {old.get(k)} → {v}" for k, v in new.items() if old.get(k) != v]
+            lines.append(f"{table} {row_id}: " + "; ".join(diffs))
+    return lines
+
+
+def _brief(table: str, values: dict[str, Any] | None) -> str:
+    if not values:
+        return ""
+    if table == "entity":
+        return f"{values.get('name')} ({values.get('type')}, {values.get('status')})"
+    if table == "mention":
+        return f"{values.get('text')!r} at {values.get('start')}–{values.get('end')}"
+    if table == "relation":
+        return f"{values.get('head_id')} —{values.get('type')}→ {values.get('tail_id')} ({values.get('status')})"
+    return ""

@@ -231,3 +231,4 @@ def test_submit_curates_exactly_what_was_decided(app_client: TestClient, session
     history = app_client.get(f"/api/v1/documents/{doc_id}/history", headers=world["alice"]).json()
     assert [h["action"] for h in history] == ["submit", "reject", "accept"]
     assert history[0]["user"] == "alice"
+    assert f"relation {world['rels'][1].id}: status proposed → rejected" in history[1]["changes"]

@@ -71,6 +71,9 @@ def test_a_decision_answers_with_fragments(app_client: TestClient, session: Sess
     assert 'id="wb-main"' not in r.text  # not a full redraw
     session.expire_all()
     assert session.get(Relation, rels[0].id).status == "accepted"
+    history = app_client.get(f"/documents/{document.id}/history").text
+    assert "alice" in history and f"relation {rels[0].id}: status proposed → accepted" in history
+    assert "&lt;script&gt;" in history  # the hostile title, escaped
 
 
 def test_stale_decision_redraws_with_a_conflict(app_client: TestClient, session: Session, doc: Any) -> None:
