@@ -1,0 +1,1 @@
+"""Curated datasets: export records, exporters, evaluation, agreement metrics and charts."""
