@@ -123,7 +123,18 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def label_schema_of(project: Project) -> LabelSchema:
-    return LabelSchema.model_validate(project.label_schema)
+    """The project's schema, parsed once per version of it (the review page asks for it on every decision)."""
+    key = (project.id, project.updated_at)
+    cached = _SCHEMAS.get(key)
+    if cached is None or cached[0] != project.label_schema:
+        cached = (project.label_schema, LabelSchema.model_validate(project.label_schema))
+        _SCHEMAS[key] = cached
+        while len(_SCHEMAS) > 64:
+            _SCHEMAS.pop(next(iter(_SCHEMAS)))
+    return cached[1]
+
+
+_SCHEMAS: dict[tuple[int | None, Any], tuple[dict[str, Any], LabelSchema]] = {}
 
 
 def settings_of(project: Project) -> ProjectSettings:

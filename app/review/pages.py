@@ -110,20 +110,20 @@ async def next_document(request: Request, project_id: int, session: SessionDep, 
     return RedirectResponse(target, status_code=303)
 
 
-def _context(session: Session, document: Document, user: User) -> dict[str, Any]:
+def _context(
+    session: Session, document: Document, user: User, changed: dict[str, set[int]] | None = None
+) -> dict[str, Any]:
     project = get_project(session, document.project_id)
     schema = label_schema_of(project)
     results: list[tuple[str, dict[str, Any]]] = []
     if document.status == DocumentStatus.adjudication:
-        names = {a.user_id: a for a in queue.submitted_reviewers(session, document_id=document.id or 0)}
-        for uid, a in names.items():
-            reviewer = session.get(User, uid)
+        for a in queue.submitted_reviewers(session, document_id=document.id or 0):
+            reviewer = session.get(User, a.user_id)
             results.append((reviewer.username if reviewer else "?", a.result or {}))
-    wb = workbench.load(session, document=document, schema=schema, results=results)
+    wb = workbench.load(session, document=document, schema=schema, results=results, changed=changed)
     holder = queue.lock_holder(session, document)
     can_act = (
-        document.status in (*queue.REVIEWABLE, DocumentStatus.annotating)
-        or (document.status == DocumentStatus.adjudication and user.role == "admin")
+        document.status in queue.REVIEWABLE or (document.status == DocumentStatus.adjudication and user.role == "admin")
     ) and (holder is None or holder.id == user.id)
     return {
         "project": project,
@@ -131,8 +131,8 @@ def _context(session: Session, document: Document, user: User) -> dict[str, Any]
         "wb": wb,
         "document": document,
         "holder": holder,
-        "can_act": can_act and document.status != DocumentStatus.annotating,
-        "annotators": list_annotators(session, project_id=project.id or 0),
+        "can_act": can_act,
+        "annotators": list_annotators(session, project_id=project.id or 0) if changed is None else [],
     }
 
 
@@ -146,20 +146,20 @@ def _update(
     request: Request, session: Session, document: Document, user: User, outcome: Outcome, action: str
 ) -> Response:
     """The fragments a decision changed: state bar, and the rows and sentences it touched (or everything)."""
-    ctx = _context(session, document, user)
-    ctx["summary"] = outcome.summary
-    wb: workbench.Workbench = ctx["wb"]
     if action in STRUCTURAL or document.status == DocumentStatus.curated:
-        ctx["full"] = True
+        ctx = _context(session, document, user)
+        ctx.update(full=True, summary=outcome.summary)
         return render(request, "review/_update.html", ctx)
-    entity_ids = set(outcome.changed.get("entity", set()))
-    relation_ids = set(outcome.changed.get("relation", set()))
-    relation_ids |= {r.id for r in wb.relations if r.head.id in entity_ids or r.tail.id in entity_ids}
+    changed = {k: set(v) for k, v in outcome.changed.items()}
+    ctx = _context(session, document, user, changed=changed)
+    wb: workbench.Workbench = ctx["wb"]
+    entity_ids = changed.get("entity", set())
     sentences = {m[4] for eid in entity_ids if eid in wb.entities for m in wb.entities[eid].mentions}
     ctx.update(
         full=False,
+        summary=outcome.summary,
         entities=[wb.entities[i] for i in sorted(entity_ids) if i in wb.entities],
-        relations=[r for r in wb.relations if r.id in relation_ids],
+        relations=wb.relations,
         sentences=wb.sentences_html(sentences),
     )
     return render(request, "review/_update.html", ctx)

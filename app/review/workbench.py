@@ -4,17 +4,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from app.annotation.service import pair_of
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
 from app.project.schemas import LabelSchema
+from app.review import rows
 from app.review.decisions import allowed_relation_types
 from app.review.highlight import Span, render_sentences, render_text
 from app.review.service import entity_key, relation_key
 
 STATUS_ORDER = {"proposed": 0, "accepted": 1, "rejected": 2}
+# Highlighted text by (document, version, spans): the same page is drawn again and again while nothing moves.
+_TEXT_CACHE: dict[tuple[Any, ...], Markup] = {}
+_TEXT_CACHE_SIZE = 32
 
 
 @dataclass
@@ -64,6 +69,8 @@ class Workbench:
     relations: list[RelationView]
     annotators: dict[int, str]
     reviewers: dict[str, list[str]]  # adjudication: item key → reviewers who accepted it
+    known_counts: dict[str, int] | None = None  # set when only part of the document was read
+    _allowed: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def spans(self) -> list[Span]:
         return [
@@ -73,7 +80,36 @@ class Workbench:
         ]
 
     def text_html(self) -> Markup:
-        return render_text(self.document.text, self.document.sentences, self.spans())
+        spans = self.spans()
+        key = (self.document.id, self.document.version, hash(tuple(spans)))
+        html = _TEXT_CACHE.get(key)
+        if html is None:
+            html = render_text(self.document.text, self.document.sentences, spans)
+            _TEXT_CACHE[key] = html
+            while len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+                _TEXT_CACHE.pop(next(iter(_TEXT_CACHE)))
+        return html
+
+    def _in_adjudication(self) -> bool:
+        return self.document.status == "adjudication"
+
+    def entity_row(self, e: EntityView, oob: bool = False) -> Markup:
+        who = self.reviewers.get(self.entity_key(e), []) if self._in_adjudication() else None
+        return Markup(rows.entity_row(e, reviewers=who, oob=oob))  # noqa: S704 - rows escapes every value
+
+    def relation_row(self, r: RelationView, oob: bool = False) -> Markup:
+        pair = (r.head.type, r.tail.type)
+        allowed = self._allowed.get(pair)
+        if allowed is None:
+            allowed = self._allowed[pair] = " ".join(self.allowed_types(r))
+        who = self.reviewers.get(self.relation_key(r), []) if self._in_adjudication() else None
+        return Markup(rows.relation_row(r, allowed=allowed, reviewers=who, oob=oob))  # noqa: S704
+
+    def relation_rows(self) -> Markup:
+        return Markup("".join(self.relation_row(r) for r in self.ordered_relations()))  # noqa: S704
+
+    def entity_rows(self, entities: list[EntityView]) -> Markup:
+        return Markup("".join(self.entity_row(e) for e in entities))  # noqa: S704
 
     def sentences_html(self, only: set[int]) -> dict[int, Markup]:
         return render_sentences(self.document.text, self.document.sentences, self.spans(), only)
@@ -94,6 +130,8 @@ class Workbench:
         return [e for e in self.entities.values() if not e.mentions]
 
     def counts(self) -> dict[str, int]:
+        if self.known_counts is not None:
+            return self.known_counts
         out = {"todo": 0, "accepted": 0, "rejected": 0}
         statuses = [e.status for e in self.entities.values()] + [r.status for r in self.relations]
         for status in statuses:
@@ -113,9 +151,14 @@ def load(
     *,
     document: Document,
     schema: LabelSchema,
-    results: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
+    results: list[tuple[str, dict[str, Any]]] | None = None,
+    changed: dict[str, set[int]] | None = None,
 ) -> Workbench:
-    """Read the document's items and their provenance; `results` are (reviewer, result) pairs in adjudication."""
+    """Read the document's items and their provenance; `results` are (reviewer, result) pairs in adjudication.
+
+    With `changed` (entity and relation ids a decision touched) only what its redraw needs is read: those
+    items, the relations of those entities, and every mention in the sentences their mentions are in.
+    """
     doc_id = document.id
     type_index = {t.code: i for i, t in enumerate(schema.entity_types)}
     relation_names = {r.code: r.name for r in schema.relation_types}
@@ -127,6 +170,27 @@ def load(
             select(Annotator.id, Annotator.name, Annotator.kind).where(Annotator.project_id == document.project_id)
         )
     }
+
+    entity_filter: Any = None
+    mention_filter: Any = None
+    relation_filter: Any = col(Relation.document_id) == doc_id
+    if changed is not None:
+        changed_entities = set(changed.get("entity", set()))
+        changed_relations = set(changed.get("relation", set()))
+        sentences = set(session.exec(select(Mention.sentence_id).where(col(Mention.entity_id).in_(changed_entities))))
+        relation_filter = relation_filter & (
+            col(Relation.id).in_(changed_relations)
+            | col(Relation.head_id).in_(changed_entities)
+            | col(Relation.tail_id).in_(changed_entities)
+        )
+        ends = session.execute(columns(col(Relation.head_id), col(Relation.tail_id)).where(relation_filter)).all()
+        wanted = changed_entities | {h for h, _t in ends} | {t for _h, t in ends}
+        mention_filter = (col(Mention.document_id) == doc_id) & (
+            col(Mention.sentence_id).in_(sentences) | col(Mention.entity_id).in_(wanted)
+        )
+        wanted |= set(session.exec(select(Mention.entity_id).where(mention_filter)))
+        entity_filter = col(Entity.id).in_(wanted)
+
     run_tag: dict[int, tuple[str, str]] = {}
     for run_id, annotator_id in session.exec(
         select(AnnotatorRun.id, AnnotatorRun.annotator_id).where(col(AnnotatorRun.document_id) == doc_id)
@@ -134,61 +198,31 @@ def load(
         name, kind = annotators.get(annotator_id, ("?", ""))
         tag = "import" if kind == AnnotatorKind.imported else letter.get(annotator_id, name)
         run_tag[run_id or 0] = (tag, name)
-    badges: dict[tuple[str, int], list[tuple[str, str]]] = {}
-    if run_tag:
-        for kind, item_id, run_id, augmentation, payload, ptype in session.execute(
-            columns(
-                col(Proposal.item_kind),
-                col(Proposal.item_id),
-                col(Proposal.run_id),
-                col(Proposal.augmentation),
-                col(Proposal.payload),
-                col(Proposal.proposed_type),
-            ).where(col(Proposal.run_id).in_(list(run_tag)))
-        ):
-            tag, name = run_tag.get(run_id, ("?", "?"))
-            out = badges.setdefault((kind, item_id), [])
-            if "vote" in payload:
-                out.append(("vote-yes" if payload["vote"] else "vote-no", f"{tag} {'✓' if payload['vote'] else '✗'}"))
-            elif augmentation:
-                out.append(("aug", f"{tag} aug"))
-            else:
-                out.append(("src-" + ("import" if tag == "import" else "model"), tag if ptype is None else f"{tag}"))
-            if payload.get("audit"):
-                out.append(("audit", "audit"))
+
     entities: dict[int, EntityView] = {}
-    for eid, etype, name, status, agreement, grounded in session.execute(
-        columns(
-            col(Entity.id),
-            col(Entity.type),
-            col(Entity.name),
-            col(Entity.status),
-            col(Entity.agreement),
-            col(Entity.grounded),
-        ).where(col(Entity.document_id) == doc_id)
-    ):
+    entity_query = columns(
+        col(Entity.id),
+        col(Entity.type),
+        col(Entity.name),
+        col(Entity.status),
+        col(Entity.agreement),
+        col(Entity.grounded),
+    ).where(col(Entity.document_id) == doc_id)
+    if entity_filter is not None:
+        entity_query = entity_query.where(entity_filter)
+    for eid, etype, name, status, agreement, grounded in session.execute(entity_query):
         entities[eid or 0] = EntityView(
-            eid or 0,
-            etype,
-            type_index.get(etype, 0),
-            name,
-            str(status),
-            str(agreement),
-            bool(grounded),
-            badges=badges.get(("entity", eid or 0), []),
+            eid or 0, etype, type_index.get(etype, 0), name, str(status), str(agreement), bool(grounded)
         )
-    for mid, entity_id, start, end, text, sentence_id in session.execute(
-        columns(
-            col(Mention.id),
-            col(Mention.entity_id),
-            col(Mention.start),
-            col(Mention.end),
-            col(Mention.text),
-            col(Mention.sentence_id),
-        )
-        .where(col(Mention.document_id) == doc_id)
-        .order_by(col(Mention.start))
-    ):
+    mention_query = columns(
+        col(Mention.id),
+        col(Mention.entity_id),
+        col(Mention.start),
+        col(Mention.end),
+        col(Mention.text),
+        col(Mention.sentence_id),
+    ).where(mention_filter if mention_filter is not None else col(Mention.document_id) == doc_id)
+    for mid, entity_id, start, end, text, sentence_id in session.execute(mention_query.order_by(col(Mention.start))):
         if entity_id in entities:
             entities[entity_id].mentions.append((mid or 0, start, end, text, sentence_id))
     relations = []
@@ -201,13 +235,11 @@ def load(
             col(Relation.evidence),
             col(Relation.status),
             col(Relation.agreement),
-        ).where(col(Relation.document_id) == doc_id)
+        ).where(relation_filter)
     ):
         head, tail = entities.get(head_id), entities.get(tail_id)
         if head is None or tail is None:
             continue
-        head.relation_count += 1
-        tail.relation_count += 1
         relations.append(
             RelationView(
                 rid or 0,
@@ -218,11 +250,66 @@ def load(
                 list(evidence or []),
                 str(status),
                 str(agreement),
-                badges=badges.get(("relation", rid or 0), []),
             )
         )
+    if changed is None:
+        for r in relations:
+            r.head.relation_count += 1
+            r.tail.relation_count += 1
+    else:  # the shown entities' relation counts, over the whole document
+        for head_id, tail_id in session.execute(
+            columns(col(Relation.head_id), col(Relation.tail_id)).where(
+                col(Relation.document_id) == doc_id,
+                col(Relation.head_id).in_(list(entities)) | col(Relation.tail_id).in_(list(entities)),
+            )
+        ):
+            for end_id in (head_id, tail_id):
+                if end_id in entities:
+                    entities[end_id].relation_count += 1
+
+    if run_tag:
+        proposal_query = columns(
+            col(Proposal.item_kind),
+            col(Proposal.item_id),
+            col(Proposal.run_id),
+            col(Proposal.augmentation),
+            col(Proposal.payload),
+        ).where(col(Proposal.run_id).in_(list(run_tag)))
+        if changed is not None:
+            proposal_query = proposal_query.where(col(Proposal.item_id).in_(list(entities) + [r.id for r in relations]))
+        views: dict[tuple[str, int], EntityView | RelationView] = {("entity", e.id): e for e in entities.values()}
+        views.update({("relation", r.id): r for r in relations})
+        for kind, item_id, run_id, augmentation, payload in session.execute(proposal_query):
+            view = views.get((kind, item_id))
+            if view is None:
+                continue
+            tag, _name = run_tag.get(run_id, ("?", "?"))
+            if "vote" in payload:
+                view.badges.append(
+                    ("vote-yes" if payload["vote"] else "vote-no", f"{tag} {'✓' if payload['vote'] else '✗'}")
+                )
+            elif augmentation:
+                view.badges.append(("aug", f"{tag} aug"))
+            else:
+                view.badges.append(("src-import" if tag == "import" else "src-model", tag))
+            if payload.get("audit"):
+                view.badges.append(("audit", "audit"))
+
     reviewers: dict[str, list[str]] = {}
     for who, result in results or []:
         for item in [*result.get("entities", []), *result.get("relations", [])]:
             reviewers.setdefault(item["key"], []).append(who)
-    return Workbench(document, schema, entities, relations, {k: v[0] for k, v in annotators.items()}, reviewers)
+    counts = None if changed is None else status_counts(session, doc_id or 0)
+    return Workbench(document, schema, entities, relations, {k: v[0] for k, v in annotators.items()}, reviewers, counts)
+
+
+def status_counts(session: Session, document_id: int) -> dict[str, int]:
+    out = {"todo": 0, "accepted": 0, "rejected": 0}
+    for model in (Entity, Relation):
+        for status, n in session.execute(
+            columns(col(model.status), func.count())
+            .where(col(model.document_id) == document_id)
+            .group_by(col(model.status))
+        ):
+            out["todo" if status == "proposed" else str(status)] += n
+    return out

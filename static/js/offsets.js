@@ -53,15 +53,12 @@
     }
     while (el && (!el.dataset || el.dataset.s === undefined)) el = el.parentElement;
     if (!el) return null;
-    let units = 0;
-    if (node.nodeType === Node.TEXT_NODE) {
-      // Text before `node` inside `el`, then `offset` units into it.
-      const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
-      let t;
-      while ((t = walker.nextNode()) && t !== node) units += t.data.length;
-      units += offset;
-    }
-    return Number(el.dataset.s) + utf16ToCodePoints(el.textContent, units);
+    // The text of `el` before the position, whether the position is in a text node or between children
+    // (the end of a piece is often (piece, 1), not (its text, length)).
+    const before = document.createRange();
+    before.setStart(el, 0);
+    before.setEnd(node, offset);
+    return Number(el.dataset.s) + utf16ToCodePoints(el.textContent, before.toString().length);
   }
 
   // The selection inside `root` as [start, end) code points, or null when there is none.

@@ -240,6 +240,8 @@
     return first ? Number(first.dataset.s) : 0;
   }
 
+  const isLowSurrogate = (unit) => unit >= 0xdc00 && unit <= 0xdfff;
+
   // Every occurrence of `needle` in the text, as code-point spans with a little context.
   function occurrences(needle) {
     const out = [];
@@ -250,7 +252,12 @@
       while (i !== -1 && out.length < 50) {
         const start = sentenceStart(sent) + ConcordOffsets.utf16ToCodePoints(text, i);
         const end = start + ConcordOffsets.codePointLength(needle);
-        out.push({ label: "S" + sent.dataset.n + ": …" + text.slice(Math.max(0, i - 8), i + needle.length + 8) + "…", value: start + ":" + end });
+        // A little context either side, widened rather than cutting a surrogate pair (𠮷, emoji) in half.
+        let a = Math.max(0, i - 8);
+        let b = Math.min(text.length, i + needle.length + 8);
+        if (a > 0 && isLowSurrogate(text.charCodeAt(a))) a--;
+        if (isLowSurrogate(text.charCodeAt(b))) b++;
+        out.push({ label: "S" + sent.dataset.n + ": …" + text.slice(a, b) + "…", value: start + ":" + end });
         i = text.indexOf(needle, i + needle.length);
       }
     });
@@ -395,24 +402,24 @@
   function adjust(mention) {
     let start = mention.start;
     let end = mention.end;
-    return pick("Adjust “" + mention.text + "”: ←/→ start, Shift+←/→ end, Enter to save", [], {
-      freeText: true,
-      input: mention.text,
-      onInput: () => {},
-    }).then((v) => (v === null ? null : [start, end]))
-      .finally(() => document.removeEventListener("keydown", onArrow, true));
+    const length = Number(wb.dataset.textLength);
     function onArrow(e) {
       if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
       e.preventDefault();
       e.stopPropagation();
       const d = e.key === "ArrowLeft" ? -1 : 1;
-      if (e.shiftKey) end = Math.max(start + 1, end + d);
+      if (e.shiftKey) end = Math.min(length, Math.max(start + 1, end + d));
       else start = Math.max(0, Math.min(end - 1, start + d));
       $("#picker-filter").value = textOf(start, end);
     }
-    // registered after pick() has opened the dialog
-    function register() { document.addEventListener("keydown", onArrow, true); }
-    register();
+    const result = pick("Adjust “" + mention.text + "”: ←/→ start, Shift+←/→ end, Enter to save", [], {
+      freeText: true,
+      input: mention.text,
+      onInput: () => {},
+    }).then((v) => (v === null ? null : [start, end]))
+      .finally(() => document.removeEventListener("keydown", onArrow, true));
+    document.addEventListener("keydown", onArrow, true); // after pick() has opened the dialog
+    return result;
   }
 
   async function bulkAcceptAgreed() {
@@ -446,6 +453,8 @@
   }
 
   const COMMANDS = {
+    accept: () => accept("accept"),
+    reject: () => accept("reject"),
     "accept-agreed": bulkAcceptAgreed,
     "reject-annotator": rejectFromAnnotator,
     undo: () => send("/undo", {}),

@@ -103,7 +103,7 @@ def test_locked_document_is_read_only_for_another_reviewer(app_client: TestClien
     app_client.post("/logout", data={"csrf_token": token})
     login(app_client, "bob")
     page = app_client.get(f"/documents/{document.id}/review").text
-    assert "locked by alice" in page and 'data-act="accept"' not in page
+    assert "locked by alice" in page and 'data-cmd="accept"' not in page
     queue = app_client.get(f"/projects/{document.project_id}/review").text
     assert "alice" in queue
     token = page_csrf(app_client, f"/documents/{document.id}/review")
@@ -114,3 +114,23 @@ def test_locked_document_is_read_only_for_another_reviewer(app_client: TestClien
     )
     assert r.status_code == 423 and "alice is reviewing" in r.text
     assert session.exec(select(Entity).where(Entity.id == ents[1].id)).one().status == "proposed"
+
+
+def test_accepting_an_entity_redraws_its_row_relations_and_sentences(
+    app_client: TestClient, session: Session, doc: Any
+) -> None:
+    document, ents, rels = doc
+    login(app_client, "alice")
+    token = page_csrf(app_client, f"/documents/{document.id}/review")
+    r = app_client.post(
+        f"/documents/{document.id}/decide",
+        data={"item": "entity", "id": ents[0].id, "action": "accept", "version": document.version},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert r.status_code == 200, r.text
+    assert f'id="e-{ents[0].id}"' in r.text and "st-accepted" in r.text
+    # 张伟 heads four relations: their rows show the new state of their head; its sentences are redrawn.
+    for rel in rels:
+        assert (f'id="r-{rel.id}"' in r.text) == (ents[0].id in (rel.head_id, rel.tail_id))
+    assert 'id="s0"' in r.text and 'id="s2"' in r.text and 'id="s3"' not in r.text
+    assert "todo-count" in r.text
