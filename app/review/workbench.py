@@ -36,8 +36,14 @@ class EntityView:
     relation_count: int = 0
 
     @property
-    def sentences(self) -> set[int]:
-        return {m[4] for m in self.mentions}
+    def sentences(self) -> frozenset[int]:
+        # Computed once: every relation row of the entity asks (cross-sentence distance).
+        cached: frozenset[int] | None = self.__dict__.get("_sentences")
+        if cached is None or len(self.mentions) != self.__dict__.get("_sentences_n"):
+            cached = frozenset(m[4] for m in self.mentions)
+            self.__dict__["_sentences"] = cached
+            self.__dict__["_sentences_n"] = len(self.mentions)
+        return cached
 
 
 @dataclass
@@ -58,6 +64,8 @@ class RelationView:
         hs, ts = self.head.sentences, self.tail.sentences
         if not hs or not ts:
             return None
+        if hs & ts:
+            return 0
         return min(abs(h - t) for h in hs for t in ts)
 
 
@@ -210,7 +218,8 @@ def load(
     ).where(col(Entity.document_id) == doc_id)
     if entity_filter is not None:
         entity_query = entity_query.where(entity_filter)
-    for eid, etype, name, status, agreement, grounded in session.execute(entity_query):
+    conn = session.connection()  # Core rows: no ORM bookkeeping for thousands of plain tuples
+    for eid, etype, name, status, agreement, grounded in conn.execute(entity_query):
         entities[eid or 0] = EntityView(
             eid or 0, etype, type_index.get(etype, 0), name, str(status), str(agreement), bool(grounded)
         )
@@ -222,11 +231,11 @@ def load(
         col(Mention.text),
         col(Mention.sentence_id),
     ).where(mention_filter if mention_filter is not None else col(Mention.document_id) == doc_id)
-    for mid, entity_id, start, end, text, sentence_id in session.execute(mention_query.order_by(col(Mention.start))):
+    for mid, entity_id, start, end, text, sentence_id in conn.execute(mention_query.order_by(col(Mention.start))):
         if entity_id in entities:
             entities[entity_id].mentions.append((mid or 0, start, end, text, sentence_id))
     relations = []
-    for rid, head_id, tail_id, rtype, evidence, status, agreement in session.execute(
+    for rid, head_id, tail_id, rtype, evidence, status, agreement in conn.execute(
         columns(
             col(Relation.id),
             col(Relation.head_id),
@@ -268,31 +277,31 @@ def load(
                     entities[end_id].relation_count += 1
 
     if run_tag:
+        # Votes and audit marks read in SQL: decoding ~2,000 JSON payloads per page showed in the profile.
         proposal_query = columns(
             col(Proposal.item_kind),
             col(Proposal.item_id),
             col(Proposal.run_id),
             col(Proposal.augmentation),
-            col(Proposal.payload),
+            col(Proposal.payload)["vote"].as_boolean(),
+            col(Proposal.payload)["audit"].as_boolean(),
         ).where(col(Proposal.run_id).in_(list(run_tag)))
         if changed is not None:
             proposal_query = proposal_query.where(col(Proposal.item_id).in_(list(entities) + [r.id for r in relations]))
         views: dict[tuple[str, int], EntityView | RelationView] = {("entity", e.id): e for e in entities.values()}
         views.update({("relation", r.id): r for r in relations})
-        for kind, item_id, run_id, augmentation, payload in session.execute(proposal_query):
+        for kind, item_id, run_id, augmentation, vote, audit in conn.execute(proposal_query):
             view = views.get((kind, item_id))
             if view is None:
                 continue
             tag, _name = run_tag.get(run_id, ("?", "?"))
-            if "vote" in payload:
-                view.badges.append(
-                    ("vote-yes" if payload["vote"] else "vote-no", f"{tag} {'✓' if payload['vote'] else '✗'}")
-                )
+            if vote is not None:
+                view.badges.append(("vote-yes" if vote else "vote-no", f"{tag} {'✓' if vote else '✗'}"))
             elif augmentation:
                 view.badges.append(("aug", f"{tag} aug"))
             else:
                 view.badges.append(("src-import" if tag == "import" else "src-model", tag))
-            if payload.get("audit"):
+            if audit:
                 view.badges.append(("audit", "audit"))
 
     reviewers: dict[str, list[str]] = {}

@@ -31,7 +31,7 @@
             .ajax("POST", "/documents/" + docId() + path, {
               source: wb,
               target: "#wb-state",
-              swap: "outerHTML",
+              swap: "outerHTML settle:0ms",
               values: Object.assign({ version: version() }, values),
             })
             .then(() => resolve(lastOk), () => resolve(false));
@@ -52,9 +52,20 @@
 
   // --- focus and highlighting ---------------------------------------------------------------------------
 
+  // Elements lit by the current focus: cleared from this list, never by searching the whole page.
+  let lit = [];
   function clearHighlights() {
-    $$(".hl-head, .hl-tail, .hl-ent, .hl-ev").forEach((el) => el.classList.remove("hl-head", "hl-tail", "hl-ent", "hl-ev"));
+    lit.forEach((el) => el.classList.remove("hl-head", "hl-tail", "hl-ent", "hl-ev"));
+    lit = [];
   }
+  function light(els, cls) {
+    els.forEach((el) => {
+      el.classList.add(cls);
+      lit.push(el);
+    });
+    return els;
+  }
+
 
   function segmentsOf(entityId) {
     return $$('#wb-text [data-e~="' + entityId + '"]');
@@ -104,17 +115,17 @@
     if (scroll) row.scrollIntoView({ block: "nearest" });
     if (row.dataset.kind === "relation") {
       const head = segmentsOf(row.dataset.h);
-      head.forEach((el) => el.classList.add("hl-head"));
-      segmentsOf(row.dataset.t).forEach((el) => el.classList.add("hl-tail"));
+      light(head, "hl-head");
+      light(segmentsOf(row.dataset.t), "hl-tail");
       (row.dataset.ev || "").split(" ").filter(Boolean).forEach((i) => {
         const s = document.getElementById("s" + i);
-        if (s) s.classList.add("hl-ev");
+        if (s) light([s], "hl-ev");
       });
       const firstEv = (row.dataset.ev || "").split(" ").filter(Boolean)[0];
       if (scroll) scrollText(head[0] || (firstEv !== undefined ? document.getElementById("s" + firstEv) : null));
     } else {
       const segs = segmentsOf(row.dataset.id);
-      segs.forEach((el) => el.classList.add("hl-ent"));
+      light(segs, "hl-ent");
       if (scroll) scrollText(segs[0]);
     }
     showRelationsOf(row);
@@ -270,10 +281,7 @@
     const row = focused();
     if (!row) return hint("Focus an item first (j / k).");
     const ok = await decide(row.dataset.kind, row.dataset.id, status);
-    if (ok) {
-      applyFocus(false);
-      move(1, true);
-    }
+    if (ok) move(1, true);
   }
 
   async function retype() {

@@ -134,3 +134,25 @@ def test_accepting_an_entity_redraws_its_row_relations_and_sentences(
         assert (f'id="r-{rel.id}"' in r.text) == (ents[0].id in (rel.head_id, rel.tail_id))
     assert 'id="s0"' in r.text and 'id="s2"' in r.text and 'id="s3"' not in r.text
     assert "todo-count" in r.text
+
+
+def test_provenance_badges_show_votes_audit_and_augmentation(
+    app_client: TestClient, session: Session, doc: Any
+) -> None:
+    from app.models import AnnotatorRun, Proposal
+
+    document, ents, rels = doc
+    runs = session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id)).all()
+    session.add(Proposal(run_id=runs[1].id, item_kind="relation", item_id=rels[1].id, payload={"vote": False}))
+    session.add(Proposal(run_id=runs[0].id, item_kind="relation", item_id=rels[3].id, payload={"vote": True}))
+    session.add(Proposal(run_id=runs[0].id, item_kind="entity", item_id=ents[4].id, payload={"audit": True}))
+    session.commit()
+    login(app_client, "alice")
+    html = app_client.get(f"/documents/{document.id}/review").text
+    row = {r: html.split(f'id="r-{r}"')[1].split("</div>")[0] for r in (rels[1].id, rels[3].id, rels[4].id)}
+    assert '<span class="pv vote-no">B ✗</span>' in row[rels[1].id]
+    assert '<span class="pv vote-yes">A ✓</span>' in row[rels[3].id]
+    assert '<span class="pv aug">A aug</span>' in row[rels[4].id]
+    entity = html.split(f'id="e-{ents[4].id}"')[1].split("</div>")[0]
+    assert '<span class="pv audit">audit</span>' in entity
+    assert '<span class="pv cross" title="cross-sentence: 2 sentence(s) apart">↔2</span>' in row[rels[4].id]
