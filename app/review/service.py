@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Forbidden, InvalidInput
@@ -65,9 +66,12 @@ def _bump_version(session: Session, document: Document, version: int) -> None:
         .values(version=Document.version + 1)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(document)
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = session.exec(select(Document.version).where(Document.id == document.id)).one()
+        set_committed_value(document, "version", current)
         raise StaleVersion(document, version)
+    # Only the version changed: no reload of the whole row (its sentences are a large JSON column).
+    set_committed_value(document, "version", version + 1)
 
 
 def _open(session: Session, *, document: Document, user: User, version: int) -> tuple[LabelSchema, ProjectSettings]:
