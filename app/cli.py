@@ -1,4 +1,4 @@
-"""`concord serve | worker | migrate | create-user | token | doctor`."""
+"""`concord serve | worker | migrate | create-user | token | doctor | evaluate`."""
 
 import argparse
 import os
@@ -227,6 +227,69 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     return 0 if report["status"] == "ok" else 1
 
 
+def _gold_bytes(ref: str, split: str) -> bytes:
+    """A gold file's bytes: a path, else a snapshot id or name (its DocRED file of that split)."""
+    from pathlib import Path
+
+    from app.dataset.snapshots import find_snapshot, snapshot_file
+
+    path = Path(ref)
+    if path.is_file():
+        return path.read_bytes()
+    with Session(get_engine()) as session:
+        snapshot = find_snapshot(session, ref)
+        return snapshot_file(snapshot, fmt="docred", split=split).read_bytes()
+
+
+def _score_line(label: str, score: dict[str, float]) -> str:
+    return (
+        f"{label:<22} P {score['precision']:.4f}  R {score['recall']:.4f}  F1 {score['f1']:.4f}"
+        f"  (correct {score['correct']}, predicted {score['predicted']}, gold {score['gold']})"
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from app.dataset.evaluation import EvaluationInputError
+    from app.dataset.service import evaluate_files
+
+    def bad(message: str) -> int:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return 2
+
+    try:
+        gold = _gold_bytes(args.gold, args.split)
+        train = _gold_bytes(args.train, "train") if args.train else None
+        predicted = Path(args.pred).read_bytes()
+    except AppError as exc:
+        return bad(exc.message)
+    except OSError as exc:
+        return bad(f"cannot read {exc.filename}: {exc.strerror}")
+    try:
+        report = evaluate_files(gold, predicted, train).as_dict()
+    except EvaluationInputError as exc:
+        return bad(str(exc))
+    if args.json:
+        _out(json.dumps(report, indent=2))
+        return 0
+    d = report["docred"]
+    _out(f"{'documents':<22} {report['documents']}")
+    if report["entities_from_gold"]:
+        _out(f"{'NER':<22} not measured: the predictions reuse the gold entities (a DocRED results file)")
+    else:
+        _out(_score_line("NER", report["ner"]))
+    _out(_score_line("relations (strict)", report["relations"]))
+    _out(
+        f"{'DocRED':<22} F1 {d['f1']:.4f}  Ign F1 {d['ign_f1']:.4f}  evidence F1 {d['evidence_f1']:.4f}"
+        f"  (P {d['precision']:.4f}, R {d['recall']:.4f}; {d['ign_basis']})"
+    )
+    _out(_score_line("intra-sentence", report["intra_sentence"]))
+    _out(_score_line("inter-sentence", report["inter_sentence"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="concord", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check the database, the broker and a job round trip through a worker")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score predictions against a snapshot or a gold file: NER, relations, DocRED F1 / Ign F1 / evidence F1",
+    )
+    p.add_argument("--gold", required=True, help="snapshot id or name, or a DocRED JSON / JSONL file")
+    p.add_argument("--pred", required=True, help="predictions: our JSONL, DocRED documents or DocRED results JSON")
+    p.add_argument("--train", help="training set (snapshot or file) for Ign F1")
+    p.add_argument("--split", default="all", choices=["all", "train", "dev", "test"], help="the snapshot's split")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -16,6 +16,8 @@ from app.auth.csrf import CSRF_COOKIE
 from app.config import get_settings
 from app.crawl_batch import api as batch_api
 from app.crawl_batch import pages as batch_pages
+from app.dataset import api as dataset_api
+from app.dataset import pages as dataset_pages
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.project import api as project_api
@@ -35,6 +37,8 @@ ROUTERS = [
     annotation_api.router,
     review_pages.router,
     review_api.router,
+    dataset_pages.router,
+    dataset_api.router,
     health_router,
 ]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -4,7 +4,7 @@ from celery import Celery
 
 from app.config import get_settings
 
-JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation"]
+JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation", "workers.dataset"]
 
 
 def make_celery() -> Celery:

@@ -23,11 +23,11 @@ from app.models.user import ApiToken, Role, User
 
 __all__ = [
     "Agreement",
-    "AssignmentStatus",
     "Annotator",
     "AnnotatorKind",
     "AnnotatorRun",
     "ApiToken",
+    "AssignmentStatus",
     "BatchStatus",
     "CrawlBatch",
     "DatasetSnapshot",

@@ -504,6 +504,7 @@ def test_jsonl_loads_with_hf_datasets(tmp_path: Any, monkeypatch: pytest.MonkeyP
 def test_jsonl_reads_with_pyarrow_json_as_hf_datasets_does() -> None:
     # HF datasets' "json" builder reads JSONL with pyarrow.json, in blocks.
     import pyarrow.json as pa_json
+
     rich = ItemProvenance("accepted", "agreed", [ProposalRecord("gpt", "v1")], [DecisionRecord("bob", "accepted")])
     docs = [
         ExportDocument("0", "", "", []),

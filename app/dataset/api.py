@@ -1,0 +1,159 @@
+"""Exports, snapshots and evaluation over HTTP (admin tokens)."""
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from app.auth.deps import ApiAdmin
+from app.dataset import snapshots as snapshot_service
+from app.dataset.evaluation import EvaluationInputError
+from app.dataset.service import FORMATS, check_format, evaluate_files, plan_export
+from app.db import SessionDep
+from app.errors import InvalidInput, PayloadTooLarge
+from app.models import DatasetSnapshot
+from app.project.service import get_project
+
+router = APIRouter(prefix="/api/v1", tags=["dataset"])
+MAX_PREDICTIONS_BYTES = 256 * 1024**2
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+@router.get("/projects/{project_id}/export")
+def export(
+    project_id: int,
+    session: SessionDep,
+    _user: ApiAdmin,
+    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
+    status: str = Query(default="curated", description="curated | all"),
+    batch: int | None = None,
+    split: str | None = Query(default=None, description="train | dev | test (by the seeded hash of the id)"),
+    seed: int = 0,
+) -> StreamingResponse:
+    """Stream the project's documents; read page by page while the client downloads (constant memory)."""
+    plan = plan_export(session, project_id=project_id, fmt=fmt, status=status, batch_id=batch, split=split, seed=seed)
+    return StreamingResponse(plan.chunks, media_type=plan.media_type, headers=_attachment(plan.filename))
+
+
+class SnapshotRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+    seed: int = 0
+    split: dict[str, float] | None = Field(default=None, description='e.g. {"train": 0.8, "dev": 0.1, "test": 0.1}')
+    status: str = "curated"
+    batch: int | None = None
+
+
+def snapshot_view(snapshot: DatasetSnapshot) -> dict[str, Any]:
+    done = snapshot.status == "done"
+    base = f"/api/v1/snapshots/{snapshot.id}/download"
+    return {
+        "id": snapshot.id,
+        "project_id": snapshot.project_id,
+        "name": snapshot.name,
+        "version": f"v{snapshot.version}",
+        "status": snapshot.status,
+        "seed": snapshot.split_seed,
+        "params": snapshot.params,
+        "created_at": snapshot.created_at.isoformat(),
+        "error": snapshot.datasheet.get("error") if snapshot.status == "failed" else None,
+        "checksums": snapshot.checksums,
+        "files": {fmt: {s: f"{base}?format={fmt}&split={s}" for s in snapshot_service.FILE_SPLITS} for fmt in FORMATS}
+        if done
+        else {},
+    }
+
+
+@router.post("/projects/{project_id}/snapshots", status_code=202)
+def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep, user: ApiAdmin) -> dict[str, Any]:
+    """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken."""
+    snapshot = snapshot_service.create_snapshot(
+        session,
+        project=get_project(session, project_id),
+        name=body.name,
+        user=user,
+        seed=body.seed,
+        split=body.split,
+        status=body.status,
+        batch_id=body.batch,
+    )
+    return snapshot_view(snapshot)
+
+
+@router.get("/projects/{project_id}/snapshots")
+def list_snapshots(project_id: int, session: SessionDep, _user: ApiAdmin) -> list[dict[str, Any]]:
+    get_project(session, project_id)
+    return [snapshot_view(s) for s in snapshot_service.list_snapshots(session, project_id=project_id)]
+
+
+@router.get("/snapshots/{snapshot_id}")
+def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiAdmin) -> dict[str, Any]:
+    snapshot = snapshot_service.get_snapshot(session, snapshot_id)
+    return {**snapshot_view(snapshot), "datasheet": snapshot.datasheet}
+
+
+@router.get("/snapshots/{snapshot_id}/download")
+def download(
+    snapshot_id: int,
+    session: SessionDep,
+    _user: ApiAdmin,
+    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
+    split: str = Query(default="all", description="train | dev | test | all"),
+) -> FileResponse:
+    """The frozen file, unchanged by any later edit."""
+    snapshot = snapshot_service.get_snapshot(session, snapshot_id)
+    path = snapshot_service.snapshot_file(snapshot, fmt=check_format(fmt), split=split)
+    filename = f"concord-project{snapshot.project_id}-v{snapshot.version}-{split}{''.join(path.suffixes)}"
+    return FileResponse(path, media_type=FORMATS[fmt][1], filename=filename)
+
+
+async def _read_limited(source: UploadFile | None, what: str) -> bytes | None:
+    if source is None:
+        return None
+    data = await source.read(MAX_PREDICTIONS_BYTES + 1)
+    if len(data) > MAX_PREDICTIONS_BYTES:
+        raise PayloadTooLarge(f"The {what} file is over {MAX_PREDICTIONS_BYTES // 1024**2} MB.")
+    return data
+
+
+@router.post("/snapshots/{snapshot_id}/evaluate")
+async def evaluate(
+    snapshot_id: int,
+    request: Request,
+    session: SessionDep,
+    _user: ApiAdmin,
+    split: str = Query(default="all", description="the gold split: train | dev | test | all"),
+) -> JSONResponse:
+    """Score predictions (multipart file `pred`, optional `train`; or the file itself as the body) against the
+    snapshot's DocRED gold: NER, strict relations, DocRED F1 / Ign F1 / evidence F1, intra vs inter."""
+    snapshot = snapshot_service.get_snapshot(session, snapshot_id)
+    gold_path = snapshot_service.snapshot_file(snapshot, fmt="docred", split=split)
+    train: bytes | None = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_part_size=MAX_PREDICTIONS_BYTES)
+        pred_part, train_part = form.get("pred"), form.get("train")
+        if not isinstance(pred_part, UploadFile):
+            raise InvalidInput.for_field("pred", "Send the predictions as the multipart file field 'pred'.")
+        predicted = await _read_limited(pred_part, "predictions") or b""
+        train = await _read_limited(train_part if isinstance(train_part, UploadFile) else None, "train")
+    else:
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_PREDICTIONS_BYTES:
+                raise PayloadTooLarge(f"The predictions are over {MAX_PREDICTIONS_BYTES // 1024**2} MB.")
+        predicted = bytes(body)
+    if not predicted.strip():
+        raise InvalidInput.for_field("pred", "The predictions are empty.")
+    try:
+        report = await run_in_threadpool(evaluate_files, gold_path.read_bytes(), predicted, train)
+    except EvaluationInputError as exc:
+        raise InvalidInput.for_field("pred", str(exc)) from None
+    return JSONResponse(report.as_dict())

@@ -1,0 +1,274 @@
+"""The figures of the project dashboard (and of a snapshot's datasheet), read page by page or aggregated."""
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.annotation.service import pair_of
+from app.dataset.loaders import Bind, Selection, gold_and_annotators, iter_pages
+from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
+from app.dataset.records import ExportDocument
+from app.models import Decision, Document, DocumentStatus, ItemStatus, ReviewAssignment, User
+from app.models.review import AssignmentStatus
+
+SUBMIT_ACTIONS = frozenset({"submit"})
+
+
+@dataclass
+class _ItemTally:
+    """Audit sample, augmentation, grounding and curated-relation counts over a pass of pages."""
+
+    documents: int = 0
+    curated: int = 0
+    cost: float = 0.0
+    audit: Counter[str] = field(default_factory=Counter)
+    augmented: Counter[str] = field(default_factory=Counter)
+    entities: int = 0
+    ungrounded: int = 0
+    curated_relations: int = 0
+    curated_cross: int = 0
+    curated_types: Counter[str] = field(default_factory=Counter)
+
+
+def _empty(doc_id: str) -> ExportDocument:
+    return ExportDocument(id=doc_id, title="", text="", sentences=[])
+
+
+def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str | None, str | None]) -> dict[str, Any]:
+    """Model vs model, each annotator against the curated gold, and the item counts, in one pass."""
+    a_name, b_name = pair
+    agreement = AgreementTally()
+    against: dict[str, GoldTally] = defaultdict(GoldTally)
+    tally = _ItemTally()
+    for page in iter_pages(source, replace(selection, every_item=True)):
+        gold, views = gold_and_annotators(page)
+        by_name = {name: {d.id: d for d in docs} for name, docs in views.items()}
+        gold_by_id = {d.id: d for d in gold}
+        for d in page.documents:
+            doc_id, ran = str(d.id), page.runs.get(d.id, set())
+            tally.documents += 1
+            tally.cost += page.cost.get(d.id, 0.0)
+
+            if a_name in ran or b_name in ran:
+                agreement.add(_view(by_name, a_name, doc_id, ran), _view(by_name, b_name, doc_id, ran))
+            ref = gold_by_id.get(doc_id)
+            if ref is not None:
+                tally.curated += 1
+                for name in sorted(ran):
+                    mine = _view(by_name, name, doc_id, ran)
+                    if mine is not None:
+                        against[name].add(mine, ref)
+                tally.curated_types.update(e.type for e in ref.entities)
+                for r in ref.relations:
+                    tally.curated_relations += 1
+                    tally.curated_cross += not is_intra_sentence(ref, r.head, r.tail)
+            for e in page.entities.get(d.id, []):
+                _count_item(tally, page.proposals.get(("entity", e.id), []), e)
+                if str(e.agreement) not in ("manual", "imported"):
+                    tally.entities += 1
+                    tally.ungrounded += not e.grounded
+            for r in page.relations.get(d.id, []):
+                _count_item(tally, page.proposals.get(("relation", r.id), []), r)
+    return {
+        "pair": {"a": a_name, "b": b_name},
+        "model_vs_model": agreement.result(),
+        "against_gold": {name: t.result() for name, t in sorted(against.items())},
+        "documents": tally.documents,
+        "curated_documents": tally.curated,
+        "audit": _decided(tally.audit),
+        "augmentation": {**_decided(tally.augmented), "yield": _ratio(tally.augmented["accepted"], tally.augmented)},
+        "hallucination": {
+            "entities": tally.entities,
+            "ungrounded": tally.ungrounded,
+            "rate": tally.ungrounded / tally.entities if tally.entities else None,
+        },
+        "curated_entity_types": dict(tally.curated_types.most_common()),
+        "curated_relations": {
+            "total": tally.curated_relations,
+            "cross_sentence": tally.curated_cross,
+            "cross_sentence_share": tally.curated_cross / tally.curated_relations if tally.curated_relations else None,
+        },
+        "cost": {
+            "total_usd": round(tally.cost, 6),
+            "per_curated_document_usd": round(tally.cost / tally.curated, 6) if tally.curated else None,
+        },
+    }
+
+
+def _view(
+    by_name: dict[str, dict[str, ExportDocument]], name: str | None, doc_id: str, ran: set[str]
+) -> ExportDocument | None:
+    """What an annotator proposed in a document: nothing proposed is an empty document, no run is None."""
+    if name is None or name not in ran:
+        return None
+    return by_name.get(name, {}).get(doc_id) or _empty(doc_id)
+
+
+def _count_item(tally: _ItemTally, proposals: list[tuple[str, str, str, bool, bool]], item: Any) -> None:
+    status = str(item.status)
+    if any(audit for *_, audit in proposals):
+        tally.audit[status] += 1
+    if str(item.agreement) == "augmented":
+        tally.augmented[status] += 1
+
+
+def _ratio(part: int, counts: Counter[str]) -> float | None:
+    total = sum(counts.values())
+    return part / total if total else None
+
+
+def _decided(counts: Counter[str]) -> dict[str, Any]:
+    accepted, rejected = counts[ItemStatus.accepted], counts[ItemStatus.rejected]
+    return {
+        "accepted": accepted,
+        "rejected": rejected,
+        "pending": counts[ItemStatus.proposed],
+        "precision": accepted / (accepted + rejected) if accepted + rejected else None,
+    }
+
+
+def _documents(project_id: int, batch_id: int | None) -> Any:
+    query = select(Document.id).where(Document.project_id == project_id)
+    if batch_id is not None:
+        query = query.where(Document.batch_id == batch_id)
+    return query
+
+
+def status_over_time(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+    """Documents created and curated per day (cumulative), and the current count per status."""
+    query = select(Document.created_at, Document.curated_at, Document.status).where(Document.project_id == project_id)
+    if batch_id is not None:
+        query = query.where(Document.batch_id == batch_id)
+    created: Counter[str] = Counter()
+    curated: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for created_at, curated_at, status in session.exec(query):
+        created[created_at.date().isoformat()] += 1
+        if curated_at is not None:
+            curated[curated_at.date().isoformat()] += 1
+        statuses[str(status)] += 1
+    days = sorted(set(created) | set(curated))
+    series: dict[str, list[float | None]] = {"documents": [], "curated": []}
+    total_created = total_curated = 0
+    for day in days:
+        total_created += created[day]
+        total_curated += curated[day]
+        series["documents"].append(total_created)
+        series["curated"].append(total_curated)
+    return {
+        "days": days,
+        "cumulative": series,
+        "by_status": {s.value: statuses[s.value] for s in DocumentStatus},
+    }
+
+
+def _hour(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H")
+
+
+def reviewer_throughput(session: Session, *, project_id: int, batch_id: int | None = None) -> list[dict[str, Any]]:
+    """Per reviewer: decisions and documents submitted, and both per active hour (an hour with any activity)."""
+    docs = _documents(project_id, batch_id)
+    decisions: Counter[str] = Counter()
+    documents: Counter[str] = Counter()
+    hours: dict[str, set[str]] = defaultdict(set)
+    query = (
+        select(User.username, Decision.created_at, Decision.action)
+        .join(User, col(User.id) == col(Decision.user_id))
+        .where(col(Decision.document_id).in_(docs))
+    )
+    for name, at, action in session.exec(query):
+        if action not in SUBMIT_ACTIONS:
+            decisions[name] += 1
+        hours[name].add(_hour(at))
+    a_query = (
+        select(User.username, ReviewAssignment.submitted_at)
+        .join(User, col(User.id) == col(ReviewAssignment.user_id))
+        .where(col(ReviewAssignment.document_id).in_(docs), ReviewAssignment.status == AssignmentStatus.submitted)
+    )
+    for name, submitted_at in session.exec(a_query):
+        documents[name] += 1
+        if submitted_at is not None:
+            hours[name].add(_hour(submitted_at))
+    out = []
+    for name in sorted(hours):
+        active = len(hours[name])
+        out.append(
+            {
+                "reviewer": name,
+                "decisions": decisions[name],
+                "documents": documents[name],
+                "active_hours": active,
+                "decisions_per_hour": decisions[name] / active if active else None,
+                "documents_per_hour": documents[name] / active if active else None,
+            }
+        )
+    return out
+
+
+def _keys(result: dict[str, Any]) -> tuple[set[str], set[str]]:
+    entities = {str(e.get("key")) for e in result.get("entities", []) if isinstance(e, dict)}
+    relations = {str(r.get("key")) for r in result.get("relations", []) if isinstance(r, dict)}
+    return entities, relations
+
+
+def human_agreement(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+    """F1 between the results of reviewers who reviewed the same document (double review), micro-averaged."""
+    query = (
+        select(ReviewAssignment.document_id, ReviewAssignment.result)
+        .where(col(ReviewAssignment.document_id).in_(_documents(project_id, batch_id)))
+        .where(ReviewAssignment.status == AssignmentStatus.submitted, col(ReviewAssignment.result).is_not(None))
+        .order_by(col(ReviewAssignment.document_id), col(ReviewAssignment.id))
+    )
+    by_doc: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for doc_id, result in session.exec(query):
+        if isinstance(result, dict):
+            by_doc[doc_id].append(result)
+    counts = {"entities": Counter[str](), "relations": Counter[str]()}
+    documents = 0
+    for results in by_doc.values():
+        if len(results) < 2:
+            continue
+        documents += 1
+        for x, y in combinations(results, 2):
+            for name, mine, theirs in zip(("entities", "relations"), _keys(x), _keys(y), strict=True):
+                counts[name].update(correct=len(mine & theirs), predicted=len(mine), gold=len(theirs))
+    return {
+        "documents": documents,
+        **{k: asdict(prf(c["correct"], c["predicted"], c["gold"])) for k, c in counts.items()},
+    }
+
+
+def agreement_classes(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+    """How many entities and relations fall in each agreement class, with shares."""
+    from app.models import Entity, Relation
+
+    out: dict[str, Any] = {}
+    docs = _documents(project_id, batch_id)
+    for name, model in (("entities", Entity), ("relations", Relation)):
+        counts: Counter[str] = Counter()
+        for agreement in session.exec(select(model.agreement).where(col(model.document_id).in_(docs))):
+            counts[str(agreement)] += 1
+        total = sum(counts.values())
+        out[name] = {
+            "total": total,
+            "classes": {k: {"count": v, "share": v / total} for k, v in sorted(counts.items())},
+        }
+    return out
+
+
+def dashboard(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+    """Every dashboard figure for a project, or one batch of it."""
+    a, b = pair_of(session, project_id=project_id)
+    selection = Selection(project_id=project_id, status="all", batch_id=batch_id)
+    return {
+        "status": status_over_time(session, project_id=project_id, batch_id=batch_id),
+        "reviewers": reviewer_throughput(session, project_id=project_id, batch_id=batch_id),
+        "agreement_classes": agreement_classes(session, project_id=project_id, batch_id=batch_id),
+        "human_agreement": human_agreement(session, project_id=project_id, batch_id=batch_id),
+        **item_figures(session, selection, (a.name if a else None, b.name if b else None)),
+    }

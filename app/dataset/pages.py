@@ -1,0 +1,178 @@
+"""Dataset pages: the dashboard (every signed-in user), snapshots and downloads (admins)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from app.auth.csrf import verify_csrf
+from app.auth.deps import AdminUser, CurrentUser
+from app.crawl_batch.service import get_batch, list_batches
+from app.dataset import plots
+from app.dataset import snapshots as snapshot_service
+from app.dataset.dashboard import dashboard as dashboard_figures
+from app.dataset.service import FORMATS, check_format, plan_export
+from app.dataset.splits import DEFAULT_RATIOS
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.project.service import get_project
+from app.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def _scores(figure: dict[str, Any], *names: str) -> list[float]:
+    return [float(figure.get(name, {}).get(key) or 0.0) for name in names for key in ("precision", "recall", "f1")]
+
+
+def charts(f: dict[str, Any]) -> dict[str, str]:
+    """Inline SVG for every figure; plots.py escapes every label (names and types come from web text)."""
+    status = f["status"]
+    reviewers = f["reviewers"]
+    classes = f["agreement_classes"]
+    class_names = sorted(set(classes["entities"]["classes"]) | set(classes["relations"]["classes"]))
+    gold = f["against_gold"]
+    annotators = list(gold)
+    mvm = f["model_vs_model"]
+    rates = [
+        ("audit precision", f["audit"]["precision"]),
+        ("augmentation yield", f["augmentation"]["yield"]),
+        ("hallucination rate", f["hallucination"]["rate"]),
+        ("cross-sentence share", f["curated_relations"]["cross_sentence_share"]),
+        ("human entity F1", f["human_agreement"]["entities"]["f1"] if f["human_agreement"]["documents"] else None),
+        ("human relation F1", f["human_agreement"]["relations"]["f1"] if f["human_agreement"]["documents"] else None),
+    ]
+    return {
+        "status_time": plots.line_chart(
+            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)"
+        ),
+        "status_now": plots.bar_chart(list(status["by_status"].items()), title="Documents by status"),
+        "throughput": plots.grouped_bar_chart(
+            [r["reviewer"] for r in reviewers],
+            {
+                "decisions / hour": [r["decisions_per_hour"] or 0.0 for r in reviewers],
+                "documents / hour": [r["documents_per_hour"] or 0.0 for r in reviewers],
+            },
+            title="Reviewer throughput (per active hour)",
+        ),
+        "model_vs_model": plots.bar_chart(
+            [("entity F1", mvm["entities"]["f1"]), ("relation F1", mvm["relations"]["f1"])]
+            + ([("Cohen's κ", mvm["kappa"]["value"])] if mvm["kappa"]["value"] is not None else []),
+            title="Annotator A vs B",
+        )
+        if mvm["documents"]
+        else plots.empty_chart("Annotator A vs B"),
+        "classes": plots.grouped_bar_chart(
+            [c.replace("_", " ") for c in class_names],
+            {
+                kind: [classes[kind]["classes"].get(c, {}).get("share", 0.0) for c in class_names]
+                for kind in ("entities", "relations")
+            },
+            title="Share of each agreement class",
+        ),
+        "gold_entities": plots.grouped_bar_chart(
+            annotators,
+            {k: [gold[a]["mentions"][k] for a in annotators] for k in ("precision", "recall", "f1")},
+            title="Entities (mentions) against the curated gold",
+        ),
+        "gold_relations": plots.grouped_bar_chart(
+            annotators,
+            {
+                "relation F1": [gold[a]["relations"]["f1"] for a in annotators],
+                "intra-sentence F1": [gold[a]["intra"]["f1"] for a in annotators],
+                "cross-sentence F1": [gold[a]["cross"]["f1"] for a in annotators],
+            },
+            title="Relations against the curated gold",
+        ),
+        "curated_types": plots.bar_chart(
+            list(f["curated_entity_types"].items())[:20], title="Curated entities by type (top 20)"
+        ),
+        "rates": plots.bar_chart([(k, v) for k, v in rates if v is not None], title="Quality rates"),
+    }
+
+
+@router.get("/projects/{project_id}/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request, project_id: int, session: SessionDep, _user: CurrentUser, batch: int | None = None
+) -> Response:
+    project = get_project(session, project_id)
+    chosen = get_batch(session, batch) if batch is not None else None
+    if chosen is not None and chosen.project_id != project_id:
+        raise InvalidInput.for_field("batch", f"Batch {batch} is not a batch of this project.")
+    figures = dashboard_figures(session, project_id=project_id, batch_id=batch)
+    return render(
+        request,
+        "dataset/dashboard.html",
+        {
+            "project": project,
+            "batch": chosen,
+            "batches": list_batches(session, project_id=project_id),
+            "f": figures,
+            "charts": charts(figures),
+        },
+    )
+
+
+@router.get("/projects/{project_id}/snapshots", response_class=HTMLResponse)
+def snapshots(
+    request: Request, project_id: int, session: SessionDep, _user: AdminUser, snapshot: int | None = None
+) -> Response:
+    project = get_project(session, project_id)
+    rows = snapshot_service.list_snapshots(session, project_id=project_id)
+    shown = next((s for s in rows if s.id == snapshot), None) or next((s for s in rows if s.status == "done"), None)
+    return render(
+        request,
+        "dataset/snapshots.html",
+        {
+            "project": project,
+            "snapshots": rows,
+            "shown": shown,
+            "formats": list(FORMATS),
+            "splits": snapshot_service.FILE_SPLITS,
+            "ratios": DEFAULT_RATIOS,
+            "batches": list_batches(session, project_id=project_id),
+        },
+    )
+
+
+@router.post("/projects/{project_id}/snapshots", response_class=HTMLResponse)
+def freeze(
+    project_id: int,
+    session: SessionDep,
+    user: AdminUser,
+    name: Annotated[str, Form()] = "",
+    seed: Annotated[int, Form()] = 0,
+    status: Annotated[str, Form()] = "curated",
+) -> Response:
+    project = get_project(session, project_id)
+    snapshot_service.create_snapshot(session, project=project, name=name, user=user, seed=seed, status=status)
+    return RedirectResponse(f"/projects/{project_id}/snapshots", status_code=303)
+
+
+@router.get("/projects/{project_id}/export")
+def export(
+    project_id: int,
+    session: SessionDep,
+    _user: AdminUser,
+    fmt: str = Query(default="jsonl", alias="format"),
+    status: str = "curated",
+    batch: int | None = None,
+) -> StreamingResponse:
+    """The same live download as the API's, for a signed-in admin."""
+    plan = plan_export(session, project_id=project_id, fmt=fmt, status=status, batch_id=batch)
+    headers = {"Content-Disposition": f'attachment; filename="{plan.filename}"'}
+    return StreamingResponse(plan.chunks, media_type=plan.media_type, headers=headers)
+
+
+@router.get("/snapshots/{snapshot_id}/download")
+def download(
+    snapshot_id: int,
+    session: SessionDep,
+    _user: AdminUser,
+    fmt: str = Query(default="jsonl", alias="format"),
+    split: str = "all",
+) -> FileResponse:
+    snapshot = snapshot_service.get_snapshot(session, snapshot_id)
+    path = snapshot_service.snapshot_file(snapshot, fmt=check_format(fmt), split=split)
+    filename = f"concord-project{snapshot.project_id}-v{snapshot.version}-{split}{''.join(path.suffixes)}"
+    return FileResponse(path, media_type=FORMATS[fmt][1], filename=filename)

@@ -1,0 +1,118 @@
+"""Exports of a project's documents, streamed page by page, and evaluation of predictions against a gold file."""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session
+
+from app.crawl_batch.service import get_batch
+from app.dataset.evaluation import EvaluationInputError, EvaluationReport, evaluate, load_predictions
+from app.dataset.exporters import export_brat, export_conll, export_docred, export_jsonl
+from app.dataset.loaders import STATUSES, Selection, iter_documents
+from app.dataset.records import ExportDocument
+from app.dataset.splits import DEFAULT_RATIOS, SPLITS
+from app.errors import InvalidInput
+from app.models import Project
+from app.project.service import get_project
+
+FORMATS: dict[str, tuple[str, str]] = {
+    "docred": ("json", "application/json"),
+    "jsonl": ("jsonl", "application/x-ndjson"),
+    "brat": ("zip", "application/zip"),
+    "conll": ("conll", "text/plain; charset=utf-8"),
+}
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InvalidInput.for_field("format", f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    return fmt
+
+
+def check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise InvalidInput.for_field("status", f"Unknown status {status!r}; choose one of {', '.join(STATUSES)}.")
+    return status
+
+
+def check_split(split: str | None, *, allow_all: bool = False) -> str | None:
+    choices = (*SPLITS, "all") if allow_all else SPLITS
+    if split in (None, "") or (allow_all and split == "all"):
+        return None
+    if split not in choices:
+        raise InvalidInput.for_field("split", f"Unknown split {split!r}; choose one of {', '.join(choices)}.")
+    return split
+
+
+def writer_for(fmt: str, project: Project) -> Callable[[Iterable[ExportDocument]], Iterator[bytes]]:
+    """The streaming exporter of a format (brat declares the project's types in annotation.conf)."""
+    if fmt == "brat":
+        schema = project.label_schema or {}
+        entity_types = [str(t.get("code")) for t in schema.get("entity_types", []) if isinstance(t, dict)]
+        relation_types = [str(t.get("code")) for t in schema.get("relation_types", []) if isinstance(t, dict)]
+        return lambda docs: export_brat(docs, entity_types=entity_types, relation_types=relation_types)
+    return {"docred": export_docred, "jsonl": export_jsonl, "conll": export_conll}[fmt]
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+def bind_of(session: Session) -> Engine | Connection:
+    """What a streaming reader opens its own short sessions on: the engine (or the test's connection)."""
+    bind = session.get_bind()
+    assert isinstance(bind, Engine | Connection)
+    return bind
+
+
+def plan_export(
+    session: Session,
+    *,
+    project_id: int,
+    fmt: str,
+    status: str = "curated",
+    batch_id: int | None = None,
+    split: str | None = None,
+    seed: int = 0,
+) -> Export:
+    """Check the request, then return a lazy stream: documents are read page by page as the client reads."""
+    project = get_project(session, project_id)
+    check_format(fmt)
+    check_status(status)
+    split = check_split(split)
+    if batch_id is not None and get_batch(session, batch_id).project_id != project_id:
+        raise InvalidInput.for_field("batch", f"Batch {batch_id} is not a batch of this project.")
+    selection = Selection(
+        project_id=project_id, status=status, batch_id=batch_id, split=split, seed=seed, ratios=dict(DEFAULT_RATIOS)
+    )
+    parts = [f"concord-project{project_id}", status]
+    if batch_id is not None:
+        parts.append(f"batch{batch_id}")
+    if split:
+        parts.append(f"{split}-seed{seed}")
+    ext, media_type = FORMATS[fmt]
+    chunks = writer_for(fmt, project)(iter_documents(bind_of(session), selection))
+    return Export(f"{'-'.join(parts)}.{ext}", media_type, chunks)
+
+
+def evaluate_files(gold: bytes, predicted: bytes, train: bytes | None = None) -> EvaluationReport:
+    """Score a predictions file (our JSONL or DocRED) against a gold file; EvaluationInputError names the
+    first bad record, prefixed with which file it is in."""
+    gold_docs = _load("gold", gold)
+    train_docs = _load("train", train) if train is not None else None
+    try:
+        predictions = load_predictions(predicted, gold_docs)
+    except EvaluationInputError as exc:
+        raise EvaluationInputError(f"predictions: {exc}") from None
+    return evaluate(gold_docs, predictions, train=train_docs)
+
+
+def _load(what: str, data: bytes) -> list[ExportDocument]:
+    try:
+        return load_predictions(data)
+    except EvaluationInputError as exc:
+        raise EvaluationInputError(f"{what}: {exc}") from None

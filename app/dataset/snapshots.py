@@ -1,0 +1,290 @@
+"""Frozen, versioned snapshots: every format and split written once to the data directory, with checksums."""
+
+import hashlib
+import json
+import logging
+import shutil
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.annotation.service import pair_of
+from app.config import get_settings
+from app.dataset.dashboard import item_figures
+from app.dataset.datasheet import DatasheetTally
+from app.dataset.exporters import ExportError
+from app.dataset.loaders import Bind, Selection, iter_documents
+from app.dataset.records import DocumentProvenance, ExportDocument
+from app.dataset.service import FORMATS, check_format, check_split, check_status, writer_for
+from app.dataset.splits import DEFAULT_RATIOS, SPLITS, SplitError, check_ratios, split_of
+from app.errors import Conflict, InvalidInput, NotFound
+from app.jobs import enqueue
+from app.models import DatasetSnapshot, Project, User
+from app.models.types import utcnow
+
+log = logging.getLogger(__name__)
+FILE_SPLITS = ("all", *SPLITS)
+
+
+def snapshot_dir(project_id: int, version: int) -> Path:
+    return get_settings().data_dir / "snapshots" / str(project_id) / f"v{version}"
+
+
+def file_name(fmt: str, split: str) -> str:
+    return f"{fmt}/{split}.{FORMATS[fmt][0]}"
+
+
+def create_snapshot(
+    session: Session,
+    *,
+    project: Project,
+    name: str,
+    user: User | None,
+    seed: int = 0,
+    split: Mapping[str, float] | None = None,
+    status: str = "curated",
+    batch_id: int | None = None,
+) -> DatasetSnapshot:
+    """Queue a new version; the job "dataset.build_snapshot" writes its files. A taken name is a 409."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput.for_field("name", "A snapshot needs a name of 1 to 200 characters.")
+    check_status(status)
+    try:
+        ratios = check_ratios(split if split is not None else DEFAULT_RATIOS)
+    except SplitError as exc:
+        raise InvalidInput.for_field("split", f"Invalid split: {exc}.") from None
+    taken = select(DatasetSnapshot.id).where(DatasetSnapshot.project_id == project.id, DatasetSnapshot.name == name)
+    if session.exec(taken).first() is not None:
+        raise Conflict(f"This project already has a snapshot named {name!r}; snapshots are immutable.")
+    latest = session.exec(
+        select(func.max(DatasetSnapshot.version)).where(DatasetSnapshot.project_id == project.id)
+    ).one()
+    snapshot = DatasetSnapshot(
+        project_id=project.id or 0,
+        name=name,
+        version=(latest or 0) + 1,
+        split_seed=seed,
+        params={"status": status, "split": ratios, "batch_id": batch_id},
+        created_by_id=user.id if user else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(snapshot)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request took the name or the version first.
+        raise Conflict(f"A snapshot named {name!r} (or version v{snapshot.version}) was just created.") from None
+    enqueue(session, "dataset.build_snapshot", snapshot_id=snapshot.id or 0)
+    return snapshot
+
+
+def list_snapshots(session: Session, *, project_id: int) -> list[DatasetSnapshot]:
+    query = select(DatasetSnapshot).where(DatasetSnapshot.project_id == project_id)
+    return list(session.exec(query.order_by(col(DatasetSnapshot.version).desc())))
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> DatasetSnapshot:
+    snapshot = session.get(DatasetSnapshot, snapshot_id)
+    if snapshot is None:
+        raise NotFound(f"Snapshot {snapshot_id} does not exist.")
+    return snapshot
+
+
+def find_snapshot(session: Session, ref: str) -> DatasetSnapshot:
+    """A snapshot by id or by name (a name used by several projects must be given as an id)."""
+    if ref.isdigit():
+        return get_snapshot(session, int(ref))
+    found = list(session.exec(select(DatasetSnapshot).where(DatasetSnapshot.name == ref)))
+    if not found:
+        raise NotFound(f"No snapshot is named {ref!r}.")
+    if len(found) > 1:
+        ids = ", ".join(str(s.id) for s in found)
+        raise InvalidInput(f"Several projects have a snapshot named {ref!r}; give its id ({ids}).")
+    return found[0]
+
+
+def snapshot_file(snapshot: DatasetSnapshot, *, fmt: str, split: str = "all") -> Path:
+    """The frozen file of one format and split; 409 while the snapshot is not built."""
+    check_format(fmt)
+    split = check_split(split, allow_all=True) or "all"
+    if snapshot.status != "done" or not snapshot.path:
+        raise Conflict(f"Snapshot v{snapshot.version} is {snapshot.status}; its files are not ready.")
+    path = Path(snapshot.path) / file_name(fmt, split)
+    if not path.is_file():
+        raise NotFound(f"The file {file_name(fmt, split)} of snapshot v{snapshot.version} is missing.")
+    return path
+
+
+class _Sink:
+    """Drives one streaming exporter by pushing documents into it, so one pass feeds every file."""
+
+    def __init__(self, path: Path, write: Callable[[Iterable[ExportDocument]], Iterator[bytes]]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file: BinaryIO = path.open("wb")
+        self.sha256 = hashlib.sha256()
+        self.queue: deque[ExportDocument] = deque()
+        self.closed = False
+        self.chunks = write(self._feed())
+
+    def _feed(self) -> Iterator[ExportDocument]:
+        while True:
+            if self.queue:
+                yield self.queue.popleft()
+            elif self.closed:
+                return
+            else:  # every exporter yields after each document; one that did not would lose documents
+                raise RuntimeError("exporter asked for a document before writing the previous one")
+
+    def _write(self, chunk: bytes) -> None:
+        self.file.write(chunk)
+        self.sha256.update(chunk)
+
+    def push(self, doc: ExportDocument) -> None:
+        self.queue.append(doc)
+        while self.queue:
+            self._write(next(self.chunks))
+
+    def close(self) -> str:
+        self.closed = True
+        for chunk in self.chunks:
+            self._write(chunk)
+        self.file.close()
+        return self.sha256.hexdigest()
+
+
+def _with_split(doc: ExportDocument, split: str) -> ExportDocument:
+    p = doc.provenance
+    provenance = DocumentProvenance(p.source, p.record_id, p.crawl_date, p.status, split, p.reviewers, p.notes)
+    return ExportDocument(
+        doc.id, doc.title, doc.text, doc.sentences, doc.entities, doc.relations, doc.url, doc.language, doc.meta,
+        provenance,
+    )  # fmt: skip
+
+
+def write_files(
+    bind: Bind, directory: Path, *, project: Project, selection: Selection, seed: int, ratios: Mapping[str, float]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Every format × (all, train, dev, test) in one pass over the documents: checksums and counts."""
+    sinks = {
+        (fmt, split): _Sink(directory / file_name(fmt, split), writer_for(fmt, project))
+        for fmt in FORMATS
+        for split in FILE_SPLITS
+    }
+    tally = DatasheetTally()
+    try:
+        for doc in iter_documents(bind, selection):
+            split = split_of(seed, int(doc.id), ratios)
+            doc = _with_split(doc, split)
+            tally.add(doc, split)
+            for fmt in FORMATS:
+                sinks[fmt, "all"].push(doc)
+                sinks[fmt, split].push(doc)
+        checksums = {file_name(fmt, split): sink.close() for (fmt, split), sink in sinks.items()}
+    finally:
+        for sink in sinks.values():
+            sink.file.close()
+    return dict(sorted(checksums.items())), tally.result()
+
+
+def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
+    """Write the snapshot's files, checksums and datasheet; done, or failed with a readable reason."""
+    from app.db import get_engine
+
+    bind = bind if bind is not None else get_engine()
+    with Session(bind, expire_on_commit=False) as session:
+        snapshot = session.get(DatasetSnapshot, snapshot_id)
+        if snapshot is None or snapshot.status == "done":
+            return
+        project = session.get(Project, snapshot.project_id)
+        if project is None:
+            return
+        snapshot.status = "running"
+        session.add(snapshot)
+        session.commit()
+        a, b = pair_of(session, project_id=project.id or 0)
+        session.commit()
+    params = dict(snapshot.params)
+    ratios = check_ratios(params.get("split") or DEFAULT_RATIOS)
+    selection = Selection(
+        project_id=project.id or 0, status=params.get("status", "curated"), batch_id=params.get("batch_id")
+    )
+    final = snapshot_dir(project.id or 0, snapshot.version)
+    building = final.with_name(final.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        checksums, counts = write_files(
+            bind, building, project=project, selection=selection, seed=snapshot.split_seed, ratios=ratios
+        )
+        figures = item_figures(bind, selection, (a.name if a else None, b.name if b else None))
+        datasheet = _datasheet(snapshot, project, counts, figures, ratios)
+        (building / "datasheet.json").write_text(json.dumps(datasheet, ensure_ascii=False, indent=2))
+        shutil.rmtree(final, ignore_errors=True)  # a half-finished earlier attempt of this same version
+        building.rename(final)
+    except ExportError as exc:
+        _finish(bind, snapshot_id, failed=f"A document cannot be exported: {exc}")
+        shutil.rmtree(building, ignore_errors=True)
+        return
+    except Exception as exc:
+        log.exception("snapshot %s failed", snapshot_id)
+        _finish(bind, snapshot_id, failed=f"Internal error while building the snapshot ({type(exc).__name__}).")
+        shutil.rmtree(building, ignore_errors=True)
+        return
+    _finish(bind, snapshot_id, path=str(final), checksums=checksums, datasheet=datasheet)
+
+
+def _datasheet(
+    snapshot: DatasetSnapshot,
+    project: Project,
+    counts: dict[str, Any],
+    figures: dict[str, Any],
+    ratios: Mapping[str, float],
+) -> dict[str, Any]:
+    return {
+        "name": snapshot.name,
+        "version": f"v{snapshot.version}",
+        "project": {"id": project.id, "name": project.name},
+        "built_at": utcnow().isoformat(),
+        "selection": {
+            "status": snapshot.params.get("status"),
+            "batch_id": snapshot.params.get("batch_id"),
+            "seed": snapshot.split_seed,
+            "split": dict(ratios),
+            "split_rule": "sha256(f'{seed}:{document id}') → uniform in [0, 1) → train / dev / test by the ratios",
+        },
+        **counts,
+        "agreement": {
+            "pair": figures["pair"],
+            "model_vs_model": figures["model_vs_model"],
+            "against_gold": figures["against_gold"],
+            "audit": figures["audit"],
+            "augmentation": figures["augmentation"],
+            "hallucination": figures["hallucination"],
+        },
+    }
+
+
+def _finish(
+    bind: Bind,
+    snapshot_id: int,
+    *,
+    failed: str | None = None,
+    path: str | None = None,
+    checksums: dict[str, str] | None = None,
+    datasheet: dict[str, Any] | None = None,
+) -> None:
+    with Session(bind) as session:
+        snapshot = session.get(DatasetSnapshot, snapshot_id)
+        if snapshot is None:
+            return
+        snapshot.status = "failed" if failed else "done"
+        snapshot.datasheet = {"error": failed} if failed else (datasheet or {})
+        snapshot.checksums = checksums or {}
+        snapshot.path = path
+        session.add(snapshot)
+        session.commit()

@@ -1,0 +1,74 @@
+"""The export endpoint: admin tokens only, streamed files with a name, clear 4xx for every bad request."""
+
+import json
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.auth import service as auth_service
+from app.models import ApiToken, Role
+from tests.dataset.conftest import World
+from tests.factories import bearer, make_project, make_token, make_user
+
+
+def _url(world: World, query: str = "") -> str:
+    return f"/api/v1/projects/{world.project.id}/export{query}"
+
+
+def test_export_streams_each_format_with_a_file_name(app_client: TestClient, world: World) -> None:
+    r = app_client.get(_url(world, "?format=docred"), headers=world.admin)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers["content-disposition"] == (
+        f'attachment; filename="concord-project{world.project.id}-curated.json"'
+    )
+    [doc] = r.json()
+    assert {v[0]["name"] for v in doc["vertexSet"]} == {"张伟", "北京大学", "星河科技"}
+    r = app_client.get(_url(world, "?format=jsonl&status=all"), headers=world.admin)
+    assert r.status_code == 200 and len(r.text.splitlines()) == 2
+    assert r.headers["content-disposition"].endswith('-all.jsonl"')
+    r = app_client.get(_url(world, "?format=brat"), headers=world.admin)
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    r = app_client.get(_url(world, "?format=conll"), headers=world.admin)
+    assert r.status_code == 200 and "张\tB-PER" in r.text
+
+
+def test_unknown_format_is_a_422_naming_the_allowed_ones(app_client: TestClient, world: World) -> None:
+    r = app_client.get(_url(world, "?format=xml"), headers=world.admin)
+    assert r.status_code == 422
+    body = r.json()
+    assert "docred, jsonl, brat, conll" in body["detail"] and body["errors"][0]["field"] == "format"
+    r = app_client.get(_url(world, "?format=jsonl&status=maybe"), headers=world.admin)
+    assert r.status_code == 422 and "curated, all" in r.json()["detail"]
+    r = app_client.get(_url(world, "?format=jsonl&split=validation"), headers=world.admin)
+    assert r.status_code == 422 and "train, dev, test" in r.json()["detail"]
+
+
+def test_reviewer_token_gets_403_and_revoked_or_unknown_tokens_401(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    assert app_client.get(_url(world, "?format=jsonl"), headers=world.reviewer).status_code == 403
+    assert app_client.get(_url(world, "?format=jsonl")).status_code == 401
+    assert app_client.get(_url(world, "?format=jsonl"), headers=bearer("cnc_not-a-token")).status_code == 401
+    boss = make_user(session, username="boss", role=Role.admin)
+    secret = make_token(session, boss)
+    assert app_client.get(_url(world, "?format=jsonl"), headers=bearer(secret)).status_code == 200
+    token = session.exec(select(ApiToken).where(ApiToken.user_id == boss.id)).one()
+    auth_service.revoke_api_token(session, token=token)
+    session.commit()
+    r = app_client.get(_url(world, "?format=jsonl"), headers=bearer(secret))
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+def test_empty_project_exports_an_empty_valid_file(session: Session, app_client: TestClient, world: World) -> None:
+    empty = make_project(session, name="空项目")
+    r = app_client.get(f"/api/v1/projects/{empty.id}/export?format=docred", headers=world.admin)
+    assert r.status_code == 200 and r.content == b"[]" and json.loads(r.content) == []
+    r = app_client.get(f"/api/v1/projects/{empty.id}/export?format=jsonl", headers=world.admin)
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_unknown_project_or_foreign_batch(session: Session, app_client: TestClient, world: World) -> None:
+    assert app_client.get("/api/v1/projects/999999/export", headers=world.admin).status_code == 404
+    r = app_client.get(_url(world, "?batch=999999"), headers=world.admin)
+    assert r.status_code == 404

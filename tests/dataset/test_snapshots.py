@@ -1,0 +1,192 @@
+"""Snapshots: versioned, built by the job into frozen files with checksums and a datasheet, downloadable, and
+scoreable by the official DocRED scorer; later edits never change them."""
+
+import hashlib
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.dataset.service import bind_of
+from app.dataset.snapshots import build_snapshot
+from app.models import DatasetSnapshot, Document, DocumentStatus, Entity
+from tests.dataset.conftest import World
+from tests.dataset.docred_official_eval import official_evaluate
+from tests.factories import make_project, make_review_document
+
+
+def freeze(client: TestClient, world: World, session: Session, **body: Any) -> dict[str, Any]:
+    """Create over the API, then run the job the way the worker would (directly, never Celery eager mode)."""
+    r = client.post(f"/api/v1/projects/{world.project.id}/snapshots", json=body, headers=world.admin)
+    assert r.status_code == 202, r.text
+    created = r.json()
+    assert created["status"] == "queued"
+    build_snapshot(created["id"], bind=bind_of(session))
+    session.expire_all()
+    got = client.get(f"/api/v1/snapshots/{created['id']}", headers=world.admin)
+    assert got.status_code == 200
+    return got.json()  # type: ignore[no-any-return]
+
+
+def download(client: TestClient, world: World, snapshot_id: int, fmt: str, split: str = "all") -> bytes:
+    r = client.get(f"/api/v1/snapshots/{snapshot_id}/download?format={fmt}&split={split}", headers=world.admin)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def test_versions_count_up_and_a_taken_name_is_a_conflict(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    url = f"/api/v1/projects/{world.project.id}/snapshots"
+    first = app_client.post(url, json={"name": "release"}, headers=world.admin)
+    second = app_client.post(url, json={"name": "release-2", "seed": 7}, headers=world.admin)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert (first.json()["version"], second.json()["version"]) == ("v1", "v2")
+    again = app_client.post(url, json={"name": "release"}, headers=world.admin)
+    assert again.status_code == 409 and "already has a snapshot named 'release'" in again.json()["detail"]
+    bad = app_client.post(url, json={"name": "x", "split": {"train": 0.9, "dev": 0.3}}, headers=world.admin)
+    assert bad.status_code == 422 and "sum to 1" in bad.json()["detail"]
+    assert app_client.post(url, json={"name": " "}, headers=world.admin).status_code == 422
+    assert app_client.post(url, json={"name": "r"}, headers=world.reviewer).status_code == 403
+    listed = app_client.get(url, headers=world.admin).json()
+    assert [s["version"] for s in listed] == ["v2", "v1"]
+    # Not built yet: its files are not there to download.
+    r = app_client.get(f"/api/v1/snapshots/{first.json()['id']}/download?format=jsonl", headers=world.admin)
+    assert r.status_code == 409
+
+
+def test_build_writes_every_format_and_split_with_checksums_and_datasheet(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    snap = freeze(app_client, world, session, name="v-one", seed=3)
+    assert snap["status"] == "done", snap
+    assert set(snap["checksums"]) == {
+        f"{fmt}/{split}.{ext}"
+        for fmt, ext in (("docred", "json"), ("jsonl", "jsonl"), ("brat", "zip"), ("conll", "conll"))
+        for split in ("all", "train", "dev", "test")
+    }
+    for name, digest in snap["checksums"].items():
+        fmt, rest = name.split("/")
+        data = download(app_client, world, snap["id"], fmt, rest.split(".")[0])
+        assert hashlib.sha256(data).hexdigest() == digest, name
+    sheet = snap["datasheet"]
+    assert sheet["version"] == "v1" and sheet["documents"]["all"] == 1
+    assert sum(sheet["documents"][s] for s in ("train", "dev", "test")) == 1
+    assert sheet["entities"] == {"total": 3, "by_type": {"ORG": 2, "PER": 1}}
+    assert sheet["relations"]["by_type"] == {"任职于": 1, "创办": 1}
+    # 张伟 has a mention in each relation's sentence: both are intra-sentence.
+    assert (sheet["relations"]["cross_sentence"], sheet["relations"]["cross_sentence_share"]) == (0, 0.0)
+    assert sheet["annotators"] == [
+        {"name": "model-a", "prompt_versions": ["v1"]},
+        {"name": "model-b", "prompt_versions": ["v1"]},
+    ]
+    assert sheet["reviewers"] == ["rita"]
+    assert sheet["agreement"]["pair"] == {"a": "model-a", "b": "model-b"}
+    assert sheet["agreement"]["model_vs_model"]["documents"] == 1
+    assert "cost" in sheet and sheet["selection"]["seed"] == 3
+    [doc] = [json.loads(line) for line in download(app_client, world, snap["id"], "jsonl").splitlines()]
+    assert doc["provenance"]["split"] in ("train", "dev", "test")
+    own_split = doc["provenance"]["split"]
+    assert len(download(app_client, world, snap["id"], "jsonl", own_split).splitlines()) == 1
+    other = next(s for s in ("train", "dev", "test") if s != own_split)
+    assert download(app_client, world, snap["id"], "docred", other) == b"[]"
+    assert zipfile.ZipFile(io.BytesIO(download(app_client, world, snap["id"], "brat"))).testzip() is None
+
+
+def test_official_docred_scorer_gives_one_scoring_a_download_against_itself(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    snap = freeze(app_client, world, session, name="scored")
+    truth = json.loads(download(app_client, world, snap["id"], "docred"))
+    answers = [
+        {"title": d["title"], "h_idx": x["h"], "t_idx": x["t"], "r": x["r"], "evidence": x["evidence"]}
+        for d in truth
+        for x in d["labels"]
+    ]
+    assert len(answers) == 2
+    scores = official_evaluate(truth, answers)
+    assert scores["RE_F1"] == pytest.approx(1.0) and scores["Evi_F1"] == pytest.approx(1.0)
+    # And ours, over the API, from the JSONL download (end-to-end predictions: NER measured too).
+    files = {"pred": ("pred.jsonl", download(app_client, world, snap["id"], "jsonl"), "application/x-ndjson")}
+    r = app_client.post(f"/api/v1/snapshots/{snap['id']}/evaluate", files=files, headers=world.admin)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["docred"]["f1"] == pytest.approx(1.0) and report["ner"]["f1"] == pytest.approx(1.0)
+    assert report["relations"]["f1"] == pytest.approx(1.0)
+    raw = app_client.post(
+        f"/api/v1/snapshots/{snap['id']}/evaluate", content=json.dumps(answers).encode(), headers=world.admin
+    )
+    assert raw.status_code == 200 and raw.json()["docred"]["f1"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'[{"title": "nope", "h_idx": 0, "t_idx": 1, "r": "x"}]', "item 0 (title 'nope'): this title is not"),
+        (b'{"title": "T", "entities": [}\n', "line 1: not valid JSON"),
+        (b'[{"title": "TITLE", "h_idx": 0, "t_idx": 9, "r": "x"}]', "refers to entity 9"),
+    ],
+)
+def test_bad_prediction_files_are_a_422_naming_the_first_bad_record(
+    session: Session, app_client: TestClient, world: World, body: bytes, message: str
+) -> None:
+    snap = freeze(app_client, world, session, name="eval")
+    title = json.loads(download(app_client, world, snap["id"], "docred"))[0]["title"]
+    body = body.replace(b"TITLE", json.dumps(title, ensure_ascii=False)[1:-1].encode())
+    files = {"pred": ("pred.json", body, "application/json")}
+    r = app_client.post(f"/api/v1/snapshots/{snap['id']}/evaluate", files=files, headers=world.admin)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("predictions: ") and message in r.json()["detail"]
+
+
+def test_files_never_change_after_later_edits_and_old_versions_stay_downloadable(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    v1 = freeze(app_client, world, session, name="before")
+    before = {fmt: download(app_client, world, v1["id"], fmt) for fmt in ("docred", "jsonl", "brat", "conll")}
+    zhang = session.exec(select(Entity).where(Entity.document_id == world.curated.id, Entity.name == "张伟")).one()
+    zhang.type = "ORG"
+    session.add(zhang)
+    session.commit()
+    v2 = freeze(app_client, world, session, name="after")
+    assert v2["version"] == "v2" and v2["checksums"] != v1["checksums"]
+    for fmt, data in before.items():
+        assert download(app_client, world, v1["id"], fmt) == data
+    assert app_client.get(f"/api/v1/snapshots/{v1['id']}", headers=world.admin).json()["checksums"] == v1["checksums"]
+    build_snapshot(v1["id"], bind=bind_of(session))  # delivered again: done already, nothing is rewritten
+    assert download(app_client, world, v1["id"], "jsonl") == before["jsonl"]
+
+
+def test_a_broken_document_fails_the_build_with_a_readable_reason(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    doc = session.get(Document, world.curated.id)
+    assert doc is not None
+    doc.sentences = [[0, 10_000]]
+    session.add(doc)
+    session.commit()
+    snap = freeze(app_client, world, session, name="broken")
+    assert snap["status"] == "failed"
+    assert "cannot be exported" in snap["error"] and f"document '{doc.id}'" in snap["error"]
+    assert snap["files"] == {}
+    build_snapshot(10**9, bind=bind_of(session))  # a vanished snapshot: a no-op
+
+
+def test_empty_project_snapshot_has_empty_valid_files(session: Session, app_client: TestClient, world: World) -> None:
+    empty = make_project(session, name="空")
+    make_review_document(session, empty)  # annotated, never curated
+    r = app_client.post(f"/api/v1/projects/{empty.id}/snapshots", json={"name": "none"}, headers=world.admin)
+    build_snapshot(r.json()["id"], bind=bind_of(session))
+    session.expire_all()
+    snap = session.get(DatasetSnapshot, r.json()["id"])
+    assert snap is not None and snap.status == "done"
+    assert download(app_client, world, snap.id or 0, "docred") == b"[]"
+    assert download(app_client, world, snap.id or 0, "jsonl") == b""
+    assert snap.datasheet["documents"]["all"] == 0
+    assert DocumentStatus.curated not in {
+        d.status for d in session.exec(select(Document).where(Document.project_id == empty.id))
+    }
