@@ -301,7 +301,7 @@ def load(
                 view.badges.append(("aug", f"{tag} aug"))
             else:
                 view.badges.append(("src-import" if tag == "import" else "src-model", tag))
-            if audit:
+            if audit and ("audit", "audit") not in view.badges:
                 view.badges.append(("audit", "audit"))
 
     reviewers: dict[str, list[str]] = {}
