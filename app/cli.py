@@ -181,12 +181,18 @@ def _user_by_name(session: Session, username: str) -> User:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from app.auth import service
+    from datetime import timedelta
 
+    from app.auth import service
+    from app.models.types import utcnow
+
+    if args.expires_days is not None and args.expires_days <= 0:
+        return _fail("--expires-days must be a positive number of days")
+    expires_at = utcnow() + timedelta(days=args.expires_days) if args.expires_days else None
     try:
         with session_scope() as session:
             _, secret = service.create_api_token(
-                session, user=_user_by_name(session, args.username), name=args.name or ""
+                session, user=_user_by_name(session, args.username), name=args.name or "", expires_at=expires_at
             )
     except AppError as exc:
         return _fail(exc.message)
@@ -196,12 +202,20 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
+    from app.models.types import utcnow
+
     with Session(get_engine()) as session:
         query = select(ApiToken, User).join(User, ApiToken.user_id == User.id)  # type: ignore[arg-type]
         if args.username:
             query = query.where(User.username == args.username)
         for token, user in session.exec(query).all():
-            state = "revoked" if token.revoked_at else "active"
+            state = (
+                "revoked"
+                if token.revoked_at
+                else "expired"
+                if token.expires_at and token.expires_at <= utcnow()
+                else "active"
+            )
             _out(f"{token.prefix}…  {user.username:<16} {state:<8} {token.name}")
     return 0
 
@@ -328,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("create", help="create a token; printed once, as the last line")
     p.add_argument("--username", required=True)
     p.add_argument("--name", default="")
+    p.add_argument("--expires-days", type=float, default=None, help="lifetime in days (default: until revoked)")
     p.set_defaults(func=cmd_token_create)
     p = token.add_parser("list", help="list tokens (prefixes only)")
     p.add_argument("--username")

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -189,11 +190,15 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
+def create_api_token(
+    session: Session, *, user: User, name: str = "", expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     """A new token for the user; the secret is returned once and only its hash is stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     assert user.id is not None
-    token = ApiToken(user_id=user.id, name=name, token_hash=_token_hash(secret), prefix=secret[:10])
+    token = ApiToken(
+        user_id=user.id, name=name, token_hash=_token_hash(secret), prefix=secret[:10], expires_at=expires_at
+    )
     session.add(token)
     session.flush()
     return token, secret
@@ -204,6 +209,11 @@ def user_from_api_token(session: Session, secret: str) -> User:
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))).first()
     if token is None or token.revoked_at is not None:
         raise Unauthorized("Invalid or revoked API token.", headers={"WWW-Authenticate": "Bearer"})
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthorized(
+            f"This API token expired at {token.expires_at:%Y-%m-%d %H:%M} UTC; ask an admin for a new one.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or revoked API token.", headers={"WWW-Authenticate": "Bearer"})

@@ -45,3 +45,5 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # None: valid until revoked. Tokens handed to download scripts usually get a lifetime.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -60,6 +60,21 @@ def test_reviewer_token_gets_403_and_revoked_or_unknown_tokens_401(
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
 
+def test_an_expired_token_gets_401_saying_so(session: Session, app_client: TestClient, world: World) -> None:
+    from datetime import timedelta
+
+    from app.models.types import utcnow
+
+    boss = make_user(session, username="boss", role=Role.admin)
+    _, fresh = auth_service.create_api_token(session, user=boss, expires_at=utcnow() + timedelta(days=1))
+    _, stale = auth_service.create_api_token(session, user=boss, expires_at=utcnow() - timedelta(minutes=1))
+    session.commit()
+    assert app_client.get(_url(world, "?format=jsonl"), headers=bearer(fresh)).status_code == 200
+    r = app_client.get(_url(world, "?format=jsonl"), headers=bearer(stale))
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
 def test_empty_project_exports_an_empty_valid_file(session: Session, app_client: TestClient, world: World) -> None:
     empty = make_project(session, name="空项目")
     r = app_client.get(f"/api/v1/projects/{empty.id}/export?format=docred", headers=world.admin)

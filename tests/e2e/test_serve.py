@@ -62,6 +62,20 @@ def test_cli_user_and_token_work_against_the_api(live_concord: LiveConcord) -> N
     refused = httpx.get(f"{live_concord.url}/api/v1/projects", headers=headers, timeout=10)
     assert refused.status_code == 401
 
+    # A token with a lifetime works until it ends; `token list` says which are expired.
+    dated = run_cli(["token", "create", "--username", "cli-admin", "--expires-days", "30"], env)
+    assert dated.returncode == 0, dated.stderr
+    ok = httpx.get(
+        f"{live_concord.url}/api/v1/projects",
+        headers={"Authorization": "Bearer " + dated.stdout.strip().splitlines()[-1]},
+        timeout=10,
+    )
+    assert ok.status_code == 200
+    bad = run_cli(["token", "create", "--username", "cli-admin", "--expires-days", "-1"], env)
+    assert bad.returncode != 0 and "positive" in bad.stderr
+    listed = run_cli(["token", "list", "--username", "cli-admin"], env)
+    assert "revoked" in listed.stdout and "active" in listed.stdout
+
 
 def test_create_user_with_a_terminal_generates_a_password(tmp_path: pytest.TempPathFactory) -> None:
     data_dir = tmp_path / "data"  # type: ignore[operator]
