@@ -144,6 +144,8 @@ def update_project(
     extractor: Annotated[str, Form()] = "resiliparse",
     min_chars: Annotated[str, Form()] = "50",
     near_duplicate_threshold: Annotated[str, Form()] = "0.8",
+    reviewers_per_document: Annotated[str, Form()] = "1",
+    review_lock_minutes: Annotated[str, Form()] = "30",
 ) -> Response:
     project = service.get_project(session, project_id)
     values = {
@@ -155,12 +157,16 @@ def update_project(
         "extractor": extractor,
         "min_chars": min_chars,
         "near_duplicate_threshold": near_duplicate_threshold,
+        "reviewers_per_document": reviewers_per_document,
+        "review_lock_minutes": review_lock_minutes,
     }
     settings = {
         "languages": languages.replace(",", " ").lower().split(),
         "extractor": extractor,
         "min_chars": min_chars.strip() or "0",
         "near_duplicate_threshold": near_duplicate_threshold.strip() or "0.8",
+        "reviewers_per_document": reviewers_per_document.strip() or "1",
+        "review_lock_minutes": review_lock_minutes.strip() or "30",
     }
     try:
         service.update_project(

@@ -191,3 +191,30 @@ def test_admin_sets_languages_and_extractor_on_the_edit_page(session: Session, a
     )
     form["min_chars"] = "lots"
     assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 422
+
+
+def test_admin_turns_on_double_review_on_the_edit_page(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    login(app_client)
+    edit = app_client.get(f"/projects/{project.id}/edit").text
+    assert 'name="reviewers_per_document" inputmode="numeric" value="1"' in edit
+    form = {
+        "name": project.name,
+        "guidelines": "g",
+        "csrf_token": page_csrf(app_client),
+        "schema_text": __import__("json").dumps(project.label_schema),
+        "languages": "zh",
+        "reviewers_per_document": "2",
+        "review_lock_minutes": "45",
+    }
+    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 200
+    session.expire_all()
+    saved = session.get(Project, project.id)
+    assert saved is not None
+    assert (saved.settings["reviewers_per_document"], saved.settings["review_lock_minutes"]) == (2, 45)
+    form["reviewers_per_document"] = "0"
+    refused = app_client.post(f"/projects/{project.id}/edit", data=form)
+    assert refused.status_code == 422 and "reviewers_per_document" in refused.text
+    session.expire_all()
+    assert session.get(Project, project.id).settings["reviewers_per_document"] == 2  # type: ignore[union-attr]
