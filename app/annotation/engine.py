@@ -112,7 +112,14 @@ async def _annotate_llm(
 
 
 def _after_run(session: Session, document: Document) -> None:
-    """When both annotators of the pair have finished (or failed) on the document, cross-validate it."""
+    """When both annotators of the pair have finished (or failed) on the document, cross-validate it.
+
+    The document row is locked first: on Postgres two runs finishing at once would otherwise each see the
+    other still running (neither committed yet) and nobody would cross-validate. The second to take the
+    lock sees the first's committed run.
+    """
+    session.flush()
+    session.exec(select(Document.id).where(Document.id == document.id).with_for_update()).one()
     a, b = pair_of(session, project_id=document.project_id)
     finished = {RunStatus.done, RunStatus.failed}
     for annotator in (a, b):
