@@ -1,13 +1,12 @@
-"""Exact and near-duplicate detection: normalized SHA-256 hashes, MinHash signatures and an LSH index."""
+"""Exact and near-duplicate fingerprints: normalized SHA-256 hashes and MinHash signatures (the index that
+looks them up is near_duplicates.py)."""
 
 import functools
 import hashlib
 import re
 import sys
 import unicodedata
-from array import array
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,23 +20,26 @@ DEFAULT_THRESHOLD = 0.8
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
-_CHUNK = 2048
-# Signatures are kept in fixed blocks instead of one doubling matrix: growing never copies them, never holds
-# two copies at once, and reserves at most one block (2 MiB at 128 permutations) ahead of need.
-_BLOCK_SHIFT = 12
-_BLOCK_ROWS = 1 << _BLOCK_SHIFT
-# A hash table merges its latest entries into its sorted arrays once they pass this share of them.
-_RECENT_SHARE = 32
-_MIN_RECENT = 4096
-_PENDING = -1
+_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+# Stored signatures start with this tag, naming the scheme: one-permutation MinHash with optimal densification.
+# Untagged ones predate it (128 separate permutations); the two do not compare, so ingestion re-signs old texts.
+SIGNATURE_TAG = b"OPH1"
+# An empty bin copies the first filled bin of the sequence drawn for it, this many times num_perm long.
+_DENSIFY_DRAWS = 4
 _CJK = (
     "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uf900-\ufaff\U00020000-\U0003ffff"
 )
 # Chinese and Japanese do not separate words with spaces, so a space next to one of their characters is noise.
 _CJK_SPACE = re.compile(rf" (?:(?=[{_CJK}])|(?<=[{_CJK}] ))")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
 _FOLDABLE = re.compile("[\uff01-\uff5e\u3000\u00a0]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# The per-character tables of normalize_for_hash cover planes 0 to 3; rarer characters take the general path.
+_TABLE_SIZE = 0x40000
+_EXPANDS = 0xFFFFFFFE
+_GENERAL = 0xFFFFFFFF
+_SPACE = 0x20
 
 
 class _DropPatterns(NamedTuple):
@@ -58,6 +60,16 @@ def _char_class(codes: list[int]) -> str:
     return "".join(re.escape(chr(lo)) + ("" if lo == hi else "-" + re.escape(chr(hi))) for lo, hi in ranges)
 
 
+def _is_invisible(char: str) -> bool:
+    """Format and control characters (but whitespace) and variation selectors, which hashing deletes."""
+    code = ord(char)
+    return (
+        (unicodedata.category(char) in ("Cf", "Cc") and not char.isspace())
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
 @functools.cache
 def _drop_patterns() -> _DropPatterns:
     """Build the punctuation and invisible-character classes from the Unicode database, once per process."""
@@ -65,14 +77,9 @@ def _drop_patterns() -> _DropPatterns:
     invisible: list[int] = []
     for code in range(sys.maxunicode + 1):
         char = chr(code)
-        category = unicodedata.category(char)
-        if category[0] == "P":
+        if unicodedata.category(char)[0] == "P":
             punctuation.append(code)
-        elif (
-            (category in ("Cf", "Cc") and not char.isspace())
-            or 0xFE00 <= code <= 0xFE0F
-            or (0xE0100 <= code <= 0xE01EF)
-        ):
+        elif _is_invisible(char):
             invisible.append(code)
     # The regex engine only has a fast bitmap for classes inside the Basic Multilingual Plane, so the rare
     # astral characters get their own classes, applied only to texts that contain astral characters.
@@ -108,6 +115,12 @@ def _drop_punctuation(text: str, patterns: _DropPatterns) -> str:
 
 def normalize_for_hash(text: str) -> str:
     """Normalize text so copies differing only in width, case, punctuation or spacing compare equal."""
+    codes = _normalized_codes(text)
+    return _normalize_in_full(text) if codes is None else _to_text(codes)
+
+
+def _normalize_in_full(text: str) -> str:
+    """normalize_for_hash by its definition; _normalized_codes computes the same from tables, when it can."""
     patterns = _drop_patterns()
     # Punctuation becomes a word break so "a,b" and "a, b" agree. Dropping it before NFKC lets NFKC take its
     # quick path on most Chinese text; NFKC can create punctuation ("⒈" -> "1."), so what it changed is
@@ -119,102 +132,260 @@ def normalize_for_hash(text: str) -> str:
     return _CJK_SPACE.sub("", normalized.casefold()).strip()
 
 
+class _NormalizeTable(NamedTuple):
+    """What normalize_for_hash makes of each code point below _TABLE_SIZE, when it acts on each one alone."""
+
+    # The character's output if it is one code point, else _EXPANDS (see start and length) or _GENERAL (the
+    # text must take the general path). A separator's output is a space; runs of spaces collapse to one.
+    direct: NDArray[np.uint32]
+    # Where the character's output starts in `atoms`, and its length (0 deletes the character).
+    start: NDArray[np.uint32]
+    length: NDArray[np.uint8]
+    atoms: NDArray[np.uint32]
+    # Whether a space beside the character is deleted (Chinese and Japanese characters).
+    cjk: NDArray[np.bool_]
+
+
+@functools.cache
+def _normalize_table() -> _NormalizeTable:
+    """Run each code point through the steps of _normalize_in_full, once per process (2.5 MB).
+
+    Width folding, deletion and separators act on each character alone. NFKC and case folding do too, unless a
+    character can combine with its neighbours: combining marks, the second halves of canonical compositions
+    (Hangul vowel and final jamo among them) and characters decomposing to either. Text with one of those, or
+    with a character past plane 3, takes the general path.
+    """
+    seconds = {0x1161 + i for i in range(21)} | {0x11A8 + i for i in range(27)}
+    # No character past the table decomposes, so no second half can come from there.
+    for code in range(_TABLE_SIZE):
+        decomposition = unicodedata.decomposition(chr(code))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                seconds.add(int(parts[1], 16))
+    direct = np.full(_TABLE_SIZE + 1, _GENERAL, dtype=np.uint32)
+    start = np.zeros(_TABLE_SIZE + 1, dtype=np.uint32)
+    length = np.zeros(_TABLE_SIZE + 1, dtype=np.uint8)
+    atoms: list[int] = []
+    cjk = np.zeros(_TABLE_SIZE + 1, dtype=np.bool_)
+    for code in range(_TABLE_SIZE):
+        char = chr(_fold_code(code))
+        cjk[code] = _CJK_CHAR.match(chr(code)) is not None
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        if _is_invisible(char):
+            output: list[int] = []
+        elif _is_separator(char):
+            output = [_SPACE]
+        else:
+            first = unicodedata.normalize("NFKD", char)[0]
+            if unicodedata.combining(char) or unicodedata.combining(first) or {ord(char), ord(first)} & seconds:
+                continue
+            # What NFKC makes of the character is cleaned of punctuation again, then case-folded.
+            output = []
+            for part in unicodedata.normalize("NFKC", char):
+                if not _is_invisible(part):
+                    output.extend([_SPACE] if _is_separator(part) else map(ord, part.casefold()))
+        direct[code] = output[0] if len(output) == 1 else _EXPANDS
+        start[code], length[code] = len(atoms), len(output)
+        atoms.extend(output)
+    return _NormalizeTable(direct, start, length, np.array(atoms, dtype=np.uint32), cjk)
+
+
+def _fold_code(code: int) -> int:
+    """_fold_width of one code point."""
+    if 0xFF01 <= code <= 0xFF5E:
+        return code - 0xFEE0
+    return _SPACE if code in (0x3000, 0xA0) else code
+
+
+def _is_separator(char: str) -> bool:
+    """Whitespace or punctuation, which hashing turns into a word break."""
+    return char.isspace() or unicodedata.category(char)[0] == "P"
+
+
+def _normalized_codes(text: str) -> NDArray[np.uint32] | None:
+    """The code points of normalize_for_hash(text), or None when the text needs the general path."""
+    try:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    except UnicodeEncodeError:
+        return None
+    table = _normalize_table()
+    # Code points past the table clip to its last entry, _GENERAL.
+    out = table.direct.take(codes, mode="clip")
+    if out.size and out.max() >= _EXPANDS:
+        index = np.minimum(codes, _TABLE_SIZE)
+        if np.any(table.direct[index] == _GENERAL):
+            return None
+        counts = table.length[index].astype(np.intp)
+        owner = np.repeat(np.arange(codes.size), counts)
+        first_out = np.cumsum(counts) - counts
+        out = table.atoms[table.start[index][owner].astype(np.intp) + np.arange(owner.size) - first_out[owner]]
+    space = out == _SPACE
+    if space.any():
+        # Runs of spaces collapse to one, then a space beside a CJK character goes, then the ends are stripped.
+        run = space.copy()
+        run[1:] &= space[:-1]
+        run[0] = False
+        out = out[~run]
+        space = out == _SPACE
+        cjk = table.cjk.take(out, mode="clip")
+        beside_cjk = np.zeros_like(space)
+        beside_cjk[1:] |= cjk[:-1]
+        beside_cjk[:-1] |= cjk[1:]
+        out = out[~(space & beside_cjk)]
+        if out.size and out[0] == _SPACE:
+            out = out[1:]
+        if out.size and out[-1] == _SPACE:
+            out = out[:-1]
+    return out
+
+
+def _to_text(codes: NDArray[np.uint32]) -> str:
+    return codes.astype("<u4", copy=False).tobytes().decode("utf-32-le")
+
+
 def text_hash(text: str) -> str:
     """Return the SHA-256 hex digest of the normalized text, for exact deduplication."""
     return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()
 
 
-def _splitmix64(state: int) -> tuple[int, int]:
-    """One step of SplitMix64: stable across platforms and NumPy versions, unlike NumPy's generators."""
-    state = (state + 0x9E3779B97F4A7C15) & _MASK64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return state, z ^ (z >> 31)
-
-
-@functools.cache
-def _permutations(num_perm: int, seed: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """The (a, b) coefficients of num_perm multiply-add-shift hash functions, derived from seed."""
-    state = seed & _MASK64
-    values: list[int] = []
-    for _ in range(2 * num_perm):
-        state, value = _splitmix64(state)
-        values.append(value)
-    a = np.array(values[:num_perm], dtype=np.uint64)
-    b = np.array(values[num_perm:], dtype=np.uint64)
-    a.flags.writeable = False
-    b.flags.writeable = False
-    return a, b
-
-
 def _mix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """SplitMix64's finalizer, vectorized: spreads every input bit over the output."""
-    values = values ^ (values >> np.uint64(30))
+    """SplitMix64's finalizer, vectorized: stable across platforms and NumPy versions, unlike its generators."""
+    shifted = values >> np.uint64(30)
+    values = values ^ shifted
     values *= np.uint64(0xBF58476D1CE4E5B9)
-    values ^= values >> np.uint64(27)
+    np.right_shift(values, np.uint64(27), out=shifted)
+    values ^= shifted
     values *= np.uint64(0x94D049BB133111EB)
-    values ^= values >> np.uint64(31)
+    np.right_shift(values, np.uint64(31), out=shifted)
+    values ^= shifted
     return values
 
 
-def shingle_hashes(text: str) -> NDArray[np.uint64]:
-    """Return 32-bit hashes (as uint64) of the character 5-grams of the normalized text."""
-    return _shingles(normalize_for_hash(text))
+def shingle_hashes(text: str, *, seed: int = DEFAULT_SEED) -> NDArray[np.uint64]:
+    """Return the 32-bit hashes (as uint64) of the character 5-grams of the normalized text, as MinHash sees them."""
+    return _shingle_keys(_codes_for_hash(text)[1], seed).astype(np.uint64)
 
 
-def _shingles(normalized: str) -> NDArray[np.uint64]:
-    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+@functools.cache
+def _shingle_constants(seed: int) -> tuple[tuple[int, ...], int]:
+    """Odd multipliers for the positions of a 5-gram and the length, then the salt, drawn from SplitMix64."""
+    states = np.arange(1, SHINGLE_SIZE + 3, dtype=np.uint64) * np.uint64(_GOLDEN_GAMMA) + np.uint64(seed & _MASK64)
+    words = (_mix64(states) >> np.uint64(32)).tolist()
+    return tuple(word | 1 for word in words[:-1]), words[-1]
+
+
+def _shingle_keys(codes: NDArray[np.uint32], seed: int) -> NDArray[np.uint32]:
+    """32-bit hashes of the 5-grams; a text shorter than a 5-gram, even the empty text, is one of its own.
+
+    Multilinear hashing of the code points, then MurmurHash3's finalizer. 32-bit arithmetic, because NumPy
+    vectorizes 32-bit multiplication and not 64-bit.
+    """
+    multipliers, salt = _shingle_constants(seed)
     width = min(SHINGLE_SIZE, codes.size)
     count = codes.size - width + 1
-    # A polynomial over code points, mixed; a text shorter than a shingle, including the empty text, is one
-    # shingle of its own.
-    hashes = np.full(count, 0xCBF29CE484222325, dtype=np.uint64)
+    keys = np.full(count, (salt + width * multipliers[SHINGLE_SIZE]) & _MASK32, dtype=np.uint32)
+    term = np.empty(count, dtype=np.uint32)
     for offset in range(width):
-        hashes *= np.uint64(0x100000001B3)
-        hashes += codes[offset : offset + count]
-    return _mix64(hashes) >> np.uint64(32)
+        np.multiply(codes[offset : offset + count], np.uint32(multipliers[offset]), out=term)
+        keys += term
+    np.right_shift(keys, np.uint32(16), out=term)
+    keys ^= term
+    keys *= np.uint32(0x85EBCA6B)
+    np.right_shift(keys, np.uint32(13), out=term)
+    keys ^= term
+    keys *= np.uint32(0xC2B2AE35)
+    np.right_shift(keys, np.uint32(16), out=term)
+    keys ^= term
+    return keys
 
 
 def minhash_signature(text: str, *, num_perm: int = DEFAULT_NUM_PERM, seed: int = DEFAULT_SEED) -> Signature:
     """Return the MinHash signature (num_perm uint32 values) of the text's normalized character 5-grams."""
-    return _signature(shingle_hashes(text), num_perm, seed)
+    return _signature(_codes_for_hash(text)[1], num_perm, seed)
 
 
 def fingerprint(text: str) -> tuple[str, Signature]:
     """text_hash and minhash_signature of a text, normalizing it once."""
-    normalized = normalize_for_hash(text)
+    normalized, codes = _codes_for_hash(text)
     digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-    return digest, _signature(_shingles(normalized), DEFAULT_NUM_PERM, DEFAULT_SEED)
+    return digest, _signature(codes, DEFAULT_NUM_PERM, DEFAULT_SEED)
 
 
-def _signature(shingles: NDArray[np.uint64], num_perm: int, seed: int) -> Signature:
+def _codes_for_hash(text: str) -> tuple[str, NDArray[np.uint32]]:
+    codes = _normalized_codes(text)
+    if codes is None:
+        normalized = _normalize_in_full(text)
+        return normalized, np.frombuffer(normalized.encode("utf-32-le"), dtype="<u4")
+    return _to_text(codes), codes
+
+
+def _signature(codes: NDArray[np.uint32], num_perm: int, seed: int) -> Signature:
+    """One-permutation MinHash: each 5-gram hash picks one of num_perm bins, and each bin keeps its minimum.
+
+    Hashing every 5-gram once instead of once per permutation makes this num_perm times cheaper than classic
+    MinHash, with the same accuracy for texts of more 5-grams than bins. A bin no 5-gram fell into copies a
+    filled one chosen by a fixed random sequence per bin ("optimal densification", Shrivastava 2017), so equal
+    slots still estimate the Jaccard similarity.
+    """
     if num_perm < 1:
         raise ValueError("num_perm must be at least 1")
-    a, b = _permutations(num_perm, seed)
-    # h(x) = ((a*x + b) mod 2**64) >> 32 is strongly universal for 32-bit x; the shift is monotone, so it is
-    # applied once to the minimum instead of to every product.
-    minimum = np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
-    buffer = np.empty((num_perm, min(_CHUNK, shingles.size)), dtype=np.uint64)
-    for lo in range(0, shingles.size, _CHUNK):
-        chunk = shingles[lo : lo + _CHUNK]
-        products = buffer[:, : chunk.size]
-        np.multiply(a[:, None], chunk[None, :], out=products)
-        products += b[:, None]
-        np.minimum(minimum, products.min(axis=1), out=minimum)
-    return (minimum >> np.uint64(32)).astype(np.uint32)
+    keys = _shingle_keys(codes, seed)
+    # Multiply-shift maps the hash to its bin, and is monotone: each bin holds an interval of hashes, so the
+    # bin's minimum hash is its slot value.
+    bins = ((keys.astype(np.uint64) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.intp)
+    minimum = np.full(num_perm, _MASK32, dtype=np.uint32)
+    np.minimum.at(minimum, bins, keys)
+    # Only the last bin can hold the hash 2**32 - 1; taking it for empty then is rare, harmless and repeatable.
+    filled = minimum != _MASK32
+    empty = np.flatnonzero(~filled)
+    if empty.size:
+        draws = _densify_draws(num_perm, seed)[empty]
+        hits = filled[draws]
+        first = hits.argmax(axis=1)
+        rows = np.arange(empty.size)
+        source = draws[rows, first]
+        missed = ~hits[rows, first]
+        if missed.any():
+            # So few bins are filled that every draw missed: take the next filled bin, circularly.
+            filled_bins = np.flatnonzero(filled)
+            source[missed] = filled_bins[np.searchsorted(filled_bins, empty[missed]) % filled_bins.size]
+        minimum[empty] = minimum[source]
+    return minimum
+
+
+@functools.cache
+def _densify_draws(num_perm: int, seed: int) -> NDArray[np.intp]:
+    """For each bin, the fixed random sequence of bins it may copy when empty: _DENSIFY_DRAWS * num_perm long."""
+    count = _DENSIFY_DRAWS * num_perm
+    # Counter-mode SplitMix64 from a state of its own, apart from the 5-gram hashes' salt.
+    state = np.uint64((seed ^ 0xD1B54A32D192ED03) & _MASK64)
+    values = _mix64(np.arange(1, num_perm * count + 1, dtype=np.uint64) * np.uint64(_GOLDEN_GAMMA) + state)
+    draws = (((values >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.intp)
+    draws = draws.reshape(num_perm, count)
+    draws.flags.writeable = False
+    return draws
 
 
 def signature_to_bytes(signature: Signature) -> bytes:
-    """Serialize a signature as little-endian uint32 values (4 bytes per permutation)."""
-    return np.asarray(signature, dtype="<u4").tobytes()
+    """Serialize a signature for storage: SIGNATURE_TAG, then little-endian uint32 values (4 bytes each)."""
+    return SIGNATURE_TAG + np.asarray(signature, dtype="<u4").tobytes()
+
+
+def is_current_signature(data: bytes | None, num_perm: int = DEFAULT_NUM_PERM) -> TypeGuard[bytes]:
+    """Whether stored bytes hold a signature of today's scheme and size (older ones are recomputed)."""
+    return data is not None and len(data) == len(SIGNATURE_TAG) + 4 * num_perm and data.startswith(SIGNATURE_TAG)
 
 
 def signature_from_bytes(data: bytes) -> Signature:
     """Rebuild a signature serialized by signature_to_bytes."""
-    if not data or len(data) % 4:
-        raise ValueError("signature bytes must be a non-empty multiple of 4")
-    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+    if not data.startswith(SIGNATURE_TAG):
+        raise ValueError("signature bytes lack the one-permutation tag: an older signature, to recompute")
+    values = data[len(SIGNATURE_TAG) :]
+    if not values or len(values) % 4:
+        raise ValueError("signature bytes must be a non-empty multiple of 4 after the tag")
+    return np.frombuffer(values, dtype="<u4").astype(np.uint32)
 
 
 def estimate_jaccard(first: Signature, second: Signature) -> float:
@@ -222,295 +393,3 @@ def estimate_jaccard(first: Signature, second: Signature) -> float:
     if first.shape != second.shape:
         raise ValueError("signatures have different lengths")
     return float(np.count_nonzero(first == second)) / first.size
-
-
-@functools.cache
-def optimal_bands(
-    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
-) -> tuple[int, int]:
-    """Choose (bands, rows) minimizing weighted false-positive and false-negative areas, like datasketch."""
-    if not 0.0 < threshold < 1.0:
-        raise ValueError("threshold must be between 0 and 1")
-    grid = np.linspace(0.0, 1.0, 1001)
-    below, above = grid <= threshold, grid >= threshold
-    best: tuple[float, int, int] | None = None
-    for bands in range(1, num_perm + 1):
-        for rows in range(1, num_perm // bands + 1):
-            probability = 1.0 - (1.0 - grid**rows) ** bands
-            false_positive = np.trapezoid(probability[below], grid[below])
-            false_negative = np.trapezoid(1.0 - probability[above], grid[above])
-            error = float(false_positive_weight * false_positive + false_negative_weight * false_negative)
-            if best is None or error < best[0]:
-                best = (error, bands, rows)
-    assert best is not None
-    return best[1], best[2]
-
-
-class _RowsByHash:
-    """Integer hashes to row numbers, several rows per hash, in 8 or 12 bytes an entry."""
-
-    def __init__(self, hash_type: type[np.unsignedinteger[Any]]) -> None:
-        self._hashes: NDArray[np.unsignedinteger[Any]] = np.empty(0, dtype=hash_type)
-        self._rows: NDArray[np.uint32] = np.empty(0, dtype=np.uint32)
-        # The latest entries wait in dicts (about 90 bytes an entry) until they pass a share of the sorted arrays,
-        # so that merging them, which copies the arrays, stays rare. A hash's second and later rows wait in _more.
-        self._recent: dict[int, int] = {}
-        self._more: dict[int, list[int]] = {}
-        self._waiting = 0
-
-    def add(self, hashes: list[int], row: int) -> None:
-        recent = self._recent
-        for key in hashes:
-            if recent.setdefault(key, row) != row:
-                self._more.setdefault(key, []).append(row)
-        self._waiting += len(hashes)
-        if self._waiting > max(_MIN_RECENT, self._hashes.size // _RECENT_SHARE):
-            self._merge_recent()
-
-    def extend(self, hashes: NDArray[np.unsignedinteger[Any]], rows: NDArray[np.uint32]) -> None:
-        """Merge many entries into the sorted arrays at once."""
-        # Hashes must have the arrays' type: NumPy would otherwise convert the whole array to search it.
-        hashes = hashes.astype(self._hashes.dtype, copy=False)
-        order = np.argsort(hashes, kind="stable")
-        at = np.searchsorted(self._hashes, hashes[order], side="right")
-        self._hashes = np.insert(self._hashes, at, hashes[order])
-        self._rows = np.insert(self._rows, at, rows[order])
-
-    def get(self, key: int) -> list[int]:
-        """Rows stored under the hash."""
-        found = [] if (row := self._recent.get(key)) is None else [row, *self._more.get(key, ())]
-        hashes = self._hashes
-        start = int(hashes.searchsorted(hashes.dtype.type(key)))
-        while start < hashes.size and hashes.item(start) == key:
-            found.append(self._rows.item(start))
-            start += 1
-        return found
-
-    def get_any(self, keys: list[int]) -> list[int]:
-        """Rows stored under any of the hashes, once per entry."""
-        found: list[int] = []
-        for key in keys:
-            if (row := self._recent.get(key)) is not None:
-                found.append(row)
-                found.extend(self._more.get(key, ()))
-        if self._hashes.size:
-            needles = np.array(keys, dtype=self._hashes.dtype)
-            starts = self._hashes.searchsorted(needles)
-            hit = self._hashes.take(starts, mode="clip") == needles
-            if np.count_nonzero(hit):
-                stops = self._hashes.searchsorted(needles[hit], side="right")
-                starts = starts[hit]
-                if max((stops - starts).tolist()) == 1:
-                    found.extend(self._rows.take(starts).tolist())
-                else:
-                    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-                        found.extend(self._rows[start:stop].tolist())
-        return found
-
-    def found(self, keys: NDArray[np.unsignedinteger[Any]]) -> NDArray[np.bool_]:
-        """Whether each hash has at least one entry."""
-        keys = keys.astype(self._hashes.dtype, copy=False)
-        present = np.fromiter((key in self._recent for key in keys.tolist()), dtype=bool, count=keys.size)
-        if self._hashes.size:
-            present |= self._hashes.take(self._hashes.searchsorted(keys), mode="clip") == keys
-        return present
-
-    def _merge_recent(self) -> None:
-        count = len(self._recent)
-        hashes = np.fromiter(self._recent.keys(), dtype=self._hashes.dtype, count=count)
-        rows = np.fromiter(self._recent.values(), dtype=np.uint32, count=count)
-        if self._more:
-            more = [(key, row) for key, rows_more in self._more.items() for row in rows_more]
-            hashes = np.concatenate((hashes, np.array([key for key, _ in more], dtype=hashes.dtype)))
-            rows = np.concatenate((rows, np.array([row for _, row in more], dtype=np.uint32)))
-        self._recent, self._more, self._waiting = {}, {}, 0
-        self.extend(hashes, rows)
-
-
-class NearDuplicateIndex:
-    """An in-memory LSH index over MinHash signatures, answering "which stored texts are near this one"."""
-
-    def __init__(
-        self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM, seed: int = DEFAULT_SEED
-    ) -> None:
-        self.threshold = threshold
-        self.num_perm = num_perm
-        self.seed = seed
-        # Verification drops false positives, so missing a true duplicate is weighted as the worse error.
-        self.bands, self.rows = optimal_bands(threshold, num_perm, 0.2, 0.8)
-        # Each stored text is a row: its signature in a block, its key in one UTF-8 buffer, and one entry per
-        # band in _buckets, keyed by 32 bits of the band's hash; query checks candidates share a whole band.
-        self._blocks: list[NDArray[np.uint32]] = []
-        self._key_bytes = bytearray()
-        self._key_ends = array("Q")
-        self._buckets = _RowsByHash(np.uint32)
-        self._rows_by_key = _RowsByHash(np.uint32)
-        # Ingestion adds the very signature it has just queried, so the last band hashes are kept for add.
-        self._last_bands: tuple[bytes, list[int]] = (b"", [])
-
-    def __len__(self) -> int:
-        return len(self._key_ends)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._row_of(key) is not None
-
-    def signature(self, text: str) -> Signature:
-        """Compute a signature with this index's num_perm and seed."""
-        return minhash_signature(text, num_perm=self.num_perm, seed=self.seed)
-
-    def add(self, key: str, signature: Signature) -> None:
-        """Insert a signature under a new key."""
-        if key in self:
-            raise ValueError(f"key already indexed: {key!r}")
-        signature = self._checked(signature)
-        row = len(self)
-        if row >> _BLOCK_SHIFT == len(self._blocks):
-            self._blocks.append(np.empty((_BLOCK_ROWS, self.num_perm), dtype=np.uint32))
-        self._blocks[-1][row & (_BLOCK_ROWS - 1)] = signature
-        self._key_bytes += key.encode("utf-8", "surrogatepass")
-        self._key_ends.append(len(self._key_bytes))
-        self._buckets.add(self._band_hashes(signature), row)
-        self._rows_by_key.add([hash(key) & _MASK32], row)
-
-    def add_many(self, keys: Sequence[str], signatures: Sequence[Signature] | NDArray[np.uint32]) -> None:
-        """Insert signatures under new keys, as add would one by one; nothing is added if a key is taken."""
-        matrix = np.asarray(signatures, dtype=np.uint32)
-        if not keys and not matrix.size:
-            return
-        if matrix.shape != (len(keys), self.num_perm):
-            raise ValueError(f"expected {len(keys)} signatures of {self.num_perm} values, got shape {matrix.shape}")
-        key_hashes = np.fromiter((hash(key) & _MASK32 for key in keys), dtype=np.uint32, count=len(keys))
-        seen: set[str] = set()
-        for key in keys:
-            if key in seen:
-                raise ValueError(f"key already indexed: {key!r}")
-            seen.add(key)
-        for position in np.flatnonzero(self._rows_by_key.found(key_hashes)).tolist():
-            if self._row_of(keys[position]) is not None:
-                raise ValueError(f"key already indexed: {keys[position]!r}")
-        rows = np.arange(len(self), len(self) + len(keys), dtype=np.uint32)
-        self._append(keys, matrix)
-        data, step = matrix.tobytes(), 4 * self.num_perm
-        band_hashes = np.fromiter(
-            (key for start in range(0, len(data), step) for key in self._hash_bands(data[start : start + step])),
-            dtype=np.uint32,
-            count=len(keys) * self.bands,
-        )
-        self._buckets.extend(band_hashes, np.repeat(rows, self.bands))
-        self._rows_by_key.extend(key_hashes, rows)
-
-    def query(self, signature: Signature) -> list[str]:
-        """Return keys whose estimated Jaccard similarity is at least the threshold, most similar first."""
-        signature = self._checked(signature)
-        rows = sorted(set(self._buckets.get_any(self._band_hashes(signature))))
-        if not rows:
-            return []
-        stored = np.empty((len(rows), self.num_perm), dtype=np.uint32)
-        for i, row in enumerate(rows):
-            stored[i] = self._blocks[row >> _BLOCK_SHIFT][row & (_BLOCK_ROWS - 1)]
-        equal = stored == signature
-        similarity = equal.sum(axis=1) / self.num_perm
-        # The tolerance keeps a similarity equal to the threshold despite floating-point rounding.
-        similar = np.flatnonzero(similarity >= self.threshold - 1e-9).tolist()
-        if not similar:
-            return []
-        # Bucket hashes have 32 bits, so a bucket may hold a row that shares no whole band with the signature.
-        bands = equal[similar, : self.bands * self.rows].reshape(len(similar), self.bands, self.rows)
-        shares_band = bands.all(axis=2).any(axis=1).tolist()
-        matches = [
-            (float(similarity[i]), self._key_at(rows[i]))
-            for i, shared in zip(similar, shares_band, strict=True)
-            if shared
-        ]
-        matches.sort(key=lambda match: (-match[0], match[1]))
-        return [key for _, key in matches]
-
-    def _checked(self, signature: Signature) -> Signature:
-        array = np.asarray(signature, dtype=np.uint32)
-        if array.shape != (self.num_perm,):
-            raise ValueError(f"expected a signature of {self.num_perm} values, got shape {array.shape}")
-        return array
-
-    def _band_hashes(self, signature: Signature) -> list[int]:
-        data = signature.tobytes()
-        if data != self._last_bands[0]:
-            self._last_bands = (data, self._hash_bands(data))
-        return self._last_bands[1]
-
-    def _hash_bands(self, data: bytes) -> list[int]:
-        width = 4 * self.rows
-        return [hash(data[start : start + width]) & _MASK32 for start in range(0, width * self.bands, width)]
-
-    def _append(self, keys: Sequence[str], matrix: NDArray[np.uint32]) -> None:
-        row, done = len(self), 0
-        while done < len(keys):
-            block, within = divmod(row, _BLOCK_ROWS)
-            if block == len(self._blocks):
-                self._blocks.append(np.empty((_BLOCK_ROWS, self.num_perm), dtype=np.uint32))
-            count = min(len(keys) - done, _BLOCK_ROWS - within)
-            self._blocks[block][within : within + count] = matrix[done : done + count]
-            row, done = row + count, done + count
-        for key in keys:
-            self._key_bytes += key.encode("utf-8", "surrogatepass")
-            self._key_ends.append(len(self._key_bytes))
-
-    def _key_at(self, row: int) -> str:
-        start = self._key_ends[row - 1] if row else 0
-        return self._key_bytes[start : self._key_ends[row]].decode("utf-8", "surrogatepass")
-
-    def _row_of(self, key: str) -> int | None:
-        for row in self._rows_by_key.get(hash(key) & _MASK32):
-            if self._key_at(row) == key:
-                return row
-        return None
-
-
-class TextHashIds:
-    """Text hashes to the ids of their documents, or None while a document is pending, in ~20 bytes a text."""
-
-    def __init__(self) -> None:
-        # Keyed by the 64-bit built-in hash of the text hash instead of the 113-byte string: two different texts
-        # collide with probability 2**-64 (keyed SipHash), about 1e-9 in a batch of 200,000 texts, and a
-        # collision only makes ingestion skip the later text as an exact duplicate.
-        self._slots = _RowsByHash(np.uint64)
-        self._ids = array("q")
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, str) and self._slot(digest) is not None
-
-    def __getitem__(self, digest: str) -> int | None:
-        slot = self._slot(digest)
-        if slot is None:
-            raise KeyError(digest)
-        doc_id = self._ids[slot]
-        return None if doc_id == _PENDING else doc_id
-
-    def __setitem__(self, digest: str, doc_id: int | None) -> None:
-        if doc_id is not None and doc_id < 0:
-            raise ValueError("document ids are never negative")
-        slot = self._slot(digest)
-        if slot is None:
-            self._slots.add([hash(digest) & _MASK64], len(self._ids))
-            self._ids.append(_PENDING if doc_id is None else doc_id)
-        else:
-            self._ids[slot] = _PENDING if doc_id is None else doc_id
-
-    def update(self, pairs: Sequence[tuple[str, int | None]]) -> None:
-        """Set many ids, as item assignment would one by one; fastest for text hashes not yet present."""
-        hashes = np.fromiter((hash(digest) & _MASK64 for digest, _ in pairs), dtype=np.uint64, count=len(pairs))
-        if np.unique(hashes).size < hashes.size or self._slots.found(hashes).any():
-            for digest, doc_id in pairs:
-                self[digest] = doc_id
-            return
-        if any(doc_id is not None and doc_id < 0 for _, doc_id in pairs):
-            raise ValueError("document ids are never negative")
-        first = len(self._ids)
-        self._ids.extend(_PENDING if doc_id is None else doc_id for _, doc_id in pairs)
-        self._slots.extend(hashes, np.arange(first, len(self._ids), dtype=np.uint32))
-
-    def _slot(self, digest: str) -> int | None:
-        slots = self._slots.get(hash(digest) & _MASK64)
-        return slots[0] if slots else None

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 import opencc
+from numpy.typing import NDArray
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import detect_encoding
@@ -32,7 +33,7 @@ LANGUAGE_SAMPLE_CHARS = 4000
 SCRIPT_DOMINANCE = 0.9
 _FAST_SCRIPT_DOMINANCE = 0.98
 _FAST_SCRIPT_MIN = 20
-_KANA_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
+_KANA_HANGUL_RANGES = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xAC00, 0xD7AF), (0x1100, 0x11FF))
 _SCRIPT_CONFIGS = ("t2s", "s2tw", "s2hk")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -69,9 +70,13 @@ _CHINESE_DEFAULT = "gb18030"
 # Runs of spaces, tabs and no-break spaces collapse to one space; ideographic spaces are content and stay.
 _INLINE_SPACE = re.compile(r"[ \t\u00a0]+")
 # CJK Unified Ideographs with extensions A to H and the compatibility blocks.
-_CJK_IDEOGRAPH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
-_WHITESPACE = re.compile(r"\s")
-_WHITESPACE_CODES = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype="<u4")
+_CJK_IDEOGRAPH_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
+_CJK_IDEOGRAPH = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_IDEOGRAPH_RANGES) + "]")
+# Character classes, as bit flags so one table lookup per character serves language, CJK-share and script
+# detection; a character may carry several.
+_FLAGS = (_SPACE, _HAN, _TRADITIONAL, _SIMPLIFIED, _KANA_HANGUL) = (1, 2, 4, 8, 16)
+# Column i counts the characters carrying flag 2**i, when multiplied by a bincount of flag combinations.
+_CARRIES = np.array([[bool(combination & flag) for flag in _FLAGS] for combination in range(32)], dtype=np.intp)
 # py3langid labels without an ISO 639-1 code that belong to the "zh" macrolanguage.
 _CHINESE_LABELS = frozenset({"yue", "wuu", "cmn", "nan", "hak", "gan", "hsn", "cdo", "cjy"})
 _NO_LANGUAGE = ("und", 0.0)
@@ -155,11 +160,44 @@ def extract_main_text(html: str, *, url: str | None, extractor: Extractor = "res
     return Extracted(title=title, text=_paragraphs(raw), extractor=extractor)
 
 
-def detect_language(text: str) -> tuple[str, float]:
-    """Return (ISO 639-1 code or "und", probability) for text, offline."""
+class CharClasses:
+    """The characters of a text classified once, for language, CJK-share and script detection alike."""
+
+    __slots__ = ("_counts", "_flags")
+
+    def __init__(self, text: str) -> None:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        self._flags = _char_flags().take(codes)
+        self._counts: dict[int | None, list[int]] = {}
+
+    def count(self, flag: int, *, limit: int | None = None) -> int:
+        """How many of the first `limit` characters (all by default) carry the flag."""
+        return self._counts_of(limit)[flag.bit_length() - 1]
+
+    def cjk_ratio(self, *, limit: int | None = None) -> float:
+        """Share of CJK ideographs among the non-whitespace characters (0.0 for none)."""
+        size = self._flags.size if limit is None else min(limit, self._flags.size)
+        total = size - self.count(_SPACE, limit=limit)
+        return self.count(_HAN, limit=limit) / total if total else 0.0
+
+    def _counts_of(self, limit: int | None) -> list[int]:
+        """Characters carrying each flag, in the order of _FLAGS."""
+        if limit is not None and limit >= self._flags.size:
+            limit = None
+        counts = self._counts.get(limit)
+        if counts is None:
+            combinations = np.bincount(self._flags[:limit], minlength=len(_CARRIES))
+            counts = self._counts[limit] = (combinations @ _CARRIES).tolist()
+        return counts
+
+
+def detect_language(text: str, *, classes: CharClasses | None = None) -> tuple[str, float]:
+    """Return (ISO 639-1 code or "und", probability) for text, offline; `classes` are the text's, if at hand."""
     sample = text[:LANGUAGE_SAMPLE_CHARS]
+    classes = classes or CharClasses(sample)
     # Text that is mostly Han characters with no kana or hangul is Chinese; the statistical model is for the rest.
-    if cjk_ratio(sample) >= 0.5 and not _KANA_HANGUL.search(sample):
+    limit = LANGUAGE_SAMPLE_CHARS
+    if classes.cjk_ratio(limit=limit) >= 0.5 and not classes.count(_KANA_HANGUL, limit=limit):
         return "zh", 1.0
     if not any(ch.isalpha() for ch in sample):
         return _NO_LANGUAGE
@@ -171,10 +209,10 @@ def detect_language(text: str) -> tuple[str, float]:
     return str(label), float(probability)
 
 
-def detect_script(text: str) -> Script:
+def detect_script(text: str, *, classes: CharClasses | None = None) -> Script:
     """Classify Chinese text as "hans", "hant", "mixed", or "none" when it has no CJK ideographs."""
-    traditional_re, simplified_re = _script_patterns()
-    traditional, simplified = len(traditional_re.findall(text)), len(simplified_re.findall(text))
+    classes = classes or CharClasses(text)
+    traditional, simplified = classes.count(_TRADITIONAL), classes.count(_SIMPLIFIED)
     # Clear cases (nearly all pages) are settled by character tables; borderline ones by OpenCC's phrase tables.
     if traditional + simplified >= _FAST_SCRIPT_MIN:
         if simplified >= _FAST_SCRIPT_DOMINANCE * (traditional + simplified):
@@ -185,13 +223,25 @@ def detect_script(text: str) -> Script:
 
 
 @cache
-def _script_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Characters only Traditional text uses, and characters every Traditional standard replaces."""
-    chars = "".join(chr(c) for c in range(0x3400, 0xA000))
+def _char_flags() -> NDArray[np.uint8]:
+    """The class flags of every code point, built once per process (1.1 MB)."""
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    flags[[c for c in range(0x3001) if chr(c).isspace()]] |= _SPACE
+    for lo, hi in _CJK_IDEOGRAPH_RANGES:
+        flags[lo : hi + 1] |= _HAN
+    for lo, hi in _KANA_HANGUL_RANGES:
+        flags[lo : hi + 1] |= _KANA_HANGUL
+    # Characters only Traditional text uses, and characters every Traditional standard replaces.
+    codes = range(0x3400, 0xA000)
+    chars = "".join(map(chr, codes))
     to_simplified, taiwan, hongkong = (_convert_chars(c, chars) for c in _SCRIPT_CONFIGS)
-    traditional_only = "".join(c for c, s in zip(chars, to_simplified, strict=True) if s != c)
-    simplified_only = "".join(c for c, tw, hk in zip(chars, taiwan, hongkong, strict=True) if tw != c and hk != c)
-    return re.compile(f"[{re.escape(traditional_only)}]"), re.compile(f"[{re.escape(simplified_only)}]")
+    for code, ch, simplified, tw, hk in zip(codes, chars, to_simplified, taiwan, hongkong, strict=True):
+        if simplified != ch:
+            flags[code] |= _TRADITIONAL
+        if tw != ch and hk != ch:
+            flags[code] |= _SIMPLIFIED
+    flags.flags.writeable = False
+    return flags
 
 
 def _detect_script_by_phrases(text: str) -> Script:
@@ -227,18 +277,7 @@ def _detect_script_by_phrases(text: str) -> Script:
 
 def cjk_ratio(text: str) -> float:
     """Share of CJK ideographs among the non-whitespace characters of text (0.0 for none)."""
-    if not text:
-        return 0.0
-    # Vectorized over code points: this runs on every record of every batch.
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-    cjk = np.count_nonzero(
-        ((codes >= 0x3400) & (codes <= 0x4DBF))
-        | ((codes >= 0x4E00) & (codes <= 0x9FFF))
-        | ((codes >= 0xF900) & (codes <= 0xFAFF))
-        | ((codes >= 0x20000) & (codes <= 0x323AF))
-    )
-    total = codes.size - np.count_nonzero(np.isin(codes, _WHITESPACE_CODES))
-    return int(cjk) / int(total) if total else 0.0
+    return CharClasses(text).cjk_ratio()
 
 
 def _nfc(text: str) -> str:

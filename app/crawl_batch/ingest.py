@@ -7,13 +7,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.crawl_batch.dedup import NearDuplicateIndex, TextHashIds, signature_from_bytes
+from app.crawl_batch.dedup import (
+    is_current_signature,
+    minhash_signature,
+    signature_from_bytes,
+    signature_to_bytes,
+)
 from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
+from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds
 from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, process_record
 from app.crawl_batch.readers import READERS, iter_records
 from app.db import get_engine
@@ -26,6 +32,8 @@ CHUNK_SECONDS = 1.0
 MAX_STORED_ERRORS = 1000
 # Existing documents are loaded into the dedup state this many at a time, streamed rather than fetched whole.
 LOAD_CHUNK = 4096
+# Documents signed by an older MinHash scheme are re-signed from their texts this many at a time.
+RESIGN_CHUNK = 256
 
 
 @dataclass
@@ -88,13 +96,43 @@ def _start(engine: Engine, batch_id: int) -> _Run | None:
             .where(Document.project_id == batch.project_id)
             .execution_options(yield_per=LOAD_CHUNK)
         )
+        # Documents signed by an older MinHash scheme are re-signed from their text, once.
+        stale: list[int] = []
+        num_perm = run.index.num_perm
         for chunk in rows.partitions():
             run.hashes.update([(digest, doc_id) for doc_id, digest, _ in chunk])
-            signed = [(digest, minhash) for _, digest, minhash in chunk if minhash]
+            signed = [(digest, minhash) for _, digest, minhash in chunk if is_current_signature(minhash, num_perm)]
             run.index.add_many(
                 [digest for digest, _ in signed], [signature_from_bytes(minhash) for _, minhash in signed]
             )
+            stale += [
+                doc_id
+                for doc_id, _, minhash in chunk
+                if doc_id is not None and minhash and not is_current_signature(minhash, num_perm)
+            ]
+        if stale:
+            _resign(session, run.index, stale)
+            session.commit()
         return run
+
+
+def _resign(session: Session, index: NearDuplicateIndex, doc_ids: list[int]) -> None:
+    """Store and index today's signature for documents signed by an older scheme, which it cannot compare."""
+    for start in range(0, len(doc_ids), RESIGN_CHUNK):
+        rows = session.exec(
+            select(Document.id, Document.text_hash, Document.text).where(
+                col(Document.id).in_(doc_ids[start : start + RESIGN_CHUNK])
+            )
+        ).all()
+        signatures = [minhash_signature(text) for _, _, text in rows]
+        session.execute(
+            update(Document),
+            [
+                {"id": doc_id, "minhash": signature_to_bytes(signature)}
+                for (doc_id, _, _), signature in zip(rows, signatures, strict=True)
+            ],
+        )
+        index.add_many([digest for _, digest, _ in rows], signatures)
 
 
 def _batch_paths(engine: Engine, batch_id: int) -> tuple[Path, str, Format | None]:
@@ -220,7 +258,8 @@ def _row(run: _Run, p: Processed, now: datetime) -> dict[str, Any]:
         "language": p.language,
         "script": p.script,
         "text": p.text,
-        "sentences": [list(s) for s in p.sentences],
+        # Tuples serialize to the same JSON arrays as lists, without a list per sentence to build and collect.
+        "sentences": p.sentences,
         "text_hash": p.text_hash,
         "minhash": p.minhash,
         "meta": p.meta,
@@ -234,10 +273,12 @@ def _row(run: _Run, p: Processed, now: datetime) -> dict[str, Any]:
 def _store(session: Session, run: _Run, *, one_by_one: bool = False) -> None:
     plain = [p for p in run.pending if p.docred is None] if not one_by_one else []
     if plain:
-        # One multi-row INSERT … RETURNING: building ORM objects and flushing each cost ten times as much.
-        statement = insert(Document).returning(col(Document.id), col(Document.text_hash), sort_by_parameter_order=True)
+        # Multi-row INSERT … RETURNING on the table: building ORM objects and flushing each cost ten times as
+        # much, and the ORM's bulk path twice as much. Rows come back in any order, each with its text hash.
+        table: Table = Document.__table__  # type: ignore[attr-defined]
+        statement = insert(table).returning(table.c.id, table.c.text_hash)
         now = utcnow()
-        for doc_id, digest in session.execute(statement, [_row(run, p, now) for p in plain]):
+        for doc_id, digest in session.connection().execute(statement, [_row(run, p, now) for p in plain]):
             run.hashes[digest] = doc_id
     for processed in run.pending:
         if processed.docred is None and not one_by_one:

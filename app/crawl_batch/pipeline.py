@@ -8,7 +8,7 @@ from typing import Any
 
 from app.crawl_batch.dedup import fingerprint, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
-from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
+from app.crawl_batch.extraction import CharClasses, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.sentences import split_sentences
 
@@ -91,10 +91,12 @@ def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered
         return Filtered("too_short", str(len(text)))
     if len(text) > policy.max_chars:
         return Filtered("too_long", str(len(text)))
-    language = raw.language_hint or detect_language(text)[0]
+    # Language, CJK share and script all look at the same character classes: classify the text once.
+    classes = CharClasses(text)
+    language = raw.language_hint or detect_language(text, classes=classes)[0]
     if policy.languages and language not in policy.languages:
         return Filtered("language", language)
-    if "zh" in policy.languages and language == "zh" and cjk_ratio(text) < policy.min_cjk_ratio:
+    if "zh" in policy.languages and language == "zh" and classes.cjk_ratio() < policy.min_cjk_ratio:
         return Filtered("too_little_cjk")
     digest, signature = fingerprint(text)
     return Processed(
@@ -107,7 +109,7 @@ def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered
         record_id=raw.record_id,
         crawl_date=raw.crawl_date,
         language=language,
-        script=detect_script(text) if language == "zh" else None,
+        script=detect_script(text, classes=classes) if language == "zh" else None,
     )
 
 

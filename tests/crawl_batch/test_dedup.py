@@ -7,18 +7,17 @@ from numpy.typing import NDArray
 
 from app.crawl_batch import dedup
 from app.crawl_batch.dedup import (
-    NearDuplicateIndex,
     Signature,
-    TextHashIds,
     estimate_jaccard,
+    is_current_signature,
     minhash_signature,
     normalize_for_hash,
-    optimal_bands,
     shingle_hashes,
     signature_from_bytes,
     signature_to_bytes,
     text_hash,
 )
+from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, optimal_bands
 
 COMMON = (
     "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
@@ -98,8 +97,8 @@ def test_signature_shape_dtype_and_determinism() -> None:
     assert signature.dtype == np.uint32
     assert signature.shape == (128,)
     assert np.array_equal(signature, minhash_signature("你好世界，欢迎来到Concord。"))
-    # Signatures are stored in the database, so the hashing must never drift between versions.
-    assert signature[:4].tolist() == [72522201, 454052266, 1091609664, 984409507]
+    # Signatures are stored in the database, so the hashing must never drift without a new SIGNATURE_TAG.
+    assert signature[:4].tolist() == [59387606, 59387606, 514680442, 1410962145]
 
 
 def test_signature_depends_on_seed_and_num_perm() -> None:
@@ -210,18 +209,29 @@ def test_signature_bytes_round_trip() -> None:
     signature = minhash_signature(chinese_text(500, seed=5))
     data = signature_to_bytes(signature)
     assert isinstance(data, bytes)
-    assert len(data) == 128 * 4
+    assert len(data) == 4 + 128 * 4
+    assert is_current_signature(data)
     restored = signature_from_bytes(data)
     assert restored.dtype == np.uint32
     assert np.array_equal(restored, signature)
     restored[0] = 0  # the restored array is an ordinary writable copy
-    assert signature_to_bytes(np.array([1, 0x01020304], dtype=np.uint32)) == b"\x01\x00\x00\x00\x04\x03\x02\x01"
+    assert signature_to_bytes(np.array([1, 0x01020304], dtype=np.uint32)) == b"OPH1\x01\x00\x00\x00\x04\x03\x02\x01"
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00\x01\x02"])
+@pytest.mark.parametrize("data", [b"OPH1", b"OPH1\x00\x01\x02"])
 def test_signature_from_bad_bytes(data: bytes) -> None:
     with pytest.raises(ValueError, match="multiple of 4"):
         signature_from_bytes(data)
+
+
+@pytest.mark.parametrize("data", [b"", bytes(512), b"OPH1" + bytes(508), b"OPH1" + bytes(256)])
+def test_signatures_of_the_older_scheme_or_another_size_are_not_current(data: bytes) -> None:
+    # 512 untagged bytes: a 128-permutation signature from before one-permutation hashing.
+    assert not is_current_signature(data)
+    assert not is_current_signature(None)
+    if not data.startswith(b"OPH1"):
+        with pytest.raises(ValueError, match="older signature"):
+            signature_from_bytes(data)
 
 
 def test_index_rebuilt_from_stored_bytes_answers_the_same() -> None:
@@ -405,3 +415,87 @@ def test_text_hash_ids_map_hashes_to_ids_or_pending() -> None:
         ids["x"] = -1
     ids.update([(digests[1], 7), ("h1", 8), ("h1", 9)])  # present or repeated: assigned one by one
     assert (ids[digests[1]], ids["h1"], len(ids)) == (7, 9, 10_001)
+
+
+TRICKY = (
+    "ab Z.,!?，。、 \t\n\u3000\u00a0中文字𠮷野家한국어カタカナｶﾀｶﾅ㎡℃①⒈™ﬁßİΣσςǅ\u200b\u00ad\ufe0f👍🏽\U000e0067"
+    "\u0301\u1161\u11a8가\u1100ＡＢＣ１２３！＃（）＿"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "房价每㎡上涨3%，气温28℃。",
+        "① 第一条；⒈ first ™ ﬁne",
+        "Straße İstanbul ΣΟΦΟΣ ǅ",
+        "ｶﾀｶﾅ and 한국어 and 가\u11a8",
+        "e\u0301 café",
+        "  a  中  b ， 。c  ",
+        "🏴\U000e0067\U000e0062\U000e007f flag",
+        "\u3000\u3000第一段。\n\n第二段。",
+        "",
+    ],
+)
+def test_table_normalization_is_the_definition(text: str) -> None:
+    assert normalize_for_hash(text) == dedup._normalize_in_full(text)
+
+
+def test_table_normalization_matches_the_definition_on_random_text() -> None:
+    rng = random.Random(7)
+    table = dedup._normalize_table()
+    by_table = [code for code in range(0, 0x40000, 97) if table.direct[code] != dedup._GENERAL]
+    on_table_path = 0
+    for i in range(4000):
+        if i % 2:
+            text = "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 16)))
+        else:
+            text = "".join(
+                chr(rng.choice(by_table)) if rng.random() < 0.5 else rng.choice(TRICKY)
+                for _ in range(rng.randint(0, 12))
+            )
+        codes = dedup._normalized_codes(text)
+        if codes is not None:
+            on_table_path += 1
+            assert dedup._to_text(codes) == dedup._normalize_in_full(text), repr(text)
+    assert on_table_path > 2000
+
+
+def test_ordinary_chinese_and_english_text_takes_the_table_path() -> None:
+    text = chinese_text(500, seed=1) + "，“引号”（括号）ＧＤＰ增长５．６％。Hello, World! 2024-05-20 ㎡ ℃"
+    assert dedup._normalized_codes(text) is not None
+
+
+@pytest.mark.parametrize("length", [60, 120, 400, 2000])
+def test_one_permutation_estimates_track_true_jaccard_at_every_length(length: int) -> None:
+    # Texts of fewer 5-grams than bins rely on densification; longer ones fill every bin.
+    errors = []
+    for seed in range(40):
+        original = chinese_text(length, seed=seed)
+        variant = mutate(original, changes=1 + seed % max(2, length // 15), seed=seed + 100)
+        estimate = estimate_jaccard(minhash_signature(original), minhash_signature(variant))
+        errors.append(estimate - true_jaccard(original, variant))
+    assert abs(float(np.mean(errors))) < 0.02  # unbiased
+    assert float(np.sqrt(np.mean(np.square(errors)))) < 0.06  # about a 128-permutation MinHash's error
+
+
+def test_index_flags_near_duplicates_at_the_threshold_and_keeps_looser_copies() -> None:
+    flagged = kept = 0
+    for seed in range(30):
+        original = chinese_text(600, seed=seed)
+        index = NearDuplicateIndex(threshold=0.8)
+        index.add("original", minhash_signature(original))
+        near = mutate(original, changes=4, seed=seed)
+        loose = mutate(original, changes=40, seed=seed)
+        assert true_jaccard(original, near) > 0.9
+        assert true_jaccard(original, loose) < 0.65
+        flagged += index.query(minhash_signature(near)) == ["original"]
+        kept += index.query(minhash_signature(loose)) == []
+    assert flagged == kept == 30
+
+
+def test_empty_bins_copy_filled_ones() -> None:
+    signature = minhash_signature("你好世界")  # one 5-gram, so one filled bin that every other bin copies
+    assert len(set(signature.tolist())) == 1
+    few = minhash_signature(chinese_text(20, seed=1))
+    assert 1 < len(set(few.tolist())) <= 16

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from app.crawl_batch.extraction import (
+    CharClasses,
     Extractor,
     cjk_ratio,
     decode_html,
@@ -312,3 +313,22 @@ def test_detect_script(text: str, expected: str) -> None:
 )
 def test_cjk_ratio(text: str, expected: float) -> None:
     assert cjk_ratio(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SIMPLIFIED,
+        TRADITIONAL,
+        SIMPLIFIED + TRADITIONAL,
+        SIMPLIFIED * 100 + "東京都は今日、新しい交通政策を発表しました。" * 200,  # kana only past the language sample
+        "東京都は今日、新しい交通政策を発表しました。",
+        "The quick brown fox 𠮷 \u3000",
+        "",
+    ],
+)
+def test_char_classes_answer_as_each_detector_alone(text: str) -> None:
+    classes = CharClasses(text)
+    assert detect_language(text, classes=classes) == detect_language(text)
+    assert detect_script(text, classes=classes) == detect_script(text)
+    assert classes.cjk_ratio() == cjk_ratio(text)

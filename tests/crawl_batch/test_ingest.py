@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from app.crawl_batch import ingest
+from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_to_bytes
 from app.crawl_batch.ingest import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
@@ -203,6 +204,29 @@ def test_existing_documents_are_loaded_chunk_by_chunk(ing: Ingest, monkeypatch: 
     assert len(docs) == 6
     assert docs[0].duplicate_urls == ["https://b.example/0"]
     assert docs[4].duplicate_urls == ["https://b.example/near"]
+
+
+def test_documents_signed_by_the_older_minhash_scheme_are_re_signed(
+    ing: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "RESIGN_CHUNK", 2)
+    pid = ing.project(min_chars=10)
+    texts = [_unique_text(i) * 2 for i in range(3)]
+    raw = "\n".join(json.dumps({"text": t, "url": f"https://a.example/{i}"}) for i, t in enumerate(texts))
+    assert ing.batch(pid, raw.encode(), "first.jsonl").counts["kept"] == 3
+    with Session(ing.engine) as s:
+        for doc in s.exec(select(Document).where(Document.project_id == pid)):
+            # What a document stored before one-permutation MinHash holds: 128 untagged uint32 values.
+            doc.minhash = bytes(range(256)) * 2
+            s.add(doc)
+        s.commit()
+    near = texts[2][:-2] + "（完）"
+    second = ing.batch(pid, json.dumps({"text": near, "url": "https://b.example/near"}).encode(), "b.jsonl")
+    assert second.counts["duplicates_near"] == 1
+    docs = ing.documents(pid)
+    assert all(is_current_signature(doc.minhash) for doc in docs)
+    assert [doc.minhash for doc in docs] == [signature_to_bytes(minhash_signature(t)) for t in texts]
+    assert docs[2].duplicate_urls == ["https://b.example/near"]
 
 
 def test_invalid_json_lines_are_skipped_with_their_line_numbers(ing: Ingest) -> None:

@@ -1,0 +1,315 @@
+"""Near-duplicate lookup: an LSH index over MinHash signatures, and exact text hashes to document ids."""
+
+import functools
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.crawl_batch.dedup import DEFAULT_NUM_PERM, DEFAULT_SEED, DEFAULT_THRESHOLD, Signature, minhash_signature
+
+_MASK64 = (1 << 64) - 1
+_MASK32 = (1 << 32) - 1
+
+# Signatures are kept in fixed blocks instead of one doubling matrix: growing never copies them, never holds
+# two copies at once, and reserves at most one block (2 MiB at 128 permutations) ahead of need.
+_BLOCK_SHIFT = 12
+_BLOCK_ROWS = 1 << _BLOCK_SHIFT
+# A hash table merges its latest entries into its sorted arrays once they pass this share of them.
+_RECENT_SHARE = 32
+_MIN_RECENT = 4096
+_PENDING = -1
+
+
+@functools.cache
+def optimal_bands(
+    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
+    """Choose (bands, rows) minimizing weighted false-positive and false-negative areas, like datasketch."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("threshold must be between 0 and 1")
+    grid = np.linspace(0.0, 1.0, 1001)
+    below, above = grid <= threshold, grid >= threshold
+    best: tuple[float, int, int] | None = None
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            probability = 1.0 - (1.0 - grid**rows) ** bands
+            false_positive = np.trapezoid(probability[below], grid[below])
+            false_negative = np.trapezoid(1.0 - probability[above], grid[above])
+            error = float(false_positive_weight * false_positive + false_negative_weight * false_negative)
+            if best is None or error < best[0]:
+                best = (error, bands, rows)
+    assert best is not None
+    return best[1], best[2]
+
+
+class _RowsByHash:
+    """Integer hashes to row numbers, several rows per hash, in 8 or 12 bytes an entry."""
+
+    def __init__(self, hash_type: type[np.unsignedinteger[Any]]) -> None:
+        self._hashes: NDArray[np.unsignedinteger[Any]] = np.empty(0, dtype=hash_type)
+        self._rows: NDArray[np.uint32] = np.empty(0, dtype=np.uint32)
+        # The latest entries wait in dicts (about 90 bytes an entry) until they pass a share of the sorted arrays,
+        # so that merging them, which copies the arrays, stays rare. A hash's second and later rows wait in _more.
+        self._recent: dict[int, int] = {}
+        self._more: dict[int, list[int]] = {}
+        self._waiting = 0
+
+    def add(self, hashes: list[int], row: int) -> None:
+        recent = self._recent
+        for key in hashes:
+            if recent.setdefault(key, row) != row:
+                self._more.setdefault(key, []).append(row)
+        self._waiting += len(hashes)
+        if self._waiting > max(_MIN_RECENT, self._hashes.size // _RECENT_SHARE):
+            self._merge_recent()
+
+    def extend(self, hashes: NDArray[np.unsignedinteger[Any]], rows: NDArray[np.uint32]) -> None:
+        """Merge many entries into the sorted arrays at once."""
+        # Hashes must have the arrays' type: NumPy would otherwise convert the whole array to search it.
+        hashes = hashes.astype(self._hashes.dtype, copy=False)
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self._hashes, hashes[order], side="right")
+        self._hashes = np.insert(self._hashes, at, hashes[order])
+        self._rows = np.insert(self._rows, at, rows[order])
+
+    def get(self, key: int) -> list[int]:
+        """Rows stored under the hash."""
+        found = [] if (row := self._recent.get(key)) is None else [row, *self._more.get(key, ())]
+        hashes = self._hashes
+        start = int(hashes.searchsorted(hashes.dtype.type(key)))
+        while start < hashes.size and hashes.item(start) == key:
+            found.append(self._rows.item(start))
+            start += 1
+        return found
+
+    def get_any(self, keys: list[int]) -> list[int]:
+        """Rows stored under any of the hashes, once per entry."""
+        found: list[int] = []
+        for key in keys:
+            if (row := self._recent.get(key)) is not None:
+                found.append(row)
+                found.extend(self._more.get(key, ()))
+        if self._hashes.size:
+            needles = np.array(keys, dtype=self._hashes.dtype)
+            starts = self._hashes.searchsorted(needles)
+            hit = self._hashes.take(starts, mode="clip") == needles
+            if np.count_nonzero(hit):
+                stops = self._hashes.searchsorted(needles[hit], side="right")
+                starts = starts[hit]
+                if max((stops - starts).tolist()) == 1:
+                    found.extend(self._rows.take(starts).tolist())
+                else:
+                    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+                        found.extend(self._rows[start:stop].tolist())
+        return found
+
+    def found(self, keys: NDArray[np.unsignedinteger[Any]]) -> NDArray[np.bool_]:
+        """Whether each hash has at least one entry."""
+        keys = keys.astype(self._hashes.dtype, copy=False)
+        present = np.fromiter((key in self._recent for key in keys.tolist()), dtype=bool, count=keys.size)
+        if self._hashes.size:
+            present |= self._hashes.take(self._hashes.searchsorted(keys), mode="clip") == keys
+        return present
+
+    def _merge_recent(self) -> None:
+        count = len(self._recent)
+        hashes = np.fromiter(self._recent.keys(), dtype=self._hashes.dtype, count=count)
+        rows = np.fromiter(self._recent.values(), dtype=np.uint32, count=count)
+        if self._more:
+            more = [(key, row) for key, rows_more in self._more.items() for row in rows_more]
+            hashes = np.concatenate((hashes, np.array([key for key, _ in more], dtype=hashes.dtype)))
+            rows = np.concatenate((rows, np.array([row for _, row in more], dtype=np.uint32)))
+        self._recent, self._more, self._waiting = {}, {}, 0
+        self.extend(hashes, rows)
+
+
+class NearDuplicateIndex:
+    """An in-memory LSH index over MinHash signatures, answering "which stored texts are near this one"."""
+
+    def __init__(
+        self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM, seed: int = DEFAULT_SEED
+    ) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.seed = seed
+        # Verification drops false positives, so missing a true duplicate is weighted as the worse error.
+        self.bands, self.rows = optimal_bands(threshold, num_perm, 0.2, 0.8)
+        # Each stored text is a row: its signature in a block, its key in one UTF-8 buffer, and one entry per
+        # band in _buckets, keyed by 32 bits of the band's hash; query checks candidates share a whole band.
+        self._blocks: list[NDArray[np.uint32]] = []
+        self._key_bytes = bytearray()
+        self._key_ends = array("Q")
+        self._buckets = _RowsByHash(np.uint32)
+        self._rows_by_key = _RowsByHash(np.uint32)
+        # Ingestion adds the very signature it has just queried, so the last band hashes are kept for add.
+        self._last_bands: tuple[bytes, list[int]] = (b"", [])
+
+    def __len__(self) -> int:
+        return len(self._key_ends)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._row_of(key) is not None
+
+    def signature(self, text: str) -> Signature:
+        """Compute a signature with this index's num_perm and seed."""
+        return minhash_signature(text, num_perm=self.num_perm, seed=self.seed)
+
+    def add(self, key: str, signature: Signature) -> None:
+        """Insert a signature under a new key."""
+        if key in self:
+            raise ValueError(f"key already indexed: {key!r}")
+        signature = self._checked(signature)
+        row = len(self)
+        if row >> _BLOCK_SHIFT == len(self._blocks):
+            self._blocks.append(np.empty((_BLOCK_ROWS, self.num_perm), dtype=np.uint32))
+        self._blocks[-1][row & (_BLOCK_ROWS - 1)] = signature
+        self._key_bytes += key.encode("utf-8", "surrogatepass")
+        self._key_ends.append(len(self._key_bytes))
+        self._buckets.add(self._band_hashes(signature), row)
+        self._rows_by_key.add([hash(key) & _MASK32], row)
+
+    def add_many(self, keys: Sequence[str], signatures: Sequence[Signature] | NDArray[np.uint32]) -> None:
+        """Insert signatures under new keys, as add would one by one; nothing is added if a key is taken."""
+        matrix = np.asarray(signatures, dtype=np.uint32)
+        if not keys and not matrix.size:
+            return
+        if matrix.shape != (len(keys), self.num_perm):
+            raise ValueError(f"expected {len(keys)} signatures of {self.num_perm} values, got shape {matrix.shape}")
+        key_hashes = np.fromiter((hash(key) & _MASK32 for key in keys), dtype=np.uint32, count=len(keys))
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise ValueError(f"key already indexed: {key!r}")
+            seen.add(key)
+        for position in np.flatnonzero(self._rows_by_key.found(key_hashes)).tolist():
+            if self._row_of(keys[position]) is not None:
+                raise ValueError(f"key already indexed: {keys[position]!r}")
+        rows = np.arange(len(self), len(self) + len(keys), dtype=np.uint32)
+        self._append(keys, matrix)
+        data, step = matrix.tobytes(), 4 * self.num_perm
+        band_hashes = np.fromiter(
+            (key for start in range(0, len(data), step) for key in self._hash_bands(data[start : start + step])),
+            dtype=np.uint32,
+            count=len(keys) * self.bands,
+        )
+        self._buckets.extend(band_hashes, np.repeat(rows, self.bands))
+        self._rows_by_key.extend(key_hashes, rows)
+
+    def query(self, signature: Signature) -> list[str]:
+        """Return keys whose estimated Jaccard similarity is at least the threshold, most similar first."""
+        signature = self._checked(signature)
+        rows = sorted(set(self._buckets.get_any(self._band_hashes(signature))))
+        if not rows:
+            return []
+        stored = np.empty((len(rows), self.num_perm), dtype=np.uint32)
+        for i, row in enumerate(rows):
+            stored[i] = self._blocks[row >> _BLOCK_SHIFT][row & (_BLOCK_ROWS - 1)]
+        equal = stored == signature
+        similarity = equal.sum(axis=1) / self.num_perm
+        # The tolerance keeps a similarity equal to the threshold despite floating-point rounding.
+        similar = np.flatnonzero(similarity >= self.threshold - 1e-9).tolist()
+        if not similar:
+            return []
+        # Bucket hashes have 32 bits, so a bucket may hold a row that shares no whole band with the signature.
+        bands = equal[similar, : self.bands * self.rows].reshape(len(similar), self.bands, self.rows)
+        shares_band = bands.all(axis=2).any(axis=1).tolist()
+        matches = [
+            (float(similarity[i]), self._key_at(rows[i]))
+            for i, shared in zip(similar, shares_band, strict=True)
+            if shared
+        ]
+        matches.sort(key=lambda match: (-match[0], match[1]))
+        return [key for _, key in matches]
+
+    def _checked(self, signature: Signature) -> Signature:
+        array = np.asarray(signature, dtype=np.uint32)
+        if array.shape != (self.num_perm,):
+            raise ValueError(f"expected a signature of {self.num_perm} values, got shape {array.shape}")
+        return array
+
+    def _band_hashes(self, signature: Signature) -> list[int]:
+        data = signature.tobytes()
+        if data != self._last_bands[0]:
+            self._last_bands = (data, self._hash_bands(data))
+        return self._last_bands[1]
+
+    def _hash_bands(self, data: bytes) -> list[int]:
+        width = 4 * self.rows
+        return [hash(data[start : start + width]) & _MASK32 for start in range(0, width * self.bands, width)]
+
+    def _append(self, keys: Sequence[str], matrix: NDArray[np.uint32]) -> None:
+        row, done = len(self), 0
+        while done < len(keys):
+            block, within = divmod(row, _BLOCK_ROWS)
+            if block == len(self._blocks):
+                self._blocks.append(np.empty((_BLOCK_ROWS, self.num_perm), dtype=np.uint32))
+            count = min(len(keys) - done, _BLOCK_ROWS - within)
+            self._blocks[block][within : within + count] = matrix[done : done + count]
+            row, done = row + count, done + count
+        for key in keys:
+            self._key_bytes += key.encode("utf-8", "surrogatepass")
+            self._key_ends.append(len(self._key_bytes))
+
+    def _key_at(self, row: int) -> str:
+        start = self._key_ends[row - 1] if row else 0
+        return self._key_bytes[start : self._key_ends[row]].decode("utf-8", "surrogatepass")
+
+    def _row_of(self, key: str) -> int | None:
+        for row in self._rows_by_key.get(hash(key) & _MASK32):
+            if self._key_at(row) == key:
+                return row
+        return None
+
+
+class TextHashIds:
+    """Text hashes to the ids of their documents, or None while a document is pending, in ~20 bytes a text."""
+
+    def __init__(self) -> None:
+        # Keyed by the 64-bit built-in hash of the text hash instead of the 113-byte string: two different texts
+        # collide with probability 2**-64 (keyed SipHash), about 1e-9 in a batch of 200,000 texts, and a
+        # collision only makes ingestion skip the later text as an exact duplicate.
+        self._slots = _RowsByHash(np.uint64)
+        self._ids = array("q")
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, digest: object) -> bool:
+        return isinstance(digest, str) and self._slot(digest) is not None
+
+    def __getitem__(self, digest: str) -> int | None:
+        slot = self._slot(digest)
+        if slot is None:
+            raise KeyError(digest)
+        doc_id = self._ids[slot]
+        return None if doc_id == _PENDING else doc_id
+
+    def __setitem__(self, digest: str, doc_id: int | None) -> None:
+        if doc_id is not None and doc_id < 0:
+            raise ValueError("document ids are never negative")
+        slot = self._slot(digest)
+        if slot is None:
+            self._slots.add([hash(digest) & _MASK64], len(self._ids))
+            self._ids.append(_PENDING if doc_id is None else doc_id)
+        else:
+            self._ids[slot] = _PENDING if doc_id is None else doc_id
+
+    def update(self, pairs: Sequence[tuple[str, int | None]]) -> None:
+        """Set many ids, as item assignment would one by one; fastest for text hashes not yet present."""
+        hashes = np.fromiter((hash(digest) & _MASK64 for digest, _ in pairs), dtype=np.uint64, count=len(pairs))
+        if np.unique(hashes).size < hashes.size or self._slots.found(hashes).any():
+            for digest, doc_id in pairs:
+                self[digest] = doc_id
+            return
+        if any(doc_id is not None and doc_id < 0 for _, doc_id in pairs):
+            raise ValueError("document ids are never negative")
+        first = len(self._ids)
+        self._ids.extend(_PENDING if doc_id is None else doc_id for _, doc_id in pairs)
+        self._slots.extend(hashes, np.arange(first, len(self._ids), dtype=np.uint32))
+
+    def _slot(self, digest: str) -> int | None:
+        slots = self._slots.get(hash(digest) & _MASK64)
+        return slots[0] if slots else None
