@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+# Assertions wait up to 15 s (Playwright's default is 5): on a loaded two-core CI machine a live server's answer
+# can take seconds; a real failure still fails, only later.
+expect.set_options(timeout=15_000)
 ADMIN = "admin"
 
 
