@@ -7,13 +7,12 @@ carries its code-point offset (`data-s`) so the browser can map a selection back
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     mention_id: int
     entity_id: int
     start: int
