@@ -94,11 +94,11 @@ def _tune_gc() -> None:
     objects, and with the default thresholds full collections over everything imported landed inside requests
     (bench/review.py: p95 three times p50). Objects alive at start-up are frozen out of collection. Once per
     process."""
-    if gc.get_threshold()[0] >= 20_000:
+    if gc.get_threshold()[0] >= 50_000:
         return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(50_000, 50, 100)
 
 
 def create_app() -> FastAPI:
