@@ -6,7 +6,7 @@ RSS before and its peak (VmHWM) after:
 
 - baseline: a plain SELECT of the same rows (documents, entities, mentions, relations, proposals with their
   annotators), streamed and discarded;
-- the service's streaming export (app.dataset.loaders.iter_documents → exporters) as JSONL and as DocRED;
+- the service's streaming export (app.dataset.service.documents_for → exporters) as JSONL and as DocRED;
 - once per backend, the HTTP endpoint served by uvicorn, downloaded by a streaming client (server RSS).
 
 Targets: export ≥ 20 MB/s and peak RSS growth ≤ 150 MB.
@@ -242,7 +242,8 @@ def _plain_select(url: str, project_id: int) -> dict[str, float]:
 
 def _export(url: str, project_id: int, fmt: str) -> dict[str, float]:
     from app.dataset.exporters import export_docred, export_jsonl
-    from app.dataset.loaders import Selection, iter_documents
+    from app.dataset.loaders import Selection
+    from app.dataset.service import documents_for
     from app.db import make_engine
 
     engine = make_engine(url)
@@ -254,7 +255,7 @@ def _export(url: str, project_id: int, fmt: str) -> dict[str, float]:
     started = time.perf_counter()
     size = 0
     digest = hashlib.sha256()
-    for chunk in writer(iter_documents(engine, Selection(project_id=project_id))):
+    for chunk in writer(documents_for(fmt, engine, Selection(project_id=project_id))):
         size += len(chunk)
         digest.update(chunk)
     seconds = time.perf_counter() - started

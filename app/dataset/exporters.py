@@ -167,15 +167,27 @@ def _split_at(spans: list[Span], cuts: list[int]) -> list[Span]:
     return out
 
 
-def _sentence_tokens(p: _Prepared, mentions: list[list[tuple[int, Span]]]) -> list[list[Span]]:
+def _sentence_cuts(p: _Prepared, mentions: list[list[tuple[int, Span]]]) -> list[list[int]]:
     cuts: list[list[int]] = [[] for _ in p.sentences]
     for spans in mentions:
         for sid, (start, end) in spans:
             cuts[sid] += [start, end]
-    original = _original_tokens(p.doc, p.sentences)
-    if original is not None:
-        return [_split_at(tokens, c) for tokens, c in zip(original, cuts, strict=True)]
-    return [_tokenize(p.doc.text, s, c, _WORD_TOKEN) for s, c in zip(p.sentences, cuts, strict=True)]
+    return cuts
+
+
+def _word_tokens(text: str, sentence: Span, cuts: list[int]) -> tuple[list[str], dict[int, int]]:
+    """The tokens of a sentence by _WORD_TOKEN, never crossing a cut, and how many precede each cut (and each
+    end of the sentence). findall, not finditer: no Match object per token (a CJK sentence is all tokens)."""
+    start, end = sentence
+    tokens: list[str] = []
+    before = {start: 0}
+    for cut in sorted({c for c in cuts if start < c < end}):
+        tokens += _WORD_TOKEN.findall(text, start, cut)
+        before[cut] = len(tokens)
+        start = cut
+    tokens += _WORD_TOKEN.findall(text, start, end)
+    before[end] = len(tokens)
+    return tokens, before
 
 
 def _token_range(tokens: list[Span], start: int, end: int) -> list[int] | None:
@@ -195,15 +207,35 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
     """One DocRED document: title, sents (token lists), vertexSet, labels."""
     p = _prepare(doc)
     mentions = _mention_spans(p)
-    tokens = _sentence_tokens(p, mentions)
+    cuts = _sentence_cuts(p, mentions)
+    text = doc.text
+    original = _original_tokens(doc, p.sentences)
+    sents: list[list[str]]
+    if original is not None:
+        spans = [_split_at(tokens, c) for tokens, c in zip(original, cuts, strict=True)]
+        sents = [[text[a:b] for a, b in tokens] for tokens in spans]
+
+        def token_range(sid: int, start: int, end: int) -> list[int] | None:
+            return _token_range(spans[sid], start, end)
+
+    else:
+        # Mentions start and end at cuts: a mention's tokens are those between the counts at its two ends.
+        words = [_word_tokens(text, s, c) for s, c in zip(p.sentences, cuts, strict=True)]
+        sents = [tokens for tokens, _ in words]
+
+        def token_range(sid: int, start: int, end: int) -> list[int] | None:
+            before = words[sid][1]
+            first, last = before[start], before[end]
+            return [first, last] if last > first else None
+
     vertex_set: list[list[dict[str, Any]]] = []
     position: dict[int, int] = {}
-    for i, (entity, spans) in enumerate(zip(p.entities, mentions, strict=True)):
+    for i, (entity, entity_spans) in enumerate(zip(p.entities, mentions, strict=True)):
         vertex = []
-        for sid, (start, end) in spans:
-            pos = _token_range(tokens[sid], start, end)
+        for sid, (start, end) in entity_spans:
+            pos = token_range(sid, start, end)
             if pos:
-                vertex.append({"name": doc.text[start:end], "pos": pos, "sent_id": sid, "type": entity.type})
+                vertex.append({"name": text[start:end], "pos": pos, "sent_id": sid, "type": entity.type})
         if vertex:
             position[i] = len(vertex_set)
             vertex_set.append(vertex)
@@ -212,7 +244,6 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
         for h, t, r in p.relations
         if h in position and t in position
     ]
-    sents = [[doc.text[a:b] for a, b in spans] for spans in tokens]
     return {"title": doc.title, "sents": sents, "vertexSet": vertex_set, "labels": labels}
 
 

@@ -3,15 +3,21 @@
 Each page (documents in id order) is read in its own short session with a few IN queries over plain columns,
 then the session is closed before the documents are handed on: a slow consumer (an HTTP client, a zip writer)
 never holds a transaction, which on SQLite (BEGIN IMMEDIATE) would block every writer.
+
+Rows are fetched whole (`.all()`) and unpacked as tuples, and JSON columns are read as text and decoded with
+orjson: per row, that is several times cheaper than attribute access and the driver's JSON decoding.
 """
 
+import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, Engine, String, cast, func, select
 from sqlmodel import Session, col
 
@@ -45,14 +51,30 @@ from app.models.review import AssignmentStatus
 
 Bind = Engine | Connection
 STATUSES = ("curated", "all")
-PAGE_SIZE = 200
+PAGE_SIZE = 500
 # The audit flag is all the export needs from a proposal's payload: matched in its JSON text, not decoded.
 _AUDIT = re.compile(r'"audit"\s*:\s*true')
+_NO_MENTION = 1 << 62
 
 
 def _select(*columns: Any) -> Any:
     """A SELECT of plain columns (rows, not ORM objects: much cheaper per row)."""
     return select(*(col(c) if not isinstance(c, ColumnElement) else c for c in columns))
+
+
+def _text(column: Any) -> Any:
+    """A JSON column as its text (decoded by _loads), not decoded by the driver."""
+    return cast(col(column), String).label(column.key)
+
+
+def _loads(value: str | None) -> Any:
+    """Decode JSON text; what orjson refuses but json reads (NaN, integers beyond 64 bits) goes to json."""
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +93,7 @@ class Selection:
 
 @dataclass(slots=True)
 class RawPage:
-    """One page's rows, keyed by document id."""
+    """One page's rows, keyed by document id. JSON columns of documents and relations are text (_loads)."""
 
     documents: list[Any]
     entities: dict[int, list[Any]]
@@ -83,28 +105,36 @@ class RawPage:
     cost: dict[int, float]
     runs: dict[int, set[str]]  # document id → names of the annotators that ran on it
     sources: dict[int, str]  # batch id → file name
+    # False when read without provenance: proposals, decisions, reviewers, cost and sources are empty.
+    with_provenance: bool = True
 
 
-def iter_pages(source: Bind | Session, selection: Selection, *, page_size: int = PAGE_SIZE) -> Iterator[RawPage]:
+def iter_pages(
+    source: Bind | Session, selection: Selection, *, page_size: int = PAGE_SIZE, provenance: bool = True
+) -> Iterator[RawPage]:
     """Pages of documents in id order, each read in a short session of its own (or all in the given session,
-    for a caller inside a request: on SQLite a second session would wait for the request's write lock)."""
+    for a caller inside a request: on SQLite a second session would wait for the request's write lock).
+    Without provenance, proposals, decisions, reviewers, costs and sources are not read (left empty)."""
     last = 0
     while True:
         if isinstance(source, Session):
-            page = load_page(source, selection, after=last, limit=page_size)
+            page = load_page(source, selection, after=last, limit=page_size, provenance=provenance)
         else:
             with Session(source) as session:
-                page = load_page(session, selection, after=last, limit=page_size)
+                page = load_page(session, selection, after=last, limit=page_size, provenance=provenance)
         if page is None:
             return
         last = page.documents[-1].id
         yield page
 
 
-def iter_documents(bind: Bind, selection: Selection, *, page_size: int = PAGE_SIZE) -> Iterator[ExportDocument]:
-    """The selected documents as ExportDocuments; titles made unique (DocRED matches documents by title)."""
+def iter_documents(
+    bind: Bind, selection: Selection, *, page_size: int = PAGE_SIZE, provenance: bool = True
+) -> Iterator[ExportDocument]:
+    """The selected documents as ExportDocuments; titles made unique (DocRED matches documents by title).
+    provenance=False leaves every provenance empty, for formats that do not carry it (DocRED, CoNLL, brat)."""
     seen: set[str] = set()
-    for page in iter_pages(bind, selection, page_size=page_size):
+    for page in iter_pages(bind, selection, page_size=page_size, provenance=provenance):
         for doc in export_documents(page, selection):
             title = doc.title.strip() or f"document {doc.id}"
             if title in seen:
@@ -128,39 +158,65 @@ def _retitled(doc: ExportDocument, title: str) -> ExportDocument:
     )
 
 
+def _document_filter(selection: Selection) -> list[Any]:
+    d = Document
+    where = [col(d.project_id) == selection.project_id]
+    if selection.status == "curated":
+        where.append(col(d.status) == DocumentStatus.curated)
+    if selection.batch_id is not None:
+        where.append(col(d.batch_id) == selection.batch_id)
+    return where
+
+
 def _document_query(selection: Selection, after: int, limit: int) -> Any:
     d = Document
     query = _select(
         d.id,
         d.title,
         d.text,
-        d.sentences,
+        _text(d.sentences),
         d.url,
         d.language,
         d.status,
         d.batch_id,
         d.warc_record_id,
         d.crawl_date,
-        d.meta,
+        _text(d.meta),
         d.curated_at,
-    ).where(col(d.project_id) == selection.project_id, col(d.id) > after)
-    if selection.status == "curated":
-        query = query.where(col(d.status) == DocumentStatus.curated)
-    if selection.batch_id is not None:
-        query = query.where(col(d.batch_id) == selection.batch_id)
+    ).where(*_document_filter(selection), col(d.id) > after)
     return query.order_by(col(d.id)).limit(limit)
 
 
-def load_page(session: Session, selection: Selection, *, after: int, limit: int) -> RawPage | None:
+OfPage = Callable[[Any], Any]
+
+
+def _of_page(selection: Selection, ids: list[int], first: int, last: int) -> OfPage:
+    """How the item queries pick the page's documents (`ids`, read from `first` to `last`).
+
+    Not by the ids themselves when they are all the documents of that range: an IN list of hundreds of
+    parameters costs SQLAlchemy milliseconds per query to expand, where the page's own document filter is a
+    few cached parameters. A split is computed here, not in SQL, so a split page names its ids. The range
+    beside either keeps Postgres from misjudging how many rows match and scanning a whole table per page.
+    """
+    if selection.split is None:
+        documents = select(col(Document.id)).where(*_document_filter(selection), col(Document.id).between(first, last))
+        return lambda column: col(column).between(first, last) & col(column).in_(documents)
+    return lambda column: col(column).between(first, last) & col(column).in_(ids)
+
+
+def load_page(
+    session: Session, selection: Selection, *, after: int, limit: int, provenance: bool = True
+) -> RawPage | None:
     """The next page of documents after id `after` with their items and provenance, or None at the end."""
+    connection = session.connection()
     documents: list[Any] = []
     while not documents:
-        rows = list(session.connection().execute(_document_query(selection, after, limit)))
+        rows = connection.execute(_document_query(selection, after, limit)).all()
         if not rows:
             return None
-        after = rows[-1].id
+        first, after = rows[0].id, rows[-1].id
         documents = [r for r in rows if selection.split is None or _split(selection, r.id) == selection.split]
-    ids = [r.id for r in documents]
+    of_page = _of_page(selection, [r.id for r in documents], first, after)
     curated = selection.status == "curated" and not selection.every_item
 
     def item_ok(column: Any) -> Any:
@@ -169,19 +225,19 @@ def load_page(session: Session, selection: Selection, *, after: int, limit: int)
     entities: dict[int, list[Any]] = defaultdict(list)
     e_query = _select(
         Entity.id, Entity.document_id, Entity.type, Entity.name, Entity.status, Entity.agreement, Entity.grounded
-    ).where(col(Entity.document_id).in_(ids))
+    ).where(of_page(Entity.document_id))
     if not selection.every_item:
         e_query = e_query.where(item_ok(col(Entity.status)))
-    for r in session.connection().execute(e_query.order_by(col(Entity.id))):
-        entities[r.document_id].append(r)
+    for r in connection.execute(e_query.order_by(col(Entity.id))).all():
+        entities[r[1]].append(r)
     mentions: dict[int, list[Any]] = defaultdict(list)
     m_query = _select(Mention.entity_id, Mention.start, Mention.end, Mention.text, Mention.sentence_id).where(
-        col(Mention.document_id).in_(ids)
+        of_page(Mention.document_id)
     )
     if not selection.every_item:
         m_query = m_query.where(col(Mention.status) != ItemStatus.rejected)
-    for r in session.connection().execute(m_query.order_by(col(Mention.start), col(Mention.end), col(Mention.id))):
-        mentions[r.entity_id].append(r)
+    for r in connection.execute(m_query.order_by(col(Mention.start), col(Mention.end), col(Mention.id))).all():
+        mentions[r[0]].append(r)
     relations: dict[int, list[Any]] = defaultdict(list)
     r_query = _select(
         Relation.id,
@@ -189,46 +245,26 @@ def load_page(session: Session, selection: Selection, *, after: int, limit: int)
         Relation.head_id,
         Relation.tail_id,
         Relation.type,
-        Relation.evidence,
+        _text(Relation.evidence),
         Relation.status,
         Relation.agreement,
-    ).where(col(Relation.document_id).in_(ids))
+    ).where(of_page(Relation.document_id))
     if not selection.every_item:
         r_query = r_query.where(item_ok(col(Relation.status)))
-    for r in session.connection().execute(r_query.order_by(col(Relation.id))):
-        relations[r.document_id].append(r)
-
-    proposals: dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]] = defaultdict(list)
-    p_query = (
-        _select(
-            Proposal.item_kind,
-            Proposal.item_id,
-            Proposal.proposed_type,
-            Proposal.augmentation,
-            cast(col(Proposal.payload), String).label("payload"),
-            Annotator.name,
-            AnnotatorRun.prompt_version,
-        )
-        .join(AnnotatorRun, col(AnnotatorRun.id) == col(Proposal.run_id))
-        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
-        .where(col(AnnotatorRun.document_id).in_(ids), col(Proposal.item_kind).in_(("entity", "relation")))
-        .order_by(col(Annotator.name), col(Proposal.id))
-    )
-    for r in session.connection().execute(p_query):
-        audit = bool(r.payload and _AUDIT.search(r.payload))
-        proposals[r.item_kind, r.item_id].append(
-            (r.name, r.prompt_version, r.proposed_type or "", bool(r.augmentation), audit)
-        )
+    for r in connection.execute(r_query.order_by(col(Relation.id))).all():
+        relations[r[1]].append(r)
+    if not provenance:
+        return RawPage(documents, entities, mentions, relations, {}, {}, {}, {}, {}, {}, with_provenance=False)
     return RawPage(
         documents=documents,
         entities=entities,
         mentions=mentions,
         relations=relations,
-        proposals=proposals,
-        decisions=_decisions(session, ids),
-        reviewers=_reviewers(session, ids),
-        cost=_cost(session, ids),
-        runs=_runs(session, ids) if selection.every_item else {},
+        proposals=_proposals(session, of_page),
+        decisions=_decisions(session, of_page),
+        reviewers=_reviewers(session, of_page),
+        cost=_cost(session, of_page),
+        runs=_runs(session, of_page) if selection.every_item else {},
         sources=_sources(session, {r.batch_id for r in documents if r.batch_id is not None}),
     )
 
@@ -241,21 +277,52 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _decisions(session: Session, ids: Sequence[int]) -> dict[tuple[str, int], list[DecisionRecord]]:
+def _proposals(session: Session, of_page: OfPage) -> dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]]:
+    """(kind, item id) → (annotator, prompt version, proposed type, augmentation, audit), by annotator name."""
+    out: dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]] = defaultdict(list)
+    query = (
+        _select(
+            Proposal.item_kind,
+            Proposal.item_id,
+            Proposal.proposed_type,
+            Proposal.augmentation,
+            cast(col(Proposal.payload), String).label("payload"),
+            Annotator.name,
+            AnnotatorRun.prompt_version,
+        )
+        .join(AnnotatorRun, col(AnnotatorRun.id) == col(Proposal.run_id))
+        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
+        .where(of_page(AnnotatorRun.document_id), col(Proposal.item_kind).in_(("entity", "relation")))
+        .order_by(col(Annotator.name), col(Proposal.id))
+    )
+    search = _AUDIT.search
+    for kind, item_id, ptype, augmentation, payload, name, version in session.connection().execute(query).all():
+        audit = bool(payload and search(payload))
+        out[kind, item_id].append((name, version, ptype or "", bool(augmentation), audit))
+    return out
+
+
+def _decisions(session: Session, of_page: OfPage) -> dict[tuple[str, int], list[DecisionRecord]]:
     """Every item a reviewer's decision changed (a bulk accept touches many), undone decisions and undos aside."""
     out: dict[tuple[str, int], list[DecisionRecord]] = defaultdict(list)
     query = (
         _select(
-            Decision.item_kind, Decision.item_id, Decision.action, Decision.after, Decision.created_at, User.username
+            Decision.item_kind,
+            Decision.item_id,
+            Decision.action,
+            _text(Decision.after),
+            Decision.created_at,
+            User.username,
         )
         .outerjoin(User, col(User.id) == col(Decision.user_id))
-        .where(col(Decision.document_id).in_(ids), col(Decision.undone_at).is_(None), col(Decision.action) != "undo")
+        .where(of_page(Decision.document_id), col(Decision.undone_at).is_(None), col(Decision.action) != "undo")
         .order_by(col(Decision.created_at), col(Decision.id))
     )
-    for r in session.connection().execute(query):
-        record = DecisionRecord(r.username or "", r.action, _iso(r.created_at))
-        touched = {(r.item_kind, r.item_id)} if r.item_id is not None else set()
-        rows = (r.after or {}).get("rows", []) if isinstance(r.after, dict) else []
+    for item_kind, item_id, action, after_text, created_at, username in session.connection().execute(query).all():
+        record = DecisionRecord(username or "", action, _iso(created_at))
+        touched = {(item_kind, item_id)} if item_id is not None else set()
+        after = _loads(after_text)
+        rows = (after or {}).get("rows", []) if isinstance(after, dict) else []
         for row in rows:
             if isinstance(row, list) and len(row) >= 2 and row[0] in ("entity", "relation"):
                 touched.add((row[0], row[1]))
@@ -264,36 +331,36 @@ def _decisions(session: Session, ids: Sequence[int]) -> dict[tuple[str, int], li
     return out
 
 
-def _reviewers(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
+def _reviewers(session: Session, of_page: OfPage) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     query = (
         _select(ReviewAssignment.document_id, User.username)
         .join(User, col(User.id) == col(ReviewAssignment.user_id))
-        .where(col(ReviewAssignment.document_id).in_(ids), col(ReviewAssignment.status) == AssignmentStatus.submitted)
+        .where(of_page(ReviewAssignment.document_id), col(ReviewAssignment.status) == AssignmentStatus.submitted)
         .order_by(col(ReviewAssignment.submitted_at), col(ReviewAssignment.id))
     )
-    for r in session.connection().execute(query):
-        out[r.document_id].append(r.username)
+    for doc_id, username in session.connection().execute(query).all():
+        out[doc_id].append(username)
     return out
 
 
-def _cost(session: Session, ids: Sequence[int]) -> dict[int, float]:
+def _cost(session: Session, of_page: OfPage) -> dict[int, float]:
     query = (
         _select(AnnotatorRun.document_id, func.sum(AnnotatorRun.cost))
-        .where(col(AnnotatorRun.document_id).in_(ids))
+        .where(of_page(AnnotatorRun.document_id))
         .group_by(col(AnnotatorRun.document_id))
     )
-    return {doc_id: float(total or 0) for doc_id, total in session.connection().execute(query)}
+    return {doc_id: float(total or 0) for doc_id, total in session.connection().execute(query).all()}
 
 
-def _runs(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
+def _runs(session: Session, of_page: OfPage) -> dict[int, set[str]]:
     out: dict[int, set[str]] = defaultdict(set)
     query = (
         _select(AnnotatorRun.document_id, Annotator.name)
         .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
-        .where(col(AnnotatorRun.document_id).in_(ids))
+        .where(of_page(AnnotatorRun.document_id))
     )
-    for doc_id, name in session.connection().execute(query):
+    for doc_id, name in session.connection().execute(query).all():
         out[doc_id].add(name)
     return out
 
@@ -302,76 +369,103 @@ def _sources(session: Session, batch_ids: set[int]) -> dict[int, str]:
     if not batch_ids:
         return {}
     query = _select(CrawlBatch.id, CrawlBatch.filename).where(col(CrawlBatch.id).in_(sorted(batch_ids)))
-    return dict(session.connection().execute(query).tuples().all())
+    return dict(session.connection().execute(query).all())
 
 
-def _provenance(page: RawPage, kind: str, item: Any) -> ItemProvenance:
-    rows = page.proposals.get((kind, item.id), [])
-    notes = {f"{kind}_id": str(item.id)}
-    if any(audit for *_, audit in rows):
+@lru_cache(maxsize=4096)
+def _proposal_record(annotator: str, prompt_version: str, proposed_type: str, augmentation: bool) -> ProposalRecord:
+    # Frozen and repeated on every item an annotator proposed: one shared instance each.
+    return ProposalRecord(annotator, prompt_version, proposed_type, augmentation)
+
+
+def _provenance(
+    page: RawPage, kind: str, item_id: int, status: str, agreement: str, grounded: bool = True
+) -> ItemProvenance:
+    rows = page.proposals.get((kind, item_id), ())
+    notes = {f"{kind}_id": str(item_id)}
+    if any(row[4] for row in rows):
         notes["audit"] = "true"
-    if kind == "entity" and not item.grounded:
+    if not grounded:
         notes["grounded"] = "false"
     return ItemProvenance(
-        status=str(item.status),
-        agreement=str(item.agreement),
-        proposals=[ProposalRecord(name, version, ptype, aug) for name, version, ptype, aug, _ in rows],
-        decisions=list(page.decisions.get((kind, item.id), [])),
-        notes=notes,
+        str(status),
+        str(agreement),
+        [_proposal_record(name, version, ptype, aug) for name, version, ptype, aug, _ in rows],
+        list(page.decisions.get((kind, item_id), ())),
+        notes,
     )
 
 
 def _entities(page: RawPage, doc_id: int) -> list[ExportEntity]:
     out = []
-    for e in page.entities.get(doc_id, []):
-        mentions = [ExportMention(m.start, m.end, m.text, m.sentence_id) for m in page.mentions.get(e.id, [])]
-        out.append(ExportEntity(e.id, e.type, e.name, mentions, _provenance(page, "entity", e)))
+    mentions = page.mentions
+    for entity_id, _, etype, name, status, agreement, grounded in page.entities.get(doc_id, ()):
+        provenance = (
+            _provenance(page, "entity", entity_id, status, agreement, grounded)
+            if page.with_provenance
+            else ItemProvenance()
+        )
+        spans = [ExportMention(start, end, text, sid) for _, start, end, text, sid in mentions.get(entity_id, ())]
+        out.append(ExportEntity(entity_id, etype, name, spans, provenance))
     # Reading order: by first mention (entities without one last, by id).
-    out.sort(key=lambda x: (x.mentions[0].start if x.mentions else 1 << 62, x.index))
+    out.sort(key=lambda x: (x.mentions[0].start if x.mentions else _NO_MENTION, x.index))
     return out
 
 
-def export_documents(page: RawPage, selection: Selection) -> list[ExportDocument]:
-    """The page's documents with the selected items and full provenance."""
-    out = []
+def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocument]:
+    """The page's documents with the selected items and full provenance (none when read without it), one at
+    a time: a streaming writer drops each before the next is built, so a page's worth of objects never piles
+    up for the garbage collector to scan again and again."""
     for d in page.documents:
-        entities = _entities(page, d.id)
+        doc_id = d.id
+        entities = _entities(page, doc_id)
         known = {e.index for e in entities}
         relations = [
-            ExportRelation(r.head_id, r.tail_id, r.type, list(r.evidence or []), _provenance(page, "relation", r))
-            for r in page.relations.get(d.id, [])
-            if r.head_id in known and r.tail_id in known
-        ]
-        notes = {"document_id": str(d.id)}
-        if d.id in page.cost:
-            notes["cost_usd"] = f"{page.cost[d.id]:.6f}"
-        if d.curated_at is not None:
-            notes["curated_at"] = d.curated_at.isoformat()
-        meta = d.meta if isinstance(d.meta, dict) else {}
-        provenance = DocumentProvenance(
-            source=page.sources.get(d.batch_id, "") if d.batch_id is not None else str(meta.get("source", "")),
-            record_id=d.warc_record_id or "",
-            crawl_date=_iso(d.crawl_date),
-            status=str(d.status),
-            split=_split(selection, d.id) if selection.split is not None else "",
-            reviewers=page.reviewers.get(d.id, []),
-            notes=notes,
-        )
-        out.append(
-            ExportDocument(
-                id=str(d.id),
-                title=d.title or "",
-                text=d.text,
-                sentences=[(int(s), int(e)) for s, e in d.sentences or []],
-                entities=entities,
-                relations=relations,
-                url=d.url or "",
-                language=d.language or "",
-                meta={"docred_sents": meta["docred_sents"]} if "docred_sents" in meta else {},
-                provenance=provenance,
+            ExportRelation(
+                head,
+                tail,
+                rtype,
+                list(_loads(evidence) or []),
+                _provenance(page, "relation", relation_id, rstatus, agreement)
+                if page.with_provenance
+                else ItemProvenance(),
             )
+            for relation_id, _, head, tail, rtype, evidence, rstatus, agreement in page.relations.get(doc_id, ())
+            if head in known and tail in known
+        ]
+        meta = _loads(d.meta)
+        if not isinstance(meta, dict):
+            meta = {}
+        provenance = _document_provenance(page, selection, d, meta) if page.with_provenance else DocumentProvenance()
+        yield ExportDocument(
+            str(doc_id),
+            d.title or "",
+            d.text,
+            [(int(s), int(e)) for s, e in _loads(d.sentences) or []],
+            entities,
+            relations,
+            d.url or "",
+            d.language or "",
+            {"docred_sents": meta["docred_sents"]} if "docred_sents" in meta else {},
+            provenance,
         )
-    return out
+
+
+def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: dict[str, Any]) -> DocumentProvenance:
+    notes = {"document_id": str(d.id)}
+    if d.id in page.cost:
+        notes["cost_usd"] = f"{page.cost[d.id]:.6f}"
+    if d.curated_at is not None:
+        notes["curated_at"] = d.curated_at.isoformat()
+    return DocumentProvenance(
+        source=page.sources.get(d.batch_id, "") if d.batch_id is not None else str(meta.get("source", "")),
+        record_id=d.warc_record_id or "",
+        crawl_date=_iso(d.crawl_date),
+        status=str(d.status),
+        split=_split(selection, d.id) if selection.split is not None else "",
+        reviewers=page.reviewers.get(d.id, []),
+        notes=notes,
+    )
 
 
 def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, list[ExportDocument]]]:
@@ -380,7 +474,7 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
     gold: list[ExportDocument] = []
     views: dict[str, list[ExportDocument]] = defaultdict(list)
     for d in page.documents:
-        sentences = [(int(s), int(e)) for s, e in d.sentences or []]
+        sentences = [(int(s), int(e)) for s, e in _loads(d.sentences) or []]
         every = page.entities.get(d.id, [])
         mentions = {
             e.id: [ExportMention(m.start, m.end, "", m.sentence_id) for m in page.mentions.get(e.id, [])] for e in every
@@ -397,7 +491,7 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
                     sentences=sentences,
                     entities=[ExportEntity(e.id, e.type, e.name, mentions[e.id]) for e in accepted],
                     relations=[
-                        ExportRelation(r.head_id, r.tail_id, r.type, list(r.evidence or []))
+                        ExportRelation(r.head_id, r.tail_id, r.type, list(_loads(r.evidence) or []))
                         for r in relations
                         if r.status == ItemStatus.accepted and r.head_id in keep and r.tail_id in keep
                     ],
@@ -411,7 +505,7 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
         for r in relations:
             for name, _v, ptype, _aug, _audit in page.proposals.get(("relation", r.id), []):
                 prov = ItemProvenance(agreement=str(r.agreement))
-                relation = ExportRelation(r.head_id, r.tail_id, ptype or r.type, list(r.evidence or []), prov)
+                relation = ExportRelation(r.head_id, r.tail_id, ptype or r.type, list(_loads(r.evidence) or []), prov)
                 mine[name][1].append(relation)
         for name, (ents, rels) in mine.items():
             known = {e.index for e in ents}

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app.crawl_batch.service import get_batch
 from app.dataset.evaluation import EvaluationInputError, EvaluationReport, evaluate, load_predictions
 from app.dataset.exporters import export_brat, export_conll, export_docred, export_jsonl
-from app.dataset.loaders import STATUSES, Selection, iter_documents
+from app.dataset.loaders import STATUSES, Bind, Selection, iter_documents
 from app.dataset.records import ExportDocument
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.errors import InvalidInput
@@ -55,6 +55,11 @@ def writer_for(fmt: str, project: Project) -> Callable[[Iterable[ExportDocument]
     return {"docred": export_docred, "jsonl": export_jsonl, "conll": export_conll}[fmt]
 
 
+def documents_for(fmt: str, bind: Bind, selection: Selection) -> Iterator[ExportDocument]:
+    """The documents a format's writer reads: only JSONL carries provenance, so only it pays for reading it."""
+    return iter_documents(bind, selection, provenance=fmt == "jsonl")
+
+
 @dataclass(frozen=True)
 class Export:
     filename: str
@@ -95,8 +100,24 @@ def plan_export(
     if split:
         parts.append(f"{split}-seed{seed}")
     ext, media_type = FORMATS[fmt]
-    chunks = writer_for(fmt, project)(iter_documents(bind_of(session), selection))
-    return Export(f"{'-'.join(parts)}.{ext}", media_type, chunks)
+    chunks = writer_for(fmt, project)(documents_for(fmt, bind_of(session), selection))
+    return Export(f"{'-'.join(parts)}.{ext}", media_type, _coalesced(chunks))
+
+
+def _coalesced(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    """The same bytes in pieces of about `size`: the writers yield one small chunk per document, and every
+    chunk costs the HTTP server a send of its own."""
+    pending: list[bytes] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending.clear()
+            length = 0
+    if pending:
+        yield b"".join(pending)
 
 
 def evaluate_files(gold: bytes, predicted: bytes, train: bytes | None = None) -> EvaluationReport:

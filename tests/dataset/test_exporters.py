@@ -1,7 +1,9 @@
 """Exporters: DocRED (round trip through the importer), JSONL (one type per key), brat zip, CoNLL BIO."""
 
 import io
+import itertools
 import json
+import random
 import re
 import zipfile
 from collections.abc import Iterator
@@ -13,7 +15,13 @@ import pytest
 from app.crawl_batch.docred import DocredDocument, _is_cjk, parse_docred
 from app.dataset.exporters import (
     _CJK,
+    _WORD_TOKEN,
     ExportError,
+    _mention_spans,
+    _prepare,
+    _sentence_cuts,
+    _token_range,
+    _tokenize,
     brat_files,
     conll_lines,
     docred_record,
@@ -516,3 +524,37 @@ def test_jsonl_reads_with_pyarrow_json_as_hf_datasets_does() -> None:
     rows = table.to_pylist()
     assert rows[1]["entities"][0]["provenance"]["proposals"][0]["annotator"] == "gpt"
     assert rows[2]["provenance"]["notes"] == [{"key": "k", "value": "v"}]
+
+
+def test_docred_tokens_and_positions_equal_the_span_tokenizers_on_random_documents() -> None:
+    """docred_record counts tokens between cuts (findall); the spans of _tokenize with _token_range are the
+    reference it must agree with, blanks, CJK, astral characters and word-internal punctuation included."""
+    rng = random.Random(7)
+    alphabet = [*"ab张三。，! .-'’3\n\t 𠮷😀ＡＢ", "abc", "3.14", "n't", "U.S."]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
+        points = sorted({0, len(text), *(rng.randint(0, len(text)) for _ in range(rng.randint(0, 3)))})
+        sentences = list(itertools.pairwise(points)) if rng.random() < 0.8 else []
+        entities = []
+        for i in range(rng.randint(0, 4)):
+            mentions = []
+            for _ in range(rng.randint(0, 3) if text else 0):
+                start = rng.randrange(len(text))
+                end = rng.randint(start + 1, len(text))
+                mentions.append(ExportMention(start, end, text[start:end], 0))
+            entities.append(ExportEntity(i, "T", "x", mentions))
+        doc = ExportDocument("1", "t", text, sentences, entities)
+        record = docred_record(doc)
+        prepared = _prepare(doc)
+        spans = _mention_spans(prepared)
+        cuts = _sentence_cuts(prepared, spans)
+        tokens = [_tokenize(text, s, c, _WORD_TOKEN) for s, c in zip(prepared.sentences, cuts, strict=True)]
+        assert record["sents"] == [[text[a:b] for a, b in sentence] for sentence in tokens]
+        expected = [
+            [(sid, _token_range(tokens[sid], start, end)) for sid, (start, end) in entity_spans]
+            for entity_spans in spans
+        ]
+        expected = [[(sid, pos) for sid, pos in vertex if pos] for vertex in expected]
+        assert [[(m["sent_id"], m["pos"]) for m in vertex] for vertex in record["vertexSet"]] == [
+            vertex for vertex in expected if vertex
+        ]
