@@ -138,5 +138,15 @@ _SCHEMAS: dict[tuple[int | None, Any], tuple[dict[str, Any], LabelSchema]] = {}
 
 
 def settings_of(project: Project) -> ProjectSettings:
-    """The project's settings, with defaults for keys added since it was created."""
-    return ProjectSettings.model_validate({**DEFAULT_SETTINGS, **project.settings})
+    """The project's settings, with defaults for keys added since it was created (parsed once per version)."""
+    key = (project.id, project.updated_at)
+    cached = _SETTINGS.get(key)
+    if cached is None or cached[0] != project.settings:
+        cached = (dict(project.settings), ProjectSettings.model_validate({**DEFAULT_SETTINGS, **project.settings}))
+        _SETTINGS[key] = cached
+        while len(_SETTINGS) > 64:
+            _SETTINGS.pop(next(iter(_SETTINGS)))
+    return cached[1]
+
+
+_SETTINGS: dict[tuple[int | None, Any], tuple[dict[str, Any], ProjectSettings]] = {}

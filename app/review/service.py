@@ -79,11 +79,13 @@ def _open(session: Session, *, document: Document, user: User, version: int) -> 
     schema, settings = _project_rules(session, document)
     queue.check_can_review(session, document=document, user=user, settings=settings)
     queue.check_lock(session, document=document, user=user)
+    holder = queue.lock_holder(session, document)
     _bump_version(session, document, version)
     queue.take_lock(session, document=document, user=user, settings=settings)
     if document.status in (DocumentStatus.new, DocumentStatus.annotated):
         document.status = DocumentStatus.in_review
-    if document.status != DocumentStatus.adjudication:
+    # The reviewer's assignment exists from their pass's first action: later ones (lock held) skip the lookup.
+    if document.status != DocumentStatus.adjudication and (holder is None or holder.id != user.id):
         queue.ensure_assignment(session, document=document, user=user)
     return schema, settings
 
