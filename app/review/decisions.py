@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.models import Agreement, Document, Entity, ItemStatus, Mention, Proposal, Relation
+from app.models import Agreement, AnnotatorRun, Document, Entity, ItemStatus, Mention, Proposal, Relation
 from app.project.schemas import LabelSchema, RelationType
 from app.review.changes import ChangeSet
 
@@ -110,12 +110,16 @@ def allowed_relation_types(schema: LabelSchema, head_type: str, tail_type: str) 
 
 
 def relation_type(ctx: Context, head: Entity, tail: Entity, name: str = "type") -> str:
-    code = ctx.params.get(name)
-    rt = ctx.schema.relation(code) if isinstance(code, str) else None
+    """The requested relation type, if the schema allows it from the head's type to the tail's."""
+    return check_relation_type(ctx.schema, ctx.params.get(name), head, tail, name)
+
+
+def check_relation_type(schema: LabelSchema, code: Any, head: Entity, tail: Entity, name: str = "type") -> str:
+    rt = schema.relation(code) if isinstance(code, str) else None
     if rt is None:
         raise InvalidInput.for_field(name, f"Unknown relation type {code!r}.")
     if not _allowed(rt, head.type, tail.type):
-        allowed = allowed_relation_types(ctx.schema, head.type, tail.type)
+        allowed = allowed_relation_types(schema, head.type, tail.type)
         raise InvalidInput.for_field(
             name,
             f"The schema does not allow {rt.code} from {head.type} to {tail.type}"
@@ -236,31 +240,40 @@ def _check_span_free(ctx: Context, start: int, end: int, except_mention: int | N
         raise Conflict(f"{ctx.document.text[start:end]!r} at {start}–{end} is already a mention of {_label(clash[1])}.")
 
 
-def entity_create(ctx: Context, _item_id: int | None) -> str:
-    start, end, sentence = span_of(ctx)
-    etype = entity_type(ctx)
-    _check_span_free(ctx, start, end)
-    text = ctx.document.text[start:end]
+def _new_entity(ctx: Context, etype: str, name: str) -> Entity:
+    """A reviewer's own entity: accepted, grounded, agreement 'manual'."""
     entity = Entity(
         document_id=ctx.document.id or 0,
         type=etype,
-        name=str(ctx.params.get("name") or text)[:500],
+        name=name,
         status=ItemStatus.accepted,
         agreement=Agreement.manual,
         grounded=True,
     )
     ctx.changes.add(entity)
-    ctx.changes.add(
-        Mention(
-            entity_id=entity.id or 0,
-            document_id=ctx.document.id or 0,
-            start=start,
-            end=end,
-            text=text,
-            sentence_id=sentence,
-            status=ItemStatus.accepted,
-        )
+    return entity
+
+
+def _new_mention(ctx: Context, entity: Entity, start: int, end: int, sentence: int) -> Mention:
+    mention = Mention(
+        entity_id=entity.id or 0,
+        document_id=ctx.document.id or 0,
+        start=start,
+        end=end,
+        text=ctx.document.text[start:end],
+        sentence_id=sentence,
+        status=ItemStatus.accepted,
     )
+    ctx.changes.add(mention)
+    return mention
+
+
+def entity_create(ctx: Context, _item_id: int | None) -> str:
+    start, end, sentence = span_of(ctx)
+    etype = entity_type(ctx)
+    _check_span_free(ctx, start, end)
+    entity = _new_entity(ctx, etype, str(ctx.params.get("name") or ctx.document.text[start:end])[:500])
+    _new_mention(ctx, entity, start, end, sentence)
     ctx.params["created_id"] = entity.id
     return f"created {_label(entity)} at {start}–{end}"
 
@@ -326,20 +339,9 @@ def entity_add_mention(ctx: Context, item_id: int | None) -> str:
     entity = get_item(ctx, Entity, item_id)
     start, end, sentence = span_of(ctx)
     _check_span_free(ctx, start, end)
-    text = ctx.document.text[start:end]
-    ctx.changes.add(
-        Mention(
-            entity_id=entity.id or 0,
-            document_id=ctx.document.id or 0,
-            start=start,
-            end=end,
-            text=text,
-            sentence_id=sentence,
-            status=ItemStatus.accepted,
-        )
-    )
+    mention = _new_mention(ctx, entity, start, end, sentence)
     _set_entity_status(ctx, entity, ItemStatus.accepted)
-    return f"added mention {text!r} to {_label(entity)}"
+    return f"added mention {mention.text!r} to {_label(entity)}"
 
 
 # --- mentions -----------------------------------------------------------------------------------------------
@@ -378,15 +380,7 @@ def mention_split(ctx: Context, item_id: int | None) -> str:
     old = ctx.session.get(Entity, mention.entity_id)
     assert old is not None
     etype = entity_type(ctx) if ctx.params.get("type") else old.type
-    entity = Entity(
-        document_id=ctx.document.id or 0,
-        type=etype,
-        name=mention.text,
-        status=ItemStatus.accepted,
-        agreement=Agreement.manual,
-        grounded=True,
-    )
-    ctx.changes.add(entity)
+    entity = _new_entity(ctx, etype, mention.text)
     ctx.changes.touch(mention)
     mention.entity_id = entity.id or 0
     mention.status = ItemStatus.accepted
@@ -447,8 +441,7 @@ def relation_retype(ctx: Context, item_id: int | None) -> str:
 def relation_swap(ctx: Context, item_id: int | None) -> str:
     relation: Relation = get_item(ctx, Relation, item_id)
     head, tail = _arguments(ctx, relation)
-    ctx.params.setdefault("type", relation.type)
-    relation_type(ctx, tail, head)  # the schema must allow the reversed direction
+    check_relation_type(ctx.schema, relation.type, tail, head)  # the schema must allow the reversed direction
     _check_relation_free(ctx, tail.id or 0, head.id or 0, relation.type, except_id=relation.id)
     ctx.changes.touch(relation)
     relation.head_id, relation.tail_id = tail.id or 0, head.id or 0
@@ -553,8 +546,6 @@ def accept_agreed(ctx: Context, _item_id: int | None) -> str:
 
 def reject_from_annotator(ctx: Context, _item_id: int | None) -> str:
     """Reject every item still awaiting review that only this annotator proposed."""
-    from app.models import AnnotatorRun
-
     annotator_id = _int(ctx.params, "annotator")
     run_ids = set(
         ctx.session.exec(

@@ -27,7 +27,7 @@ def _piece(text: str, start: int, end: int, covering: list[Span]) -> str:
     if not covering:
         return f'<span class="t" data-s="{start}">{body}</span>'
     inner = min(covering, key=lambda s: (s.end - s.start, -s.start))
-    classes = f"m etype-{inner.type_index} st-{inner.status} ag-{inner.agreement}"
+    classes = f"m etype-{inner.type_index} st-{escape(inner.status)} ag-{escape(inner.agreement)}"
     if any(s.start == start for s in covering):
         classes += " mb"
     if any(s.end == end for s in covering):

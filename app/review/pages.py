@@ -166,8 +166,7 @@ def _update(
 
 
 def _stale(request: Request, session: Session, document_id: int, user: User, exc: StaleVersion) -> Response:
-    document = get_document(session, document_id)
-    session.refresh(document)
+    document = get_document(session, document_id)  # reloaded: the rollback expired it
     ctx = _context(session, document, user)
     ctx.update(full=True, summary=None, conflict=exc.message)
     return render(request, "review/_update.html", ctx, status_code=409)

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Locked
 from app.models import (
+    AnnotatorRun,
     AssignmentStatus,
     Decision,
     Document,
@@ -45,8 +46,9 @@ def lock_holder(session: Session, document: Document) -> User | None:
     return session.get(User, document.locked_by_id)
 
 
-def check_lock(session: Session, *, document: Document, user: User) -> None:
-    """Another user's live lock stops the action (423) and says whose it is and until when."""
+def check_lock(session: Session, *, document: Document, user: User) -> User | None:
+    """Another user's live lock stops the action (423) and says whose it is and until when; returns the
+    holder (None or `user`)."""
     holder = lock_holder(session, document)
     if holder is not None and holder.id != user.id:
         until = document.locked_until.strftime("%H:%M UTC") if document.locked_until else ""
@@ -54,6 +56,7 @@ def check_lock(session: Session, *, document: Document, user: User) -> None:
             f"{holder.username} is reviewing document {document.id} (locked until {until}). "
             "Pick another document, or ask an admin to release the lock."
         )
+    return holder
 
 
 def take_lock(session: Session, *, document: Document, user: User, settings: ProjectSettings) -> None:
@@ -174,8 +177,6 @@ def queue(
             )
         )
     if filters.annotator_id is not None:
-        from app.models import AnnotatorRun
-
         query = query.where(
             col(Document.id).in_(
                 select(AnnotatorRun.document_id)
@@ -250,24 +251,23 @@ def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, An
             user_id, {"user_id": user_id, "documents": 0, "documents_24h": 0, "decisions": 0, "decisions_24h": 0}
         )
 
-    for user_id, submitted_at in session.exec(
-        select(ReviewAssignment.user_id, ReviewAssignment.submitted_at).where(
-            col(ReviewAssignment.document_id).in_(docs), ReviewAssignment.status == AssignmentStatus.submitted
-        )
+    # Counted in SQL: a project's decisions run into the hundreds of thousands.
+    recent_docs = func.sum(case((col(ReviewAssignment.submitted_at) >= since, 1), else_=0))
+    for user_id, n, n_recent in session.execute(
+        columns(col(ReviewAssignment.user_id), func.count(), recent_docs)
+        .where(col(ReviewAssignment.document_id).in_(docs), col(ReviewAssignment.status) == AssignmentStatus.submitted)
+        .group_by(col(ReviewAssignment.user_id))
     ):
         e = entry(user_id)
-        e["documents"] += 1
-        if submitted_at is not None and submitted_at >= since:
-            e["documents_24h"] += 1
-    for decision_user, created_at in session.exec(
-        select(Decision.user_id, Decision.created_at).where(
-            col(Decision.document_id).in_(docs), col(Decision.user_id).is_not(None)
-        )
+        e["documents"], e["documents_24h"] = n, int(n_recent or 0)
+    recent_decisions = func.sum(case((col(Decision.created_at) >= since, 1), else_=0))
+    for decision_user, n, n_recent in session.execute(
+        columns(col(Decision.user_id), func.count(), recent_decisions)
+        .where(col(Decision.document_id).in_(docs), col(Decision.user_id).is_not(None))
+        .group_by(col(Decision.user_id))
     ):
         e = entry(decision_user or 0)
-        e["decisions"] += 1
-        if created_at >= since:
-            e["decisions_24h"] += 1
+        e["decisions"], e["decisions_24h"] = n, int(n_recent or 0)
     names = {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(list(out))))}
     for e in out.values():
         e["username"] = names.get(e["user_id"], "?")

@@ -25,7 +25,7 @@ from app.project.schemas import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import queue
 from app.review.changes import ChangeSet, restore
-from app.review.decisions import HANDLERS, Context
+from app.review.decisions import HANDLERS, Context, sentence_of
 
 # Decisions that end a reviewer's pass: undo never reaches back across them.
 BARRIERS = {"submit", "reopen"}
@@ -78,8 +78,7 @@ def _open(session: Session, *, document: Document, user: User, version: int) -> 
     """The gate every change passes: reviewable, not locked by another, on the current version; then lock."""
     schema, settings = _project_rules(session, document)
     queue.check_can_review(session, document=document, user=user, settings=settings)
-    queue.check_lock(session, document=document, user=user)
-    holder = queue.lock_holder(session, document)
+    holder = queue.check_lock(session, document=document, user=user)
     _bump_version(session, document, version)
     queue.take_lock(session, document=document, user=user, settings=settings)
     if document.status in (DocumentStatus.new, DocumentStatus.annotated):
@@ -371,8 +370,6 @@ def prefill_adjudication(
             )
             changes.add(entity)
             for start, end in item["spans"]:
-                from app.review.decisions import sentence_of
-
                 changes.add(
                     Mention(
                         entity_id=entity.id or 0,

@@ -1,6 +1,7 @@
 """Everything the review page shows about one document, read with plain column queries (fast on long documents)."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from markupsafe import Markup
@@ -35,15 +36,10 @@ class EntityView:
     badges: list[tuple[str, str]] = field(default_factory=list)  # (css class, label)
     relation_count: int = 0
 
-    @property
+    @cached_property
     def sentences(self) -> frozenset[int]:
-        # Computed once: every relation row of the entity asks (cross-sentence distance).
-        cached: frozenset[int] | None = self.__dict__.get("_sentences")
-        if cached is None or len(self.mentions) != self.__dict__.get("_sentences_n"):
-            cached = frozenset(m[4] for m in self.mentions)
-            self.__dict__["_sentences"] = cached
-            self.__dict__["_sentences_n"] = len(self.mentions)
-        return cached
+        # Computed once, after load() has added every mention: each relation row of the entity asks.
+        return frozenset(m[4] for m in self.mentions)
 
 
 @dataclass
