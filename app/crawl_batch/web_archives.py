@@ -228,7 +228,7 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
         return RecordError(offset, f"record {record.record_id} ({url}): {exc}")
     if mime is None and not _looks_like_html(body):
         return _not_html(offset, url, record, status, "application/octet-stream")
-    if not body.strip():
+    if not body or body.isspace():  # as `not body.strip()`, without copying the body
         return RecordError(offset, f"record {record.record_id} ({url}) has no body")
     return RawRecord(
         kind="html",
