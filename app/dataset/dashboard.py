@@ -66,13 +66,13 @@ def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str |
                 for r in ref.relations:
                     tally.curated_relations += 1
                     tally.curated_cross += not is_intra_sentence(ref, r.head, r.tail)
-            for e in page.entities.get(d.id, []):
-                _count_item(tally, page.proposals.get(("entity", e.id), []), e)
-                if str(e.agreement) not in ("manual", "imported"):
+            for entity_id, _, _, _, status, how, grounded in page.entities.get(d.id, []):
+                _count_item(tally, ("entity", entity_id) in page.audited, status, how)
+                if str(how) not in ("manual", "imported"):
                     tally.entities += 1
-                    tally.ungrounded += not e.grounded
-            for r in page.relations.get(d.id, []):
-                _count_item(tally, page.proposals.get(("relation", r.id), []), r)
+                    tally.ungrounded += not grounded
+            for relation_id, *_, status, how in page.relations.get(d.id, []):
+                _count_item(tally, ("relation", relation_id) in page.audited, status, how)
     return {
         "pair": {"a": a_name, "b": b_name},
         "model_vs_model": agreement.result(),
@@ -108,12 +108,11 @@ def _view(
     return by_name.get(name, {}).get(doc_id) or _empty(doc_id)
 
 
-def _count_item(tally: _ItemTally, proposals: list[tuple[str, str, str, bool, bool]], item: Any) -> None:
-    status = str(item.status)
-    if any(audit for *_, audit in proposals):
-        tally.audit[status] += 1
-    if str(item.agreement) == "augmented":
-        tally.augmented[status] += 1
+def _count_item(tally: _ItemTally, audited: bool, status: str, agreement: str) -> None:
+    if audited:
+        tally.audit[str(status)] += 1
+    if str(agreement) == "augmented":
+        tally.augmented[str(status)] += 1
 
 
 def _ratio(part: int, counts: Counter[str]) -> float | None:

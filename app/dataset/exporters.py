@@ -1,4 +1,5 @@
-"""Streaming exporters: DocRED JSON, JSONL, brat standoff (zip) and CoNLL BIO, one document in memory at a time.
+"""Streaming exporters: DocRED JSON, JSONL and CoNLL BIO (brat standoff is in brat.py), one document in
+memory at a time.
 
 Every writer takes an iterable of ExportDocument and yields bytes. Entities without a (non-blank) mention are
 not exported, with the relations that use them; entities are renumbered 0..n-1 in document order, which is
@@ -14,15 +15,15 @@ text is what the importer builds from tokens (imported DocRED, Chinese without s
 whitespace, which DocRED cannot carry (the importer joins tokens with one space, or none next to CJK).
 """
 
-import io
 import json
 import re
-import zipfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
+
+import orjson
 
 from app.crawl_batch.docred import _joiner
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
@@ -32,9 +33,11 @@ _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff"
 _WORD_CHAR = rf"[^\W{_CJK}]"
 _WORD_TOKEN = re.compile(rf"(?!\s)[{_CJK}]|{_WORD_CHAR}+(?:[.'’\-]{_WORD_CHAR}+)*|\S")
 _CHAR_TOKEN = re.compile(r"\S")
-_BRAT_LINE = re.compile(r"[^\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# Where a character is not a token by itself: a blank, or a character of a word. Without either, every
+# character of a sentence is a token (CJK text and its punctuation).
+_NOT_ONE_CHAR_TOKEN = re.compile(rf"\s|{_WORD_CHAR}")
+# json.dumps(..., ensure_ascii=False), made once: records are trees, so there is no cycle to look for.
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 Span = tuple[int, int]
 
@@ -52,42 +55,46 @@ class _Prepared:
     relations: list[tuple[int, int, ExportRelation]]  # head and tail as positions in `entities`
 
 
-def _prepare(doc: ExportDocument) -> _Prepared:
-    def fail(message: str) -> ExportError:
-        return ExportError(f"document {doc.id!r} ({doc.title!r}): {message}")
+def _failure(doc: ExportDocument, message: str) -> ExportError:
+    return ExportError(f"document {doc.id!r} ({doc.title!r}): {message}")
 
-    n = len(doc.text)
+
+def prepare(doc: ExportDocument) -> _Prepared:
+    text = doc.text
+    n = len(text)
     previous = 0
     for i, (start, end) in enumerate(doc.sentences):
         if not previous <= start <= end <= n:
-            raise fail(f"sentence {i} [{start}, {end}] is outside the text or overlaps the one before")
+            raise _failure(doc, f"sentence {i} [{start}, {end}] is outside the text or overlaps the one before")
         previous = end
     sentences = list(doc.sentences) or ([(0, n)] if n else [])
     entities: list[ExportEntity] = []
     position: dict[int, int] = {}
-    seen: set[int] = set()
     for entity in doc.entities:
-        if entity.index in seen:
-            raise fail(f"entity index {entity.index} appears twice")
-        seen.add(entity.index)
-        mentions = []
+        index = entity.index
+        if index in position:
+            raise _failure(doc, f"entity index {index} appears twice")
         for m in entity.mentions:
             if not 0 <= m.start < m.end <= n:
-                raise fail(f"mention [{m.start}, {m.end}] of entity {entity.index} is outside the text ({n})")
-            if doc.text[m.start : m.end].strip():
-                mentions.append(m)
+                raise _failure(doc, f"mention [{m.start}, {m.end}] of entity {index} is outside the text ({n})")
+        mentions = [m for m in entity.mentions if not text[m.start : m.end].isspace()]
         if mentions:
-            position[entity.index] = len(entities)
-            entities.append(entity if mentions == entity.mentions else _with_mentions(entity, mentions))
+            position[index] = len(entities)
+            entities.append(entity if len(mentions) == len(entity.mentions) else _with_mentions(entity, mentions))
+        else:
+            position[index] = -1
     relations = []
+    n_sentences = len(doc.sentences)
     for r in doc.relations:
-        for end_index in (r.head, r.tail):
-            if end_index not in seen:
-                raise fail(f"relation {r.type!r} refers to entity {end_index}, which does not exist")
-        if any(not 0 <= e < len(doc.sentences) for e in r.evidence):
-            raise fail(f"relation {r.type!r} has evidence outside the {len(doc.sentences)} sentences")
-        if r.head in position and r.tail in position:
-            relations.append((position[r.head], position[r.tail], r))
+        head, tail = position.get(r.head), position.get(r.tail)
+        if head is None or tail is None:
+            missing = r.head if head is None else r.tail
+            raise _failure(doc, f"relation {r.type!r} refers to entity {missing}, which does not exist")
+        for e in r.evidence:
+            if not 0 <= e < n_sentences:
+                raise _failure(doc, f"relation {r.type!r} has evidence outside the {n_sentences} sentences")
+        if head >= 0 and tail >= 0:
+            relations.append((head, tail, r))
     return _Prepared(doc, sentences, entities, relations)
 
 
@@ -95,7 +102,7 @@ def _with_mentions(entity: ExportEntity, mentions: list[ExportMention]) -> Expor
     return ExportEntity(entity.index, entity.type, entity.name, mentions, entity.provenance)
 
 
-def _trim(text: str, start: int, end: int) -> Span:
+def trim(text: str, start: int, end: int) -> Span:
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -103,23 +110,22 @@ def _trim(text: str, start: int, end: int) -> Span:
     return start, end
 
 
-def _sentence_of(starts: list[int], sentences: list[Span], offset: int) -> int:
-    """The sentence containing offset, or -1 when it falls between sentences."""
-    i = bisect_right(starts, offset) - 1
-    return i if i >= 0 and sentences[i][0] <= offset < sentences[i][1] else -1
-
-
 def _mention_spans(p: _Prepared) -> list[list[tuple[int, Span]]]:
-    """Per entity, each mention as (sentence, span) trimmed of blanks and clipped to its sentence."""
-    starts = [s for s, _ in p.sentences]
+    """Per entity, each mention as (sentence, span) trimmed of blanks and clipped to its sentence (none when it
+    starts between sentences)."""
+    text = p.doc.text
+    sentences = p.sentences
+    starts = [s for s, _ in sentences]
     out = []
     for entity in p.entities:
         spans = []
         for m in entity.mentions:
-            start, end = _trim(p.doc.text, m.start, m.end)
-            sid = _sentence_of(starts, p.sentences, start)
-            if sid >= 0:
-                spans.append((sid, (start, min(end, p.sentences[sid][1]))))
+            start, end = m.start, m.end
+            if text[start].isspace() or text[end - 1].isspace():
+                start, end = trim(text, start, end)
+            sid = bisect_right(starts, start) - 1
+            if sid >= 0 and start < sentences[sid][1]:
+                spans.append((sid, (start, min(end, sentences[sid][1]))))
         out.append(spans)
     return out
 
@@ -179,6 +185,9 @@ def _word_tokens(text: str, sentence: Span, cuts: list[int]) -> tuple[list[str],
     """The tokens of a sentence by _WORD_TOKEN, never crossing a cut, and how many precede each cut (and each
     end of the sentence). findall, not finditer: no Match object per token (a CJK sentence is all tokens)."""
     start, end = sentence
+    if _NOT_ONE_CHAR_TOKEN.search(text, start, end) is None:
+        # One token per character, so a cut never splits one and the counts are offsets.
+        return list(text[start:end]), {c: c - start for c in (start, *cuts, end)}
     tokens: list[str] = []
     before = {start: 0}
     for cut in sorted({c for c in cuts if start < c < end}):
@@ -205,20 +214,30 @@ def _token_range(tokens: list[Span], start: int, end: int) -> list[int] | None:
 
 def docred_record(doc: ExportDocument) -> dict[str, Any]:
     """One DocRED document: title, sents (token lists), vertexSet, labels."""
-    p = _prepare(doc)
+    p = prepare(doc)
     mentions = _mention_spans(p)
-    cuts = _sentence_cuts(p, mentions)
     text = doc.text
-    original = _original_tokens(doc, p.sentences)
+    sentences = p.sentences
+    original = _original_tokens(doc, sentences)
     sents: list[list[str]]
     if original is not None:
+        cuts = _sentence_cuts(p, mentions)
         spans = [_split_at(tokens, c) for tokens, c in zip(original, cuts, strict=True)]
         sents = [[text[a:b] for a, b in tokens] for tokens in spans]
 
         def token_range(sid: int, start: int, end: int) -> list[int] | None:
             return _token_range(spans[sid], start, end)
 
+    elif not sentences or _NOT_ONE_CHAR_TOKEN.search(text, sentences[0][0], sentences[-1][1]) is None:
+        # Every character of every sentence is a token (CJK text): no cut splits one, counts are offsets.
+        sents = [list(text[a:b]) for a, b in sentences]
+
+        def token_range(sid: int, start: int, end: int) -> list[int] | None:
+            offset = sentences[sid][0]
+            return [start - offset, end - offset] if end > start else None
+
     else:
+        cuts = _sentence_cuts(p, mentions)
         # Mentions start and end at cuts: a mention's tokens are those between the counts at its two ends.
         words = [_word_tokens(text, s, c) for s, c in zip(p.sentences, cuts, strict=True)]
         sents = [tokens for tokens, _ in words]
@@ -247,12 +266,33 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
     return {"title": doc.title, "sents": sents, "vertexSet": vertex_set, "labels": labels}
 
 
+def _docred_json(doc: ExportDocument, record: dict[str, Any]) -> bytes:
+    """json.dumps(record, ensure_ascii=False).encode() of the docred_record of doc.
+
+    orjson writes the same JSON without the spaces after "," and ":" (its escapes are json's), several times
+    faster. Every string of the record is a piece of the text, the title or a type: when none of them has a
+    "," or a ":" and no evidence is a float (written differently), adding the spaces back gives the same
+    bytes. CJK text, punctuated with full-width "，" and "：", is usually such; other text is written by json.
+    """
+    try:
+        strings = "".join((doc.text, doc.title, *(e.type for e in doc.entities), *(r.type for r in doc.relations)))
+        plain = "," not in strings and ":" not in strings
+    except TypeError:  # a type that is not a string
+        plain = False
+    if plain and all(type(e) is int for r in doc.relations for e in r.evidence):
+        try:
+            return orjson.dumps(record).replace(b",", b", ").replace(b":", b": ")
+        except orjson.JSONEncodeError:
+            pass  # a string that is not UTF-8, an integer beyond 64 bits: as json has it
+    return _JSON.encode(record).encode()
+
+
 def export_docred(docs: Iterable[ExportDocument]) -> Iterator[bytes]:
     """A JSON array of DocRED documents, one document per chunk; `[]` for none."""
     yield b"["
     first = True
     for doc in docs:
-        body = json.dumps(docred_record(doc), ensure_ascii=False).encode()
+        body = _docred_json(doc, docred_record(doc))
         yield (b"\n" if first else b",\n") + body
         first = False
     yield b"]" if first else b"\n]\n"
@@ -282,7 +322,7 @@ def _notes(notes: dict[str, str]) -> list[dict[str, str]]:
 
 def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
     """One JSONL line's object: fixed keys and one type per key, for HF `datasets` and pyarrow."""
-    p = _prepare(doc)
+    p = prepare(doc)
     dp = doc.provenance
     return {
         "id": doc.id,
@@ -329,119 +369,12 @@ def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
 def export_jsonl(docs: Iterable[ExportDocument]) -> Iterator[bytes]:
     """One JSON object per line; nothing at all for no documents."""
     for doc in docs:
-        yield json.dumps(jsonl_record(doc), ensure_ascii=False).encode() + b"\n"
+        yield _JSON.encode(jsonl_record(doc)).encode() + b"\n"
 
 
-def _brat_type(name: str) -> str:
-    # brat separates fields with spaces and tabs; a type must be one word.
+def type_word(name: str) -> str:
+    """A type as one word: brat separates fields with spaces and tabs, CoNLL tags are one token."""
     return re.sub(r"\s+", "_", name.strip()) or "UNKNOWN"
-
-
-def brat_files(doc: ExportDocument) -> tuple[str, str]:
-    """The .txt and .ann of one document. Offsets count code points, as brat does."""
-    p = _prepare(doc)
-    text = doc.text
-    lines: list[str] = []
-    first_t: list[str] = []
-    t = 0
-    for entity in p.entities:
-        ids = []
-        for m in entity.mentions:
-            start, end = _trim(text, m.start, m.end)
-            # A mention across a line break becomes a discontinuous span: brat's text field is one line.
-            pieces = (_trim(text, *x.span()) for x in _BRAT_LINE.finditer(text, start, end))
-            fragments = [f for f in pieces if f[1] > f[0]]
-            t += 1
-            offsets = ";".join(f"{a} {b}" for a, b in fragments)
-            surface = " ".join(text[a:b] for a, b in fragments)
-            lines.append(f"T{t}\t{_brat_type(entity.type)} {offsets}\t{surface}")
-            ids.append(f"T{t}")
-        first_t.append(ids[0])
-        if len(ids) > 1:
-            lines.append("*\tCoref " + " ".join(ids))
-    notes = 0
-    for r_id, (h, tail, r) in enumerate(p.relations, start=1):
-        lines.append(f"R{r_id}\t{_brat_type(r.type)} Arg1:{first_t[h]} Arg2:{first_t[tail]}")
-        if r.evidence:
-            notes += 1
-            evidence = ",".join(str(e) for e in sorted(set(r.evidence)))
-            lines.append(f"#{notes}\tAnnotatorNotes R{r_id}\tevidence sentences: {evidence}")
-    return text, "".join(line + "\n" for line in lines)
-
-
-def brat_config(entity_types: Iterable[str], relation_types: Iterable[str]) -> str:
-    """annotation.conf: the types, overlapping spans allowed, Coref as an equivalence."""
-    lines = ["[entities]", *sorted({_brat_type(x) for x in entity_types}), "", "[relations]"]
-    lines += [f"{x}\tArg1:<ENTITY>, Arg2:<ENTITY>" for x in sorted({_brat_type(x) for x in relation_types})]
-    lines += [
-        "Coref\tArg1:<ENTITY>, Arg2:<ENTITY>, <REL-TYPE>:symmetric-transitive",
-        "<OVERLAP>\tArg1:<ENTITY>, Arg2:<ENTITY>, <OVL-TYPE>:<ANY>",
-        "",
-        "[events]",
-        "",
-        "[attributes]",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-class _Chunks(io.RawIOBase):
-    """A write-only, unseekable sink: zipfile then streams members with data descriptors."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        data = bytes(b)
-        self._chunks.append(data)
-        return len(data)
-
-    def drain(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
-def _member(name: str) -> zipfile.ZipInfo:
-    # A fixed timestamp: the same snapshot always zips to the same bytes (and checksum).
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
-
-
-def _file_stem(doc_id: str, used: set[str]) -> str:
-    stem = _UNSAFE_NAME.sub("_", doc_id)[:100].strip(".") or "doc"
-    candidate, n = stem, 1
-    while candidate.lower() in used or candidate.lower() == "annotation":
-        n += 1
-        candidate = f"{stem}-{n}"
-    used.add(candidate.lower())
-    return candidate
-
-
-def export_brat(
-    docs: Iterable[ExportDocument], *, entity_types: Iterable[str] = (), relation_types: Iterable[str] = ()
-) -> Iterator[bytes]:
-    """A zip of <id>.txt + <id>.ann per document and annotation.conf (the given types and every type seen)."""
-    sink = _Chunks()
-    seen_entities, seen_relations = set(entity_types), set(relation_types)
-    used: set[str] = set()
-    with zipfile.ZipFile(sink, "w") as archive:
-        for doc in docs:
-            txt, ann = brat_files(doc)
-            stem = _file_stem(doc.id, used)
-            seen_entities.update(e.type for e in doc.entities if e.mentions)
-            seen_relations.update(r.type for r in doc.relations)
-            archive.writestr(_member(f"{stem}.txt"), txt.encode())
-            archive.writestr(_member(f"{stem}.ann"), ann.encode())
-            yield sink.drain()
-        archive.writestr(_member("annotation.conf"), brat_config(seen_entities, seen_relations).encode())
-    yield sink.drain()
 
 
 def conll_lines(doc: ExportDocument) -> list[str]:
@@ -450,7 +383,7 @@ def conll_lines(doc: ExportDocument) -> list[str]:
     Chinese ("zh*") is tagged per character, other languages per word. Of overlapping or nested mentions
     only the longest is kept (the earlier one on a tie): BIO cannot nest.
     """
-    p = _prepare(doc)
+    p = prepare(doc)
     text = doc.text
     candidates = [
         (span, entity.type) for entity, spans in zip(p.entities, _mention_spans(p), strict=True) for _, span in spans
@@ -472,7 +405,7 @@ def conll_lines(doc: ExportDocument) -> list[str]:
             tag = "O"
             if k >= 0 and a < kept[k][0][1]:
                 (start, _), kind = kept[k]
-                tag = ("B-" if a == start else "I-") + _brat_type(kind)
+                tag = ("B-" if a == start else "I-") + type_word(kind)
             lines.append(f"{text[a:b]}\t{tag}")
         if tokens:
             lines.append("")

@@ -1,24 +1,27 @@
 """Database → ExportDocument, a page of documents at a time: constant memory, short transactions.
 
-Each page (documents in id order) is read in its own short session with a few IN queries over plain columns,
+Each page (documents in id order) is read in its own short session with a few queries over plain columns,
 then the session is closed before the documents are handed on: a slow consumer (an HTTP client, a zip writer)
 never holds a transaction, which on SQLite (BEGIN IMMEDIATE) would block every writer.
 
-Rows are fetched whole (`.all()`) and unpacked as tuples, and JSON columns are read as text and decoded with
-orjson: per row, that is several times cheaper than attribute access and the driver's JSON decoding.
+The item queries (entities, mentions, relations, proposals: tens of rows per document) return the driver's own
+tuples, sorted so that each group is one run of rows; JSON columns are read as text and decoded with orjson.
+Per row, that is several times cheaper than SQLAlchemy's Row objects, attribute access and the driver's JSON
+decoding. Documents, decisions and costs (a row or so per document, with dates and decimals to convert) are
+read as Rows.
 """
 
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Engine, String, cast, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, func, select
 from sqlmodel import Session, col
 
 from app.dataset.records import (
@@ -51,10 +54,14 @@ from app.models.review import AssignmentStatus
 
 Bind = Engine | Connection
 STATUSES = ("curated", "all")
-PAGE_SIZE = 500
-# The audit flag is all the export needs from a proposal's payload: matched in its JSON text, not decoded.
+PAGE_SIZE = 1000
+# The audit flag is all the export needs from a proposal's payload: matched in its JSON text, not decoded,
+# and the text is only sent when it names the flag at all.
 _AUDIT = re.compile(r'"audit"\s*:\s*true')
 _NO_MENTION = 1 << 62
+# What documents read without provenance carry: one shared, empty instance each (records are never mutated).
+_NO_ITEM_PROVENANCE = ItemProvenance()
+_NO_DOCUMENT_PROVENANCE = DocumentProvenance()
 
 
 def _select(*columns: Any) -> Any:
@@ -65,6 +72,45 @@ def _select(*columns: Any) -> Any:
 def _text(column: Any) -> Any:
     """A JSON column as its text (decoded by _loads), not decoded by the driver."""
     return cast(col(column), String).label(column.key)
+
+
+def _tuples(connection: Connection, query: Any) -> Sequence[Any]:
+    """Every row of a query of plain columns (integers, strings, JSON as text) as the driver returns it: no
+    Row objects and no result processing (booleans stay 0/1 on SQLite)."""
+    result = connection.execute(query)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+class Runs:
+    """Rows in runs of equal keys (a query sorted by the key), and each key's run by where it starts and stops.
+
+    Not a list per key: a page would keep thousands of lists alive across many allocations, which the garbage
+    collector promotes to its oldest generation, bringing on full collections page after page.
+    """
+
+    __slots__ = ("_rows", "_starts", "_stops")
+
+    def __init__(self, rows: Sequence[Any], keys: Sequence[Any]) -> None:
+        """`keys` are the rows' keys, in the same order."""
+        self._rows = rows
+        # Built by dict() from zip(), without a Python step per row: a later position of a key overwrites
+        # an earlier one, so the reversed pairs leave each key's first position and the others its last.
+        self._starts = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        self._stops = dict(zip(keys, range(1, len(keys) + 1), strict=True))
+
+    def get(self, key: Any, default: Sequence[Any] = ()) -> Sequence[Any]:
+        start = self._starts.get(key)
+        return self._rows[start : self._stops[key]] if start is not None else default
+
+
+_NO_RUNS = Runs((), ())
+
+
+def _by_column(rows: Sequence[Any], column: int) -> Runs:
+    return Runs(rows, list(map(itemgetter(column), rows)))
 
 
 def _loads(value: str | None) -> Any:
@@ -93,13 +139,20 @@ class Selection:
 
 @dataclass(slots=True)
 class RawPage:
-    """One page's rows, keyed by document id. JSON columns of documents and relations are text (_loads)."""
+    """One page's rows, keyed by document id. JSON columns of documents and relations are text (_loads).
+
+    Documents are Rows; items are tuples, in these columns:
+    entities (id, document_id, type, name, status, agreement, grounded), by document, in id order;
+    mentions (entity_id, start, end, text, sentence_id), by entity, by start, end and id;
+    relations (id, document_id, head_id, tail_id, type, evidence, status, agreement), by document, in id order.
+    """
 
     documents: list[Any]
-    entities: dict[int, list[Any]]
-    mentions: dict[int, list[Any]]  # by entity id
-    relations: dict[int, list[Any]]
-    proposals: dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]]  # (kind, id) → rows
+    entities: Runs
+    mentions: Runs  # by entity id
+    relations: Runs
+    proposals: Runs  # (kind, id) → ProposalRecords, by annotator name
+    audited: set[tuple[str, int]]  # (kind, id) of the items a proposal flagged for audit
     decisions: dict[tuple[str, int], list[DecisionRecord]]
     reviewers: dict[int, list[str]]
     cost: dict[int, float]
@@ -190,14 +243,21 @@ def _document_query(selection: Selection, after: int, limit: int) -> Any:
 OfPage = Callable[[Any], Any]
 
 
-def _of_page(selection: Selection, ids: list[int], first: int, last: int) -> OfPage:
+def _of_page(selection: Selection, ids: list[int], first: int, last: int, *, joined: bool = False) -> OfPage:
     """How the item queries pick the page's documents (`ids`, read from `first` to `last`).
 
     Not by the ids themselves when they are all the documents of that range: an IN list of hundreds of
     parameters costs SQLAlchemy milliseconds per query to expand, where the page's own document filter is a
     few cached parameters. A split is computed here, not in SQL, so a split page names its ids. The range
     beside either keeps Postgres from misjudging how many rows match and scanning a whole table per page.
+
+    When every id of the range is one of the page's documents (a project imported in one go), by the range
+    alone: one index range scan, where the membership test sends SQLite to the index once per document. Not
+    for a table `joined` to the one filtered (proposals, through their runs): there Postgres, which without
+    the membership test expects more rows, would hash a full scan of the joined table.
     """
+    if not joined and len(ids) == last - first + 1:
+        return lambda column: col(column).between(first, last)
     if selection.split is None:
         documents = select(col(Document.id)).where(*_document_filter(selection), col(Document.id).between(first, last))
         return lambda column: col(column).between(first, last) & col(column).in_(documents)
@@ -216,29 +276,27 @@ def load_page(
             return None
         first, after = rows[0].id, rows[-1].id
         documents = [r for r in rows if selection.split is None or _split(selection, r.id) == selection.split]
-    of_page = _of_page(selection, [r.id for r in documents], first, after)
+    ids = [r.id for r in documents]
+    of_page = _of_page(selection, ids, first, after)
     curated = selection.status == "curated" and not selection.every_item
 
     def item_ok(column: Any) -> Any:
         return column == ItemStatus.accepted if curated else column != ItemStatus.rejected
 
-    entities: dict[int, list[Any]] = defaultdict(list)
     e_query = _select(
         Entity.id, Entity.document_id, Entity.type, Entity.name, Entity.status, Entity.agreement, Entity.grounded
     ).where(of_page(Entity.document_id))
     if not selection.every_item:
         e_query = e_query.where(item_ok(col(Entity.status)))
-    for r in connection.execute(e_query.order_by(col(Entity.id))).all():
-        entities[r[1]].append(r)
-    mentions: dict[int, list[Any]] = defaultdict(list)
+    e_query = e_query.order_by(col(Entity.document_id), col(Entity.id))
+    entities = _by_column(_tuples(connection, e_query), 1)
     m_query = _select(Mention.entity_id, Mention.start, Mention.end, Mention.text, Mention.sentence_id).where(
         of_page(Mention.document_id)
     )
     if not selection.every_item:
         m_query = m_query.where(col(Mention.status) != ItemStatus.rejected)
-    for r in connection.execute(m_query.order_by(col(Mention.start), col(Mention.end), col(Mention.id))).all():
-        mentions[r[0]].append(r)
-    relations: dict[int, list[Any]] = defaultdict(list)
+    m_query = m_query.order_by(col(Mention.entity_id), col(Mention.start), col(Mention.end), col(Mention.id))
+    mentions = _by_column(_tuples(connection, m_query), 0)
     r_query = _select(
         Relation.id,
         Relation.document_id,
@@ -251,16 +309,20 @@ def load_page(
     ).where(of_page(Relation.document_id))
     if not selection.every_item:
         r_query = r_query.where(item_ok(col(Relation.status)))
-    for r in connection.execute(r_query.order_by(col(Relation.id))).all():
-        relations[r[1]].append(r)
+    r_query = r_query.order_by(col(Relation.document_id), col(Relation.id))
+    relations = _by_column(_tuples(connection, r_query), 1)
     if not provenance:
-        return RawPage(documents, entities, mentions, relations, {}, {}, {}, {}, {}, {}, with_provenance=False)
+        return RawPage(
+            documents, entities, mentions, relations, _NO_RUNS, set(), {}, {}, {}, {}, {}, with_provenance=False
+        )
+    proposals, audited = _proposals(session, _of_page(selection, ids, first, after, joined=True))
     return RawPage(
         documents=documents,
         entities=entities,
         mentions=mentions,
         relations=relations,
-        proposals=_proposals(session, of_page),
+        proposals=proposals,
+        audited=audited,
         decisions=_decisions(session, of_page),
         reviewers=_reviewers(session, of_page),
         cost=_cost(session, of_page),
@@ -277,29 +339,30 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _proposals(session: Session, of_page: OfPage) -> dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]]:
-    """(kind, item id) → (annotator, prompt version, proposed type, augmentation, audit), by annotator name."""
-    out: dict[tuple[str, int], list[tuple[str, str, str, bool, bool]]] = defaultdict(list)
+def _proposals(session: Session, of_page: OfPage) -> tuple[Runs, set[tuple[str, int]]]:
+    """(kind, item id) → its proposals by annotator name; and the items a proposal flagged for audit."""
+    payload = cast(col(Proposal.payload), String)
     query = (
         _select(
             Proposal.item_kind,
             Proposal.item_id,
-            Proposal.proposed_type,
-            Proposal.augmentation,
-            cast(col(Proposal.payload), String).label("payload"),
             Annotator.name,
             AnnotatorRun.prompt_version,
+            func.coalesce(col(Proposal.proposed_type), ""),
+            Proposal.augmentation,
+            case((payload.like('%"audit"%'), payload), else_=None),
         )
         .join(AnnotatorRun, col(AnnotatorRun.id) == col(Proposal.run_id))
         .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
         .where(of_page(AnnotatorRun.document_id), col(Proposal.item_kind).in_(("entity", "relation")))
-        .order_by(col(Annotator.name), col(Proposal.id))
+        .order_by(col(Proposal.item_id), col(Proposal.item_kind), col(Annotator.name), col(Proposal.id))
     )
-    search = _AUDIT.search
-    for kind, item_id, ptype, augmentation, payload, name, version in session.connection().execute(query).all():
-        audit = bool(payload and search(payload))
-        out[kind, item_id].append((name, version, ptype or "", bool(augmentation), audit))
-    return out
+    rows = _tuples(session.connection(), query)
+    audited = {row[:2] for row in rows if row[6] is not None and _AUDIT.search(row[6])}
+    # Frozen and repeated on every item an annotator proposed: one shared instance each, made once per page.
+    keys = list(map(itemgetter(2, 3, 4, 5), rows))
+    shared = {key: ProposalRecord(key[0], key[1], key[2], bool(key[3])) for key in set(keys)}
+    return Runs(list(map(shared.__getitem__, keys)), list(map(itemgetter(0, 1), rows))), audited
 
 
 def _decisions(session: Session, of_page: OfPage) -> dict[tuple[str, int], list[DecisionRecord]]:
@@ -372,43 +435,43 @@ def _sources(session: Session, batch_ids: set[int]) -> dict[int, str]:
     return dict(session.connection().execute(query).all())
 
 
-@lru_cache(maxsize=4096)
-def _proposal_record(annotator: str, prompt_version: str, proposed_type: str, augmentation: bool) -> ProposalRecord:
-    # Frozen and repeated on every item an annotator proposed: one shared instance each.
-    return ProposalRecord(annotator, prompt_version, proposed_type, augmentation)
-
-
 def _provenance(
     page: RawPage, kind: str, item_id: int, status: str, agreement: str, grounded: bool = True
 ) -> ItemProvenance:
-    rows = page.proposals.get((kind, item_id), ())
+    item = (kind, item_id)
     notes = {f"{kind}_id": str(item_id)}
-    if any(row[4] for row in rows):
+    if item in page.audited:
         notes["audit"] = "true"
     if not grounded:
         notes["grounded"] = "false"
+    decisions = page.decisions.get(item)
     return ItemProvenance(
         str(status),
         str(agreement),
-        [_proposal_record(name, version, ptype, aug) for name, version, ptype, aug, _ in rows],
-        list(page.decisions.get((kind, item_id), ())),
+        list(page.proposals.get(item, ())),
+        list(decisions) if decisions else [],
         notes,
     )
+
+
+def _reading_order(entity: ExportEntity) -> tuple[int, int]:
+    # By first mention (entities without one last, by id).
+    return (entity.mentions[0].start if entity.mentions else _NO_MENTION, entity.index)
 
 
 def _entities(page: RawPage, doc_id: int) -> list[ExportEntity]:
     out = []
     mentions = page.mentions
+    with_provenance = page.with_provenance
     for entity_id, _, etype, name, status, agreement, grounded in page.entities.get(doc_id, ()):
         provenance = (
             _provenance(page, "entity", entity_id, status, agreement, grounded)
-            if page.with_provenance
-            else ItemProvenance()
+            if with_provenance
+            else _NO_ITEM_PROVENANCE
         )
         spans = [ExportMention(start, end, text, sid) for _, start, end, text, sid in mentions.get(entity_id, ())]
         out.append(ExportEntity(entity_id, etype, name, spans, provenance))
-    # Reading order: by first mention (entities without one last, by id).
-    out.sort(key=lambda x: (x.mentions[0].start if x.mentions else _NO_MENTION, x.index))
+    out.sort(key=_reading_order)
     return out
 
 
@@ -416,6 +479,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
     """The page's documents with the selected items and full provenance (none when read without it), one at
     a time: a streaming writer drops each before the next is built, so a page's worth of objects never piles
     up for the garbage collector to scan again and again."""
+    with_provenance = page.with_provenance
     for d in page.documents:
         doc_id = d.id
         entities = _entities(page, doc_id)
@@ -427,8 +491,8 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
                 rtype,
                 list(_loads(evidence) or []),
                 _provenance(page, "relation", relation_id, rstatus, agreement)
-                if page.with_provenance
-                else ItemProvenance(),
+                if with_provenance
+                else _NO_ITEM_PROVENANCE,
             )
             for relation_id, _, head, tail, rtype, evidence, rstatus, agreement in page.relations.get(doc_id, ())
             if head in known and tail in known
@@ -436,12 +500,12 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
         meta = _loads(d.meta)
         if not isinstance(meta, dict):
             meta = {}
-        provenance = _document_provenance(page, selection, d, meta) if page.with_provenance else DocumentProvenance()
+        provenance = _document_provenance(page, selection, d, meta) if with_provenance else _NO_DOCUMENT_PROVENANCE
         yield ExportDocument(
             str(doc_id),
             d.title or "",
             d.text,
-            [(int(s), int(e)) for s, e in _loads(d.sentences) or []],
+            [(int(s), int(e)) for s, e in _loads(d.sentences) or ()],
             entities,
             relations,
             d.url or "",
@@ -475,38 +539,48 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
     views: dict[str, list[ExportDocument]] = defaultdict(list)
     for d in page.documents:
         sentences = [(int(s), int(e)) for s, e in _loads(d.sentences) or []]
-        every = page.entities.get(d.id, [])
+        every = [
+            (entity_id, etype, name, status, agreement)
+            for entity_id, _, etype, name, status, agreement, _ in page.entities.get(d.id, [])
+        ]
         mentions = {
-            e.id: [ExportMention(m.start, m.end, "", m.sentence_id) for m in page.mentions.get(e.id, [])] for e in every
+            entity_id: [ExportMention(start, end, "", sid) for _, start, end, _, sid in page.mentions.get(entity_id)]
+            for entity_id, *_ in every
         }
-        relations = page.relations.get(d.id, [])
+        relations = [
+            (relation_id, head, tail, rtype, list(_loads(evidence) or []), status, agreement)
+            for relation_id, _, head, tail, rtype, evidence, status, agreement in page.relations.get(d.id, [])
+        ]
         if d.status == DocumentStatus.curated:
-            accepted = [e for e in every if e.status == ItemStatus.accepted]
-            keep = {e.id for e in accepted}
+            accepted = [
+                (entity_id, etype, name) for entity_id, etype, name, status, _ in every if status == ItemStatus.accepted
+            ]
+            keep = {entity_id for entity_id, *_ in accepted}
             gold.append(
                 ExportDocument(
                     id=str(d.id),
                     title="",
                     text="",
                     sentences=sentences,
-                    entities=[ExportEntity(e.id, e.type, e.name, mentions[e.id]) for e in accepted],
+                    entities=[ExportEntity(i, etype, name, mentions[i]) for i, etype, name in accepted],
                     relations=[
-                        ExportRelation(r.head_id, r.tail_id, r.type, list(_loads(r.evidence) or []))
-                        for r in relations
-                        if r.status == ItemStatus.accepted and r.head_id in keep and r.tail_id in keep
+                        ExportRelation(head, tail, rtype, evidence)
+                        for _, head, tail, rtype, evidence, status, _ in relations
+                        if status == ItemStatus.accepted and head in keep and tail in keep
                     ],
                 )
             )
         mine: dict[str, tuple[list[ExportEntity], list[ExportRelation]]] = defaultdict(lambda: ([], []))
-        for e in every:
-            for name, _v, ptype, _aug, _audit in page.proposals.get(("entity", e.id), []):
-                prov = ItemProvenance(agreement=str(e.agreement))
-                mine[name][0].append(ExportEntity(e.id, ptype or e.type, e.name, mentions[e.id], prov))
-        for r in relations:
-            for name, _v, ptype, _aug, _audit in page.proposals.get(("relation", r.id), []):
-                prov = ItemProvenance(agreement=str(r.agreement))
-                relation = ExportRelation(r.head_id, r.tail_id, ptype or r.type, list(_loads(r.evidence) or []), prov)
-                mine[name][1].append(relation)
+        for entity_id, etype, name, _, agreement in every:
+            for p in page.proposals.get(("entity", entity_id), []):
+                prov = ItemProvenance(agreement=str(agreement))
+                entity = ExportEntity(entity_id, p.proposed_type or etype, name, mentions[entity_id], prov)
+                mine[p.annotator][0].append(entity)
+        for relation_id, head, tail, rtype, evidence, _, agreement in relations:
+            for p in page.proposals.get(("relation", relation_id), []):
+                prov = ItemProvenance(agreement=str(agreement))
+                relation = ExportRelation(head, tail, p.proposed_type or rtype, list(evidence), prov)
+                mine[p.annotator][1].append(relation)
         for name, (ents, rels) in mine.items():
             known = {e.index for e in ents}
             views[name].append(

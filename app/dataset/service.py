@@ -7,8 +7,9 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.crawl_batch.service import get_batch
+from app.dataset.brat import export_brat
 from app.dataset.evaluation import EvaluationInputError, EvaluationReport, evaluate, load_predictions
-from app.dataset.exporters import export_brat, export_conll, export_docred, export_jsonl
+from app.dataset.exporters import export_conll, export_docred, export_jsonl
 from app.dataset.loaders import STATUSES, Bind, Selection, iter_documents
 from app.dataset.records import ExportDocument
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
@@ -104,9 +105,9 @@ def plan_export(
     return Export(f"{'-'.join(parts)}.{ext}", media_type, _coalesced(chunks))
 
 
-def _coalesced(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+def _coalesced(chunks: Iterable[bytes], size: int = 512 * 1024) -> Iterator[bytes]:
     """The same bytes in pieces of about `size`: the writers yield one small chunk per document, and every
-    chunk costs the HTTP server a send of its own."""
+    chunk costs the HTTP server a send of its own and a hop to and from the thread the writer runs in."""
     pending: list[bytes] = []
     length = 0
     for chunk in chunks:

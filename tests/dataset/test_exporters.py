@@ -13,23 +13,22 @@ from typing import Any
 import pytest
 
 from app.crawl_batch.docred import DocredDocument, _is_cjk, parse_docred
+from app.dataset.brat import brat_files, export_brat
 from app.dataset.exporters import (
     _CJK,
     _WORD_TOKEN,
     ExportError,
     _mention_spans,
-    _prepare,
     _sentence_cuts,
     _token_range,
     _tokenize,
-    brat_files,
     conll_lines,
     docred_record,
-    export_brat,
     export_conll,
     export_docred,
     export_jsonl,
     jsonl_record,
+    prepare,
 )
 from app.dataset.records import (
     DecisionRecord,
@@ -545,7 +544,7 @@ def test_docred_tokens_and_positions_equal_the_span_tokenizers_on_random_documen
             entities.append(ExportEntity(i, "T", "x", mentions))
         doc = ExportDocument("1", "t", text, sentences, entities)
         record = docred_record(doc)
-        prepared = _prepare(doc)
+        prepared = prepare(doc)
         spans = _mention_spans(prepared)
         cuts = _sentence_cuts(prepared, spans)
         tokens = [_tokenize(text, s, c, _WORD_TOKEN) for s, c in zip(prepared.sentences, cuts, strict=True)]
