@@ -24,7 +24,6 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, func, select
 from sqlmodel import Session, col
 
-from app.crawl_batch.near_duplicates import TextHashIds
 from app.dataset.records import (
     DecisionRecord,
     DocumentProvenance,
@@ -187,16 +186,16 @@ def iter_documents(
 ) -> Iterator[ExportDocument]:
     """The selected documents as ExportDocuments; titles made unique (DocRED matches documents by title).
     provenance=False leaves every provenance empty, for formats that do not carry it (DocRED, CoNLL, brat)."""
-    # The titles given out, kept by 64-bit hash in ~20 bytes each rather than as strings (~150 bytes each), so
-    # memory stays nearly flat in the number of documents. A hash collision (about 1e-9 in a million titles)
-    # would only add the document id to a title that did not need it.
-    seen = TextHashIds()
+    # The titles given out, kept by their 64-bit hash (~60 bytes each instead of ~150 for the string). A hash
+    # collision (about 1e-8 among a million titles) would only add the document id to a title that did not
+    # need it.
+    seen: set[int] = set()
     for page in iter_pages(bind, selection, page_size=page_size, provenance=provenance):
         for doc in export_documents(page, selection):
             title = doc.title.strip() or f"document {doc.id}"
-            if title in seen:
+            if hash(title) in seen:
                 title = f"{title} (#{doc.id})"
-            seen[title] = None
+            seen.add(hash(title))
             yield doc if title == doc.title else _retitled(doc, title)
 
 
