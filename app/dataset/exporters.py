@@ -38,6 +38,7 @@ _CHAR_TOKEN = re.compile(r"\S")
 _NOT_ONE_CHAR_TOKEN = re.compile(rf"\s|{_WORD_CHAR}")
 # json.dumps(..., ensure_ascii=False), made once: records are trees, so there is no cycle to look for.
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 Span = tuple[int, int]
 
@@ -367,9 +368,15 @@ def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
 
 
 def export_jsonl(docs: Iterable[ExportDocument]) -> Iterator[bytes]:
-    """One JSON object per line; nothing at all for no documents."""
+    """One JSON object per line, compact (no blanks between tokens); nothing at all for no documents."""
     for doc in docs:
-        yield _JSON.encode(jsonl_record(doc)).encode() + b"\n"
+        record = jsonl_record(doc)
+        try:
+            line = orjson.dumps(record)
+        except orjson.JSONEncodeError:
+            # What orjson refuses (an integer beyond 64 bits, a non-string key) is written by json, as compact.
+            line = _COMPACT_JSON.encode(record).encode()
+        yield line + b"\n"
 
 
 def type_word(name: str) -> str:

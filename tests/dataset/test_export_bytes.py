@@ -1,7 +1,8 @@
 """Export bytes pinned: a fixed project (explicit ids and times) exports to exactly the files in golden/.
 
-The files were written by the exporter before its speed-ups; any change to them is a change of the format.
-Regenerate (only on purpose) with CONCORD_WRITE_GOLDEN=1.
+The files were written by the exporter before its speed-ups (JSONL since rewritten compact, on purpose, parsing to
+the same objects); any change to them is a change of the format. Regenerate (only on purpose) with
+CONCORD_WRITE_GOLDEN=1.
 """
 
 import math
