@@ -587,6 +587,9 @@ def test_markup_in_a_document_is_shown_as_text_and_never_runs(
     expect(page.locator("#picker-list li")).to_have_text(["S1: …图片<img src=x onerr…"])
     page.keyboard.press("Escape")
     expect(page.locator("#wb-picker")).to_be_hidden()
+    # The keys go to the page again (not to the closed dialog's field), and the entity is still focused.
+    expect(page.locator("#picker-filter")).not_to_be_focused()
+    expect(page.locator("#wb-entities .item.focused")).to_have_count(1)
     v = version(page)
     page.keyboard.press("a")
     settled(page, v)
