@@ -41,17 +41,18 @@ def _json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
-def _json_loads(text: str | bytes) -> Any:
+def json_loads(text: str | bytes) -> Any:
+    """Decode JSON as stored: by orjson, and by the json module what only it reads (NaN in older SQLite rows,
+    integers beyond 64 bits)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        # Older rows may hold what only the json module writes, such as NaN.
         return json.loads(text)
 
 
 def make_engine(url: str) -> Engine:
     """An engine for a URL, with the SQLite settings that make two processes share one file safely."""
-    json_options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
+    json_options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json_options)
         event.listen(engine, "connect", _sqlite_pragmas)

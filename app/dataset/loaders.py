@@ -11,7 +11,6 @@ decoding. Documents, decisions and costs (a row or so per document, with dates a
 read as Rows.
 """
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,7 +19,6 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, func, select
 from sqlmodel import Session, col
 
@@ -35,6 +33,7 @@ from app.dataset.records import (
     ProposalRecord,
 )
 from app.dataset.splits import DEFAULT_RATIOS, split_of
+from app.db import json_loads
 from app.models import (
     Annotator,
     AnnotatorRun,
@@ -114,13 +113,8 @@ def _by_column(rows: Sequence[Any], column: int) -> Runs:
 
 
 def _loads(value: str | None) -> Any:
-    """Decode JSON text; what orjson refuses but json reads (NaN, integers beyond 64 bits) goes to json."""
-    if value is None:
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return json.loads(value)
+    """A JSON column read as text, decoded as the engine would (None stays None)."""
+    return None if value is None else json_loads(value)
 
 
 @dataclass(frozen=True, slots=True)
