@@ -1,6 +1,8 @@
 """Projects: create from a preset or a schema, edit, look up."""
 
-from typing import Any
+import copy
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -122,31 +124,39 @@ def list_projects(session: Session) -> list[Project]:
     return list(session.exec(select(Project).order_by(col(Project.name))).all())
 
 
-def label_schema_of(project: Project) -> LabelSchema:
-    """The project's schema, parsed once per version of it (the review page asks for it on every decision)."""
+_Parsed = TypeVar("_Parsed")
+_ParseCache = dict[tuple[int | None, Any], tuple[dict[str, Any], _Parsed]]
+_CACHED_VERSIONS = 64
+
+
+def _parsed_once(
+    cache: _ParseCache[_Parsed], project: Project, raw: dict[str, Any], parse: Callable[[dict[str, Any]], _Parsed]
+) -> _Parsed:
+    """parse(raw), once per version of the project (its id and updated_at); a copy of raw is kept beside the
+    result so a change not yet saved is parsed anew. The latest versions stay cached."""
     key = (project.id, project.updated_at)
-    cached = _SCHEMAS.get(key)
-    if cached is None or cached[0] != project.label_schema:
-        cached = (project.label_schema, LabelSchema.model_validate(project.label_schema))
-        _SCHEMAS[key] = cached
-        while len(_SCHEMAS) > 64:
-            _SCHEMAS.pop(next(iter(_SCHEMAS)))
+    cached = cache.get(key)
+    if cached is None or cached[0] != raw:
+        cached = cache[key] = (copy.deepcopy(raw), parse(raw))
+        while len(cache) > _CACHED_VERSIONS:
+            cache.pop(next(iter(cache)))
     return cached[1]
 
 
-_SCHEMAS: dict[tuple[int | None, Any], tuple[dict[str, Any], LabelSchema]] = {}
+def label_schema_of(project: Project) -> LabelSchema:
+    """The project's schema, parsed once per version of it (the review page asks for it on every decision)."""
+    return _parsed_once(_SCHEMAS, project, project.label_schema, LabelSchema.model_validate)
 
 
 def settings_of(project: Project) -> ProjectSettings:
     """The project's settings, with defaults for keys added since it was created (parsed once per version)."""
-    key = (project.id, project.updated_at)
-    cached = _SETTINGS.get(key)
-    if cached is None or cached[0] != project.settings:
-        cached = (dict(project.settings), ProjectSettings.model_validate({**DEFAULT_SETTINGS, **project.settings}))
-        _SETTINGS[key] = cached
-        while len(_SETTINGS) > 64:
-            _SETTINGS.pop(next(iter(_SETTINGS)))
-    return cached[1]
+    return _parsed_once(
+        _SETTINGS,
+        project,
+        project.settings,
+        lambda raw: ProjectSettings.model_validate({**DEFAULT_SETTINGS, **raw}),
+    )
 
 
-_SETTINGS: dict[tuple[int | None, Any], tuple[dict[str, Any], ProjectSettings]] = {}
+_SCHEMAS: _ParseCache[LabelSchema] = {}
+_SETTINGS: _ParseCache[ProjectSettings] = {}
