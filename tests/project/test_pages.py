@@ -1,5 +1,7 @@
 """Project pages: admins create and edit, reviewers read, hostile names render inert."""
 
+import json
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -169,21 +171,16 @@ def test_admin_sets_languages_and_extractor_on_the_edit_page(session: Session, a
     login(app_client)
     edit = app_client.get(f"/projects/{project.id}/edit").text
     assert 'name="languages" value="zh"' in edit
-    form = {
-        "name": project.name,
-        "description": "",
-        "guidelines": "g",
-        "csrf_token": page_csrf(app_client),
-        "schema_text": __import__("json").dumps(project.label_schema),
-        "languages": "zh, en",
-        "extractor": "trafilatura",
-        "min_chars": "20",
-        "near_duplicate_threshold": "0.9",
-    }
-    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 200
-    session.expire_all()
-    saved = session.get(Project, project.id)
-    assert saved is not None
+    form = _edit_form(
+        app_client,
+        project,
+        description="",
+        languages="zh, en",
+        extractor="trafilatura",
+        min_chars="20",
+        near_duplicate_threshold="0.9",
+    )
+    saved = _save_edit(session, app_client, project, form)
     assert (saved.settings["languages"], saved.settings["extractor"], saved.settings["min_chars"]) == (
         ["zh", "en"],
         "trafilatura",
@@ -199,22 +196,31 @@ def test_admin_turns_on_double_review_on_the_edit_page(session: Session, app_cli
     login(app_client)
     edit = app_client.get(f"/projects/{project.id}/edit").text
     assert 'name="reviewers_per_document" inputmode="numeric" value="1"' in edit
-    form = {
-        "name": project.name,
-        "guidelines": "g",
-        "csrf_token": page_csrf(app_client),
-        "schema_text": __import__("json").dumps(project.label_schema),
-        "languages": "zh",
-        "reviewers_per_document": "2",
-        "review_lock_minutes": "45",
-    }
-    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 200
-    session.expire_all()
-    saved = session.get(Project, project.id)
-    assert saved is not None
+    form = _edit_form(app_client, project, languages="zh", reviewers_per_document="2", review_lock_minutes="45")
+    saved = _save_edit(session, app_client, project, form)
     assert (saved.settings["reviewers_per_document"], saved.settings["review_lock_minutes"]) == (2, 45)
     form["reviewers_per_document"] = "0"
     refused = app_client.post(f"/projects/{project.id}/edit", data=form)
     assert refused.status_code == 422 and "reviewers_per_document" in refused.text
     session.expire_all()
     assert session.get(Project, project.id).settings["reviewers_per_document"] == 2  # type: ignore[union-attr]
+
+
+def _edit_form(app_client: TestClient, project: Project, **fields: str) -> dict[str, str]:
+    """The project's edit form as the page posts it, with these fields set."""
+    form = {
+        "name": project.name,
+        "guidelines": "g",
+        "csrf_token": page_csrf(app_client),
+        "schema_text": json.dumps(project.label_schema),
+    }
+    return form | fields
+
+
+def _save_edit(session: Session, app_client: TestClient, project: Project, form: dict[str, str]) -> Project:
+    """Post the edit form, expect it saved, and return the project as stored."""
+    assert app_client.post(f"/projects/{project.id}/edit", data=form).status_code == 200
+    session.expire_all()
+    saved = session.get(Project, project.id)
+    assert saved is not None
+    return saved
