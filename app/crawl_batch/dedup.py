@@ -1,17 +1,22 @@
 """Exact and near-duplicate fingerprints: normalized SHA-256 hashes and MinHash signatures (the index that
 looks them up is near_duplicates.py)."""
 
+import bisect
 import functools
 import hashlib
+import itertools
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from typing import NamedTuple, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
 
 Signature = NDArray[np.uint32]
+# One signature per row.
+Signature2D = NDArray[np.uint32]
 
 SHINGLE_SIZE = 5
 DEFAULT_NUM_PERM = 128
@@ -26,6 +31,10 @@ _GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 SIGNATURE_TAG = b"OPH1"
 # An empty bin copies the first filled bin of the sequence drawn for it, this many times num_perm long.
 _DENSIFY_DRAWS = 4
+# Empty bins look through their draws in steps: nearly all find a filled bin among the first few.
+_DRAW_STEPS = (8, 64)
+# fingerprint_many works through chunks of texts of about this many code points, bounding its memory.
+_CHUNK_CODES = 1 << 17
 _CJK = (
     "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uf900-\ufaff\U00020000-\U0003ffff"
@@ -214,13 +223,9 @@ def _normalized_codes(text: str) -> NDArray[np.uint32] | None:
     # Code points past the table clip to its last entry, _GENERAL.
     out = table.direct.take(codes, mode="clip")
     if out.size and out.max() >= _EXPANDS:
-        index = np.minimum(codes, _TABLE_SIZE)
-        if np.any(table.direct[index] == _GENERAL):
+        if np.any(out == _GENERAL):
             return None
-        counts = table.length[index].astype(np.intp)
-        owner = np.repeat(np.arange(codes.size), counts)
-        first_out = np.cumsum(counts) - counts
-        out = table.atoms[table.start[index][owner].astype(np.intp) + np.arange(owner.size) - first_out[owner]]
+        out = _expand(codes, table.length.take(codes, mode="clip").astype(np.intp))
     space = out == _SPACE
     if space.any():
         # Runs of spaces collapse to one, then a space beside a CJK character goes, then the ends are stripped.
@@ -239,6 +244,81 @@ def _normalized_codes(text: str) -> NDArray[np.uint32] | None:
         if out.size and out[-1] == _SPACE:
             out = out[:-1]
     return out
+
+
+def _expand(codes: NDArray[np.uint32], counts: NDArray[np.intp]) -> NDArray[np.uint32]:
+    """The table's output for the code points, each taking counts of them (some none, some several)."""
+    table = _normalize_table()
+    owner = np.repeat(np.arange(codes.size), counts)
+    first_out = np.cumsum(counts) - counts
+    start = table.start.take(codes, mode="clip")[owner].astype(np.intp)
+    return table.atoms[start + np.arange(owner.size) - first_out[owner]]
+
+
+class _NormalizedTexts(NamedTuple):
+    """_normalized_codes of several texts, end to end."""
+
+    codes: NDArray[np.uint32]
+    # Text i is codes[bounds[i] : bounds[i + 1]].
+    bounds: NDArray[np.intp]
+    # Texts that need the general path; they have no code points here.
+    general: NDArray[np.bool_]
+
+
+def _normalize_many(texts: Sequence[str]) -> _NormalizedTexts:
+    """_normalized_codes of each text, with the same few NumPy calls however many texts there are."""
+    general = np.zeros(len(texts), dtype=np.bool_)
+    try:
+        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype="<u4")
+        lengths = [len(text) for text in texts]
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be encoded; only the texts holding them are left out.
+        parts = []
+        for i, text in enumerate(texts):
+            try:
+                parts.append(text.encode("utf-32-le"))
+            except UnicodeEncodeError:
+                parts.append(b"")
+                general[i] = True
+        codes = np.frombuffer(b"".join(parts), dtype="<u4")
+        lengths = [len(part) // 4 for part in parts]
+    bounds = np.array([0, *itertools.accumulate(lengths)], dtype=np.intp)
+    table = _normalize_table()
+    out = table.direct.take(codes, mode="clip")
+    if out.size and out.max() >= _EXPANDS:
+        counts = table.length.take(codes, mode="clip").astype(np.intp)
+        unknown = np.flatnonzero(out == _GENERAL)
+        if unknown.size:
+            # Texts that need the general path are normalized apart, so they give no code points here.
+            general[np.searchsorted(bounds, unknown, side="right") - 1] = True
+            counts[np.repeat(general, np.diff(bounds))] = 0
+        out = _expand(codes, counts)
+        bounds = np.concatenate(([0], np.cumsum(counts)))[bounds]
+    spaces = np.flatnonzero(out == _SPACE)
+    if spaces.size:
+        # _normalized_codes's rules, each text on its own: a run of spaces collapses to its first space, which
+        # goes too when it is beside a CJK character or at either end of the text. Spaces are few, so this looks
+        # at them and their neighbours only.
+        boundary = np.zeros(out.size + 1, dtype=np.bool_)
+        boundary[bounds] = True
+        at_start = boundary[spaces]
+        continues = np.zeros_like(at_start)
+        np.equal(spaces[1:], spaces[:-1] + 1, out=continues[1:])
+        first = np.flatnonzero(at_start | ~continues)
+        last = np.append(first[1:], spaces.size) - 1
+        before, after = spaces[first] - 1, spaces[last] + 1
+        goes = at_start[first] | boundary[after]
+        # Past either end of all the texts the indices clip, and the run is at an end of its text then anyway.
+        goes |= table.cjk.take(out.take(before, mode="clip"), mode="clip")
+        goes |= table.cjk.take(out.take(after, mode="clip"), mode="clip")
+        stays = np.zeros_like(at_start)
+        stays[first[~goes]] = True
+        deleted = spaces[~stays]
+        keep = np.ones(out.size, dtype=np.bool_)
+        keep[deleted] = False
+        out = out[keep]
+        bounds -= np.searchsorted(deleted, bounds)
+    return _NormalizedTexts(out, bounds, general)
 
 
 def _to_text(codes: NDArray[np.uint32]) -> str:
@@ -313,6 +393,34 @@ def fingerprint(text: str) -> tuple[str, Signature]:
     return digest, _signature(codes, DEFAULT_NUM_PERM, DEFAULT_SEED)
 
 
+def fingerprint_many(texts: Sequence[str]) -> tuple[list[str], Signature2D]:
+    """fingerprint of each text (digests, and signatures as rows), with a fixed number of NumPy calls per chunk."""
+    digests: list[str] = []
+    matrix = np.empty((len(texts), DEFAULT_NUM_PERM), dtype=np.uint32)
+    ends = list(itertools.accumulate(map(len, texts)))
+    first = 0
+    while first < len(texts):
+        done = ends[first - 1] if first else 0
+        stop = max(first + 1, bisect.bisect_right(ends, done + _CHUNK_CODES, lo=first))
+        chunk = texts[first:stop]
+        normalized = _normalize_many(chunk)
+        rows = matrix[first:stop]
+        rows[:] = _signatures(normalized.codes, normalized.bounds, DEFAULT_NUM_PERM, DEFAULT_SEED)
+        joined = _to_text(normalized.codes)
+        bounds = normalized.bounds.tolist()
+        for i, text in enumerate(chunk):
+            start, end = bounds[i], bounds[i + 1]
+            # Texts of less than a 5-gram are one shingle of their own, not 5-grams of the concatenation; they
+            # and texts that need the general path are rare enough to take one at a time.
+            if normalized.general[i] or end - start < SHINGLE_SIZE:
+                digest, rows[i] = fingerprint(text)
+            else:
+                digest = hashlib.sha256(joined[start:end].encode("utf-8")).hexdigest()
+            digests.append(digest)
+        first = stop
+    return digests, matrix
+
+
 def _codes_for_hash(text: str) -> tuple[str, NDArray[np.uint32]]:
     codes = _normalized_codes(text)
     if codes is None:
@@ -332,27 +440,75 @@ def _signature(codes: NDArray[np.uint32], num_perm: int, seed: int) -> Signature
     if num_perm < 1:
         raise ValueError("num_perm must be at least 1")
     keys = _shingle_keys(codes, seed)
-    # Multiply-shift maps the hash to its bin, and is monotone: each bin holds an interval of hashes, so the
-    # bin's minimum hash is its slot value.
-    bins = ((keys.astype(np.uint64) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.intp)
     minimum = np.full(num_perm, _MASK32, dtype=np.uint32)
-    np.minimum.at(minimum, bins, keys)
-    # Only the last bin can hold the hash 2**32 - 1; taking it for empty then is rare, harmless and repeatable.
-    filled = minimum != _MASK32
-    empty = np.flatnonzero(~filled)
-    if empty.size:
-        draws = _densify_draws(num_perm, seed)[empty]
-        hits = filled[draws]
-        first = hits.argmax(axis=1)
-        rows = np.arange(empty.size)
-        source = draws[rows, first]
-        missed = ~hits[rows, first]
-        if missed.any():
-            # So few bins are filled that every draw missed: take the next filled bin, circularly.
-            filled_bins = np.flatnonzero(filled)
-            source[missed] = filled_bins[np.searchsorted(filled_bins, empty[missed]) % filled_bins.size]
-        minimum[empty] = minimum[source]
+    np.minimum.at(minimum, _bins(keys, num_perm), keys)
+    _densify(minimum.reshape(1, num_perm), seed)
     return minimum
+
+
+def _signatures(codes: NDArray[np.uint32], bounds: NDArray[np.intp], num_perm: int, seed: int) -> Signature2D:
+    """_signature of each text of codes (as _NormalizedTexts holds them) of at least one whole 5-gram.
+
+    The rows of shorter texts hold nothing useful: their one shingle is not a 5-gram of the concatenation.
+    """
+    lengths = np.diff(bounds)
+    # One spare slot at the end takes the 5-grams that span two texts.
+    slots = np.full(lengths.size * num_perm + 1, _MASK32, dtype=np.uint32)
+    if codes.size >= SHINGLE_SIZE:
+        keys = _shingle_keys(codes, seed)
+        slot = np.repeat(np.arange(0, slots.size - 1, num_perm), lengths)[: keys.size]
+        slot += _bins(keys, num_perm)
+        spanning = (bounds[1:-1, np.newaxis] - np.arange(1, SHINGLE_SIZE)).ravel()
+        slot[spanning[(spanning >= 0) & (spanning < keys.size)]] = slots.size - 1
+        np.minimum.at(slots, slot, keys)
+    minimum = slots[:-1].reshape(lengths.size, num_perm)
+    # Rows without a 5-gram have no filled bin to copy from; marked filled, densification leaves them be.
+    minimum[lengths < SHINGLE_SIZE] = 0
+    _densify(minimum, seed)
+    return minimum
+
+
+def _bins(keys: NDArray[np.uint32], num_perm: int) -> NDArray[np.intp] | NDArray[np.uint32]:
+    """The bin of each 5-gram hash."""
+    # Multiply-shift maps the hash to its bin, and is monotone: each bin holds an interval of hashes, so the
+    # bin's minimum hash is its slot value. For a power of two it is a shift, in half the memory.
+    if num_perm > 1 and not num_perm & (num_perm - 1):
+        return keys >> np.uint32(33 - num_perm.bit_length())
+    return ((keys.astype(np.uint64) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.intp)
+
+
+def _densify(minimum: Signature2D, seed: int) -> None:
+    """Fill the empty bins of each row of minimum, in place, from the first filled bin of their draws."""
+    num_perm = minimum.shape[1]
+    # Only the last bin can hold the hash 2**32 - 1; taking it for empty then is rare, harmless and repeatable.
+    filled = (minimum != _MASK32).ravel()
+    empty = np.flatnonzero(~filled)
+    if not empty.size:
+        return
+    bins = empty % num_perm
+    row_start = empty - bins
+    draws = _densify_draws(num_perm, seed)
+    source = np.empty(empty.size, dtype=np.intp)
+    pending = np.arange(empty.size)
+    # Gathering all the draws of every empty bin would cost more than the rest of the signature.
+    for low, high in itertools.pairwise((0, *_DRAW_STEPS, draws.shape[1])):
+        candidates = draws[bins[pending], low:high] + row_start[pending, np.newaxis]
+        hits = filled[candidates]
+        first = hits.argmax(axis=1)
+        found = hits[np.arange(pending.size), first]
+        source[pending[found]] = candidates[found, first[found]]
+        pending = pending[~found]
+        if not pending.size:
+            break
+    if pending.size:
+        # So few bins are filled that every draw missed: take the next filled bin, circularly.
+        filled_slots = np.append(np.flatnonzero(filled), filled.size)
+        at = np.searchsorted(filled_slots, empty[pending])
+        wraps = filled_slots[at] >= row_start[pending] + num_perm
+        at[wraps] = np.searchsorted(filled_slots, row_start[pending][wraps])
+        source[pending] = filled_slots[at]
+    flat = minimum.reshape(-1)
+    flat[empty] = flat[source]
 
 
 @functools.cache

@@ -3,12 +3,16 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from app.crawl_batch import dedup
 from app.crawl_batch.dedup import (
     Signature,
     estimate_jaccard,
+    fingerprint,
+    fingerprint_many,
     is_current_signature,
     minhash_signature,
     normalize_for_hash,
@@ -499,3 +503,114 @@ def test_empty_bins_copy_filled_ones() -> None:
     assert len(set(signature.tolist())) == 1
     few = minhash_signature(chinese_text(20, seed=1))
     assert 1 < len(set(few.tolist())) <= 16
+
+
+def test_signatures_and_hashes_keep_their_stored_values() -> None:
+    # Digests and signatures of earlier ingestions are stored, so these bytes must never change.
+    texts = ["你好世界", chinese_text(20, seed=1), chinese_text(3000, seed=2), "房价每㎡上涨3%，气温28℃。" * 3]
+    values = hashlib.sha256()
+    for text in texts:
+        digest, signature = fingerprint(text)
+        values.update(digest.encode())
+        values.update(signature.tobytes())
+        values.update(minhash_signature(text, num_perm=37, seed=5).tobytes())
+    assert values.hexdigest() == "615dd31ae3b16fc8f03c88628f17e1ca989d8698ebc8ebf7f854ba9e3c6c42ee"
+
+
+def assert_fingerprints_of_each(texts: list[str]) -> None:
+    digests, matrix = fingerprint_many(texts)
+    assert matrix.shape == (len(texts), 128)
+    assert matrix.dtype == np.uint32
+    for text, digest, row in zip(texts, digests, matrix, strict=True):
+        expected_digest, expected_signature = fingerprint(text)
+        assert digest == expected_digest, repr(text)
+        assert np.array_equal(row, expected_signature), repr(text)
+
+
+# Characters the per-character tables handle (some expand or vanish, some are astral), then ones that make a text
+# take the general path (combining marks, Hangul jamo, characters past plane 3).
+TABLE_PATH = (
+    "中文字国家北京年月日的了ab Z09%.,!?，。、；“”（）《》 \t\n\u3000\u00a0ＡＢ１２！＃ｶﾀ한국㎡℃①⒈ﬁßİΣǅ"
+    "\u200b\u00ad\ufe0f𠮷😀"
+)
+GENERAL_PATH = "\u0301\u1161\u11a8\U000e0067\U000e0100"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=TABLE_PATH, max_size=60),
+            st.text(alphabet=TABLE_PATH, min_size=1, max_size=6),
+            st.text(alphabet=TABLE_PATH + GENERAL_PATH, max_size=30),
+            st.text(max_size=10),
+        ),
+        max_size=12,
+    )
+)
+def test_fingerprint_many_equals_fingerprint_of_each_text(texts: list[str]) -> None:
+    assert_fingerprints_of_each(texts)
+
+
+def test_fingerprint_many_of_no_texts() -> None:
+    digests, matrix = fingerprint_many([])
+    assert digests == []
+    assert matrix.shape == (0, 128)
+    assert matrix.dtype == np.uint32
+
+
+def test_fingerprint_many_of_the_empty_text() -> None:
+    digests, _ = fingerprint_many([""])
+    assert digests == [hashlib.sha256(b"").hexdigest()]
+    assert_fingerprints_of_each([""])
+
+
+def test_fingerprint_many_keeps_texts_apart() -> None:
+    # Spaces and punctuation at a text's ends are stripped even beside another text's CJK or Latin characters,
+    # and no 5-gram spans two texts.
+    texts = [
+        "新闻 ",
+        "，中国北京",
+        "abc。",
+        "  ",
+        "def  ",
+        "北京天安门",
+        "广场上",
+        "。。",
+        " 上海 ",
+        "ab cd",
+        "。 x",
+        "中",
+    ]
+    digests, _ = fingerprint_many(texts)
+    assert digests[0] == hashlib.sha256("新闻".encode()).hexdigest()
+    assert digests[1] == hashlib.sha256("中国北京".encode()).hexdigest()
+    assert digests[4] == hashlib.sha256(b"def").hexdigest()
+    assert_fingerprints_of_each(texts)
+
+
+def test_fingerprint_many_takes_the_general_path_for_the_texts_that_need_it() -> None:
+    rare = "e\u0301 café 𠮷野家😀，第一段。"
+    assert dedup._normalized_codes(rare) is None
+    assert_fingerprints_of_each([chinese_text(300, seed=1), rare, chinese_text(300, seed=2), "ａ\u0301", "你好"])
+
+
+def test_fingerprint_many_of_a_long_text_among_short_ones() -> None:
+    long = "，".join(chinese_text(500, seed=seed) for seed in range(300))  # past a chunk of code points
+    assert_fingerprints_of_each(["短文本", long, chinese_text(800, seed=1) + "\n", long[:5], "2024年５月"])
+
+
+def test_fingerprint_many_is_the_same_in_any_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [chinese_text(length, seed=length) + " ，ＡＢ１２" for length in range(0, 400, 7)]
+    expected = fingerprint_many(texts)
+    monkeypatch.setattr(dedup, "_CHUNK_CODES", 100)
+    digests, matrix = fingerprint_many(texts)
+    assert digests == expected[0]
+    assert np.array_equal(matrix, expected[1])
+
+
+def test_fingerprint_many_fails_like_fingerprint_on_lone_surrogates() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        fingerprint("中文\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        fingerprint_many(["中文中文中文", "中文\ud800"])
