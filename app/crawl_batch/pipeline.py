@@ -2,11 +2,14 @@
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
-from app.crawl_batch.dedup import fingerprint, signature_to_bytes
+import numpy as np
+
+from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
 from app.crawl_batch.extraction import CharClasses, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord
@@ -14,6 +17,8 @@ from app.crawl_batch.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# JSON escapes such as "\ud800" decode to lone surrogates, which no database encoding can store.
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +46,18 @@ class IngestPolicy:
         )
 
 
+_UNSIGNED: Signature = np.empty(0, dtype=np.uint32)
+
+
 @dataclass(slots=True)
 class Processed:
     """A document ready to store."""
 
     text: str
     sentences: list[tuple[int, int]]
-    text_hash: str
-    minhash: bytes
+    # The exact and near-duplicate fingerprints, set by process_records for a whole chunk at once.
+    text_hash: str = ""
+    signature: Signature = field(default_factory=lambda: _UNSIGNED)
     title: str = ""
     url: str | None = None
     record_id: str | None = None
@@ -57,6 +66,11 @@ class Processed:
     script: str | None = None
     docred: DocredDocument | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def minhash(self) -> bytes:
+        """The signature as stored."""
+        return signature_to_bytes(self.signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +82,21 @@ class Filtered:
 
 
 def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
-    """Decode, extract, filter and split one record."""
+    """Decode, extract, filter, split and fingerprint one record."""
+    return process_records([raw], policy)[0]
+
+
+def process_records(raws: Sequence[RawRecord], policy: IngestPolicy) -> list[Processed | Filtered]:
+    """process_record of each record, fingerprinting the kept ones together (a chunk costs a fraction as much)."""
+    results = [_process(raw, policy) for raw in raws]
+    kept = [result for result in results if isinstance(result, Processed)]
+    digests, signatures = fingerprint_many([processed.text for processed in kept])
+    for processed, digest, signature in zip(kept, digests, signatures, strict=True):
+        processed.text_hash, processed.signature = digest, signature
+    return results
+
+
+def _process(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
     if raw.kind == "docred":
         return _process_docred(raw)
     title = (raw.title or "").strip()
@@ -98,15 +126,12 @@ def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered
         return Filtered("language", language)
     if "zh" in policy.languages and language == "zh" and classes.cjk_ratio() < policy.min_cjk_ratio:
         return Filtered("too_little_cjk")
-    digest, signature = fingerprint(text)
     return Processed(
         text=text,
         sentences=split_sentences(text),
-        text_hash=digest,
-        minhash=signature_to_bytes(signature),
-        title=unicodedata.normalize("NFC", title)[:500],
-        url=raw.url,
-        record_id=raw.record_id,
+        title=_storable(unicodedata.normalize("NFC", title)[:500]),
+        url=_storable(raw.url),
+        record_id=_storable(raw.record_id),
         crawl_date=raw.crawl_date,
         language=language,
         script=detect_script(text, classes=classes) if language == "zh" else None,
@@ -121,15 +146,14 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
         return Filtered("invalid_docred", str(exc))
     if not doc.text.strip():
         return Filtered("empty")
+    if _LONE_SURROGATES.search(doc.text):
+        return Filtered("invalid_docred", "the text holds a lone surrogate, which is not a character")
     language = detect_language(doc.text)[0]
-    digest, signature = fingerprint(doc.text)
     return Processed(
         text=doc.text,
         sentences=doc.sentences,
-        text_hash=digest,
-        minhash=signature_to_bytes(signature),
-        title=doc.title[:500],
-        record_id=raw.record_id,
+        title=_storable(doc.title[:500]),
+        record_id=_storable(raw.record_id),
         language=language,
         script=detect_script(doc.text) if language == "zh" else None,
         docred=doc,
@@ -139,10 +163,19 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
 
 def _clean_text(text: str) -> str:
     # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns.
-    text = _CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL_CHARS.sub("", _storable(text).replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(out).strip()
+
+
+@overload
+def _storable(text: str) -> str: ...
+@overload
+def _storable(text: None) -> None: ...
+def _storable(text: str | None) -> str | None:
+    """The text with lone surrogates replaced by U+FFFD, as undecodable bytes are elsewhere."""
+    return _LONE_SURROGATES.sub("\ufffd", text) if text else text

@@ -239,6 +239,22 @@ def test_invalid_json_lines_are_skipped_with_their_line_numbers(ing: Ingest) -> 
     assert {e.get("line") for e in batch.errors} == {2, 4}
 
 
+def test_lone_surrogates_from_json_escapes_are_stored_as_replacement_characters(ing: Ingest) -> None:
+    # "\\ud800" is valid JSON but decodes to half a UTF-16 pair, which neither database can store.
+    pid = ing.project()
+    lines = [
+        f'{{"text": "{ZH_PARAGRAPHS[0]}\\ud800{ZH_PARAGRAPHS[1]}", "title": "\\udfff标题", '
+        '"url": "https://s.example/\\ud83d"}',
+        json.dumps({"text": ZH_PARAGRAPHS[2] * 2}, ensure_ascii=False),
+    ]
+    batch = ing.batch(pid, "\n".join(lines).encode(), "surrogates.jsonl")
+    assert batch.status == BatchStatus.done
+    assert batch.counts["kept"] == 2
+    doc = ing.documents(pid)[0]
+    assert doc.text == ZH_PARAGRAPHS[0] + "\ufffd" + ZH_PARAGRAPHS[1]
+    assert (doc.title, doc.url) == ("\ufffd标题", "https://s.example/\ufffd")
+
+
 def test_docred_import_keeps_annotations_as_an_import_annotator(ing: Ingest) -> None:
     pid = ing.project()
     docs = json.loads((FIXTURES / "docred" / "redocred_dev.json").read_text())[:20]
@@ -325,15 +341,17 @@ def test_a_killed_worker_resumes_without_duplicates(ing: Ingest, monkeypatch: py
     raw = "\n".join(
         json.dumps({"text": t, "url": f"https://r.example/{i}"}, ensure_ascii=False) for i, t in enumerate(texts)
     )
+    # Records are processed two at a time and stored three at a time: stores happen after records 4 and 8.
+    monkeypatch.setattr(ingest, "PROCESS_RECORDS", 2)
     monkeypatch.setattr(ingest, "CHUNK_RECORDS", 3)
     original = ingest._handle
     calls = {"n": 0}
 
-    def dying(run: object, item: object) -> None:
+    def dying(run: object, items: object) -> None:
         calls["n"] += 1
-        if calls["n"] == 8:
+        if calls["n"] == 5:
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing catches it, like SIGKILL
-        original(run, item)  # type: ignore[arg-type]
+        original(run, items)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_handle", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -341,7 +359,8 @@ def test_a_killed_worker_resumes_without_duplicates(ing: Ingest, monkeypatch: py
     with Session(ing.engine) as s:
         batch = s.exec(select(CrawlBatch).where(CrawlBatch.project_id == pid)).one()
     assert batch.status == BatchStatus.running
-    assert batch.checkpoint == 6
+    assert batch.checkpoint == 8
+    assert batch.counts["kept"] == 8
     monkeypatch.setattr(ingest, "_handle", original)
     assert batch.id is not None
     ingest_batch(batch.id, engine=ing.engine)  # the job delivered again
@@ -360,7 +379,7 @@ def test_an_unexpected_error_fails_the_batch_but_not_the_worker(ing: Ingest, mon
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ingest, "process_record", broken)
+    monkeypatch.setattr(ingest, "process_records", broken)
     batch = ing.batch(pid, json.dumps({"text": "你好"}).encode(), "x.jsonl")
     assert batch.status == BatchStatus.failed
     assert batch.failure_reason is not None and "Internal error" in batch.failure_reason
