@@ -6,7 +6,7 @@ and GBK pages with menus, sidebars, footers and inline assets) and the matching 
 - baselines: raw FastWARC iteration over both files; [a] WET iteration plus split_sentences (target: WET
   ingestion at least 50% of its speed); [b] decode_html plus resiliparse extract_main_text per page (target: WARC
   ingestion at least 70% of its speed). Ratios compare records per CPU-second, so a busy machine skews them less;
-- CPU milliseconds per record of each step of process_record, to show where the time goes;
+- CPU milliseconds per record of each step of process_records, to show where the time goes;
 - ingest_batch end to end on an embedded SQLite database, each run in a fresh spawned process that reports its
   peak RSS (VmHWM), for all and for half of the records (target: at most 300 MB, flat in batch size).
 
@@ -41,11 +41,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import jobs, migrations
-from app.crawl_batch.dedup import minhash_signature, signature_to_bytes, text_hash
+from app.crawl_batch.dedup import fingerprint_many
 from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.ingest import ingest_batch
-from app.crawl_batch.pipeline import IngestPolicy, process_record
+from app.crawl_batch.ingest import PROCESS_RECORDS, ingest_batch
+from app.crawl_batch.pipeline import IngestPolicy, process_record, process_records
 from app.crawl_batch.sentences import split_sentences
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
@@ -528,10 +528,9 @@ STAGES = (
     "detect_language",
     "cjk_ratio",
     "split_sentences",
-    "text_hash",
-    "minhash_signature",
+    f"fingerprint_many, {PROCESS_RECORDS} texts a call",
     "detect_script",
-    "process_record, all of it",
+    f"process_records, {PROCESS_RECORDS} records a call",
 )
 
 
@@ -546,6 +545,8 @@ def breakdown(path: Path, sample: int) -> dict[str, float]:
 
     records = iter_warc(path)
     count = 0
+    chunk: list[RawRecord] = []
+    texts: list[str] = []
     while count < sample:
         raw = timed(STAGES[0], next, records, None)
         if raw is None:
@@ -553,6 +554,7 @@ def breakdown(path: Path, sample: int) -> dict[str, float]:
         if not isinstance(raw, RawRecord):
             continue
         count += 1
+        chunk.append(raw)
         if raw.kind == "html":
             html, _ = timed("decode_html", decode_html, raw.content_bytes or b"", http_content_type=raw.content_type)
             text = timed("extract_main_text", extract_main_text, html, url=raw.url).text
@@ -562,10 +564,16 @@ def breakdown(path: Path, sample: int) -> dict[str, float]:
             timed("detect_language", detect_language, text)
         timed("cjk_ratio", cjk_ratio, text)
         timed("split_sentences", split_sentences, text)
-        timed("text_hash", text_hash, text)
-        timed("minhash_signature", lambda t: signature_to_bytes(minhash_signature(t)), text)
+        texts.append(text)
         timed("detect_script", detect_script, text)
-        timed(STAGES[-1], process_record, raw, policy)
+        if len(chunk) == PROCESS_RECORDS:
+            # As ingestion does: records are processed, and their texts fingerprinted, a chunk at a time.
+            timed(STAGES[-3], fingerprint_many, texts)
+            timed(STAGES[-1], process_records, chunk, policy)
+            chunk, texts = [], []
+    if chunk:
+        timed(STAGES[-3], fingerprint_many, texts)
+        timed(STAGES[-1], process_records, chunk, policy)
     return {stage: 1000 * watch.cpu_seconds / max(count, 1) for stage, watch in watches.items()}
 
 

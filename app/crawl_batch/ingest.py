@@ -22,7 +22,9 @@ from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Projec
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
-CHUNK_RECORDS = 200
+# Kept documents are stored, and progress saved, every this many documents or CHUNK_SECONDS, whichever is first:
+# larger transactions write each touched index page to the SQLite journal fewer times.
+CHUNK_RECORDS = 500
 CHUNK_SECONDS = 1.0
 # Records are processed this many at a time: their fingerprints are computed together, in a few NumPy calls.
 PROCESS_RECORDS = 64
@@ -41,7 +43,8 @@ class _Run:
     counts: dict[str, int]
     errors: list[dict[str, Any]]
     consumed: int
-    # Text hash -> document id, or None while pending; compact, as it holds every document of the project.
+    # Text hash -> document id (None for those this run stores: ingestion only asks whether a hash is taken);
+    # compact, as it holds every document of the project.
     hashes: TextHashIds = field(default_factory=TextHashIds)
     index: NearDuplicateIndex | None = None
     pending: list[Processed] = field(default_factory=list)

@@ -146,8 +146,6 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
         return Filtered("invalid_docred", str(exc))
     if not doc.text.strip():
         return Filtered("empty")
-    if _LONE_SURROGATES.search(doc.text):
-        return Filtered("invalid_docred", "the text holds a lone surrogate, which is not a character")
     language = detect_language(doc.text)[0]
     return Processed(
         text=doc.text,
