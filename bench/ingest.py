@@ -528,9 +528,9 @@ STAGES = (
     "detect_language",
     "cjk_ratio",
     "split_sentences",
-    f"fingerprint_many, {PROCESS_RECORDS} texts a call",
+    FINGERPRINT_STAGE := f"fingerprint_many, {PROCESS_RECORDS} texts a call",
     "detect_script",
-    f"process_records, {PROCESS_RECORDS} records a call",
+    PROCESS_STAGE := f"process_records, {PROCESS_RECORDS} records a call",
 )
 
 
@@ -542,6 +542,11 @@ def breakdown(path: Path, sample: int) -> dict[str, float]:
     def timed(stage: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with watches[stage]:
             return call(*args, **kwargs)
+
+    def whole_chunk(chunk: list[RawRecord], texts: list[str]) -> None:
+        # As ingestion does: records are processed, and their texts fingerprinted, a chunk at a time.
+        timed(FINGERPRINT_STAGE, fingerprint_many, texts)
+        timed(PROCESS_STAGE, process_records, chunk, policy)
 
     records = iter_warc(path)
     count = 0
@@ -567,13 +572,10 @@ def breakdown(path: Path, sample: int) -> dict[str, float]:
         texts.append(text)
         timed("detect_script", detect_script, text)
         if len(chunk) == PROCESS_RECORDS:
-            # As ingestion does: records are processed, and their texts fingerprinted, a chunk at a time.
-            timed(STAGES[-3], fingerprint_many, texts)
-            timed(STAGES[-1], process_records, chunk, policy)
+            whole_chunk(chunk, texts)
             chunk, texts = [], []
     if chunk:
-        timed(STAGES[-3], fingerprint_many, texts)
-        timed(STAGES[-1], process_records, chunk, policy)
+        whole_chunk(chunk, texts)
     return {stage: 1000 * watch.cpu_seconds / max(count, 1) for stage, watch in watches.items()}
 
 
@@ -741,7 +743,7 @@ def _steps(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
     for stage in STAGES:
         yield f"{stage:<42}{steps['WET'][stage]:>8.3f}{steps['WARC'][stage]:>8.3f}"
     totals = {fmt: 1000 * runs[fmt, n].cpu_seconds / n for fmt in ("WET", "WARC")}
-    rest = {fmt: totals[fmt] - steps[fmt][STAGES[0]] - steps[fmt][STAGES[-1]] for fmt in totals}
+    rest = {fmt: totals[fmt] - steps[fmt][STAGES[0]] - steps[fmt][PROCESS_STAGE] for fmt in totals}
     yield f"{f'ingest_batch end to end ({n:,} records)':<42}{totals['WET']:>8.3f}{totals['WARC']:>8.3f}"
     yield f"{'  rest: dedup, Document rows, SQLite':<42}{rest['WET']:>8.3f}{rest['WARC']:>8.3f}"
 

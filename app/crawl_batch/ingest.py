@@ -163,7 +163,7 @@ def _consume(engine: Engine, run: _Run) -> None:
             if seen <= resume_after:
                 continue
             chunk.append(item)
-            if len(chunk) < PROCESS_RECORDS and not isinstance(item, RecordError):
+            if len(chunk) < PROCESS_RECORDS:
                 continue
             _handle(run, chunk)
             run.consumed = seen
@@ -176,7 +176,7 @@ def _consume(engine: Engine, run: _Run) -> None:
     except FormatError as exc:
         run.fatal = str(exc)
     if chunk:
-        # What was read before the reader stopped is kept.
+        # The last records, fewer than a chunk: those before a fatal error or the end of the file.
         _handle(run, chunk)
         run.consumed = seen
     _flush(engine, run, progress.bytes_read)
