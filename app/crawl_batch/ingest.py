@@ -3,11 +3,10 @@
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, update
+from sqlalchemy import Connection, Engine, Table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -265,38 +264,101 @@ def _flush(engine: Engine, run: _Run, bytes_read: int) -> None:
     run.duplicate_urls.clear()
 
 
-def _row(run: _Run, p: Processed, now: datetime) -> dict[str, Any]:
-    return {
-        "project_id": run.project_id,
-        "batch_id": run.batch_id,
-        "url": p.url,
-        "title": p.title,
-        "warc_record_id": p.record_id,
-        "crawl_date": p.crawl_date,
-        "language": p.language,
-        "script": p.script,
-        "text": p.text,
-        # Tuples serialize to the same JSON arrays as lists, without a list per sentence to build and collect.
-        "sentences": p.sentences,
-        "text_hash": p.text_hash,
-        "minhash": p.minhash,
-        "meta": p.meta,
-        "duplicate_urls": [],
-        "status": DocumentStatus.new,
-        "version": 1,
-        "created_at": now,
-    }
+# The columns ingestion sets, in the order of _DocumentInsert's rows; the rest take their defaults.
+_CONSTANT_COLUMNS = ("project_id", "batch_id", "duplicate_urls", "status", "version", "created_at")
+_RECORD_COLUMNS = (
+    "url",
+    "title",
+    "warc_record_id",
+    "crawl_date",
+    "language",
+    "script",
+    "text",
+    "sentences",
+    "text_hash",
+    "minhash",
+    "meta",
+)
+
+# The placeholder of a named value in each DB-API parameter style SQLAlchemy's drivers use.
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%({})s", "named": ":{}"}
+
+
+@dataclass(frozen=True)
+class _DocumentInsert:
+    """An executemany INSERT of documents at the driver, with the columns' own bind processing.
+
+    Through SQLAlchemy's insert() each row's 17 values go through its per-value bind processing, a fifth of the
+    cost of storing a document; here the values every row shares are processed once, and only the columns that
+    have a processor (JSON, dates) are processed per row.
+    """
+
+    sql: str
+    positional: bool
+    keys: tuple[str, ...]
+    constants: tuple[Any, ...]
+    processors: tuple[tuple[int, Any], ...]
+
+    @classmethod
+    def for_run(cls, connection: Connection, run: _Run) -> "_DocumentInsert":
+        table: Table = Document.__table__  # type: ignore[attr-defined]
+        dialect = connection.dialect
+        keys = _CONSTANT_COLUMNS + _RECORD_COLUMNS
+        placeholder = _PLACEHOLDERS.get(dialect.paramstyle or "")
+        if placeholder is None:
+            raise RuntimeError(f"unsupported DB-API parameter style {dialect.paramstyle!r}")
+        quote = dialect.identifier_preparer.quote
+        # Built from the table's own names and the placeholders; values only ever travel as parameters.
+        columns = ", ".join(map(quote, keys))
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({columns}) "  # noqa: S608
+            f"VALUES ({', '.join(placeholder.format(name) for name in keys)})"
+        )
+
+        def processor(name: str) -> Any:
+            return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+        shared: tuple[Any, ...] = (run.project_id, run.batch_id, [], DocumentStatus.new.value, 1, utcnow())
+        constants = tuple(
+            value if (process := processor(name)) is None else process(value)
+            for name, value in zip(_CONSTANT_COLUMNS, shared, strict=True)
+        )
+        processors = tuple(
+            (i, process) for i, name in enumerate(_RECORD_COLUMNS) if (process := processor(name)) is not None
+        )
+        return cls(sql, bool(dialect.positional), keys, constants, processors)
+
+    def execute(self, connection: Connection, documents: list[Processed]) -> None:
+        rows: list[Any] = []
+        for p in documents:
+            values = [
+                p.url,
+                p.title,
+                p.record_id,
+                p.crawl_date,
+                p.language,
+                p.script,
+                p.text,
+                # Tuples serialize to the same JSON arrays as lists, without a list per sentence to build.
+                p.sentences,
+                p.text_hash,
+                p.minhash,
+                p.meta,
+            ]
+            for i, process in self.processors:
+                values[i] = process(values[i])
+            row = self.constants + tuple(values)
+            rows.append(row if self.positional else dict(zip(self.keys, row, strict=True)))
+        connection.exec_driver_sql(self.sql, rows)
 
 
 def _store(session: Session, run: _Run, *, one_by_one: bool = False) -> None:
     plain = [p for p in run.pending if p.docred is None] if not one_by_one else []
     if plain:
-        # An executemany INSERT on the table: ORM objects flushed one by one cost ten times as much, and asking
-        # for the new ids back (INSERT … RETURNING) half as much again. Ingestion only needs to know that a text
-        # hash is taken, which run.hashes says already.
-        table: Table = Document.__table__  # type: ignore[attr-defined]
-        now = utcnow()
-        session.connection().execute(insert(table), [_row(run, p, now) for p in plain])
+        # An executemany INSERT: ORM objects flushed one by one cost ten times as much, and asking for the new
+        # ids back (INSERT … RETURNING) half as much again. Ingestion only needs to know that a text hash is
+        # taken, which run.hashes says already.
+        _DocumentInsert.for_run(session.connection(), run).execute(session.connection(), plain)
     for processed in run.pending:
         if processed.docred is None and not one_by_one:
             continue

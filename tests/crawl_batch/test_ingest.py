@@ -4,6 +4,7 @@ import gzip
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,23 @@ from sqlmodel import Session, select
 
 from app.crawl_batch import ingest
 from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_to_bytes
+from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.pipeline import IngestPolicy, Processed, process_record
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
-from app.models import Annotator, BatchStatus, CrawlBatch, Document, Entity, Mention, Project, Relation
+from app.models import (
+    Annotator,
+    BatchStatus,
+    CrawlBatch,
+    Document,
+    DocumentStatus,
+    Entity,
+    Mention,
+    Project,
+    Relation,
+)
+from app.models.types import utcnow
 from app.project.service import create_project
 from tests.conftest import FIXTURES
 from tests.factories import html_page, warc_response
@@ -130,6 +144,44 @@ def test_gbk_and_big5_pages_decode_to_correct_chinese(ing: Ingest) -> None:
     assert "臺灣大學位於臺北市" in traditional.text
     assert traditional.script == "hant"
     assert "首页" not in simplified.text  # navigation boilerplate removed
+
+
+def test_every_stored_column_reads_back_as_ingestion_made_it(ing: Ingest) -> None:
+    pid = ing.project()
+    text = "\n".join(ZH_PARAGRAPHS)
+    line = {"url": "https://news.example.cn/x", "title": "公司新闻", "text": text}
+    before = utcnow()
+    batch = ing.batch(pid, json.dumps(line, ensure_ascii=False).encode(), "news.jsonl")
+    assert batch.status == BatchStatus.done, batch.errors
+    [doc] = ing.documents(pid)
+    expected = process_record(
+        RawRecord(kind="text", offset=0, text=text, title="公司新闻", url="https://news.example.cn/x"), IngestPolicy()
+    )
+    assert isinstance(expected, Processed)
+    assert (doc.project_id, doc.batch_id, doc.url, doc.title) == (pid, batch.id, expected.url, expected.title)
+    assert (doc.text, doc.language, doc.script, doc.text_hash) == (
+        expected.text,
+        expected.language,
+        expected.script,
+        expected.text_hash,
+    )
+    assert doc.sentences == [list(s) for s in expected.sentences]
+    assert doc.minhash == expected.minhash and is_current_signature(doc.minhash)
+    assert (doc.meta, doc.duplicate_urls, doc.status, doc.version) == ({}, [], DocumentStatus.new, 1)
+    assert doc.created_at.tzinfo is not None and before <= doc.created_at <= utcnow()
+    assert doc.locked_by_id is None and doc.curated_at is None
+
+
+def test_crawl_dates_are_stored_in_utc(ing: Ingest) -> None:
+    pid = ing.project()
+    page = html_page("公司新闻", ZH_PARAGRAPHS).encode()
+    record = warc_response("http://news.example.cn/a", page).replace(
+        b"WARC-Date: 2024-05-18T10:00:00Z", b"WARC-Date: 2024-05-18T10:00:00+08:00"
+    )
+    batch = ing.batch(pid, record, "page.warc")
+    assert batch.status == BatchStatus.done, batch.errors
+    [doc] = ing.documents(pid)
+    assert doc.crawl_date == datetime(2024, 5, 18, 2, 0, tzinfo=UTC)
 
 
 def test_filters_are_counted_by_reason(ing: Ingest) -> None:
