@@ -65,6 +65,28 @@ _WEAK_HEADER_CHARSETS = frozenset({"cp1252"})
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+# Codecs whose decoders never yield lone surrogates. Text from any other codec is checked for them: a page may
+# declare UTF-7, say, whose "+2AA-" decodes to U+D800.
+_SURROGATE_FREE = frozenset(
+    {
+        "utf-8",
+        "utf-16-le",
+        "utf-16-be",
+        "utf-32-le",
+        "utf-32-be",
+        "gb18030",
+        "big5hkscs",
+        "cp1252",
+        "shift_jis",
+        "cp932",
+        "euc_jp",
+        "euc_kr",
+        "cp949",
+        "cp1251",
+        "koi8-r",
+    }
+)
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 # When detection fails, the likeliest legacy charset of a Chinese crawl.
 _CHINESE_DEFAULT = "gb18030"
 # Runs of spaces, tabs and no-break spaces collapse to one space; ideographic spaces are content and stay.
@@ -112,7 +134,7 @@ def decode_html(body: bytes, *, http_content_type: str | None) -> tuple[str, str
         return "", "utf-8"
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return _nfc(body[len(bom) :].decode(encoding, "replace")), encoding
+            return _decoded(body[len(bom) :].decode(encoding, "replace"), encoding), encoding
     header = _charset_from_header(http_content_type)
     meta = _charset_from_meta(body[:META_SCAN_BYTES])
     # A Latin-1 header is usually a server default, not the author's choice: it ranks below the page's
@@ -122,19 +144,19 @@ def decode_html(body: bytes, *, http_content_type: str | None) -> tuple[str, str
     for encoding in dict.fromkeys(declared):
         text = _decode_strict(body, encoding)
         if text is not None:
-            return _nfc(text), encoding
+            return _decoded(text, encoding), encoding
     # Nothing declared, or the declaration is wrong: valid UTF-8 is almost never an accident.
     text = _decode_strict(body, "utf-8")
     if text is not None:
-        return _nfc(text), "utf-8"
+        return _decoded(text, "utf-8"), "utf-8"
     # uchardet (bundled with resiliparse) beat charset-normalizer on short Big5, KOI8-R and Latin-1 samples.
     detected = normalize_charset(detect_encoding(body, max_len=DETECT_SAMPLE_BYTES, html5_compatible=False))
     for encoding in dict.fromkeys([detected or _CHINESE_DEFAULT, _CHINESE_DEFAULT]):
         text = _decode_strict(body, encoding)
         if text is not None:
-            return _nfc(text), encoding
+            return _decoded(text, encoding), encoding
     fallback = (declared[0] if declared else None) or weak_header or detected or "utf-8"
-    return _nfc(body.decode(fallback, "replace")), fallback
+    return _decoded(body.decode(fallback, "replace"), fallback), fallback
 
 
 def extract_main_text(html: str, *, url: str | None, extractor: Extractor = "resiliparse") -> Extracted:
@@ -280,8 +302,12 @@ def cjk_ratio(text: str) -> float:
     return CharClasses(text).cjk_ratio()
 
 
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+def _decoded(text: str, encoding: str) -> str:
+    """Decoded text in NFC, with any lone surrogate replaced by U+FFFD (HTML parsers and databases reject them)."""
+    text = unicodedata.normalize("NFC", text)
+    if encoding not in _SURROGATE_FREE:
+        text = _LONE_SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def _charset_from_header(content_type: str | None) -> str | None:

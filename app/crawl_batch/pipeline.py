@@ -16,9 +16,12 @@ from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# JSON escapes such as "\ud800" decode to lone surrogates, which no database encoding can store.
+# JSON escapes such as "\ud800" (and a few codecs, UTF-7 among them) give lone surrogates, which no database
+# encoding can store.
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+# NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class
+# for them and lone surrogates: a text is scanned once for both.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +163,18 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
 
 
 def _clean_text(text: str) -> str:
-    # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns.
-    text = _CONTROL_CHARS.sub("", _storable(text).replace("\r\n", "\n").replace("\r", "\n"))
+    text = _UNSTORABLE.sub(_replace_unstorable, text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(out).strip()
+
+
+def _replace_unstorable(match: re.Match[str]) -> str:
+    """Controls go; a lone surrogate becomes U+FFFD, as undecodable bytes do."""
+    return "\ufffd" if match.group() >= "\ud800" else ""
 
 
 @overload

@@ -332,3 +332,11 @@ def test_char_classes_answer_as_each_detector_alone(text: str) -> None:
     assert detect_language(text, classes=classes) == detect_language(text)
     assert detect_script(text, classes=classes) == detect_script(text)
     assert classes.cjk_ratio() == cjk_ratio(text)
+
+
+def test_a_codec_that_yields_lone_surrogates_gives_replacement_characters() -> None:
+    page = b"<meta charset=utf-7><p>+UxdOrA-+2AA-</p>"
+    html, encoding = decode_html(page, http_content_type=None)
+    assert encoding == "utf-7"
+    assert "北京\ufffd" in html
+    html.encode("utf-8")
