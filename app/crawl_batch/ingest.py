@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Engine, Table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
 from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
-from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds
+from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
 from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, process_records
 from app.crawl_batch.readers import READERS, iter_records
 from app.db import get_engine
@@ -197,30 +198,27 @@ def _handle(run: _Run, items: list[RawRecord | RecordError]) -> None:
             break
     if records:
         run.bump("records", len(records))
-        for result in process_records(records, run.policy):
-            _deduplicate(run, result)
+        _deduplicate(run, process_records(records, run.policy))
 
 
-def _deduplicate(run: _Run, result: Processed | Filtered) -> None:
-    if isinstance(result, Filtered):
-        run.bump(f"filtered:{result.reason}")
-        return
+def _deduplicate(run: _Run, results: list[Processed | Filtered]) -> None:
+    """Count the filtered records, and keep the processed ones that duplicate no document, in their order."""
     assert run.index is not None
-    if result.text_hash in run.hashes:
-        run.bump("duplicates_exact")
+    processed = [result for result in results if isinstance(result, Processed)]
+    signatures = np.array([p.signature for p in processed], dtype=np.uint32).reshape(-1, run.index.num_perm)
+    verdicts = iter(deduplicate_chunk(run.hashes, run.index, [p.text_hash for p in processed], signatures))
+    for result in results:
+        if isinstance(result, Filtered):
+            run.bump(f"filtered:{result.reason}")
+            continue
+        verdict = next(verdicts)
+        if verdict.kind == "kept":
+            run.pending.append(result)
+            run.bump("kept")
+            continue
+        run.bump(f"duplicates_{verdict.kind}")
         if result.url:
-            run.duplicate_urls.setdefault(result.text_hash, []).append(result.url)
-        return
-    near = run.index.query(result.signature)
-    if near:
-        run.bump("duplicates_near")
-        if result.url:
-            run.duplicate_urls.setdefault(near[0], []).append(result.url)
-        return
-    run.index.add(result.text_hash, result.signature)
-    run.hashes[result.text_hash] = None
-    run.pending.append(result)
-    run.bump("kept")
+            run.duplicate_urls.setdefault(verdict.original, []).append(result.url)
 
 
 def _document(run: _Run, p: Processed) -> Document:

@@ -3,7 +3,8 @@
 import functools
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -106,6 +107,25 @@ class _RowsByHash:
                         found.extend(self._rows[start:stop].tolist())
         return found
 
+    def get_each(self, keys: list[int]) -> dict[int, list[int]]:
+        """Rows stored under each hash, by position in keys for those with any, with one search of the arrays."""
+        recent, more = self._recent, self._more
+        found = {
+            position: [row, *more.get(key, ())]
+            for position, key in enumerate(keys)
+            if (row := recent.get(key)) is not None
+        }
+        if self._hashes.size and keys:
+            needles = np.array(keys, dtype=self._hashes.dtype)
+            starts = self._hashes.searchsorted(needles)
+            hits = np.flatnonzero(self._hashes.take(starts, mode="clip") == needles)
+            # Hits are rare (a duplicate, or two bands sharing 32 bits of hash): each is looked at on its own.
+            for position in hits.tolist():
+                start = int(starts[position])
+                stop = int(self._hashes.searchsorted(needles[position], side="right"))
+                found.setdefault(position, []).extend(self._rows[start:stop].tolist())
+        return found
+
     def found(self, keys: NDArray[np.unsignedinteger[Any]]) -> NDArray[np.bool_]:
         """Whether each hash has at least one entry."""
         keys = keys.astype(self._hashes.dtype, copy=False)
@@ -162,13 +182,17 @@ class NearDuplicateIndex:
         if key in self:
             raise ValueError(f"key already indexed: {key!r}")
         signature = self._checked(signature)
+        self._insert(key, signature, self._band_hashes(signature))
+
+    def _insert(self, key: str, signature: Signature, band_hashes: list[int]) -> None:
+        """Add a signature of the right shape under a key known to be new, with its band hashes."""
         row = len(self)
         if row >> _BLOCK_SHIFT == len(self._blocks):
             self._blocks.append(np.empty((_BLOCK_ROWS, self.num_perm), dtype=np.uint32))
         self._blocks[-1][row & (_BLOCK_ROWS - 1)] = signature
         self._key_bytes += key.encode("utf-8", "surrogatepass")
         self._key_ends.append(len(self._key_bytes))
-        self._buckets.add(self._band_hashes(signature), row)
+        self._buckets.add(band_hashes, row)
         self._rows_by_key.add([hash(key) & _MASK32], row)
 
     def add_many(self, keys: Sequence[str], signatures: Sequence[Signature] | NDArray[np.uint32]) -> None:
@@ -207,6 +231,11 @@ class NearDuplicateIndex:
         stored = np.empty((len(rows), self.num_perm), dtype=np.uint32)
         for i, row in enumerate(rows):
             stored[i] = self._blocks[row >> _BLOCK_SHIFT][row & (_BLOCK_ROWS - 1)]
+        matches = self._similar(signature, stored, [self._key_at(row) for row in rows])
+        return [key for _, key in sorted(matches, key=_most_similar_first)]
+
+    def _similar(self, signature: Signature, stored: NDArray[np.uint32], keys: list[str]) -> list[tuple[float, str]]:
+        """(similarity, key) of the stored signatures at least threshold similar that share a whole band with it."""
         equal = stored == signature
         similarity = equal.sum(axis=1) / self.num_perm
         # The tolerance keeps a similarity equal to the threshold despite floating-point rounding.
@@ -216,13 +245,7 @@ class NearDuplicateIndex:
         # Bucket hashes have 32 bits, so a bucket may hold a row that shares no whole band with the signature.
         bands = equal[similar, : self.bands * self.rows].reshape(len(similar), self.bands, self.rows)
         shares_band = bands.all(axis=2).any(axis=1).tolist()
-        matches = [
-            (float(similarity[i]), self._key_at(rows[i]))
-            for i, shared in zip(similar, shares_band, strict=True)
-            if shared
-        ]
-        matches.sort(key=lambda match: (-match[0], match[1]))
-        return [key for _, key in matches]
+        return [(float(similarity[i]), keys[i]) for i, shared in zip(similar, shares_band, strict=True) if shared]
 
     def _checked(self, signature: Signature) -> Signature:
         array = np.asarray(signature, dtype=np.uint32)
@@ -262,6 +285,69 @@ class NearDuplicateIndex:
             if self._key_at(row) == key:
                 return row
         return None
+
+
+def _most_similar_first(match: tuple[float, str]) -> tuple[float, str]:
+    return -match[0], match[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What deduplication made of a text: kept, or a duplicate ("exact" or "near") of the kept text `original`."""
+
+    kind: Literal["kept", "exact", "near"]
+    original: str
+
+
+def deduplicate_chunk(
+    hashes: "TextHashIds", index: NearDuplicateIndex, digests: Sequence[str], signatures: NDArray[np.uint32]
+) -> list[Verdict]:
+    """Deduplicate texts in order, and add the kept ones to `hashes` (as pending) and `index`.
+
+    The same verdicts as, text by text: an exact duplicate if its hash is taken, else a near duplicate of the
+    first key index.query gives, else kept and added. The stored texts are looked up for the whole chunk at
+    once; the chunk's own kept texts are compared in memory as they come.
+    """
+    matrix = np.asarray(signatures, dtype=np.uint32)
+    if matrix.shape != (len(digests), index.num_perm):
+        raise ValueError(f"expected {len(digests)} signatures of {index.num_perm} values, got shape {matrix.shape}")
+    taken = hashes.contains_each(digests)
+    data, step = matrix.tobytes(), 4 * index.num_perm
+    bands = [index._hash_bands(data[start : start + step]) for start in range(0, len(data), step)]
+    # Band position (text * bands + band) -> rows of stored texts in that band's bucket, for the few with any.
+    stored_rows = index._buckets.get_each([key for row in bands for key in row]) if len(index) else {}
+    with_stored = {position // index.bands for position in stored_rows}
+    verdicts: list[Verdict] = []
+    kept: list[int] = []
+    kept_hashes: set[str] = set()
+    # Band hash -> positions of this chunk's kept texts in that bucket.
+    chunk_buckets: dict[int, list[int]] = {}
+    for i, digest in enumerate(digests):
+        if taken[i] or digest in kept_hashes:
+            verdicts.append(Verdict("exact", digest))
+            continue
+        matches: list[tuple[float, str]] = []
+        if i in with_stored:
+            first = i * index.bands
+            rows = sorted({row for band in range(first, first + index.bands) for row in stored_rows.get(band, ())})
+            stored = np.stack([index._blocks[row >> _BLOCK_SHIFT][row & (_BLOCK_ROWS - 1)] for row in rows])
+            matches = index._similar(matrix[i], stored, [index._key_at(row) for row in rows])
+        if chunk_buckets and (earlier := [chunk_buckets[key] for key in bands[i] if key in chunk_buckets]):
+            positions = sorted({j for bucket in earlier for j in bucket})
+            matches += index._similar(matrix[i], matrix[positions], [digests[j] for j in positions])
+        if matches:
+            verdicts.append(Verdict("near", min(matches, key=_most_similar_first)[1]))
+            continue
+        verdicts.append(Verdict("kept", digest))
+        kept.append(i)
+        kept_hashes.add(digest)
+        for key in bands[i]:
+            chunk_buckets.setdefault(key, []).append(i)
+    # One by one: the latest entries wait in dicts, where adding a few costs little however large the index.
+    for i in kept:
+        index._insert(digests[i], matrix[i], bands[i])
+        hashes._insert_pending(digests[i])
+    return verdicts
 
 
 class TextHashIds:
@@ -309,6 +395,16 @@ class TextHashIds:
         first = len(self._ids)
         self._ids.extend(_PENDING if doc_id is None else doc_id for _, doc_id in pairs)
         self._slots.extend(hashes, np.arange(first, len(self._ids), dtype=np.uint32))
+
+    def _insert_pending(self, digest: str) -> None:
+        """Add a text hash known to be absent, its document pending."""
+        self._slots.add([hash(digest) & _MASK64], len(self._ids))
+        self._ids.append(_PENDING)
+
+    def contains_each(self, digests: Sequence[str]) -> list[bool]:
+        """Whether each text hash is present, as `in` would say one by one."""
+        slots = self._slots.get_each([hash(digest) & _MASK64 for digest in digests])
+        return [position in slots for position in range(len(digests))]
 
     def _slot(self, digest: str) -> int | None:
         slots = self._slots.get(hash(digest) & _MASK64)

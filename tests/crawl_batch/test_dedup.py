@@ -21,7 +21,13 @@ from app.crawl_batch.dedup import (
     signature_to_bytes,
     text_hash,
 )
-from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, optimal_bands
+from app.crawl_batch.near_duplicates import (
+    NearDuplicateIndex,
+    TextHashIds,
+    Verdict,
+    deduplicate_chunk,
+    optimal_bands,
+)
 
 COMMON = (
     "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
@@ -614,3 +620,43 @@ def test_fingerprint_many_fails_like_fingerprint_on_lone_surrogates() -> None:
         fingerprint("中文\ud800")
     with pytest.raises(UnicodeEncodeError):
         fingerprint_many(["中文中文中文", "中文\ud800"])
+
+
+def _deduplicate_one_by_one(
+    hashes: TextHashIds, index: NearDuplicateIndex, digests: list[str], matrix: NDArray[np.uint32]
+) -> list[Verdict]:
+    """Ingestion's rule, text by text: exact if the hash is taken, else near if the index finds one, else kept."""
+    verdicts = []
+    for digest, signature in zip(digests, matrix, strict=True):
+        if digest in hashes:
+            verdicts.append(Verdict("exact", digest))
+        elif near := index.query(signature):
+            verdicts.append(Verdict("near", near[0]))
+        else:
+            index.add(digest, signature)
+            hashes[digest] = None
+            verdicts.append(Verdict("kept", digest))
+    return verdicts
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), stored=st.integers(0, 300), chunk=st.integers(1, 80))
+def test_deduplicating_a_chunk_at_once_gives_the_verdicts_of_one_by_one(seed: int, stored: int, chunk: int) -> None:
+    keys, matrix = planted_signatures(600, seed=seed)
+    # Some texts repeat earlier ones exactly (same hash and signature), near duplicates among them.
+    rng = random.Random(seed)
+    order = [rng.randrange(row + 1) if rng.random() < 0.1 else row for row in range(600)]
+    digests, signatures = [keys[row] for row in order], matrix[order]
+    expected = _deduplicate_one_by_one(TextHashIds(), NearDuplicateIndex(), digests, signatures)
+    hashes, index = TextHashIds(), NearDuplicateIndex()
+    got = _deduplicate_one_by_one(hashes, index, digests[:stored], signatures[:stored])
+    for start in range(stored, 600, chunk):
+        got += deduplicate_chunk(hashes, index, digests[start : start + chunk], signatures[start : start + chunk])
+    assert got == expected
+    assert {verdict.kind for verdict in expected} == {"kept", "exact", "near"}
+    assert len(index) == len(hashes) == sum(verdict.kind == "kept" for verdict in expected)
+
+
+def test_deduplicating_a_chunk_refuses_signatures_that_do_not_match_the_hashes() -> None:
+    with pytest.raises(ValueError, match="2 signatures of 128 values"):
+        deduplicate_chunk(TextHashIds(), NearDuplicateIndex(), ["a", "b"], np.zeros((3, 128), dtype=np.uint32))
