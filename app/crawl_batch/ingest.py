@@ -277,6 +277,8 @@ _RECORD_COLUMNS = (
     "minhash",
     "meta",
 )
+# JSON columns whose values come serialized already, as the JSON column would serialize them.
+_SERIALIZED_COLUMNS = frozenset({"sentences"})
 
 # The placeholder of a named value in each DB-API parameter style SQLAlchemy's drivers use.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%({})s", "named": ":{}"}
@@ -322,7 +324,9 @@ class _DocumentInsert:
             for name, value in zip(_CONSTANT_COLUMNS, shared, strict=True)
         )
         processors = tuple(
-            (i, process) for i, name in enumerate(_RECORD_COLUMNS) if (process := processor(name)) is not None
+            (i, process)
+            for i, name in enumerate(_RECORD_COLUMNS)
+            if name not in _SERIALIZED_COLUMNS and (process := processor(name)) is not None
         )
         return cls(sql, bool(dialect.positional), keys, constants, processors)
 
@@ -337,8 +341,7 @@ class _DocumentInsert:
                 p.language,
                 p.script,
                 p.text,
-                # Tuples serialize to the same JSON arrays as lists, without a list per sentence to build.
-                p.sentences,
+                p.sentences_json,
                 p.text_hash,
                 p.minhash,
                 p.meta,

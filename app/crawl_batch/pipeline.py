@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, overload
 
 import numpy as np
+import orjson
 
 from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
@@ -57,7 +58,9 @@ class Processed:
     """A document ready to store."""
 
     text: str
-    sentences: list[tuple[int, int]]
+    # The sentence offsets as the JSON array stored ([[start, end], ...]): one string per document instead of a
+    # tuple and two integers per sentence, which documents waiting to be stored would hold by the thousand.
+    sentences_json: str
     # The exact and near-duplicate fingerprints, set by process_records for a whole chunk at once.
     text_hash: str = ""
     signature: Signature = field(default_factory=lambda: _UNSIGNED)
@@ -69,6 +72,11 @@ class Processed:
     script: str | None = None
     docred: DocredDocument | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sentences(self) -> list[tuple[int, int]]:
+        """The sentences as (start, end) code-point offsets, end exclusive."""
+        return [(start, end) for start, end in orjson.loads(self.sentences_json)]
 
     @property
     def minhash(self) -> bytes:
@@ -131,7 +139,7 @@ def _process(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
         return Filtered("too_little_cjk")
     return Processed(
         text=text,
-        sentences=split_sentences(text),
+        sentences_json=orjson.dumps(split_sentences(text)).decode(),
         title=_storable(unicodedata.normalize("NFC", title)[:500]),
         url=_storable(raw.url),
         record_id=_storable(raw.record_id),
@@ -152,7 +160,7 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
     language = detect_language(doc.text)[0]
     return Processed(
         text=doc.text,
-        sentences=doc.sentences,
+        sentences_json=orjson.dumps(doc.sentences).decode(),
         title=_storable(doc.title[:500]),
         record_id=_storable(raw.record_id),
         language=language,
