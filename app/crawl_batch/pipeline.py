@@ -98,8 +98,13 @@ def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered
 
 
 def process_records(raws: Sequence[RawRecord], policy: IngestPolicy) -> list[Processed | Filtered]:
-    """process_record of each record, fingerprinting the kept ones together (a chunk costs a fraction as much)."""
-    results = [_process(raw, policy) for raw in raws]
+    """process_record of each record, classifying characters and fingerprinting for the chunk at once (a chunk
+    costs a fraction as much)."""
+    prepared = [_prepare(raw, policy) for raw in raws]
+    texts = [item for item in prepared if isinstance(item, _Text)]
+    # Language, CJK share and script all look at the same character classes: classify each text once.
+    classes = iter(CharClasses.of_each([item.text for item in texts]))
+    results = [_judge(item, next(classes), policy) if isinstance(item, _Text) else item for item in prepared]
     kept = [result for result in results if isinstance(result, Processed)]
     digests, signatures = fingerprint_many([processed.text for processed in kept])
     for processed, digest, signature in zip(kept, digests, signatures, strict=True):
@@ -107,7 +112,17 @@ def process_records(raws: Sequence[RawRecord], policy: IngestPolicy) -> list[Pro
     return results
 
 
-def _process(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A record's clean text, of an acceptable length, and its title."""
+
+    raw: RawRecord
+    text: str
+    title: str
+
+
+def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filtered:
+    """Decode, extract and clean a record's text, and check its length."""
     if raw.kind == "docred":
         return _process_docred(raw)
     title = (raw.title or "").strip()
@@ -130,8 +145,12 @@ def _process(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
         return Filtered("too_short", str(len(text)))
     if len(text) > policy.max_chars:
         return Filtered("too_long", str(len(text)))
-    # Language, CJK share and script all look at the same character classes: classify the text once.
-    classes = CharClasses(text)
+    return _Text(raw, text, title)
+
+
+def _judge(item: _Text, classes: CharClasses, policy: IngestPolicy) -> Processed | Filtered:
+    """Filter a text by language and CJK share, or split it into sentences."""
+    raw, text = item.raw, item.text
     language = raw.language_hint or detect_language(text, classes=classes)[0]
     if policy.languages and language not in policy.languages:
         return Filtered("language", language)
@@ -140,7 +159,7 @@ def _process(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
     return Processed(
         text=text,
         sentences_json=orjson.dumps(split_sentences(text)).decode(),
-        title=_storable(unicodedata.normalize("NFC", title)[:500]),
+        title=_storable(unicodedata.normalize("NFC", item.title)[:500]),
         url=_storable(raw.url),
         record_id=_storable(raw.record_id),
         crawl_date=raw.crawl_date,

@@ -340,3 +340,21 @@ def test_a_codec_that_yields_lone_surrogates_gives_replacement_characters() -> N
     assert encoding == "utf-7"
     assert "北京\ufffd" in html
     html.encode("utf-8")
+
+
+def test_classifying_texts_together_counts_each_as_alone() -> None:
+    texts = [
+        "北京大学于一八九八年创办。 Peking University",
+        "",
+        "臺灣大學位於臺北市\u3000ひらがな한국어 𠮷",
+        "   \t\n",
+    ]
+    together = CharClasses.of_each([*texts, "lone \ud800 surrogate 于"])
+    assert together[-1].cjk_ratio() == CharClasses("lone \ud800 surrogate 于").cjk_ratio() == 1 / 15
+    for text, classes in zip(texts, together[:-1], strict=True):
+        alone = CharClasses(text)
+        for limit in (None, 0, 3, 12, 1000):
+            assert classes.cjk_ratio(limit=limit) == alone.cjk_ratio(limit=limit)
+        assert detect_script(text, classes=classes) == detect_script(text, classes=alone)
+        assert detect_language(text, classes=classes) == detect_language(text, classes=alone)
+    assert CharClasses.of_each([]) == []
