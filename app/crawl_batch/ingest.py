@@ -29,6 +29,8 @@ CHUNK_SECONDS = 1.0
 # Records are processed this many at a time: their fingerprints are computed together, in a few NumPy calls.
 PROCESS_RECORDS = 64
 MAX_STORED_ERRORS = 1000
+# A kept document lists at most this many URLs of its duplicates.
+MAX_DUPLICATE_URLS = 1000
 # Existing documents are loaded into the dedup state this many at a time, streamed rather than fetched whole.
 LOAD_CHUNK = 4096
 # Documents signed by an older MinHash scheme are re-signed from their texts this many at a time.
@@ -386,15 +388,20 @@ def _store(session: Session, run: _Run, *, one_by_one: bool = False) -> None:
                 annotator_name=run.import_name,
             )
     if run.duplicate_urls:
-        docs = session.exec(
-            select(Document).where(
+        # Only the ids and lists: loading whole documents would read and parse their texts and sentences too.
+        rows = session.execute(
+            select(Document.id, Document.text_hash, Document.duplicate_urls).where(
                 Document.project_id == run.project_id, col(Document.text_hash).in_(list(run.duplicate_urls))
             )
         ).all()
-        for doc in docs:
-            doc.duplicate_urls = [*doc.duplicate_urls, *run.duplicate_urls[doc.text_hash]][:1000]
-            session.add(doc)
-        session.flush()
+        if rows:
+            session.execute(
+                update(Document),
+                [
+                    {"id": doc_id, "duplicate_urls": [*urls, *run.duplicate_urls[digest]][:MAX_DUPLICATE_URLS]}
+                    for doc_id, digest, urls in rows
+                ],
+            )
 
 
 def _finish(engine: Engine, run: _Run, *, failed: str | None = None) -> None:

@@ -218,6 +218,33 @@ def test_uploading_the_same_file_twice_creates_no_duplicates(ing: Ingest) -> Non
     assert docs[0].duplicate_urls == ["https://a.example/0"]
 
 
+def test_duplicate_urls_add_up_across_stores_and_batches_up_to_the_limit(
+    ing: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "PROCESS_RECORDS", 2)
+    monkeypatch.setattr(ingest, "CHUNK_RECORDS", 1)
+    monkeypatch.setattr(ingest, "MAX_DUPLICATE_URLS", 5)
+    pid = ing.project()
+    text = "".join(ZH_PARAGRAPHS)
+
+    def lines(urls: list[str]) -> bytes:
+        return "\n".join(json.dumps({"text": text, "url": url}, ensure_ascii=False) for url in urls).encode()
+
+    first = ing.batch(pid, lines(["https://a.example/kept", "https://a.example/1", "https://a.example/2"]), "a.jsonl")
+    assert first.counts["kept"] == 1 and first.counts["duplicates_exact"] == 2
+    assert ing.documents(pid)[0].duplicate_urls == ["https://a.example/1", "https://a.example/2"]
+    ing.batch(pid, lines([f"https://b.example/{i}" for i in range(4)]), "b.jsonl")
+    [doc] = ing.documents(pid)
+    assert doc.url == "https://a.example/kept" and doc.text == text
+    assert doc.duplicate_urls == [
+        "https://a.example/1",
+        "https://a.example/2",
+        "https://b.example/0",
+        "https://b.example/1",
+        "https://b.example/2",
+    ]
+
+
 def test_near_duplicates_are_folded_into_the_kept_document(ing: Ingest) -> None:
     pid = ing.project()
     text = "".join(ZH_PARAGRAPHS) * 4
