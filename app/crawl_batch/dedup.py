@@ -25,7 +25,7 @@ DEFAULT_THRESHOLD = 0.8
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
-_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 # Stored signatures start with this tag, naming the scheme: one-permutation MinHash with optimal densification.
 # Untagged ones predate it (128 separate permutations); the two do not compare, so ingestion re-signs old texts.
 SIGNATURE_TAG = b"OPH1"
@@ -330,7 +330,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()
 
 
-def _mix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
+def mix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
     """SplitMix64's finalizer, vectorized: stable across platforms and NumPy versions, unlike its generators."""
     shifted = values >> np.uint64(30)
     values = values ^ shifted
@@ -351,8 +351,8 @@ def shingle_hashes(text: str, *, seed: int = DEFAULT_SEED) -> NDArray[np.uint64]
 @functools.cache
 def _shingle_constants(seed: int) -> tuple[tuple[int, ...], int]:
     """Odd multipliers for the positions of a 5-gram and the length, then the salt, drawn from SplitMix64."""
-    states = np.arange(1, SHINGLE_SIZE + 3, dtype=np.uint64) * np.uint64(_GOLDEN_GAMMA) + np.uint64(seed & _MASK64)
-    words = (_mix64(states) >> np.uint64(32)).tolist()
+    states = np.arange(1, SHINGLE_SIZE + 3, dtype=np.uint64) * np.uint64(GOLDEN_GAMMA) + np.uint64(seed & _MASK64)
+    words = (mix64(states) >> np.uint64(32)).tolist()
     return tuple(word | 1 for word in words[:-1]), words[-1]
 
 
@@ -517,7 +517,7 @@ def _densify_draws(num_perm: int, seed: int) -> NDArray[np.intp]:
     count = _DENSIFY_DRAWS * num_perm
     # Counter-mode SplitMix64 from a state of its own, apart from the 5-gram hashes' salt.
     state = np.uint64((seed ^ 0xD1B54A32D192ED03) & _MASK64)
-    values = _mix64(np.arange(1, num_perm * count + 1, dtype=np.uint64) * np.uint64(_GOLDEN_GAMMA) + state)
+    values = mix64(np.arange(1, num_perm * count + 1, dtype=np.uint64) * np.uint64(GOLDEN_GAMMA) + state)
     draws = (((values >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.intp)
     draws = draws.reshape(num_perm, count)
     draws.flags.writeable = False

@@ -9,7 +9,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from app.crawl_batch.dedup import DEFAULT_NUM_PERM, DEFAULT_SEED, DEFAULT_THRESHOLD, Signature, minhash_signature
+from app.crawl_batch.dedup import (
+    DEFAULT_NUM_PERM,
+    DEFAULT_SEED,
+    DEFAULT_THRESHOLD,
+    GOLDEN_GAMMA,
+    Signature,
+    minhash_signature,
+    mix64,
+)
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
@@ -22,6 +30,13 @@ _BLOCK_ROWS = 1 << _BLOCK_SHIFT
 _RECENT_SHARE = 32
 _MIN_RECENT = 4096
 _PENDING = -1
+
+
+@functools.cache
+def _band_multipliers(bands: int, rows: int) -> NDArray[np.uint64]:
+    """Fixed odd 64-bit multipliers, one per band and slot, from SplitMix64 in counter mode."""
+    values = mix64(np.arange(1, bands * rows + 1, dtype=np.uint64) * np.uint64(GOLDEN_GAMMA))
+    return (values | np.uint64(1)).reshape(bands, rows)
 
 
 @functools.cache
@@ -213,13 +228,7 @@ class NearDuplicateIndex:
                 raise ValueError(f"key already indexed: {keys[position]!r}")
         rows = np.arange(len(self), len(self) + len(keys), dtype=np.uint32)
         self._append(keys, matrix)
-        data, step = matrix.tobytes(), 4 * self.num_perm
-        band_hashes = np.fromiter(
-            (key for start in range(0, len(data), step) for key in self._hash_bands(data[start : start + step])),
-            dtype=np.uint32,
-            count=len(keys) * self.bands,
-        )
-        self._buckets.extend(band_hashes, np.repeat(rows, self.bands))
+        self._buckets.extend(self._band_keys(matrix).ravel(), np.repeat(rows, self.bands))
         self._rows_by_key.extend(key_hashes, rows)
 
     def query(self, signature: Signature) -> list[str]:
@@ -256,12 +265,21 @@ class NearDuplicateIndex:
     def _band_hashes(self, signature: Signature) -> list[int]:
         data = signature.tobytes()
         if data != self._last_bands[0]:
-            self._last_bands = (data, self._hash_bands(data))
+            self._last_bands = (data, self._band_keys(signature.reshape(1, -1))[0].tolist())
         return self._last_bands[1]
 
-    def _hash_bands(self, data: bytes) -> list[int]:
-        width = 4 * self.rows
-        return [hash(data[start : start + width]) & _MASK32 for start in range(0, width * self.bands, width)]
+    def _band_keys(self, matrix: NDArray[np.uint32]) -> NDArray[np.uint32]:
+        """32-bit hashes of each band of each signature (a row each), keying the buckets.
+
+        Multilinear hashing, with an odd multiplier per band and slot so that equal values in two bands do not
+        share a bucket; the high half of the 64-bit sum is the hash. Equal bands always hash alike; unequal ones
+        rarely do, and query checks candidates share a whole band anyway.
+        """
+        multipliers = _band_multipliers(self.bands, self.rows)
+        bands = matrix[:, : self.bands * self.rows].reshape(-1, self.bands, self.rows).astype(np.uint64)
+        bands *= multipliers
+        sums: NDArray[np.uint64] = bands.sum(axis=2, dtype=np.uint64)
+        return (sums >> np.uint64(32)).astype(np.uint32)
 
     def _append(self, keys: Sequence[str], matrix: NDArray[np.uint32]) -> None:
         row, done = len(self), 0
@@ -312,8 +330,7 @@ def deduplicate_chunk(
     if matrix.shape != (len(digests), index.num_perm):
         raise ValueError(f"expected {len(digests)} signatures of {index.num_perm} values, got shape {matrix.shape}")
     taken = hashes.contains_each(digests)
-    data, step = matrix.tobytes(), 4 * index.num_perm
-    bands = [index._hash_bands(data[start : start + step]) for start in range(0, len(data), step)]
+    bands = index._band_keys(matrix).tolist()
     # Band position (text * bands + band) -> rows of stored texts in that band's bucket, for the few with any.
     stored_rows = index._buckets.get_each([key for row in bands for key in row]) if len(index) else {}
     with_stored = {position // index.bands for position in stored_rows}
