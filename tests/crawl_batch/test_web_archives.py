@@ -226,6 +226,17 @@ def test_bad_chunked_encoding_costs_only_that_record(tmp_path: Path) -> None:
     assert isinstance(items[1], RawRecord)
 
 
+def test_http_header_names_are_matched_whatever_their_case_and_the_first_one_counts(tmp_path: Path) -> None:
+    body = gzip.compress(page("好"))
+    encoded = "CONTENT-ENCODING: gzip\r\ncontent-type: text/plain\r\n"
+    plain = http_response(b"just text", content_type="text/plain", headers="content-type: text/html\r\n")
+    path = write_warc(tmp_path, [warc_record(http_response(body, headers=encoded)), warc_record(plain)])
+    html, text = list(iter_warc(path))
+    assert isinstance(html, RawRecord) and isinstance(text, RawRecord)
+    assert html.content_type == "text/html; charset=utf-8" and html.content_bytes == gzip.decompress(body)
+    assert text.content_type == "text/plain" and text.content_bytes is None
+
+
 def test_content_encoding_bomb_is_limited(tmp_path: Path) -> None:
     bomb = gzip.compress(b"<html>" + b" " * (5 * 1024 * 1024), 9)
     record = warc_record(http_response(bomb, headers="Content-Encoding: gzip\r\n"))
