@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol, overload
 
 import ijson  # type: ignore[import-untyped]
 from fastwarc.stream_io import Lz4Reader, ZstdReader
@@ -373,3 +373,16 @@ def _describe_suffix(suffixes: tuple[str, ...]) -> str:
     if ".json" in suffixes:
         return "a JSON file"
     return "a web archive (WARC/ARC)"
+
+
+# JSON escapes such as "\ud800" decode to lone surrogates, which no database encoding can store.
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+@overload
+def storable(text: str) -> str: ...
+@overload
+def storable(text: None) -> None: ...
+def storable(text: str | None) -> str | None:
+    """The text with lone surrogates replaced by U+FFFD, as undecodable bytes are elsewhere."""
+    return _LONE_SURROGATES.sub("\ufffd", text) if text else text

@@ -5,7 +5,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import orjson
@@ -13,13 +13,10 @@ import orjson
 from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
 from app.crawl_batch.extraction import CharClasses, decode_html, detect_language, detect_script, extract_main_text
-from app.crawl_batch.formats import RawRecord
+from app.crawl_batch.formats import RawRecord, storable
 from app.crawl_batch.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# JSON escapes such as "\ud800" (and a few codecs, UTF-7 among them) give lone surrogates, which no database
-# encoding can store.
-_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class
 # for them and lone surrogates: a text is scanned once for both.
 _UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
@@ -159,9 +156,11 @@ def _judge(item: _Text, classes: CharClasses, policy: IngestPolicy) -> Processed
     return Processed(
         text=text,
         sentences_json=orjson.dumps(split_sentences(text)).decode(),
-        title=_storable(unicodedata.normalize("NFC", item.title)[:500]),
-        url=_storable(raw.url),
-        record_id=_storable(raw.record_id),
+        # Readers give storable titles, URLs and ids: only JSON escapes make lone surrogates, and the JSON
+        # readers replace them.
+        title=unicodedata.normalize("NFC", item.title)[:500],
+        url=raw.url,
+        record_id=raw.record_id,
         crawl_date=raw.crawl_date,
         language=language,
         script=detect_script(text, classes=classes) if language == "zh" else None,
@@ -180,8 +179,8 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
     return Processed(
         text=doc.text,
         sentences_json=orjson.dumps(doc.sentences).decode(),
-        title=_storable(doc.title[:500]),
-        record_id=_storable(raw.record_id),
+        title=storable(doc.title[:500]),
+        record_id=storable(raw.record_id),
         language=language,
         script=detect_script(doc.text) if language == "zh" else None,
         docred=doc,
@@ -202,12 +201,3 @@ def _clean_text(text: str) -> str:
 def _replace_unstorable(match: re.Match[str]) -> str:
     """Controls go; a lone surrogate becomes U+FFFD, as undecodable bytes do."""
     return "\ufffd" if match.group() >= "\ud800" else ""
-
-
-@overload
-def _storable(text: str) -> str: ...
-@overload
-def _storable(text: None) -> None: ...
-def _storable(text: str | None) -> str | None:
-    """The text with lone surrogates replaced by U+FFFD, as undecodable bytes are elsewhere."""
-    return _LONE_SURROGATES.sub("\ufffd", text) if text else text

@@ -28,6 +28,7 @@ from app.crawl_batch.formats import (
     check_zip_members,
     detect_format,
     open_decompressed,
+    storable,
 )
 from app.crawl_batch.web_archives import iter_arc, iter_warc
 
@@ -329,7 +330,7 @@ def _string(obj: dict[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = obj.get(key)
         if isinstance(value, str) and value:
-            return value
+            return storable(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
     return None
