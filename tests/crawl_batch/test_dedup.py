@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from app.crawl_batch import dedup
+from app.crawl_batch import dedup, hash_normalization, near_duplicates
 from app.crawl_batch.dedup import (
     Signature,
     estimate_jaccard,
@@ -15,12 +15,12 @@ from app.crawl_batch.dedup import (
     fingerprint_many,
     is_current_signature,
     minhash_signature,
-    normalize_for_hash,
     shingle_hashes,
     signature_from_bytes,
     signature_to_bytes,
     text_hash,
 )
+from app.crawl_batch.hash_normalization import normalize_for_hash
 from app.crawl_batch.near_duplicates import (
     NearDuplicateIndex,
     TextHashIds,
@@ -343,8 +343,15 @@ def test_index_answers_exactly_by_whole_bands_past_block_and_merge_sizes() -> No
     assert index.query(matrix[6]) == exact_band_query(keys, matrix, matrix[6], 0.8) != []
 
 
+def _collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every band and key of the index land in one of four hash buckets."""
+    monkeypatch.setattr(near_duplicates, "_MASK32", 3)
+    band_keys = NearDuplicateIndex._band_keys
+    monkeypatch.setattr(NearDuplicateIndex, "_band_keys", lambda index, matrix: band_keys(index, matrix) & np.uint32(3))
+
+
 def test_colliding_hashes_do_not_change_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup, "_MASK32", 3)  # every band and key lands in one of four hash buckets
+    _collide(monkeypatch)
     keys, matrix = planted_signatures(400, seed=3)
     index = NearDuplicateIndex(threshold=0.7)
     index.add_many(keys[:200], matrix[:200])
@@ -356,6 +363,7 @@ def test_colliding_hashes_do_not_change_answers(monkeypatch: pytest.MonkeyPatch)
     assert "doc-400-𠮷" not in index
     with pytest.raises(ValueError, match="already indexed"):
         index.add(keys[123], matrix[0])
+    assert len(index._buckets.get_each([0, 1, 2, 3])) == 4  # the collisions did happen
 
 
 def test_add_many_is_add_one_by_one() -> None:
@@ -448,13 +456,13 @@ TRICKY = (
     ],
 )
 def test_table_normalization_is_the_definition(text: str) -> None:
-    assert normalize_for_hash(text) == dedup._normalize_in_full(text)
+    assert normalize_for_hash(text) == hash_normalization.normalize_in_full(text)
 
 
 def test_table_normalization_matches_the_definition_on_random_text() -> None:
     rng = random.Random(7)
-    table = dedup._normalize_table()
-    by_table = [code for code in range(0, 0x40000, 97) if table.direct[code] != dedup._GENERAL]
+    table = hash_normalization._normalize_table()
+    by_table = [code for code in range(0, 0x40000, 97) if table.direct[code] != hash_normalization._GENERAL]
     on_table_path = 0
     for i in range(4000):
         if i % 2:
@@ -464,16 +472,16 @@ def test_table_normalization_matches_the_definition_on_random_text() -> None:
                 chr(rng.choice(by_table)) if rng.random() < 0.5 else rng.choice(TRICKY)
                 for _ in range(rng.randint(0, 12))
             )
-        codes = dedup._normalized_codes(text)
+        codes = hash_normalization.normalized_codes(text)
         if codes is not None:
             on_table_path += 1
-            assert dedup._to_text(codes) == dedup._normalize_in_full(text), repr(text)
+            assert hash_normalization.codes_to_text(codes) == hash_normalization.normalize_in_full(text), repr(text)
     assert on_table_path > 2000
 
 
 def test_ordinary_chinese_and_english_text_takes_the_table_path() -> None:
     text = chinese_text(500, seed=1) + "，“引号”（括号）ＧＤＰ增长５．６％。Hello, World! 2024-05-20 ㎡ ℃"
-    assert dedup._normalized_codes(text) is not None
+    assert hash_normalization.normalized_codes(text) is not None
 
 
 @pytest.mark.parametrize("length", [60, 120, 400, 2000])
@@ -597,7 +605,7 @@ def test_fingerprint_many_keeps_texts_apart() -> None:
 
 def test_fingerprint_many_takes_the_general_path_for_the_texts_that_need_it() -> None:
     rare = "e\u0301 café 𠮷野家😀，第一段。"
-    assert dedup._normalized_codes(rare) is None
+    assert hash_normalization.normalized_codes(rare) is None
     assert_fingerprints_of_each([chinese_text(300, seed=1), rare, chinese_text(300, seed=2), "ａ\u0301", "你好"])
 
 
@@ -655,6 +663,19 @@ def test_deduplicating_a_chunk_at_once_gives_the_verdicts_of_one_by_one(seed: in
     assert got == expected
     assert {verdict.kind for verdict in expected} == {"kept", "exact", "near"}
     assert len(index) == len(hashes) == sum(verdict.kind == "kept" for verdict in expected)
+
+
+def test_deduplicating_a_chunk_with_colliding_hashes_gives_the_verdicts_of_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _collide(monkeypatch)
+    keys, matrix = planted_signatures(300, seed=5)
+    expected = _deduplicate_one_by_one(TextHashIds(), NearDuplicateIndex(), keys, matrix)
+    hashes, index = TextHashIds(), NearDuplicateIndex()
+    got = []
+    for start in range(0, 300, 64):
+        got += deduplicate_chunk(hashes, index, keys[start : start + 64], matrix[start : start + 64])
+    assert got == expected and any(verdict.kind == "near" for verdict in got)
 
 
 def test_deduplicating_a_chunk_refuses_signatures_that_do_not_match_the_hashes() -> None:
