@@ -245,6 +245,33 @@ def test_duplicate_urls_add_up_across_stores_and_batches_up_to_the_limit(
     ]
 
 
+def test_a_text_stored_meanwhile_by_another_batch_counts_as_a_duplicate(
+    ing: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = ing.project()
+    texts = [_unique_text(i) for i in range(3)]
+    taken = process_record(RawRecord(kind="text", offset=0, text=texts[1]), IngestPolicy())
+    assert isinstance(taken, Processed)
+    start = ingest._start
+
+    def start_then_store_one_elsewhere(engine: Engine, batch_id: int) -> object:
+        run = start(engine, batch_id)
+        # Another worker's batch stores the second text after this run loaded the project's hashes.
+        with Session(engine) as session:
+            session.add(Document(project_id=pid, text=texts[1], text_hash=taken.text_hash, url="https://other/1"))
+            session.commit()
+        return run
+
+    monkeypatch.setattr(ingest, "_start", start_then_store_one_elsewhere)
+    lines = "\n".join(json.dumps({"text": t, "url": f"https://a.example/{i}"}) for i, t in enumerate(texts))
+    batch = ing.batch(pid, lines.encode(), "race.jsonl")
+    assert batch.status == BatchStatus.done, (batch.failure_reason, batch.errors)
+    assert (batch.counts["kept"], batch.counts["duplicates_exact"]) == (2, 1)
+    docs = ing.documents(pid)
+    assert sorted(d.url or "" for d in docs) == ["https://a.example/0", "https://a.example/2", "https://other/1"]
+    assert all(d.sentences for d in docs if d.url and d.url.startswith("https://a."))
+
+
 def test_near_duplicates_are_folded_into_the_kept_document(ing: Ingest) -> None:
     pid = ing.project()
     text = "".join(ZH_PARAGRAPHS) * 4
