@@ -74,9 +74,11 @@ class LimitExceededError(FormatError):
     """Reading stopped because a size limit was reached (e.g. a decompression bomb)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which triples the cost of building
+# the one per record that readers make.
+@dataclass(slots=True)
 class RawRecord:
-    """One document as read from the input, before decoding and extraction."""
+    """One document as read from the input, before decoding and extraction; readers make it, nothing changes it."""
 
     kind: RecordKind
     # Where the record starts: the compressed file offset for WARC/ARC (gzip members are addressable),
