@@ -1,6 +1,5 @@
 """create_app(): routers, static files, error handlers, security headers."""
 
-import gc
 import logging
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from app.crawl_batch import pages as batch_pages
 from app.dataset import api as dataset_api
 from app.dataset import pages as dataset_pages
 from app.errors import install_error_handlers
+from app.gc_tuning import tune_gc
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
@@ -89,22 +89,10 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _tune_gc() -> None:
-    """Fewer, cheaper garbage collections: a long review page allocates tens of thousands of short-lived
-    objects, and with the default thresholds full collections over everything imported landed inside requests
-    (bench/review.py: p95 three times p50). Objects alive at start-up are frozen out of collection. Once per
-    process."""
-    if gc.get_threshold()[0] >= 50_000:
-        return
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 def create_app() -> FastAPI:
     """The web application."""
     logging.basicConfig(level=get_settings().log_level.upper())
-    _tune_gc()
+    tune_gc()
     app = FastAPI(
         title="Concord API",
         version=API_VERSION,

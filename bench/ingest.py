@@ -60,6 +60,7 @@ from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.crawl_batch.web_archives import iter_warc
 from app.db import make_engine
+from app.gc_tuning import tune_gc
 from app.models import CrawlBatch
 from app.project.service import create_project
 
@@ -625,12 +626,14 @@ def _reset_peak_rss() -> bool:
 
 
 def warm_up() -> float:
-    """Load what a worker loads once (language model, OpenCC tables, Unicode classes); return the seconds."""
+    """Load what a worker loads once (language model, OpenCC tables, Unicode classes) and tune the garbage
+    collector as a worker process does when it starts; return the seconds."""
     started = time.perf_counter()
     text = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学，培养了大批人才。" * 3
     html = f"<html><head><title>t</title></head><body><article><p>{text}</p></article></body></html>"
     process_record(RawRecord(kind="text", offset=0, text=text), IngestPolicy())
     process_record(RawRecord(kind="html", offset=0, content_bytes=html.encode()), IngestPolicy())
+    tune_gc()
     return time.perf_counter() - started
 
 

@@ -1,8 +1,11 @@
 """The Celery application, configured from app.config (embedded Redis or REDIS_URL)."""
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 from app.config import get_settings
+from app.gc_tuning import tune_gc
 
 JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation", "workers.dataset"]
 
@@ -41,3 +44,11 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _tune_worker_gc(**_kwargs: Any) -> None:
+    """Workers tune the collector as the web server does: the solo and thread pools run jobs in the worker's
+    own process (worker_init), the prefork pool in its children (worker_process_init)."""
+    tune_gc()
