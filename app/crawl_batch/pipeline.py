@@ -20,6 +20,8 @@ HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class
 # for them and lone surrogates: a text is scanned once for both.
 _UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+# Two or more blank lines in a row, once lines are stripped: they become one.
+_BLANK_RUNS = re.compile("\n\n\n+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +133,11 @@ def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filter
             return Filtered("not_html", mime)
         html, _encoding = decode_html(raw.content_bytes or b"", http_content_type=raw.content_type)
         extracted = extract_main_text(html, url=raw.url, extractor=policy.extractor)  # type: ignore[arg-type]
-        text = extracted.text
+        # extract_main_text's lines are already stripped, non-empty and joined by "\n" alone.
+        text = _clean_text(extracted.text, lines_clean=True)
         title = title or (extracted.title or "")
     else:
-        text = unicodedata.normalize("NFC", raw.text or "")
-    text = _clean_text(text)
+        text = _clean_text(unicodedata.normalize("NFC", raw.text or ""))
     if not text:
         return Filtered("empty")
     if len(text) < policy.min_chars:
@@ -188,14 +190,17 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
     )
 
 
-def _clean_text(text: str) -> str:
+def _clean_text(text: str, *, lines_clean: bool = False) -> str:
+    """Drop controls, replace lone surrogates, unify line ends, strip lines and collapse runs of blank lines.
+
+    `lines_clean` says the lines are stripped, non-empty and joined by "\n" alone already, so that only a
+    removed control character could leave work to do.
+    """
+    if lines_clean and not _UNSTORABLE.search(text):
+        return text
     text = _UNSTORABLE.sub(_replace_unstorable, text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = [line.rstrip() for line in text.split("\n")]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip()
+    text = "\n".join([line.rstrip() for line in text.split("\n")])
+    return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
 def _replace_unstorable(match: re.Match[str]) -> str:

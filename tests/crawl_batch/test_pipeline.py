@@ -1,7 +1,11 @@
 """One record to a document: what cleaning keeps, drops and replaces before the text is stored."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.crawl_batch.extraction import _paragraphs
 from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.pipeline import IngestPolicy, Processed, process_record
+from app.crawl_batch.pipeline import IngestPolicy, Processed, _clean_text, process_record
 
 SENTENCE = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学。"
 ANY_LANGUAGE = IngestPolicy(languages=frozenset(), min_chars=1, min_cjk_ratio=0.0)
@@ -36,3 +40,43 @@ def test_a_page_whose_codec_yields_lone_surrogates_is_stored_with_replacement_ch
     assert "\ufffd" in result.text and SENTENCE in result.text
     assert not any("\ud800" <= char <= "\udfff" for char in result.text)
     result.text.encode("utf-8")
+
+
+# Characters that exercise cleaning: line ends and breaks, inline and ideographic spaces, controls, a lone
+# surrogate, and text.
+_CLEANING_ALPHABET = st.sampled_from(
+    [
+        *("a", "中", "。", " ", "\t", "\u3000", "\xa0"),
+        *("\n", "\r", "\r\n", "\u2028", "\x85", "\x0b", "\x0c"),
+        *("\x00", "\x1c", "\x1f", "\x7f", "\ud800"),
+    ]
+)
+
+
+def _clean_line_by_line(text: str) -> str:
+    """What cleaning means, written plainly: the definition _clean_text must keep."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text if not _unstorable_control(ch))
+    out: list[str] = []
+    for line in (line.rstrip() for line in text.split("\n")):
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _unstorable_control(ch: str) -> bool:
+    return (ch < " " and ch not in "\t\n") or ch == "\x7f"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_CLEANING_ALPHABET, max_size=40).map("".join))
+def test_cleaning_strips_lines_and_collapses_blank_runs_as_defined(text: str) -> None:
+    assert _clean_text(text) == _clean_line_by_line(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_CLEANING_ALPHABET, max_size=40).map("".join))
+def test_extracted_text_takes_the_short_cleaning_path_to_the_same_result(raw: str) -> None:
+    # extract_main_text's own line handling, applied to raw extractor output of any shape.
+    extracted = _paragraphs(raw)
+    assert _clean_text(extracted, lines_clean=True) == _clean_text(extracted)
