@@ -16,6 +16,11 @@ from app.crawl_batch.extraction import CharClasses, decode_html, detect_language
 from app.crawl_batch.formats import RawRecord, storable
 from app.crawl_batch.sentences import split_sentences
 
+try:
+    from app.crawl_batch import _native
+except ImportError:  # built without a C compiler: the Python definitions below do the same, slower
+    _native = None  # type: ignore[assignment]
+
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class
 # for them and lone surrogates: a text is scanned once for both.
@@ -191,7 +196,14 @@ def _process_docred(raw: RawRecord) -> Processed | Filtered:
 
 
 def _clean_text(text: str, *, lines_clean: bool = False) -> str:
-    """Drop controls, replace lone surrogates, unify line ends, strip lines and collapse runs of blank lines.
+    """Drop controls, replace lone surrogates, unify line ends, strip lines and collapse runs of blank lines."""
+    if _native is not None:
+        return _native.clean_text(text)
+    return clean_text_in_python(text, lines_clean=lines_clean)
+
+
+def clean_text_in_python(text: str, *, lines_clean: bool = False) -> str:
+    """_clean_text's definition, used where the compiled module is not built.
 
     `lines_clean` says the lines are stripped, non-empty and joined by "\n" alone already, so that only a
     removed control character could leave work to do.

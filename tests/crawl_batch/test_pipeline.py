@@ -1,11 +1,16 @@
 """One record to a document: what cleaning keeps, drops and replaces before the text is stored."""
 
+from collections.abc import Callable
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.crawl_batch import pipeline
 from app.crawl_batch.extraction import _paragraphs
 from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.pipeline import IngestPolicy, Processed, _clean_text, process_record
+from app.crawl_batch.pipeline import IngestPolicy, Processed, clean_text_in_python, process_record
+from tests.conftest import IN_CI
 
 SENTENCE = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学。"
 ANY_LANGUAGE = IngestPolicy(languages=frozenset(), min_chars=1, min_cjk_ratio=0.0)
@@ -68,10 +73,44 @@ def _unstorable_control(ch: str) -> bool:
     return (ch < " " and ch not in "\t\n") or ch == "\x7f"
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.lists(_CLEANING_ALPHABET, max_size=40).map("".join))
-def test_cleaning_strips_lines_and_collapses_blank_runs_as_defined(text: str) -> None:
-    assert _clean_text(text) == _clean_line_by_line(text)
+def _compiled_clean_text() -> Callable[[str], str]:
+    native = pipeline._native
+    if native is None:
+        message = "app.crawl_batch._native is not built (pip install builds it where a C compiler is at hand)"
+        if IN_CI:
+            pytest.fail(message + " - CI requires it", pytrace=False)
+        pytest.skip(message)
+    return native.clean_text
+
+
+@pytest.fixture(scope="module", params=["python", "compiled"])
+def clean_text(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Each implementation of cleaning: the Python definition and the compiled module ingestion prefers."""
+    return clean_text_in_python if request.param == "python" else _compiled_clean_text()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.lists(_CLEANING_ALPHABET, max_size=40).map("".join))
+def test_cleaning_strips_lines_and_collapses_blank_runs_as_defined(clean_text: Callable[[str], str], text: str) -> None:
+    assert clean_text(text) == _clean_line_by_line(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_cleaning_any_text_matches_its_definition(clean_text: Callable[[str], str], text: str) -> None:
+    # Any code point, astral ones and every Unicode space and line break among them.
+    assert clean_text(text) == _clean_line_by_line(text)
+
+
+def test_cleaning_keeps_the_width_of_its_characters() -> None:
+    # Latin-1, BMP and astral texts are stored in three widths inside Python; each must come back as it was.
+    for text in ("plain ascii", "caf\xe9 \xa0", "北京。\u3000", "𠮷野家 😀\r\n\r\n\r\nok", "", " \n\t "):
+        assert _compiled_clean_text()(text) == _clean_line_by_line(text)
+
+
+def test_text_needing_no_cleaning_is_returned_as_it_is() -> None:
+    text = f"{SENTENCE}\n\n{SENTENCE}"
+    assert _compiled_clean_text()(text) is text
 
 
 @settings(max_examples=500, deadline=None)
@@ -79,4 +118,4 @@ def test_cleaning_strips_lines_and_collapses_blank_runs_as_defined(text: str) ->
 def test_extracted_text_takes_the_short_cleaning_path_to_the_same_result(raw: str) -> None:
     # extract_main_text's own line handling, applied to raw extractor output of any shape.
     extracted = _paragraphs(raw)
-    assert _clean_text(extracted, lines_clean=True) == _clean_text(extracted)
+    assert clean_text_in_python(extracted, lines_clean=True) == clean_text_in_python(extracted)
