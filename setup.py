@@ -11,7 +11,6 @@ setup(
         Extension(
             "app.crawl_batch._native",
             sources=["app/crawl_batch/_native.c"],
-            extra_compile_args=["-O2"],
             optional=True,
         )
     ]

@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,6 +36,18 @@ def _reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_compiled_module() -> ModuleType:
+    """Ingestion's compiled module; missing, it fails the run under CI=true and skips the test elsewhere."""
+    try:
+        from app.crawl_batch import _native
+    except ImportError:
+        message = "app.crawl_batch._native is not built (pip install builds it where a C compiler is at hand)"
+        if IN_CI:
+            pytest.fail(message + " - CI requires it", pytrace=False)
+        pytest.skip(message)
+    return _native
 
 
 def require_service(name: str, ok: bool, hint: str) -> None:

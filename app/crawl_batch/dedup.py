@@ -16,8 +16,14 @@ from app.crawl_batch.hash_normalization import (
     normalize_for_hash,
     normalize_in_full,
     normalize_many,
+    normalize_table,
     normalized_codes,
 )
+
+try:
+    from app.crawl_batch import _native
+except ImportError:  # built without a C compiler: the NumPy path below computes the same
+    _native = None  # type: ignore[assignment]
 
 Signature = NDArray[np.uint32]
 # One signature per row.
@@ -112,6 +118,8 @@ def fingerprint(text: str) -> tuple[str, Signature]:
 
 def fingerprint_many(texts: Sequence[str]) -> tuple[list[str], Signature2D]:
     """fingerprint of each text (digests, and signatures as rows), with a fixed number of NumPy calls per chunk."""
+    if _native is not None:
+        return _fingerprint_many_compiled(texts)
     digests: list[str] = []
     matrix = np.empty((len(texts), DEFAULT_NUM_PERM), dtype=np.uint32)
     ends = list(itertools.accumulate(map(len, texts)))
@@ -135,6 +143,28 @@ def fingerprint_many(texts: Sequence[str]) -> tuple[list[str], Signature2D]:
                 digest = hashlib.sha256(joined[start:end].encode("utf-8")).hexdigest()
             digests.append(digest)
         first = stop
+    return digests, matrix
+
+
+def _fingerprint_many_compiled(texts: Sequence[str]) -> tuple[list[str], Signature2D]:
+    """fingerprint_many through the compiled module: one pass over each text normalizes, shingles and bins it."""
+    matrix = np.empty((len(texts), DEFAULT_NUM_PERM), dtype=np.uint32)
+    table = normalize_table()
+    multipliers, salt = _shingle_constants(DEFAULT_SEED)
+    assert _native is not None
+    normalized = _native.normalize_and_sign(
+        list(texts), table.direct, table.start, table.length, table.atoms, table.cjk, multipliers, salt, matrix
+    )
+    # Rows of texts that need the general path are zero, which densification leaves be; they are filled after.
+    _densify(matrix, DEFAULT_SEED)
+    digests: list[str] = []
+    for i, text in enumerate(texts):
+        done = normalized[i]
+        if done is None:
+            digest, matrix[i] = fingerprint(text)
+        else:
+            digest = hashlib.sha256(done).hexdigest()
+        digests.append(digest)
     return digests, matrix
 
 

@@ -122,7 +122,7 @@ def normalize_in_full(text: str) -> str:
     return _CJK_SPACE.sub("", normalized.casefold()).strip()
 
 
-class _NormalizeTable(NamedTuple):
+class NormalizeTable(NamedTuple):
     """What normalize_for_hash makes of each code point below _TABLE_SIZE, when it acts on each one alone."""
 
     # The character's output if it is one code point, else _EXPANDS (see start and length) or _GENERAL (the
@@ -137,7 +137,7 @@ class _NormalizeTable(NamedTuple):
 
 
 @functools.cache
-def _normalize_table() -> _NormalizeTable:
+def normalize_table() -> NormalizeTable:
     """Run each code point through the steps of normalize_in_full, once per process (2.5 MB).
 
     Width folding, deletion and separators act on each character alone. NFKC and case folding do too, unless a
@@ -179,7 +179,7 @@ def _normalize_table() -> _NormalizeTable:
         direct[code] = output[0] if len(output) == 1 else _EXPANDS
         start[code], length[code] = len(atoms), len(output)
         atoms.extend(output)
-    return _NormalizeTable(direct, start, length, np.array(atoms, dtype=np.uint32), cjk)
+    return NormalizeTable(direct, start, length, np.array(atoms, dtype=np.uint32), cjk)
 
 
 def _fold_code(code: int) -> int:
@@ -200,7 +200,7 @@ def normalized_codes(text: str) -> NDArray[np.uint32] | None:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
     except UnicodeEncodeError:
         return None
-    table = _normalize_table()
+    table = normalize_table()
     # Code points past the table clip to its last entry, _GENERAL.
     out = table.direct.take(codes, mode="clip")
     if out.size and out.max() >= _EXPANDS:
@@ -229,7 +229,7 @@ def normalized_codes(text: str) -> NDArray[np.uint32] | None:
 
 def _expand(codes: NDArray[np.uint32], counts: NDArray[np.intp]) -> NDArray[np.uint32]:
     """The table's output for the code points, each taking counts of them (some none, some several)."""
-    table = _normalize_table()
+    table = normalize_table()
     owner = np.repeat(np.arange(codes.size), counts)
     first_out = np.cumsum(counts) - counts
     start = table.start.take(codes, mode="clip")[owner].astype(np.intp)
@@ -264,7 +264,7 @@ def normalize_many(texts: Sequence[str]) -> NormalizedTexts:
         codes = np.frombuffer(b"".join(parts), dtype="<u4")
         lengths = [len(part) // 4 for part in parts]
     bounds = np.array([0, *itertools.accumulate(lengths)], dtype=np.intp)
-    table = _normalize_table()
+    table = normalize_table()
     out = table.direct.take(codes, mode="clip")
     if out.size and out.max() >= _EXPANDS:
         counts = table.length.take(codes, mode="clip").astype(np.intp)

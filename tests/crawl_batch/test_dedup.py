@@ -1,5 +1,6 @@
 import hashlib
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from app.crawl_batch.near_duplicates import (
     deduplicate_chunk,
     optimal_bands,
 )
+from tests.conftest import require_compiled_module
 
 COMMON = (
     "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
@@ -461,7 +463,7 @@ def test_table_normalization_is_the_definition(text: str) -> None:
 
 def test_table_normalization_matches_the_definition_on_random_text() -> None:
     rng = random.Random(7)
-    table = hash_normalization._normalize_table()
+    table = hash_normalization.normalize_table()
     by_table = [code for code in range(0, 0x40000, 97) if table.direct[code] != hash_normalization._GENERAL]
     on_table_path = 0
     for i in range(4000):
@@ -531,6 +533,15 @@ def test_signatures_and_hashes_keep_their_stored_values() -> None:
     assert values.hexdigest() == "615dd31ae3b16fc8f03c88628f17e1ca989d8698ebc8ebf7f854ba9e3c6c42ee"
 
 
+@pytest.fixture(scope="module", params=["numpy", "compiled"])
+def fingerprint_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """fingerprint_many through each of its paths: NumPy, and the compiled module ingestion prefers."""
+    native = dedup._native
+    dedup._native = require_compiled_module() if request.param == "compiled" else None  # type: ignore[assignment]
+    yield request.param
+    dedup._native = native
+
+
 def assert_fingerprints_of_each(texts: list[str]) -> None:
     digests, matrix = fingerprint_many(texts)
     assert matrix.shape == (len(texts), 128)
@@ -550,6 +561,7 @@ TABLE_PATH = (
 GENERAL_PATH = "\u0301\u1161\u11a8\U000e0067\U000e0100"
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
@@ -566,6 +578,7 @@ def test_fingerprint_many_equals_fingerprint_of_each_text(texts: list[str]) -> N
     assert_fingerprints_of_each(texts)
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_of_no_texts() -> None:
     digests, matrix = fingerprint_many([])
     assert digests == []
@@ -573,12 +586,14 @@ def test_fingerprint_many_of_no_texts() -> None:
     assert matrix.dtype == np.uint32
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_of_the_empty_text() -> None:
     digests, _ = fingerprint_many([""])
     assert digests == [hashlib.sha256(b"").hexdigest()]
     assert_fingerprints_of_each([""])
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_keeps_texts_apart() -> None:
     # Spaces and punctuation at a text's ends are stripped even beside another text's CJK or Latin characters,
     # and no 5-gram spans two texts.
@@ -603,17 +618,20 @@ def test_fingerprint_many_keeps_texts_apart() -> None:
     assert_fingerprints_of_each(texts)
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_takes_the_general_path_for_the_texts_that_need_it() -> None:
     rare = "e\u0301 café 𠮷野家😀，第一段。"
     assert hash_normalization.normalized_codes(rare) is None
     assert_fingerprints_of_each([chinese_text(300, seed=1), rare, chinese_text(300, seed=2), "ａ\u0301", "你好"])
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_of_a_long_text_among_short_ones() -> None:
     long = "，".join(chinese_text(500, seed=seed) for seed in range(300))  # past a chunk of code points
     assert_fingerprints_of_each(["短文本", long, chinese_text(800, seed=1) + "\n", long[:5], "2024年５月"])
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_is_the_same_in_any_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = [chinese_text(length, seed=length) + " ，ＡＢ１２" for length in range(0, 400, 7)]
     expected = fingerprint_many(texts)
@@ -623,6 +641,7 @@ def test_fingerprint_many_is_the_same_in_any_chunks(monkeypatch: pytest.MonkeyPa
     assert np.array_equal(matrix, expected[1])
 
 
+@pytest.mark.usefixtures("fingerprint_path")
 def test_fingerprint_many_fails_like_fingerprint_on_lone_surrogates() -> None:
     with pytest.raises(UnicodeEncodeError):
         fingerprint("中文\ud800")

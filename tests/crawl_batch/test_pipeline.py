@@ -6,11 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.crawl_batch import pipeline
 from app.crawl_batch.extraction import _paragraphs
 from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.pipeline import IngestPolicy, Processed, clean_text_in_python, process_record
-from tests.conftest import IN_CI
+from tests.conftest import require_compiled_module
 
 SENTENCE = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学。"
 ANY_LANGUAGE = IngestPolicy(languages=frozenset(), min_chars=1, min_cjk_ratio=0.0)
@@ -74,13 +73,8 @@ def _unstorable_control(ch: str) -> bool:
 
 
 def _compiled_clean_text() -> Callable[[str], str]:
-    native = pipeline._native
-    if native is None:
-        message = "app.crawl_batch._native is not built (pip install builds it where a C compiler is at hand)"
-        if IN_CI:
-            pytest.fail(message + " - CI requires it", pytrace=False)
-        pytest.skip(message)
-    return native.clean_text
+    clean: Callable[[str], str] = require_compiled_module().clean_text
+    return clean
 
 
 @pytest.fixture(scope="module", params=["python", "compiled"])
