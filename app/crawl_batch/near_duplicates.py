@@ -48,17 +48,15 @@ def optimal_bands(
         raise ValueError("threshold must be between 0 and 1")
     grid = np.linspace(0.0, 1.0, 1001)
     below, above = grid <= threshold, grid >= threshold
-    best: tuple[float, int, int] | None = None
-    for bands in range(1, num_perm + 1):
-        for rows in range(1, num_perm // bands + 1):
-            probability = 1.0 - (1.0 - grid**rows) ** bands
-            false_positive = np.trapezoid(probability[below], grid[below])
-            false_negative = np.trapezoid(1.0 - probability[above], grid[above])
-            error = float(false_positive_weight * false_positive + false_negative_weight * false_negative)
-            if best is None or error < best[0]:
-                best = (error, bands, rows)
-    assert best is not None
-    return best[1], best[2]
+    # Every (bands, rows) with bands * rows <= num_perm at once, a row of the grid each, in the order a loop over
+    # bands then rows would take: argmin's first minimum is then that loop's first minimum.
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)])
+    probability = 1.0 - (1.0 - grid ** pairs[:, 1:].astype(float)) ** pairs[:, :1].astype(float)
+    false_positive = np.trapezoid(probability[:, below], grid[below], axis=1)
+    false_negative = np.trapezoid(1.0 - probability[:, above], grid[above], axis=1)
+    error = false_positive_weight * false_positive + false_negative_weight * false_negative
+    bands, rows = pairs[int(np.argmin(error))].tolist()
+    return bands, rows
 
 
 class _RowsByHash:

@@ -217,6 +217,33 @@ def test_optimal_bands_fit_the_threshold() -> None:
         optimal_bands(1.0, 128)
 
 
+def _optimal_bands_by_loop(threshold: float, num_perm: int, fp_weight: float, fn_weight: float) -> tuple[int, int]:
+    """optimal_bands as datasketch defines it: try every (bands, rows) in turn, keep the first least error."""
+    grid = np.linspace(0.0, 1.0, 1001)
+    below, above = grid <= threshold, grid >= threshold
+    best: tuple[float, int, int] | None = None
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            probability = 1.0 - (1.0 - grid**rows) ** bands
+            false_positive = np.trapezoid(probability[below], grid[below])
+            false_negative = np.trapezoid(1.0 - probability[above], grid[above])
+            error = float(fp_weight * false_positive + fn_weight * false_negative)
+            if best is None or error < best[0]:
+                best = (error, bands, rows)
+    assert best is not None
+    return best[1], best[2]
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.3, 0.5, 0.75, 0.8, 0.85, 0.95])
+@pytest.mark.parametrize(
+    ("num_perm", "weights"), [(128, (0.5, 0.5)), (128, (0.2, 0.8)), (64, (0.9, 0.1)), (7, (0.2, 0.8))]
+)
+def test_optimal_bands_are_the_first_least_error_of_every_choice(
+    threshold: float, num_perm: int, weights: tuple[float, float]
+) -> None:
+    assert optimal_bands(threshold, num_perm, *weights) == _optimal_bands_by_loop(threshold, num_perm, *weights)
+
+
 def test_signature_bytes_round_trip() -> None:
     signature = minhash_signature(chinese_text(500, seed=5))
     data = signature_to_bytes(signature)
