@@ -40,14 +40,14 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def require_compiled_module() -> ModuleType:
     """Ingestion's compiled module; missing, it fails the run under CI=true and skips the test elsewhere."""
-    try:
-        from app.crawl_batch import _native
-    except ImportError:
+    from app.crawl_batch.native import compiled
+
+    if compiled is None:
         message = "app.crawl_batch._native is not built (pip install builds it where a C compiler is at hand)"
         if IN_CI:
             pytest.fail(message + " - CI requires it", pytrace=False)
         pytest.skip(message)
-    return _native
+    return compiled
 
 
 def require_service(name: str, ok: bool, hint: str) -> None:

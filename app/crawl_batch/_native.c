@@ -423,5 +423,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    return PyModule_Create(&module);
+    PyObject *created = PyModule_Create(&module);
+    /* native.VERSION: the Python side uses this module only when the numbers agree. */
+    if (created != NULL && PyModule_AddIntConstant(created, "VERSION", 1) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -1,6 +1,8 @@
 import numpy as np
 from numpy.typing import NDArray
 
+VERSION: int
+
 def clean_text(text: str, /) -> str: ...
 def normalize_and_sign(
     texts: list[str],

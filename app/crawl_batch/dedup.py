@@ -20,10 +20,8 @@ from app.crawl_batch.hash_normalization import (
     normalized_codes,
 )
 
-try:
-    from app.crawl_batch import _native
-except ImportError:  # built without a C compiler: the NumPy path below computes the same
-    _native = None  # type: ignore[assignment]
+# Without it, the NumPy path below computes the same.
+from app.crawl_batch.native import compiled as _native
 
 Signature = NDArray[np.uint32]
 # One signature per row.

@@ -14,12 +14,10 @@ from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_byte
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
 from app.crawl_batch.extraction import CharClasses, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord, storable
-from app.crawl_batch.sentences import split_sentences
 
-try:
-    from app.crawl_batch import _native
-except ImportError:  # built without a C compiler: the Python definitions below do the same, slower
-    _native = None  # type: ignore[assignment]
+# Without it, the Python definitions below do the same, slower.
+from app.crawl_batch.native import compiled as _native
+from app.crawl_batch.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class
