@@ -1,10 +1,22 @@
 /* Compiled versions of per-record text steps of ingestion, each equal to a pure Python definition that stays
  * in app/crawl_batch (the fallback when this module is not built, and the reference its tests compare with).
- * Python code points in, Python code points out: no encoding, no locale. */
+ * They read Python strings as code points: no decoding, no locale. Python uses the module through
+ * app/crawl_batch/native.py, which checks VERSION. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Strings made by Python 3.12 and later are always ready to be read by code point. */
+static inline int ensure_ready(PyObject *text)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(text);
+#else
+    (void)text;
+    return 0;
+#endif
+}
 
 static inline int is_dropped_control(Py_UCS4 c)
 {
@@ -12,7 +24,7 @@ static inline int is_dropped_control(Py_UCS4 c)
     return c <= 0x08 || (c >= 0x0b && c <= 0x1f && c != 0x0d) || c == 0x7f;
 }
 
-/* pipeline._clean_text: line ends unified (CRLF and CR become LF), controls dropped, lone surrogates replaced
+/* pipeline.clean_text_in_python: line ends unified (CRLF and CR become LF), controls dropped, lone surrogates replaced
  * by U+FFFD, each line stripped of trailing whitespace, runs of blank lines collapsed to one, then the whole
  * text stripped. Returns the argument itself when nothing changes. */
 static PyObject *clean_text(PyObject *module, PyObject *arg)
@@ -21,7 +33,7 @@ static PyObject *clean_text(PyObject *module, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "clean_text() argument must be str");
         return NULL;
     }
-    if (PyUnicode_READY(arg) < 0) {
+    if (ensure_ready(arg) < 0) {
         return NULL;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(arg);
@@ -371,6 +383,10 @@ static PyObject *normalize_and_sign(PyObject *module, PyObject *args)
         int general = 0;
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "texts must be str");
+            Py_CLEAR(result);
+            goto done;
+        }
+        if (ensure_ready(text) < 0) {
             Py_CLEAR(result);
             goto done;
         }
