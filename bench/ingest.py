@@ -50,6 +50,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import jobs, migrations
+from app.crawl_batch import native
 from app.crawl_batch.dedup import fingerprint_many
 from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
 from app.crawl_batch.formats import RawRecord
@@ -976,7 +977,8 @@ def main() -> None:
     started = time.perf_counter()
     print(
         f"Concord ingestion benchmark: {args.records:,} records, {_runs(args.repeats)} each, seed {args.seed}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {_load()}",
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {_load()}, "
+        f"compiled text steps (_native.c): {'in use' if native.compiled else 'NOT built, Python in use'}",
         flush=True,
     )
     load, cpus = os.getloadavg()[0], os.cpu_count() or 1
