@@ -34,6 +34,7 @@ def test_doctor_reports_every_part_healthy(live_concord: LiveConcord) -> None:
     result = run_cli(["doctor"], live_concord.env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "worker    ok" in result.stdout
+    assert "compiled in use" in result.stdout
 
 
 def test_cli_user_and_token_work_against_the_api(live_concord: LiveConcord) -> None:
