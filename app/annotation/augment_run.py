@@ -1,138 +1,188 @@
-"""Entity-pair augmentation for one document: ask about type-compatible pairs that neither annotator related."""
+"""The second look at one document: augmentation and the blind second opinion, one request per LLM annotator.
+
+Each LLM annotator of the pair is asked about the candidate pairs nobody related, mixed with the pairs the other
+annotator proposed alone, and types every listed entity (the other's single-model ones among them), never told what
+was proposed. The document's items are then rebuilt from both first passes with these answers applied: an item
+the other model confirms blind becomes `confirmed`, one it rejects `disputed`; a pair both missed that one
+answers becomes `augmented` (or `confirmed`/`disputed`/`type_conflict` by the other's answer to the same pair).
+
+With the project's `recheck` off, only the first LLM annotator is asked about the candidates, with their types
+shown, as before the blind second opinion existed. Idempotent: the calls come from the cache when already paid,
+and the rebuild starts from the first passes each time.
+"""
 
 import logging
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.annotation.augmentation import CandidateEntity, allowed_types, batches, candidate_pairs, pair_sentence_window
-from app.annotation.consolidate import remove_items
-from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, augmentation_prompt, prompt_version
-from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, open_context, run_async
-from app.annotation.schemas import AugmentationOutput
-from app.annotation.service import pair_of
-from app.models import (
-    Agreement,
-    Annotator,
-    AnnotatorKind,
-    AnnotatorRun,
-    Document,
-    Entity,
-    ItemStatus,
-    Mention,
-    Project,
-    Proposal,
-    Relation,
-    RunStatus,
+from app.annotation import recheck
+from app.annotation.augmentation import CandidateEntity, allowed_types, candidate_pairs
+from app.annotation.consolidate import Built, SecondLooks
+from app.annotation.engine import rebuild_document, review_started
+from app.annotation.prompts import (
+    AUGMENT_TEMPLATE_VERSION,
+    RECHECK_TEMPLATE_VERSION,
+    augmentation_prompt,
+    prompt_version,
+    recheck_prompt,
 )
+from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, open_context, run_async
+from app.annotation.schemas import AugmentationOutput, RecheckOutput
+from app.annotation.service import pair_of
+from app.jobs import enqueue
+from app.models import Annotator, AnnotatorKind, AnnotatorRun, Document, Project, RunStatus
 from app.models.types import utcnow
 from app.project.schemas import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)
-# The default cap (40) fits one request: the shared instructions are paid once per document.
-PAIRS_PER_REQUEST = 40
 
 
-def _asker(session: Session, project_id: int) -> Annotator | None:
-    a, b = pair_of(session, project_id=project_id)
-    return next((x for x in (a, b) if x is not None and x.kind == AnnotatorKind.llm), None)
+class _Ask:
+    """What one annotator is asked about one document."""
+
+    def __init__(self, side: str, annotator: Annotator, requests: list[recheck.Request], run_id: int) -> None:
+        self.side, self.annotator, self.requests, self.run_id = side, annotator, requests, run_id
 
 
 def augment_document(engine: Engine, document_id: int) -> None:
-    """Idempotent: earlier augmented items are replaced; answers come from the call cache when already paid."""
+    """Ask, then rebuild the document's items with the answers (nothing is rebuilt once review has started)."""
     with Session(engine, expire_on_commit=False) as session:
         document = session.get(Document, document_id)
         if document is None:
             return
+        if review_started(session, document_id):
+            _note(session, document, "augmentation", "skipped: review had started")
+            return
         project = session.get(Project, document.project_id)
         assert project is not None
         schema, settings = label_schema_of(project), settings_of(project)
-        asker = _asker(session, project.id or 0)
-        if asker is None:
-            document.meta = {**document.meta, "augmentation": "skipped: no LLM annotator in the pair"}
-            session.add(document)
+        a, b = pair_of(session, project_id=project.id or 0)
+        llms = {s: x for s, x in (("a", a), ("b", b)) if x is not None and x.kind == AnnotatorKind.llm}
+        if not llms:
+            _note(session, document, "augmentation", "skipped: no LLM annotator in the pair")
+            return
+        built = rebuild_document(session, document)
+        if built is None:
             session.commit()
             return
-        entities = list(session.exec(select(Entity).where(Entity.document_id == document_id, Entity.grounded)))
-        sentence_ids: dict[int, list[int]] = {}
-        for m in session.exec(select(Mention).where(Mention.document_id == document_id)):
-            sentence_ids.setdefault(m.entity_id, []).append(m.sentence_id)
-        relations = session.exec(
-            select(Relation).where(Relation.document_id == document_id, Relation.agreement != Agreement.augmented)
-        )
-        related = {(r.head_id, r.tail_id) for r in relations}
-        result = candidate_pairs(
-            [
-                CandidateEntity(id=e.id or 0, type=e.type, sentence_ids=sorted(set(sentence_ids.get(e.id or 0, []))))
-                for e in entities
-            ],
-            related,
-            schema,
-            cap=settings.augmentation_cap,
-        )
-        if result.skipped_reason:
-            document.meta = {**document.meta, "augmentation": f"skipped: {result.skipped_reason}"}
-            session.add(document)
-            session.commit()
-            return
-        version = prompt_version(schema, project.guidelines, AUGMENT_TEMPLATE_VERSION)
-        run = session.exec(
-            select(AnnotatorRun).where(
-                AnnotatorRun.document_id == document_id,
-                AnnotatorRun.annotator_id == asker.id,
-                AnnotatorRun.prompt_version == version,
+        blind = settings.recheck
+        if not blind:  # augmentation alone: the first LLM annotator, as before the second opinion existed
+            first = next(iter(llms))
+            llms = {first: llms[first]}
+        candidates, skipped = _candidates(built, schema, settings.augmentation_cap if settings.augmentation else 0)
+        if skipped:
+            document.meta = {**document.meta, "augmentation": f"skipped: {skipped}"}
+        template = RECHECK_TEMPLATE_VERSION if blind else AUGMENT_TEMPLATE_VERSION
+        version = prompt_version(schema, project.guidelines, template)
+        asks: list[_Ask] = []
+        for side, annotator in llms.items():
+            other = "b" if side == "a" else "a"
+            disputed = [(h, t) for h, t, _type, _cls, alone in built.relations if blind and alone == other]
+            to_type = [k for k, (_cls, alone) in built.entity_class.items() if blind and alone == other]
+            requests = recheck.plan(
+                built.entities, pairs=[*candidates, *disputed], to_type=to_type, n_sentences=len(document.sentences)
             )
-        ).first()
-        if run is None:
-            run = AnnotatorRun(document_id=document_id, annotator_id=asker.id or 0, prompt_version=version)
-        run.status = RunStatus.running
-        session.add(run)
+            if not requests:
+                continue
+            run = _run(session, document_id, annotator, version)
+            asks.append(_Ask(side, annotator, requests, run.id or 0))
         session.commit()
-        by_id = {e.id: e for e in entities}
         text, sentences = document.text, [(s, e) for s, e in document.sentences]
 
-    answers: list[tuple[int, int, str, list[int]]] = []
-    ctx = open_context(engine, asker, project, document_id)
-    try:
-        answers = run_async(_ask(ctx, schema, text, sentences, result.pairs, by_id, sentence_ids))
-        status, error = RunStatus.done, None
-    except BudgetExhausted as exc:
-        status, error = RunStatus.budget, str(exc)
-    except RunFailure as exc:
-        status, error = RunStatus.failed, str(exc)
+    second = SecondLooks()
+    for ask in asks:
+        ctx: CallContext | None = None
+        look: recheck.Look | None = None
+        error: str | None = None
+        status = RunStatus.done
+        try:
+            ctx = open_context(engine, ask.annotator, project, document_id)
+            look = run_async(_ask(ctx, schema, text, sentences, built, ask.requests, blind=blind))
+        except BudgetExhausted as exc:
+            status, error = RunStatus.budget, str(exc)
+        except RunFailure as exc:
+            status, error = RunStatus.failed, str(exc)
+        second.looks[ask.side] = look
+        second.run_ids[ask.side] = ask.run_id
+        if error is not None:
+            second.missing[ask.side] = f"{ask.annotator.name}: {error}"
+        _store_run(engine, ask.run_id, ctx, status, error, look)
 
     with Session(engine) as session:
-        remove_items(session, document_id=document_id, agreements=[Agreement.augmented], entities=False)
-        stored = session.get(AnnotatorRun, run.id)
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        if review_started(session, document_id):
+            _note(session, document, "augmentation", "answers kept but not applied: review had started")
+            return
+        rebuild_document(session, document, second)
+        ignored = sum(look.ignored for look in second.looks.values() if look is not None)
+        summary = "; ".join(second.missing.values()) or "done"
+        if ignored:
+            summary += f"; {ignored} answer(s) ignored (unknown pairs, entities or types)"
+        document.meta = {**document.meta, "second_look": summary}
+        session.add(document)
+        if settings.verification:  # votes attach to the rebuilt items
+            enqueue(session, "annotation.verify", document_id=document_id)
+        session.commit()
+
+
+def _candidates(built: Built, schema: LabelSchema, cap: int) -> tuple[list[recheck.Pair], str | None]:
+    """Type-compatible pairs nobody related, nearest first, as entity keys; or why there are none."""
+    if cap <= 0:
+        return [], None
+    keys = list(built.entities)
+    index = {k: i for i, k in enumerate(keys)}
+    related = {(index[h], index[t]) for h, t, *_rest in built.relations if h in index and t in index}
+    entities = [
+        CandidateEntity(id=i, type=built.entities[k].type, sentence_ids=list(built.entities[k].sentence_ids))
+        for i, k in enumerate(keys)
+    ]
+    result = candidate_pairs(entities, related, schema, cap=cap)
+    return [(keys[h], keys[t]) for h, t in result.pairs], result.skipped_reason
+
+
+def _run(session: Session, document_id: int, annotator: Annotator, version: str) -> AnnotatorRun:
+    run = session.exec(
+        select(AnnotatorRun).where(
+            AnnotatorRun.document_id == document_id,
+            AnnotatorRun.annotator_id == annotator.id,
+            AnnotatorRun.prompt_version == version,
+        )
+    ).first() or AnnotatorRun(document_id=document_id, annotator_id=annotator.id or 0, prompt_version=version)
+    run.status, run.error = RunStatus.running, None
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _store_run(
+    engine: Engine,
+    run_id: int,
+    ctx: CallContext | None,
+    status: RunStatus,
+    error: str | None,
+    look: recheck.Look | None,
+) -> None:
+    with Session(engine) as session:
+        stored = session.get(AnnotatorRun, run_id)
         if stored is None:
             return
         stored.status, stored.error, stored.finished_at = status, error, utcnow()
-        stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
-        stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
+        if ctx is not None:
+            stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
+            stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
+        stored.raw_response = look.to_json() if look is not None else None
         session.add(stored)
-        for head, tail, code, evidence in answers:
-            relation = Relation(
-                document_id=document_id,
-                head_id=head,
-                tail_id=tail,
-                type=code,
-                evidence=evidence,
-                agreement=Agreement.augmented,
-                status=ItemStatus.proposed,
-            )
-            session.add(relation)
-            session.flush()
-            session.add(
-                Proposal(
-                    run_id=stored.id or 0,
-                    item_kind="relation",
-                    item_id=relation.id or 0,
-                    proposed_type=code,
-                    augmentation=True,
-                )
-            )
         session.commit()
+
+
+def _note(session: Session, document: Document, key: str, value: str) -> None:
+    document.meta = {**document.meta, key: value}
+    session.add(document)
+    session.commit()
 
 
 async def _ask(
@@ -140,36 +190,39 @@ async def _ask(
     schema: LabelSchema,
     text: str,
     sentences: list[tuple[int, int]],
-    pairs: list[tuple[int, int]],
-    by_id: dict[int | None, Entity],
-    sentence_ids: dict[int, list[int]],
-) -> list[tuple[int, int, str, list[int]]]:
-    """Numbered pairs in batches, each with only the sentences that hold them (plus context)."""
-    out: list[tuple[int, int, str, list[int]]] = []
-    for chunk in batches(pairs, PAIRS_PER_REQUEST):
-        ids = pair_sentence_window(
-            [sid for h, t in chunk for sid in (*sentence_ids.get(h, []), *sentence_ids.get(t, []))],
-            len(sentences),
-        )
-        members = list(dict.fromkeys(e for pair in chunk for e in pair))
-        position = {entity_id: i for i, entity_id in enumerate(members)}
-        codes = sorted({c for h, t in chunk for c in allowed_types(schema, by_id[h].type, by_id[t].type)})
-        prompt = augmentation_prompt(
-            schema,
-            text=text,
-            sentences=sentences,
-            ids=ids,
-            entities=[(by_id[e].name, by_id[e].type) for e in members],
-            pairs=[(position[h], position[t]) for h, t in chunk],
-            relation_codes=codes,
-        )
-        answer = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
-        for item in answer.pairs:
-            if not 1 <= item.pair <= len(chunk) or item.type == "NA":
-                continue
-            head, tail = chunk[item.pair - 1]
-            if item.type not in allowed_types(schema, by_id[head].type, by_id[tail].type):
-                continue
-            evidence = sorted({i for i in item.evidence if 0 <= i < len(sentences)})
-            out.append((head, tail, item.type, evidence))
-    return out
+    built: Built,
+    requests: list[recheck.Request],
+    *,
+    blind: bool,
+) -> recheck.Look:
+    look = recheck.Look()
+    for request in requests:
+        entities = [built.entities[k] for k in request.entities]
+        codes = sorted({c for h, t in request.pairs for c in allowed_types(schema, entities[h].type, entities[t].type)})
+        if blind:
+            prompt = recheck_prompt(
+                schema,
+                text=text,
+                sentences=sentences,
+                ids=list(request.sentence_ids),
+                entities=[e.name for e in entities],
+                pairs=list(request.pairs),
+                relation_codes=codes,
+            )
+            answer = await ask_json(ctx, prompt, RecheckOutput, purpose="recheck")
+        else:
+            prompt = augmentation_prompt(
+                schema,
+                text=text,
+                sentences=sentences,
+                ids=list(request.sentence_ids),
+                entities=[(e.name, e.type) for e in entities],
+                pairs=list(request.pairs),
+                relation_codes=codes,
+            )
+            pairs_only = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
+            answer = RecheckOutput(pairs=pairs_only.pairs)
+        recheck.read_answer(look, request, answer, built.entities, schema, len(sentences))
+    if not blind:
+        look.asked_entities.clear()  # nothing was asked about the entities
+    return look

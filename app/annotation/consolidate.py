@@ -1,13 +1,15 @@
 """Turn the pair's outputs into a document's items: ground, align, classify, auto-accept, with provenance."""
 
-import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.annotation.crossval import ProposedEntity, ProposedRelation, align_entities, align_relations
+from app.annotation.calibration import Destination
+from app.annotation.crossval import EntityMatch, ProposedEntity, ProposedRelation, align_entities, align_relations
 from app.annotation.grounding import ground_entity
+from app.annotation.recheck import KnownEntity, Look, entity_opinion, found_pairs, relation_opinion, span_key
+from app.annotation.routing import Router, recall_sampled
 from app.annotation.schemas import AnnotationOutput, SpannedOutput
 from app.models import (
     Agreement,
@@ -15,7 +17,6 @@ from app.models import (
     Document,
     DocumentStatus,
     Entity,
-    ItemStatus,
     Mention,
     Proposal,
     Relation,
@@ -28,6 +29,8 @@ MACHINE_AGREEMENTS = [
     Agreement.a_only,
     Agreement.b_only,
     Agreement.augmented,
+    Agreement.confirmed,
+    Agreement.disputed,
     Agreement.imported,
 ]
 
@@ -37,16 +40,23 @@ class Side:
     """One annotator's grounded proposals for the document."""
 
     run: AnnotatorRun | None
+    # The annotator's name: slices of proposals are told apart by who proposed them.
+    name: str = ""
     entities: list[ProposedEntity] = field(default_factory=list)
     relations: list[ProposedRelation] = field(default_factory=list)
     sentence_of: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def side_from_output(
-    text: str, sentences: list[tuple[int, int]], output: AnnotationOutput, run: AnnotatorRun | None, schema: LabelSchema
+    text: str,
+    sentences: list[tuple[int, int]],
+    output: AnnotationOutput,
+    run: AnnotatorRun | None,
+    schema: LabelSchema,
+    name: str = "",
 ) -> Side:
     """Ground every entity's mention strings; unknown types and dangling relations are dropped."""
-    side = Side(run)
+    side = Side(run, name)
     known_types = set(schema.entity_codes())
     keys = set()
     for e in output.entities:
@@ -67,8 +77,8 @@ def side_from_output(
     return side
 
 
-def side_from_spans(output: SpannedOutput, run: AnnotatorRun | None) -> Side:
-    side = Side(run)
+def side_from_spans(output: SpannedOutput, run: AnnotatorRun | None, name: str = "") -> Side:
+    side = Side(run, name)
     for e in output.entities:
         for start, end, sid in e.spans:
             side.sentence_of[(start, end)] = sid
@@ -105,21 +115,28 @@ def remove_items(session: Session, *, document_id: int, agreements: list[Agreeme
     session.flush()
 
 
-def _audited(document_id: int, kind: str, key: str, rate: float) -> bool:
-    """A deterministic random sample: the same item is audited however often the document is rebuilt."""
-    digest = hashlib.sha256(f"{document_id}:{kind}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+@dataclass
+class SecondLooks:
+    """The blind answers of the pair's annotators ("a", "b"), the runs that hold them, and why any is missing."""
+
+    looks: dict[str, Look | None] = field(default_factory=dict)
+    run_ids: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
 
 
-def _route(
-    settings: ProjectSettings, doc_id: int, kind: str, key: str, agreement: Agreement, grounded: bool
-) -> tuple[ItemStatus, bool]:
-    """Agreed and grounded items are accepted unless sampled for audit; everything else goes to review."""
-    if not (settings.auto_accept and agreement == Agreement.agreed and grounded):
-        return ItemStatus.proposed, False
-    if _audited(doc_id, kind, key, settings.audit_rate):
-        return ItemStatus.proposed, True
-    return ItemStatus.accepted, False
+@dataclass
+class Built:
+    """What a rebuild made: counts per class, and the items as the second look needs them (keyed by spans)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    entities: dict[str, KnownEntity] = field(default_factory=dict)
+    # Entity key → its class and the side that proposed it alone ("a"/"b"), or "" for both.
+    entity_class: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (head key, tail key, type, class, side alone or "") of every relation.
+    relations: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def count(self, kind: str, agreement: str) -> None:
+        self.counts[f"{kind}:{agreement}"] = self.counts.get(f"{kind}:{agreement}", 0) + 1
 
 
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
@@ -127,6 +144,220 @@ def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
         if s <= start < e:
             return i
     return max(0, len(sentences) - 1)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An annotator's type for an item: from its first pass, or from its blind second look."""
+
+    side: str
+    type: str
+    second_look: bool = False
+    found: bool = False
+
+
+class _Builder:
+    """One rebuild of one document's machine items: entities, then relations, then pairs the second look found."""
+
+    def __init__(
+        self,
+        session: Session,
+        document: Document,
+        schema: LabelSchema,
+        settings: ProjectSettings,
+        sides: dict[str, Side],
+        second: SecondLooks,
+    ) -> None:
+        assert document.id is not None
+        self.session, self.document, self.doc_id = session, document, document.id
+        self.schema, self.sides, self.second = schema, sides, second
+        self.router = Router(session, document=document, schema=schema, settings=settings)
+        self.symmetric = {r.code for r in schema.relation_types if r.symmetric}
+        self.built = Built()
+        self.matches: list[EntityMatch] = []
+        self.merged: dict[str, dict[str, Entity]] = {"a": {}, "b": {}}
+        self.keys: dict[int, str] = {}
+        self.by_key: dict[str, Entity] = {}
+        self.related: set[tuple[str, str]] = set()
+
+    def _names(self, sides: str) -> str:
+        return "+".join(self.sides[s].name or s.upper() for s in sides)
+
+    def _note(self, alone: str) -> str:
+        """Why the second opinion is missing for an item only `alone` proposed, if it is."""
+        reason = self.second.missing.get(_other(alone)) if alone else None
+        return f"no second opinion ({reason})" if reason else ""
+
+    def _provenance(self, kind: str, item_id: int, answers: list[_Answer], audit: bool) -> None:
+        for answer in answers:
+            run = self.sides[answer.side].run
+            run_id = self.second.run_ids.get(answer.side) if answer.second_look else (run.id if run else None)
+            if run_id is None:
+                continue
+            payload: dict[str, object] = {"audit": True} if audit else {}
+            if answer.second_look:
+                payload["recheck"] = True
+            self.session.add(
+                Proposal(
+                    run_id=run_id,
+                    item_kind=kind,
+                    item_id=item_id,
+                    proposed_type=answer.type,
+                    augmentation=answer.found,
+                    payload=payload,
+                )
+            )
+
+    def entities(self) -> None:
+        side_a, side_b = self.sides["a"], self.sides["b"]
+        by_key_a = {e.key: e for e in side_a.entities}
+        by_key_b = {e.key: e for e in side_b.entities}
+        self.matches = align_entities(side_a.entities, side_b.entities).matches
+        sentences = [(s, e) for s, e in self.document.sentences]
+        for match in self.matches:
+            ea = by_key_a.get(match.a_key) if match.a_key else None
+            eb = by_key_b.get(match.b_key) if match.b_key else None
+            first = ea or eb
+            assert first is not None
+            spans = sorted({*(ea.spans if ea else []), *(eb.spans if eb else [])})
+            kept: list[tuple[int, int]] = []
+            for span in spans:  # overlapping spans of the two sides: keep the first (A's when both)
+                if not kept or span[0] >= kept[-1][1]:
+                    kept.append(span)
+            alone = "" if ea is not None and eb is not None else ("a" if ea is not None else "b")
+            key = span_key(kept)
+            answers = [_Answer(s, e.type) for s, e in (("a", ea), ("b", eb)) if e is not None]
+            agreement: str = match.agreement
+            if alone and kept:
+                opinion = entity_opinion(agreement, first.type, key, self.second.looks.get(_other(alone)))
+                agreement = opinion.agreement
+                if opinion.other_type is not None:
+                    answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
+            entity = Entity(
+                document_id=self.doc_id,
+                type=first.type,
+                name=first.name,
+                agreement=Agreement(agreement),
+                grounded=bool(kept),
+            )
+            self.session.add(entity)
+            self.session.flush()
+            assert entity.id is not None
+            verdict = self.router.entity(
+                entity,
+                proposers=self._names(alone or "ab"),
+                spans=kept,
+                sample=f"{self.doc_id}:entity:{first.name}|{first.type}",
+                note=self._note(alone) if agreement == match.agreement else "",
+            )
+            self._provenance("entity", entity.id, answers, verdict.destination == Destination.audit)
+            sentence_ids = set()
+            for start, end in kept:
+                sid = side_a.sentence_of.get((start, end), side_b.sentence_of.get((start, end)))
+                sid = sid if sid is not None else _sentence_id(sentences, start)
+                sentence_ids.add(sid)
+                self.session.add(
+                    Mention(
+                        entity_id=entity.id,
+                        document_id=self.doc_id,
+                        start=start,
+                        end=end,
+                        text=self.document.text[start:end],
+                        sentence_id=sid,
+                        status=entity.status,
+                    )
+                )
+            for side, proposed in (("a", ea), ("b", eb)):
+                if proposed is not None:
+                    self.merged[side][proposed.key] = entity
+            if kept:
+                self.keys[entity.id] = key
+                self.by_key[key] = entity
+                self.built.entities[key] = KnownEntity(key, entity.name, entity.type, tuple(sorted(sentence_ids)))
+                self.built.entity_class[key] = (match.agreement, alone)
+            self.built.count("entity", agreement)
+
+    def relations(self) -> None:
+        side_a, side_b = self.sides["a"], self.sides["b"]
+        for rmatch in align_relations(side_a.relations, side_b.relations, self.matches, self.symmetric):
+            ra = side_a.relations[rmatch.a] if rmatch.a is not None else None
+            rb = side_b.relations[rmatch.b] if rmatch.b is not None else None
+            if ra is not None:
+                head, tail = self.merged["a"].get(ra.head), self.merged["a"].get(ra.tail)
+            else:
+                assert rb is not None
+                head, tail = self.merged["b"].get(rb.head), self.merged["b"].get(rb.tail)
+            first = ra or rb
+            if head is None or tail is None or first is None:
+                continue
+            alone = "" if ra is not None and rb is not None else ("a" if ra is not None else "b")
+            pair = (self.keys.get(head.id or 0, ""), self.keys.get(tail.id or 0, ""))
+            self.related.add(pair)
+            answers = [_Answer(s, r.type) for s, r in (("a", ra), ("b", rb)) if r is not None]
+            agreement: str = rmatch.agreement
+            if alone and head.grounded and tail.grounded:
+                opinion = relation_opinion(
+                    agreement,
+                    first.type,
+                    pair,
+                    self.second.looks.get(_other(alone)),
+                    symmetric=first.type in self.symmetric,
+                )
+                agreement = opinion.agreement
+                if opinion.other_type is not None:
+                    answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
+            evidence = sorted({*(ra.evidence if ra else []), *(rb.evidence if rb else [])})
+            note = self._note(alone) if agreement == rmatch.agreement else ""
+            self._relation(head, tail, first.type, evidence, agreement, answers, alone or "ab", note)
+            self.built.relations.append((*pair, first.type, rmatch.agreement, alone))
+
+    def found(self) -> None:
+        """Relations the annotators' first passes missed, from their blind answers to the candidate pairs."""
+        for f in found_pairs(self.second.looks, self.related):
+            head, tail = self.by_key.get(f.head), self.by_key.get(f.tail)
+            if head is None or tail is None:
+                continue
+            answers = [_Answer(s, t, second_look=True, found=True) for s, t in f.answers]
+            sides = "".join(s for s, _t in f.answers)
+            note = self._note(sides) if f.agreement == "augmented" and len(sides) == 1 else ""
+            self._relation(head, tail, f.type, f.evidence, f.agreement, answers, sides, note)
+
+    def _relation(
+        self,
+        head: Entity,
+        tail: Entity,
+        relation_type: str,
+        evidence: list[int],
+        agreement: str,
+        answers: list[_Answer],
+        proposers: str,
+        note: str,
+    ) -> None:
+        relation = Relation(
+            document_id=self.doc_id,
+            head_id=head.id or 0,
+            tail_id=tail.id or 0,
+            type=relation_type,
+            evidence=evidence,
+            agreement=Agreement(agreement),
+        )
+        self.session.add(relation)
+        self.session.flush()
+        assert relation.id is not None
+        verdict = self.router.relation(
+            relation,
+            head=head,
+            tail=tail,
+            proposers=self._names(proposers),
+            sample=f"{self.doc_id}:relation:{head.name}|{relation_type}|{tail.name}",
+            note=note,
+        )
+        self._provenance("relation", relation.id, answers, verdict.destination == Destination.audit)
+        self.built.count("relation", agreement)
+
+
+def _other(side: str) -> str:
+    return "b" if side == "a" else "a"
 
 
 def rebuild(
@@ -137,117 +368,20 @@ def rebuild(
     settings: ProjectSettings,
     side_a: Side,
     side_b: Side,
-) -> dict[str, int]:
-    """Replace the document's machine items with the cross-validated ones; returns counts per agreement class."""
+    second: SecondLooks | None = None,
+) -> Built:
+    """Replace the document's machine items with the cross-validated ones, the second look's answers applied."""
     assert document.id is not None
-    doc_id = document.id
-    remove_items(session, document_id=doc_id, agreements=MACHINE_AGREEMENTS)
-    session.flush()
-    sentences = [(s, e) for s, e in document.sentences]
-    by_key_a = {e.key: e for e in side_a.entities}
-    by_key_b = {e.key: e for e in side_b.entities}
-    matches = align_entities(side_a.entities, side_b.entities).matches
-    merged_of_a: dict[str, Entity] = {}
-    merged_of_b: dict[str, Entity] = {}
-    counts: dict[str, int] = {}
-    for match in matches:
-        ea = by_key_a.get(match.a_key) if match.a_key else None
-        eb = by_key_b.get(match.b_key) if match.b_key else None
-        first = ea or eb
-        assert first is not None
-        spans = sorted({*(ea.spans if ea else []), *(eb.spans if eb else [])})
-        kept: list[tuple[int, int]] = []
-        for span in spans:  # overlapping spans of the two sides: keep the first (A's when both)
-            if not kept or span[0] >= kept[-1][1]:
-                kept.append(span)
-        grounded = bool(kept)
-        agreement = Agreement(match.agreement)
-        key = f"{first.name}|{first.type}"
-        status, audit = _route(settings, doc_id, "entity", key, agreement, grounded)
-        entity = Entity(
-            document_id=doc_id,
-            type=first.type,
-            name=first.name,
-            agreement=agreement,
-            grounded=grounded,
-            status=status,
-        )
-        session.add(entity)
-        session.flush()
-        assert entity.id is not None
-        for start, end in kept:
-            sid = side_a.sentence_of.get((start, end), side_b.sentence_of.get((start, end)))
-            session.add(
-                Mention(
-                    entity_id=entity.id,
-                    document_id=doc_id,
-                    start=start,
-                    end=end,
-                    text=document.text[start:end],
-                    sentence_id=sid if sid is not None else _sentence_id(sentences, start),
-                    status=entity.status,
-                )
-            )
-        for side, proposed in ((side_a, ea), (side_b, eb)):
-            if proposed is not None and side.run is not None and side.run.id is not None:
-                session.add(
-                    Proposal(
-                        run_id=side.run.id,
-                        item_kind="entity",
-                        item_id=entity.id,
-                        proposed_type=proposed.type,
-                        payload={"audit": True} if audit else {},
-                    )
-                )
-        if ea is not None:
-            merged_of_a[ea.key] = entity
-        if eb is not None:
-            merged_of_b[eb.key] = entity
-        counts[f"entity:{agreement}"] = counts.get(f"entity:{agreement}", 0) + 1
-
-    symmetric = {r.code for r in schema.relation_types if r.symmetric}
-    for rmatch in align_relations(side_a.relations, side_b.relations, matches, symmetric):
-        ra = side_a.relations[rmatch.a] if rmatch.a is not None else None
-        rb = side_b.relations[rmatch.b] if rmatch.b is not None else None
-        if ra is not None:
-            head, tail = merged_of_a.get(ra.head), merged_of_a.get(ra.tail)
-        else:
-            assert rb is not None
-            head, tail = merged_of_b.get(rb.head), merged_of_b.get(rb.tail)
-        first_r = ra or rb
-        if head is None or tail is None or first_r is None:
-            continue
-        agreement = Agreement(rmatch.agreement)
-        evidence = sorted({*(ra.evidence if ra else []), *(rb.evidence if rb else [])})
-        grounded = head.grounded and tail.grounded
-        key = f"{head.name}|{first_r.type}|{tail.name}"
-        status, audit = _route(settings, doc_id, "relation", key, agreement, grounded)
-        relation = Relation(
-            document_id=doc_id,
-            head_id=head.id or 0,
-            tail_id=tail.id or 0,
-            type=first_r.type,
-            evidence=evidence,
-            agreement=agreement,
-            status=status,
-        )
-        session.add(relation)
-        session.flush()
-        for side, proposed_r in ((side_a, ra), (side_b, rb)):
-            if proposed_r is not None and side.run is not None and side.run.id is not None:
-                session.add(
-                    Proposal(
-                        run_id=side.run.id,
-                        item_kind="relation",
-                        item_id=relation.id or 0,
-                        proposed_type=proposed_r.type,
-                        payload={"audit": True} if audit else {},
-                    )
-                )
-        counts[f"relation:{agreement}"] = counts.get(f"relation:{agreement}", 0) + 1
-
+    remove_items(session, document_id=document.id, agreements=MACHINE_AGREEMENTS)
+    builder = _Builder(session, document, schema, settings, {"a": side_a, "b": side_b}, second or SecondLooks())
+    builder.router.forget()
+    builder.entities()
+    builder.relations()
+    builder.found()
+    if document.blind_review is None and recall_sampled(document.id, settings.recall_audit_rate):
+        document.blind_review = "pending"
     document.status = DocumentStatus.annotated
     document.version += 1
     session.add(document)
     session.flush()
-    return counts
+    return builder.built

@@ -153,9 +153,36 @@ def _side(session: Session, document: Document, annotator: Annotator | None, sch
     if run is None or run.status != RunStatus.done or not run.raw_response:
         return None
     if annotator.kind == AnnotatorKind.imported:
-        return consolidate.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run)
+        return consolidate.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
     output = AnnotationOutput.model_validate_json(run.raw_response)
-    return consolidate.side_from_output(document.text, [(s, e) for s, e in document.sentences], output, run, schema)
+    sentences = [(s, e) for s, e in document.sentences]
+    return consolidate.side_from_output(document.text, sentences, output, run, schema, annotator.name)
+
+
+def rebuild_document(
+    session: Session, document: Document, second: consolidate.SecondLooks | None = None
+) -> consolidate.Built | None:
+    """Cross-validate the pair's finished runs into the document's items (None when neither has finished)."""
+    project = session.get(Project, document.project_id)
+    assert project is not None
+    schema, settings = label_schema_of(project), settings_of(project)
+    a, b = pair_of(session, project_id=project.id or 0)
+    side_a, side_b = _side(session, document, a, schema), _side(session, document, b, schema)
+    if side_a is None and side_b is None:
+        return None
+    return consolidate.rebuild(
+        session,
+        document=document,
+        schema=schema,
+        settings=settings,
+        side_a=side_a or consolidate.Side(None, a.name if a else ""),
+        side_b=side_b or consolidate.Side(None, b.name if b else ""),
+        second=second,
+    )
+
+
+def review_started(session: Session, document_id: int) -> bool:
+    return session.exec(select(Decision.id).where(Decision.document_id == document_id)).first() is not None
 
 
 def crossvalidate(document_id: int, *, engine: Engine | None = None) -> None:
@@ -165,32 +192,23 @@ def crossvalidate(document_id: int, *, engine: Engine | None = None) -> None:
         document = session.get(Document, document_id)
         if document is None:
             return
-        if session.exec(select(Decision.id).where(Decision.document_id == document_id)).first() is not None:
+        if review_started(session, document_id):
             return  # people have started reviewing: machine proposals are not rebuilt under them
+        if rebuild_document(session, document) is None:
+            return
         project = session.get(Project, document.project_id)
         assert project is not None
-        schema, settings = label_schema_of(project), settings_of(project)
-        a, b = pair_of(session, project_id=project.id or 0)
-        side_a, side_b = _side(session, document, a, schema), _side(session, document, b, schema)
-        if side_a is None and side_b is None:
-            return
-        consolidate.rebuild(
-            session,
-            document=document,
-            schema=schema,
-            settings=settings,
-            side_a=side_a or consolidate.Side(None),
-            side_b=side_b or consolidate.Side(None),
-        )
-        if settings.augmentation and settings.augmentation_cap > 0:
+        settings = settings_of(project)
+        if (settings.augmentation and settings.augmentation_cap > 0) or settings.recheck:
+            # The second look rebuilds the items; verification votes follow it (see augment_run).
             enqueue(session, "annotation.augment", document_id=document_id)
-        if settings.verification:
+        elif settings.verification:
             enqueue(session, "annotation.verify", document_id=document_id)
         session.commit()
 
 
 def augment(document_id: int, *, engine: Engine | None = None) -> None:
-    """Job "annotation.augment": ask an LLM annotator about type-compatible pairs both annotators left out."""
+    """Job "annotation.augment": the blind second opinion on single-model items, mixed with the pairs both left out."""
     from app.annotation import augment_run
 
     engine = engine or get_engine()

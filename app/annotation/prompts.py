@@ -10,6 +10,7 @@ from app.project.schemas import LabelSchema
 TEMPLATE_VERSION = "annotate-v1"
 AUGMENT_TEMPLATE_VERSION = "augment-v1"
 VERIFY_TEMPLATE_VERSION = "verify-v1"
+RECHECK_TEMPLATE_VERSION = "recheck-v1"
 
 SYSTEM = """\
 You are an expert annotator for document-level entity and relation extraction (DocRED style).
@@ -36,6 +37,9 @@ Sentences:
 {sentences}"""
 
 AUGMENT_SYSTEM = "You find relations the document states between given entities. Answer with JSON only."
+RECHECK_SYSTEM = (
+    "You type the given names and find the relations the document states between given entities. Answer with JSON only."
+)
 
 AUGMENT_INSTRUCTIONS = """\
 Relation types (head → tail):
@@ -48,6 +52,24 @@ Sentences:
 {sentences}
 List only the pairs with a relation the sentences state:
 {{"pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}"""
+
+# The blind second opinion, mixed with augmentation: entities come without types and pairs without any sign of who
+# proposed what, so the model cannot tell the disputed pairs from new candidates.
+RECHECK_INSTRUCTIONS = """\
+Entity types:
+{entity_types}
+Relation types (head → tail):
+{relation_types}
+Entities:
+{entities}
+Pairs (head → tail):
+{pairs}
+Sentences:
+{sentences}
+Give every entity its type, or NONE if it is not an entity of these types. List only the pairs with a relation the
+sentences state (leave the others out):
+{{"entities": [{{"entity": 1, "type": "<entity type code or NONE>"}}],
+ "pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}"""
 
 VERIFY_INSTRUCTIONS = """\
 Another annotator proposed the numbered statements below about this document. For each, answer true only if
@@ -78,6 +100,8 @@ def prompt_version(schema: LabelSchema, guidelines: str, template: str = TEMPLAT
             INSTRUCTIONS,
             AUGMENT_SYSTEM,
             AUGMENT_INSTRUCTIONS,
+            RECHECK_SYSTEM,
+            RECHECK_INSTRUCTIONS,
             VERIFY_INSTRUCTIONS,
         ]
     )
@@ -154,6 +178,49 @@ def augmentation_prompt(
         sentences=numbered_sentences(text, sentences, ids),
     )
     return Prompt(AUGMENT_SYSTEM, user, augmentation_json_schema(schema, relation_codes))
+
+
+def recheck_prompt(
+    schema: LabelSchema,
+    *,
+    text: str,
+    sentences: list[tuple[int, int]],
+    ids: list[int],
+    entities: list[str],
+    pairs: list[tuple[int, int]],
+    relation_codes: list[str],
+) -> Prompt:
+    """Ask for the type of each named entity and the relation of each numbered pair, saying nothing of who proposed
+    what: the names carry no type, the pairs no proposed relation."""
+    entity_lines = "\n".join(f"E{i + 1} {name}" for i, name in enumerate(entities))
+    pair_lines = "\n".join(f"{n}. E{h + 1} → E{t + 1}" for n, (h, t) in enumerate(pairs, start=1))
+    user = RECHECK_INSTRUCTIONS.format(
+        entity_types="\n".join(f"- {t.code}: {t.name}" for t in schema.entity_types),
+        relation_types=_relation_lines(schema, relation_codes, brief=True) or "(none)",
+        entities=entity_lines or "(none)",
+        pairs=pair_lines or "(none)",
+        sentences=numbered_sentences(text, sentences, ids),
+    )
+    return Prompt(RECHECK_SYSTEM, user, recheck_json_schema(schema, relation_codes))
+
+
+def recheck_json_schema(schema: LabelSchema, relation_codes: list[str]) -> dict[str, Any]:
+    typed = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["entity", "type"],
+        "properties": {
+            "entity": {"type": "integer"},
+            "type": {"type": "string", "enum": [*schema.entity_codes(), "NONE"]},
+        },
+    }
+    pairs = augmentation_json_schema(schema, relation_codes)["properties"]["pairs"]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["entities", "pairs"],
+        "properties": {"entities": {"type": "array", "items": typed}, "pairs": pairs},
+    }
 
 
 def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:

@@ -53,6 +53,23 @@ class AugmentationOutput(BaseModel):
     pairs: list[PairAnswer] = Field(default_factory=list, max_length=500)
 
 
+class EntityTypeAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    entity: int
+    # An entity type code of the schema, or "NONE" for not an entity.
+    type: str = Field(min_length=1, max_length=64)
+
+
+class RecheckOutput(BaseModel):
+    """The blind second opinion: a type for each listed entity, a relation for each pair that has one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    entities: list[EntityTypeAnswer] = Field(default_factory=list, max_length=2000)
+    pairs: list[PairAnswer] = Field(default_factory=list, max_length=500)
+
+
 class Vote(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

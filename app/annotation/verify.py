@@ -31,8 +31,12 @@ from app.project.service import label_schema_of
 STATEMENTS_PER_REQUEST = 10
 
 
+# Relations one annotator proposed and the other did not (its blind second opinion aside).
+SINGLE = [Agreement.a_only, Agreement.b_only, Agreement.confirmed, Agreement.disputed, Agreement.augmented]
+
+
 def verify_document(engine: Engine, document_id: int) -> None:
-    """For A-only relations ask B, for B-only ones ask A (LLM annotators only); store each vote as provenance."""
+    """For relations only A proposed ask B, and the other way round (LLM annotators only); store each vote."""
     with Session(engine, expire_on_commit=False) as session:
         document = session.get(Document, document_id)
         if document is None:
@@ -42,12 +46,10 @@ def verify_document(engine: Engine, document_id: int) -> None:
         a, b = pair_of(session, project_id=project.id or 0)
         relations = list(
             session.exec(
-                select(Relation).where(
-                    Relation.document_id == document_id,
-                    col(Relation.agreement).in_([Agreement.a_only, Agreement.b_only]),
-                )
+                select(Relation).where(Relation.document_id == document_id, col(Relation.agreement).in_(SINGLE))
             )
         )
+        proposers = _proposers(session, [r.id or 0 for r in relations])
         entities = {e.id: e for e in session.exec(select(Entity).where(Entity.document_id == document_id))}
         sentence_ids: dict[int, list[int]] = {}
         for m in session.exec(select(Mention).where(Mention.document_id == document_id)):
@@ -55,12 +57,27 @@ def verify_document(engine: Engine, document_id: int) -> None:
         schema = label_schema_of(project)
         version = prompt_version(schema, project.guidelines, VERIFY_TEMPLATE_VERSION)
         text, sentences = document.text, [(s, e) for s, e in document.sentences]
-    for verifier, agreement in ((b, Agreement.a_only), (a, Agreement.b_only)):
-        if verifier is None or verifier.kind != AnnotatorKind.llm:
+    for verifier, proposer in ((b, a), (a, b)):
+        if verifier is None or proposer is None or verifier.kind != AnnotatorKind.llm:
             continue
-        chosen = [r for r in relations if r.agreement == agreement]
+        chosen = [r for r in relations if proposers.get(r.id or 0) == {proposer.id}]
         if chosen:
             _verify(engine, document_id, project, verifier, version, chosen, entities, sentence_ids, text, sentences)
+
+
+def _proposers(session: Session, relation_ids: list[int]) -> dict[int, set[int]]:
+    """Annotator ids whose own pass proposed each relation (blind answers and votes are not proposals)."""
+    out: dict[int, set[int]] = {}
+    if not relation_ids:
+        return out
+    for item_id, annotator_id, payload in session.exec(
+        select(Proposal.item_id, AnnotatorRun.annotator_id, Proposal.payload)
+        .join(AnnotatorRun, col(AnnotatorRun.id) == Proposal.run_id)
+        .where(Proposal.item_kind == "relation", col(Proposal.item_id).in_(relation_ids))
+    ):
+        if not payload.get("recheck") and "vote" not in payload:
+            out.setdefault(item_id, set()).add(annotator_id)
+    return out
 
 
 def _verify(

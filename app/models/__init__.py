@@ -19,6 +19,7 @@ from app.models.document import Document, DocumentStatus
 from app.models.health import HealthProbe
 from app.models.project import Project
 from app.models.review import AssignmentStatus, Decision, ReviewAssignment
+from app.models.routing import ItemOutcome, Route, RoutedItem
 from app.models.user import ApiToken, Role, User
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "DocumentStatus",
     "Entity",
     "HealthProbe",
+    "ItemOutcome",
     "ItemStatus",
     "LlmCall",
     "Mention",
@@ -44,6 +46,8 @@ __all__ = [
     "Relation",
     "ReviewAssignment",
     "Role",
+    "Route",
+    "RoutedItem",
     "RunStatus",
     "User",
 ]

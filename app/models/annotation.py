@@ -22,6 +22,10 @@ class Agreement(StrEnum):
     a_only = "a_only"
     b_only = "b_only"
     augmented = "augmented"
+    # One model proposed it and the other, asked blind (never told it was proposed), gave the same type.
+    confirmed = "confirmed"
+    # One model proposed it and the other, asked blind, said it is no relation / not an entity.
+    disputed = "disputed"
     imported = "imported"
     manual = "manual"
 

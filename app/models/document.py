@@ -46,6 +46,8 @@ class Document(SQLModel, table=True):
     # The review lock: one reviewer at a time, until it expires (renewed by every action).
     locked_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Recall audit: "pending" while the reviewer marks the text from scratch (proposals hidden), "revealed" after.
+    blind_review: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     curated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -103,13 +103,22 @@ class ProjectSettings(BaseModel):
     min_cjk_ratio: float = Field(default=0.3, ge=0, le=1)
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
     near_duplicate_threshold: float = Field(default=0.8, ge=0.5, le=1)
-    # Agreed, grounded items are accepted without review, except a random audit sample.
+    # Items of trusted slices are accepted without review, except a random audit sample. A slice is trusted when
+    # the lower bound of its estimated precision reaches target_precision over at least min_evidence reviewed
+    # items; before that, only agreed and confirmed items are (the prior).
     auto_accept: bool = True
     audit_rate: float = Field(default=0.1, ge=0, le=1)
+    target_precision: float = Field(default=0.97, gt=0.5, le=1)
+    min_evidence: int = Field(default=30, ge=1, le=100_000)
     augmentation: bool = True
     augmentation_cap: int = Field(default=40, ge=0, le=500)
+    # The blind second opinion: the other model classifies single-model items without being told they were
+    # proposed (same type: confirmed; "no relation"/"not an entity": disputed).
+    recheck: bool = True
     # The other model votes on each relation only one annotator proposed: shown to reviewers, never acceptance.
     verification: bool = False
+    # Share of documents reviewed blind first (text only, proposals revealed after): estimates what both missed.
+    recall_audit_rate: float = Field(default=0, ge=0, le=1)
     # Stop enqueuing paid calls once the project has spent this much (USD); None = no cap.
     budget_usd: float | None = Field(default=None, ge=0)
     # Independent reviews per document; with 2 or more an admin adjudicates where the reviewers differ.

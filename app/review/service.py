@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from app.annotation import routing
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.models import (
     Agreement,
@@ -281,12 +282,12 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
     if document.status == DocumentStatus.adjudication:
         n = _reject_remaining(session, changes, doc_id)
         summary = f"adjudicated: curated ({n} undecided item(s) rejected)"
-        _curate(document)
+        _curate(session, document)
     elif settings.reviewers_per_document <= 1:
         n = _reject_remaining(session, changes, doc_id)
         summary = f"submitted: curated ({n} undecided item(s) rejected)"
         _finish_assignment(session, document=document, user=user, result=None)
-        _curate(document)
+        _curate(session, document)
     else:
         result = curated_result(session, doc_id)
         _finish_assignment(session, document=document, user=user, result=result)
@@ -314,9 +315,12 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
     return Outcome(document, decision, summary, _changed(changes))
 
 
-def _curate(document: Document) -> None:
+def _curate(session: Session, document: Document) -> None:
+    """The document is curated: what reviewers made of each routed machine item now counts in its slice."""
     document.status = DocumentStatus.curated
     document.curated_at = utcnow()
+    session.flush()
+    routing.record_outcomes(session, document_id=document.id or 0)
 
 
 def _finish_assignment(session: Session, *, document: Document, user: User, result: dict[str, Any] | None) -> None:
@@ -416,6 +420,7 @@ def reopen(session: Session, *, document: Document, user: User) -> Outcome:
     document.status = DocumentStatus.in_review
     document.curated_at = None
     document.version += 1
+    routing.forget_outcomes(session, document_id=document.id or 0)
     changes = ChangeSet(session)
     decision = _record(
         session,

@@ -15,7 +15,18 @@ from app.annotation.service import create_annotator
 from app.config import get_settings
 from app.crawl_batch.dedup import text_hash
 from app.crawl_batch.sentences import split_sentences
-from app.models import Agreement, AnnotatorRun, Document, Entity, ItemStatus, LlmCall, Mention, Project, Relation
+from app.models import (
+    Agreement,
+    AnnotatorRun,
+    Document,
+    Entity,
+    ItemStatus,
+    LlmCall,
+    Mention,
+    Project,
+    Relation,
+    RoutedItem,
+)
 from app.project.service import create_project
 from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
 
@@ -117,12 +128,38 @@ class World:
             s.commit()
 
 
+# The blind second opinion each model gives (by entity name): gpt confirms gem's 深圳智言科技公司 and its 创办;
+# gem says 华为技术有限公司 is not an entity and sees no relation between 李娜 and 上海. Both find 张伟 works at 华为.
+BLIND_TYPES = {"openai": {"深圳智言科技公司": "ORG"}, "gemini": {"华为技术有限公司": "NONE"}}
+BLIND_PAIRS = {
+    "openai": {("张伟", "深圳智言科技公司"): "创办", ("张伟", "华为技术有限公司"): "任职于"},
+    "gemini": {("张伟", "华为技术有限公司"): "任职于"},
+}
+TRUE_TYPES = {e["name"]: e["type"] for e in [*ENTITIES_A, *ENTITIES_B]}
+
+
+def _blind_answer(provider: str, prompt: str) -> dict[str, Any]:
+    names = dict(re.findall(r"^E(\d+) (.+)$", prompt.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
+    entities = [
+        {"entity": int(n), "type": BLIND_TYPES[provider].get(name, TRUE_TYPES.get(name, "NONE"))}
+        for n, name in names.items()
+    ]
+    pairs = []
+    for n, head, tail in re.findall(r"^(\d+)\. E(\d+) → E(\d+)$", prompt, re.M):
+        kind = BLIND_PAIRS[provider].get((names[head], names[tail]))
+        if kind:
+            pairs.append({"pair": int(n), "type": kind, "evidence": [0]})
+    return {"entities": entities, "pairs": pairs}
+
+
 def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
     prompt = prompt_text(provider, request)
     if "Statements:" in prompt:  # verification: agree with every statement
         items = re.findall(r"^(\d+)\. ", prompt.split("Statements:")[1].split("Sentences:")[0], re.M)
         return FakeReply(text=json.dumps({"votes": [{"item": int(n), "verdict": True} for n in items]}))
-    if "Pairs (head → tail):" in prompt:  # augmentation: 张伟 (PER) works at every ORG he is paired with
+    if "Give every entity its type" in prompt:  # the blind second opinion
+        return FakeReply(text=json.dumps(_blind_answer(provider, prompt), ensure_ascii=False))
+    if "Pairs (head → tail):" in prompt:  # augmentation alone: 张伟 (PER) works at every ORG he is paired with
         entities = dict(re.findall(r"^(E\d+) (.+)$", prompt.split("Entities:")[1].split("Pairs (head")[0], re.M))
         answers = []
         for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M):
@@ -156,7 +193,7 @@ def _by_name(entities: list[Entity]) -> dict[str, Entity]:
     return {e.name: e for e in entities}
 
 
-def test_two_llms_are_grounded_cross_validated_and_augmented(world: World) -> None:
+def test_two_llms_are_grounded_cross_validated_and_rechecked_blind(world: World) -> None:
     world.run_all()
     entities, relations, mentions = world.items()
     by_name = _by_name(entities)
@@ -165,21 +202,146 @@ def test_two_llms_are_grounded_cross_validated_and_augmented(world: World) -> No
     assert [TEXT[m.start : m.end] for m in mentions[by_name["张伟"].id or 0]] == ["张伟", "张伟"]
     assert by_name["上海"].agreement == Agreement.type_conflict
     assert by_name["上海"].status == ItemStatus.proposed
-    assert by_name["华为技术有限公司"].agreement == Agreement.a_only
-    assert by_name["深圳智言科技公司"].agreement == Agreement.b_only
+    # A alone proposed it and B, asked blind, said it is not an entity.
+    assert by_name["华为技术有限公司"].agreement == Agreement.disputed
+    assert by_name["华为技术有限公司"].status == ItemStatus.proposed
+    # B alone proposed it and A, asked blind, gave the same type: confirmed, and accepted like an agreed item.
+    assert by_name["深圳智言科技公司"].agreement == Agreement.confirmed
+    assert by_name["深圳智言科技公司"].status == ItemStatus.accepted
     hallucination = by_name["王五"]
     assert (hallucination.grounded, hallucination.status) == (False, ItemStatus.proposed)
+    assert hallucination.agreement == Agreement.a_only  # nothing to ask about: it is in no sentence
     assert mentions.get(hallucination.id or 0, []) == []
     names = {e.id: e.name for e in entities}
     triples = {(names[r.head_id], r.type, names[r.tail_id]): r for r in relations}
     assert triples[("张伟", "毕业于", "北京大学")].agreement == Agreement.agreed
     assert triples[("张伟", "毕业于", "北京大学")].status == ItemStatus.accepted
     assert triples[("张伟", "亲属", "李娜")].agreement == Agreement.agreed  # symmetric, opposite directions
+    assert triples[("李娜", "出生于", "上海")].agreement == Agreement.disputed
+    assert triples[("李娜", "出生于", "上海")].status == ItemStatus.proposed
+    assert triples[("张伟", "创办", "深圳智言科技公司")].agreement == Agreement.confirmed
+    assert triples[("张伟", "创办", "深圳智言科技公司")].status == ItemStatus.accepted
+    # A pair both first passes missed, found by both blind with the same type.
+    found = triples[("张伟", "任职于", "华为技术有限公司")]
+    assert found.agreement == Agreement.confirmed
+    with Session(world.engine) as s:
+        document = s.get(Document, world.doc.id)
+        assert document is not None
+        assert document.meta["second_look"] == "done"
+
+
+def test_the_second_opinion_is_blind(world: World) -> None:
+    world.run_all()
+    for provider, other_name in (("openai", "gem"), ("gemini", "gpt")):
+        prompts = [
+            prompt_text(provider, r.json or {})
+            for r in world.server.requests_for(provider)
+            if "Give every entity its type" in prompt_text(provider, r.json or {})
+        ]
+        assert len(prompts) == 1  # one request per document and annotator
+        prompt = prompts[0]
+        entity_block = prompt.split("\nEntities:\n")[1].split("\nPairs (head")[0]
+        pair_block = prompt.split("\nPairs (head → tail):\n")[1].split("\nSentences:")[0]
+        # Names only, no type; pairs only, no relation; nothing about who proposed what.
+        assert all(re.fullmatch(r"E\d+ [^()]+", line) for line in entity_block.splitlines())
+        assert all(re.fullmatch(r"\d+\. E\d+ → E\d+", line) for line in pair_block.splitlines())
+        for leak in ("propos", "annotator", "agree", other_name, "(PER)", "(ORG)", "(LOC)"):
+            assert leak not in prompt
+    # gem is asked about A's single relation 李娜 → 上海 among the candidates, and A's single entity.
+    gem = next(
+        prompt_text("gemini", r.json or {})
+        for r in world.server.requests_for("gemini")
+        if "Give every entity its type" in prompt_text("gemini", r.json or {})
+    )
+    names = dict(re.findall(r"^E(\d+) (.+)$", gem.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
+    pairs = {(names[h], names[t]) for h, t in re.findall(r"^\d+\. E(\d+) → E(\d+)$", gem, re.M)}
+    assert ("李娜", "上海") in pairs
+    assert ("张伟", "华为技术有限公司") in pairs  # a candidate, asked the same way
+    assert "华为技术有限公司" in names.values()
+
+
+def test_with_recheck_off_augmentation_asks_one_model_with_types_shown(world: World) -> None:
+    with Session(world.engine) as s:
+        project = s.get(Project, world.project.id)
+        assert project is not None
+        project.settings = {**project.settings, "recheck": False}
+        s.add(project)
+        s.commit()
+    world.run_all()
+    entities, relations, _ = world.items()
+    names = {e.id: e.name for e in entities}
+    assert _by_name(entities)["华为技术有限公司"].agreement == Agreement.a_only
+    triples = {(names[r.head_id], r.type, names[r.tail_id]): r for r in relations}
     assert triples[("李娜", "出生于", "上海")].agreement == Agreement.a_only
-    assert triples[("张伟", "创办", "深圳智言科技公司")].agreement == Agreement.b_only
     augmented = [r for r in relations if r.agreement == Agreement.augmented]
     assert {(names[r.head_id], r.type, names[r.tail_id]) for r in augmented} == {("张伟", "任职于", "华为技术有限公司")}
     assert all(r.status == ItemStatus.proposed for r in augmented)
+    assert world.server.calls("gemini") == 1  # its first pass only
+
+
+def test_a_failed_second_opinion_leaves_the_items_in_review_with_the_reason(world: World) -> None:
+    assert world.doc.id is not None and world.a.id is not None and world.b.id is not None
+    annotation_engine.run_annotator(world.doc.id, world.a.id, engine=world.engine)
+    annotation_engine.run_annotator(world.doc.id, world.b.id, engine=world.engine)
+    annotation_engine.crossvalidate(world.doc.id, engine=world.engine)
+    world.server.add_faults("401", provider="gemini")
+    annotation_engine.augment(world.doc.id, engine=world.engine)
+    entities, relations, _ = world.items()
+    by_name = _by_name(entities)
+    # gem could not answer: A's single items stay A only, in review; gpt's answers still count.
+    assert by_name["华为技术有限公司"].agreement == Agreement.a_only
+    assert by_name["华为技术有限公司"].status == ItemStatus.proposed
+    assert by_name["深圳智言科技公司"].agreement == Agreement.confirmed
+    with Session(world.engine) as s:
+        document = s.get(Document, world.doc.id)
+        assert document is not None
+        assert document.meta["second_look"].startswith("gem: ")
+        reasons = {
+            r.reason
+            for r in s.exec(select(RoutedItem).where(RoutedItem.document_id == world.doc.id))
+            if r.agreement == "a_only" and r.item_kind == "entity" and r.type == "ORG"
+        }
+        assert any(reason.startswith("no second opinion (gem: ") for reason in reasons)
+        assert "SECRET" not in document.meta["second_look"]
+    runs = [r for r in world.runs() if r.annotator_id == world.b.id and r.prompt_version.startswith("recheck")]
+    assert runs and runs[0].status == "failed" and runs[0].error
+
+
+def test_answers_about_unknown_pairs_entities_or_types_are_ignored_and_counted(world: World) -> None:
+    def garbage(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
+        prompt = prompt_text(provider, request)
+        if "Give every entity its type" in prompt:
+            answer = {
+                "entities": [{"entity": 99, "type": "PER"}, {"entity": 1, "type": "NOT_A_TYPE"}],
+                "pairs": [{"pair": 999, "type": "创办"}, {"pair": 1, "type": "NOT_A_RELATION"}],
+            }
+            return FakeReply(text=json.dumps(answer))
+        return _responder(provider, model, request)
+
+    world.server.responder = garbage
+    world.run_all()
+    entities, relations, _ = world.items()
+    by_name = _by_name(entities)
+    assert by_name["华为技术有限公司"].agreement == Agreement.a_only  # no usable answer: unchanged, in review
+    assert by_name["华为技术有限公司"].status == ItemStatus.proposed
+    with Session(world.engine) as s:
+        document = s.get(Document, world.doc.id)
+        assert document is not None
+        assert "8 answer(s) ignored" in document.meta["second_look"]
+
+
+def test_malformed_second_opinion_json_leaves_the_items_in_review(world: World) -> None:
+    def broken(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
+        if "Give every entity its type" in prompt_text(provider, request):
+            return FakeReply(text="{not json")
+        return _responder(provider, model, request)
+
+    world.server.responder = broken
+    world.run_all()
+    by_name = _by_name(world.items()[0])
+    assert by_name["华为技术有限公司"].agreement == Agreement.a_only
+    assert by_name["深圳智言科技公司"].agreement == Agreement.b_only
+    assert by_name["深圳智言科技公司"].status == ItemStatus.proposed
 
 
 def test_costs_tokens_and_latency_are_recorded_per_run(world: World) -> None:
@@ -191,7 +353,7 @@ def test_costs_tokens_and_latency_are_recorded_per_run(world: World) -> None:
     expected = (a_run.input_tokens * 1.0 + a_run.output_tokens * 2.0) / 1_000_000
     assert float(a_run.cost) == pytest.approx(expected)
     assert float(runs[(world.b.id, "annotate-v1")].cost) == 0.0  # no prices set
-    assert (world.a.id, "augment-v1") in runs
+    assert (world.a.id, "recheck-v1") in runs and (world.b.id, "recheck-v1") in runs
 
 
 def test_a_rerun_pays_nothing_and_changes_nothing(world: World) -> None:
@@ -240,7 +402,8 @@ def test_repeated_garbage_fails_the_run_with_a_reason_and_the_pair_still_complet
     assert failed[0].status == "failed"
     assert "invalid output after one repair" in (failed[0].error or "")
     entities = world.items()[0]
-    assert entities and all(e.agreement == Agreement.a_only for e in entities)
+    # Nothing is agreed: B's first pass failed (its blind second opinion may still confirm or dispute A's items).
+    assert entities and not any(e.agreement in (Agreement.agreed, Agreement.b_only) for e in entities)
 
 
 @pytest.mark.parametrize("fault", ["empty", "safety"])
@@ -309,9 +472,10 @@ def test_rebuilding_leaves_no_provenance_behind_for_removed_items(world: World) 
         proposals = list(s.exec(select(Proposal).where(col(Proposal.run_id).in_(run_ids))))
     assert proposals
     assert {(p.item_kind, p.item_id) for p in proposals} <= live
-    assert sum(p.item_kind == "relation" and p.augmentation for p in proposals) == sum(
-        r.agreement == Agreement.augmented for r in relations
-    )
+    names = {e.id: e.name for e in entities}
+    found = {(names[r.head_id], names[r.tail_id]) for r in relations if any(
+        p.item_kind == "relation" and p.item_id == r.id and p.augmentation for p in proposals)}  # fmt: skip
+    assert found == {("张伟", "华为技术有限公司")}
 
 
 def test_the_other_model_votes_on_one_sided_relations_without_accepting_them(world: World) -> None:
