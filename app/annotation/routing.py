@@ -90,9 +90,15 @@ class Router:
         verdict = _noted(verdict, note)
         entity.status = ItemStatus.accepted if verdict.destination == Destination.auto else ItemStatus.proposed
         self._store(
-            "entity", entity.id, key, str(entity.agreement), proposers, entity.type, verdict,
+            "entity",
+            entity.id,
+            key,
+            str(entity.agreement),
+            proposers,
+            entity.type,
+            verdict,
             {"type": entity.type, "spans": [list(s) for s in sorted(spans)]},
-        )  # fmt: skip
+        )
         return verdict
 
     def relation(
@@ -105,9 +111,15 @@ class Router:
         verdict = _noted(verdict, note)
         relation.status = ItemStatus.accepted if verdict.destination == Destination.auto else ItemStatus.proposed
         self._store(
-            "relation", relation.id, key, str(relation.agreement), proposers, relation.type, verdict,
+            "relation",
+            relation.id,
+            key,
+            str(relation.agreement),
+            proposers,
+            relation.type,
+            verdict,
             {"type": relation.type, "head": relation.head_id, "tail": relation.tail_id},
-        )  # fmt: skip
+        )
         return verdict
 
     def _store(

@@ -25,8 +25,14 @@ def decisions(key: str, correct: int, wrong: int) -> list[tuple[str, bool]]:
 
 
 def go(stats: dict, key: str, policy: Policy = NO_AUDIT, **kw: bool) -> Destination:  # type: ignore[type-arg]
-    return route(stats, key, policy, grounded=kw.get("grounded", True), allowed=kw.get("allowed", True),
-                 sample_key="1:relation:k").destination  # fmt: skip
+    return route(
+        stats,
+        key,
+        policy,
+        grounded=kw.get("grounded", True),
+        allowed=kw.get("allowed", True),
+        sample_key="1:relation:k",
+    ).destination
 
 
 def test_wilson_lower_bound_matches_the_closed_form() -> None:
@@ -37,7 +43,7 @@ def test_wilson_lower_bound_matches_the_closed_form() -> None:
     assert wilson_lower_bound(95, 100) == pytest.approx(0.9000, abs=1e-3)
     assert wilson_lower_bound(0, 10) == 0.0
     assert wilson_lower_bound(50, 100) < 0.5 < wilson_lower_bound(60, 100)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="between 0 and n"):
         wilson_lower_bound(11, 10)
 
 

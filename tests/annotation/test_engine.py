@@ -286,7 +286,7 @@ def test_a_failed_second_opinion_leaves_the_items_in_review_with_the_reason(worl
     annotation_engine.crossvalidate(world.doc.id, engine=world.engine)
     world.server.add_faults("401", provider="gemini")
     annotation_engine.augment(world.doc.id, engine=world.engine)
-    entities, relations, _ = world.items()
+    entities, _relations, _ = world.items()
     by_name = _by_name(entities)
     # gem could not answer: A's single items stay A only, in review; gpt's answers still count.
     assert by_name["华为技术有限公司"].agreement == Agreement.a_only
@@ -320,7 +320,7 @@ def test_answers_about_unknown_pairs_entities_or_types_are_ignored_and_counted(w
 
     world.server.responder = garbage
     world.run_all()
-    entities, relations, _ = world.items()
+    entities, _relations, _ = world.items()
     by_name = _by_name(entities)
     assert by_name["华为技术有限公司"].agreement == Agreement.a_only  # no usable answer: unchanged, in review
     assert by_name["华为技术有限公司"].status == ItemStatus.proposed
@@ -473,8 +473,11 @@ def test_rebuilding_leaves_no_provenance_behind_for_removed_items(world: World) 
     assert proposals
     assert {(p.item_kind, p.item_id) for p in proposals} <= live
     names = {e.id: e.name for e in entities}
-    found = {(names[r.head_id], names[r.tail_id]) for r in relations if any(
-        p.item_kind == "relation" and p.item_id == r.id and p.augmentation for p in proposals)}  # fmt: skip
+    found = {
+        (names[r.head_id], names[r.tail_id])
+        for r in relations
+        if any(p.item_kind == "relation" and p.item_id == r.id and p.augmentation for p in proposals)
+    }
     assert found == {("张伟", "华为技术有限公司")}
 
 

@@ -20,8 +20,8 @@ from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Proje
 from app.project.service import label_schema_of, settings_of
 from app.review import service as review
 from tests.annotation.test_engine import TEXT, World, _no_sleep, _responder
-from tests.fake_llm_server import FakeLLMServer
 from tests.factories import make_project, make_user
+from tests.fake_llm_server import FakeLLMServer
 
 DOC = "张伟于2008年毕业于北京大学，随后加入华为公司。李娜出生于上海，后来加入华为公司。"
 
@@ -120,9 +120,15 @@ def test_curation_records_what_reviewers_made_of_each_item_and_reopening_forgets
 
     def act(item: str, item_id: int | None, action: str, **params: Any) -> None:
         review.decide(
-            session, document=doc, user=reviewer, item=item, item_id=item_id, action=action, params=params,
+            session,
+            document=doc,
+            user=reviewer,
+            item=item,
+            item_id=item_id,
+            action=action,
+            params=params,
             version=doc.version,
-        )  # fmt: skip
+        )
 
     act("relation", relations[("张伟", "毕业于", "北京大学")].id, "accept")  # correct (and its head and tail)
     act("relation", relations[("张伟", "任职于", "华为公司")].id, "reject")  # wrong...
@@ -165,10 +171,26 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
     _build(session, project, first)
     _entities, relations = _items(session, first)
     for key in (("张伟", "毕业于", "北京大学"), ("张伟", "任职于", "华为公司"), ("李娜", "任职于", "华为公司")):
-        review.decide(session, document=first, user=reviewer, item="relation", item_id=relations[key].id,
-                      action="accept", params={}, version=first.version)  # fmt: skip
-    review.decide(session, document=first, user=reviewer, item="relation",
-                  item_id=relations[("李娜", "出生于", "上海")].id, action="reject", params={}, version=first.version)  # fmt: skip
+        review.decide(
+            session,
+            document=first,
+            user=reviewer,
+            item="relation",
+            item_id=relations[key].id,
+            action="accept",
+            params={},
+            version=first.version,
+        )
+    review.decide(
+        session,
+        document=first,
+        user=reviewer,
+        item="relation",
+        item_id=relations[("李娜", "出生于", "上海")].id,
+        action="reject",
+        params={},
+        version=first.version,
+    )
     review.submit(session, document=first, user=reviewer, version=first.version)
     # relation|a_only|gpt|*: 3 of 4 correct, bound 0.36 < 0.51 with min_evidence 4: still reviewed. Entities: 上海
     # was left undecided (rejected on submit): 4 of 5 correct, bound 0.44 over all types, too few per type.
@@ -186,10 +208,26 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
         _build(session, project, doc)
         _e, rels = _items(session, doc)
         for key in (("张伟", "毕业于", "北京大学"), ("张伟", "任职于", "华为公司"), ("李娜", "任职于", "华为公司")):
-            review.decide(session, document=doc, user=reviewer, item="relation", item_id=rels[key].id,
-                          action="accept", params={}, version=doc.version)  # fmt: skip
-        review.decide(session, document=doc, user=reviewer, item="relation",
-                      item_id=rels[("李娜", "出生于", "上海")].id, action="accept", params={}, version=doc.version)  # fmt: skip
+            review.decide(
+                session,
+                document=doc,
+                user=reviewer,
+                item="relation",
+                item_id=rels[key].id,
+                action="accept",
+                params={},
+                version=doc.version,
+            )
+        review.decide(
+            session,
+            document=doc,
+            user=reviewer,
+            item="relation",
+            item_id=rels[("李娜", "出生于", "上海")].id,
+            action="accept",
+            params={},
+            version=doc.version,
+        )
         review.submit(session, document=doc, user=reviewer, version=doc.version)
     later = _document(session, project, DOC.replace("2008", "2020"))
     _build(session, project, later)
@@ -207,8 +245,13 @@ def test_out_of_range_policy_settings_are_refused_naming_the_field(session: Sess
     from app.errors import InvalidInput
     from app.project.schemas import parse_project_settings
 
-    for field, value in (("target_precision", 0.5), ("target_precision", 1.01), ("min_evidence", 0),
-                         ("audit_rate", -0.1), ("recall_audit_rate", 1.5)):  # fmt: skip
+    for field, value in (
+        ("target_precision", 0.5),
+        ("target_precision", 1.01),
+        ("min_evidence", 0),
+        ("audit_rate", -0.1),
+        ("recall_audit_rate", 1.5),
+    ):
         with pytest.raises(InvalidInput) as err:
             parse_project_settings({field: value})
         assert field in str(err.value)
@@ -249,8 +292,13 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
         for year in years:
             with Session(eng, expire_on_commit=False) as s:
                 text = TEXT.replace("2015", str(year))
-                doc = Document(project_id=world.project.id or 0, text=text, title="张伟",
-                               sentences=[list(x) for x in split_sentences(text)], text_hash=text_hash(text))  # fmt: skip
+                doc = Document(
+                    project_id=world.project.id or 0,
+                    text=text,
+                    title="张伟",
+                    sentences=[list(x) for x in split_sentences(text)],
+                    text_hash=text_hash(text),
+                )
                 s.add(doc)
                 s.commit()
             assert doc.id is not None and world.a.id is not None and world.b.id is not None
@@ -267,8 +315,16 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
                         if item.status != ItemStatus.proposed or (model is Entity and not item.grounded):
                             continue
                         kind = "relation" if model is Relation else "entity"
-                        review.decide(s, document=document, user=reviewer, item=kind, item_id=item.id,
-                                      action="accept", params={}, version=document.version)  # fmt: skip
+                        review.decide(
+                            s,
+                            document=document,
+                            user=reviewer,
+                            item=kind,
+                            item_id=item.id,
+                            action="accept",
+                            params={},
+                            version=document.version,
+                        )
                         decisions += 1
                 review.submit(s, document=document, user=reviewer, version=document.version)
                 s.commit()
