@@ -6,13 +6,32 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
+from app.annotation import agreement_classes
 from app.auth.csrf import CSRF_FIELD, csrf_token
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 # autoescape=True for every name: Starlette's default escapes only .html/.htm/.xml.
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False)
+
+
+def agreement_name(code: str) -> Markup:
+    """An agreement class by its name, what it means as the tooltip; the code stays in the class attribute."""
+    c = agreement_classes.describe(code)
+    return Markup('<span class="ag-name ag-{}" title="{}">{}</span>').format(code, c.tip, c.label)
+
+
+# Agreement classes by their human names, on every page that shows them (the codes stay in the API and exports).
+# Functions rather than a macro: a block rendered alone for htmx does not see the page's imports.
+env.globals.update(
+    agreement_name=agreement_name,
+    agreement_label=agreement_classes.label,
+    agreement_tip=agreement_classes.tip,
+    machine_classes=agreement_classes.MACHINE,
+    reviewable_classes=agreement_classes.REVIEWABLE,
+)
 
 
 def render(

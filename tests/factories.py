@@ -168,7 +168,9 @@ def make_review_document(
             runs[role] = run
 
     def propose(kind: str, item_id: int, agreement: str, ptype: str) -> None:
-        who = {"agreed": "AB", "type_conflict": "AB", "a_only": "A", "b_only": "B", "augmented": "A"}.get(agreement, "")
+        # Confirmed and disputed: A's first pass (B's blind answer is add_blind_answer's).
+        sides = {"agreed": "AB", "type_conflict": "AB", "a_only": "A", "b_only": "B", "augmented": "A"}
+        who = (sides | {"confirmed": "A", "disputed": "A"}).get(agreement, "")
         for role in who:
             if role in runs:
                 session.add(
@@ -220,3 +222,66 @@ def make_review_document(
         rels.append(r)
     session.commit()
     return doc, ents, rels
+
+
+def add_blind_answer(session: Session, *, document: Any, item_kind: str, item_id: int, proposed_type: str) -> Any:
+    """Annotator B's answer in the blind second opinion about an item (its recheck run, made once per document)."""
+    from app.models import Annotator, AnnotatorRun, Proposal, RunStatus
+
+    b = session.exec(
+        select(Annotator).where(Annotator.project_id == document.project_id, Annotator.name == "model-b")
+    ).one()
+    run = session.exec(
+        select(AnnotatorRun).where(
+            AnnotatorRun.document_id == document.id,
+            AnnotatorRun.annotator_id == b.id,
+            AnnotatorRun.prompt_version == "recheck-v1",
+        )
+    ).first()
+    if run is None:
+        run = AnnotatorRun(
+            document_id=document.id, annotator_id=b.id or 0, prompt_version="recheck-v1", status=RunStatus.done
+        )
+        session.add(run)
+        session.flush()
+    proposal = Proposal(
+        run_id=run.id or 0, item_kind=item_kind, item_id=item_id, proposed_type=proposed_type, payload={"recheck": True}
+    )
+    session.add(proposal)
+    session.flush()
+    return proposal
+
+
+def make_routed_item(
+    session: Session,
+    *,
+    document: Any,
+    item_kind: str = "relation",
+    item_id: int = 0,
+    agreement: str = "agreed",
+    proposers: str = "model-a+model-b",
+    item_type: str = "任职于",
+    route: str = "auto",
+    outcome: str | None = None,
+    reason: str = "",
+) -> Any:
+    """A machine item as calibrated routing recorded it (its outcome once its document was curated)."""
+    from app.annotation.calibration import slice_key
+    from app.models import RoutedItem
+
+    routed = RoutedItem(
+        project_id=document.project_id,
+        document_id=document.id,
+        item_kind=item_kind,
+        item_id=item_id,
+        slice=slice_key(item_kind, agreement, proposers, item_type),
+        agreement=agreement,
+        proposers=proposers,
+        type=item_type,
+        route=route,
+        reason=reason,
+        outcome=outcome,
+    )
+    session.add(routed)
+    session.flush()
+    return routed

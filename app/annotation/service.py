@@ -1,6 +1,8 @@
 """Annotators per project, starting annotation of a batch, and what a document's annotations look like."""
 
 import re
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -9,10 +11,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
-from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION
+from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
+    Agreement,
     Annotator,
     AnnotatorKind,
     AnnotatorRun,
@@ -25,6 +28,7 @@ from app.models import (
     Proposal,
     Relation,
 )
+from app.models.document import BlindReview
 
 LLM_PROVIDERS = ("openai", "gemini")
 PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
@@ -161,9 +165,11 @@ def start_annotation(
 
 
 def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:
-    """Per annotator: document runs by status, augmentation runs apart; tokens, cost and latency of all calls."""
+    """Per annotator: document runs by status, second-look runs (augmentation, blind second opinion) apart; tokens,
+    cost and latency of all calls."""
     docs = select(Document.id).where(Document.batch_id == batch_id)
-    augmenting = col(AnnotatorRun.prompt_version).startswith(AUGMENT_TEMPLATE_VERSION)
+    version = col(AnnotatorRun.prompt_version)
+    augmenting = version.startswith(AUGMENT_TEMPLATE_VERSION) | version.startswith(RECHECK_TEMPLATE_VERSION)
     rows = session.execute(
         sa_select(
             col(Annotator.id),
@@ -217,9 +223,45 @@ def agreement_counts(session: Session, *, batch_id: int) -> dict[str, dict[str, 
     return out
 
 
+@dataclass(frozen=True)
+class SecondLookSummary:
+    """How the second look (augmentation and the blind second opinion) went over a batch's documents."""
+
+    done: int
+    failed: int
+    not_yet: int
+    # The most frequent reasons it failed ("<annotator>: <error>"), with how many documents each.
+    reasons: tuple[tuple[str, int], ...]
+
+
+def second_look_summary(session: Session, *, batch_id: int, top: int = 3) -> SecondLookSummary:
+    """Documents of the batch by the second look's outcome, read from the document meta `second_look`."""
+    outcome = col(Document.meta)["second_look"].as_string()
+    counts = {"done": 0, "not_yet": 0}
+    failures: Counter[str] = Counter()
+    for value, n in session.execute(
+        sa_select(outcome, func.count()).where(col(Document.batch_id) == batch_id).group_by(outcome)
+    ):
+        if not value:
+            counts["not_yet"] += int(n)
+        elif value.startswith("done"):  # "done", or "done; 2 answer(s) ignored ..."
+            counts["done"] += int(n)
+        else:
+            failures[value] += int(n)
+    return SecondLookSummary(
+        counts["done"], sum(failures.values()), counts["not_yet"], tuple(failures.most_common(top))
+    )
+
+
 def document_annotations(session: Session, document: Document) -> dict[str, Any]:
-    """Entities (mentions with offsets) and relations with their annotators, agreement class and status."""
+    """Entities (mentions with offsets) and relations with their annotators, agreement class and status.
+
+    In a blind pass (recall audit) only the reviewer's own items are shown until the pass is finished.
+    """
     assert document.id is not None
+    hidden = document.blind_review == BlindReview.pending
+    own_entities = [col(Entity.agreement) == Agreement.manual] if hidden else []
+    own_relations = [col(Relation.agreement) == Agreement.manual] if hidden else []
     names = {a.id: a.name for a in session.exec(select(Annotator).where(Annotator.project_id == document.project_id))}
     run_annotator = {
         r.id: names.get(r.annotator_id)
@@ -239,6 +281,8 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
                 "type": p.proposed_type,
                 "augmentation": p.augmentation,
                 "audit": bool(p.payload.get("audit")),
+                # Given in the blind second opinion, not in the annotator's own first pass.
+                "blind": bool(p.payload.get("recheck")),
             }
         )
     mentions: dict[int, list[Mention]] = {}
@@ -258,7 +302,9 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
             ],
             "proposed_by": proposals.get(("entity", e.id or 0), []),
         }
-        for e in session.exec(select(Entity).where(Entity.document_id == document.id).order_by(col(Entity.id)))
+        for e in session.exec(
+            select(Entity).where(Entity.document_id == document.id, *own_entities).order_by(col(Entity.id))
+        )
     ]
     relations = [
         {
@@ -272,7 +318,9 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
             "proposed_by": proposals.get(("relation", r.id or 0), []),
             "votes": votes.get(r.id or 0, []),
         }
-        for r in session.exec(select(Relation).where(Relation.document_id == document.id).order_by(col(Relation.id)))
+        for r in session.exec(
+            select(Relation).where(Relation.document_id == document.id, *own_relations).order_by(col(Relation.id))
+        )
     ]
     runs = [
         {
@@ -287,7 +335,7 @@ def document_annotations(session: Session, document: Document) -> dict[str, Any]
         }
         for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
     ]
-    return {"entities": entities, "relations": relations, "runs": runs}
+    return {"entities": entities, "relations": relations, "runs": runs, "blind_review": document.blind_review}
 
 
 def project_spent(session: Session, *, project_id: int) -> float:

@@ -1,5 +1,6 @@
 """Crawl batches and documents over HTTP."""
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,12 +41,13 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 @router.get("/batches/{batch_id}")
 def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
     """Status, counts per filter reason, duplicates, record-level errors, and annotation progress and cost."""
-    from app.annotation.service import agreement_counts, batch_annotation_report
+    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     report = service.batch_report(service.get_batch(session, batch_id)).as_dict()
     report["annotation"] = {
         "annotators": batch_annotation_report(session, batch_id=batch_id),
         "agreement": agreement_counts(session, batch_id=batch_id),
+        "second_look": asdict(second_look_summary(session, batch_id=batch_id)),
     }
     return report
 

@@ -10,7 +10,7 @@ from app.config import get_settings
 from app.crawl_batch import service
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
-from app.project.service import get_project
+from app.project.service import get_project, settings_of
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -37,19 +37,22 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
-    from app.annotation.service import agreement_counts, batch_annotation_report
+    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     batch = service.get_batch(session, batch_id)
     report = service.batch_report(batch)
     annotation = batch_annotation_report(session, batch_id=batch_id)
     kept = batch.counts.get("kept", 0)
     annotating = any(sum(a["runs"].values()) - a["runs"].get("running", 0) < kept for a in annotation)
+    project = get_project(session, batch.project_id)
     ctx = {
         "batch": batch,
         "report": report,
-        "project": get_project(session, batch.project_id),
+        "project": project,
         "annotation": annotation,
         "agreement": agreement_counts(session, batch_id=batch_id),
+        "second_look": second_look_summary(session, batch_id=batch_id),
+        "recheck": settings_of(project).recheck,
         "polling": not report.finished or annotating,
     }
     block = "progress" if request.headers.get("hx-request") == "true" else None

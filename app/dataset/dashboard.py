@@ -14,6 +14,7 @@ from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, pr
 from app.dataset.records import ExportDocument
 from app.models import Decision, Document, DocumentStatus, ItemStatus, ReviewAssignment, User
 from app.models.review import AssignmentStatus
+from app.review.blind import recall_summary
 
 SUBMIT_ACTIONS = frozenset({"submit"})
 
@@ -269,5 +270,6 @@ def dashboard(session: Session, *, project_id: int, batch_id: int | None = None)
         "reviewers": reviewer_throughput(session, project_id=project_id, batch_id=batch_id),
         "agreement_classes": agreement_classes(session, project_id=project_id, batch_id=batch_id),
         "human_agreement": human_agreement(session, project_id=project_id, batch_id=batch_id),
+        "recall_audit": recall_summary(session, project_id=project_id, batch_id=batch_id),
         **item_figures(session, selection, (a.name if a else None, b.name if b else None)),
     }

@@ -218,6 +218,12 @@ def _document_filter(selection: Selection) -> list[Any]:
     return where
 
 
+def selected_document_ids(session: Session, selection: Selection) -> list[int]:
+    """The ids of the documents the selection holds, in id order (its split, if any, not applied)."""
+    query = select(col(Document.id)).where(*_document_filter(selection)).order_by(col(Document.id))
+    return [int(i) for i in session.execute(query).scalars()]
+
+
 def _document_query(selection: Selection, after: int, limit: int) -> Any:
     d = Document
     query = _select(

@@ -5,17 +5,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from app.annotation.agreement_classes import label as class_label
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
 from app.crawl_batch.service import get_batch, list_batches
 from app.dataset import plots
 from app.dataset import snapshots as snapshot_service
 from app.dataset.dashboard import dashboard as dashboard_figures
+from app.dataset.routing_figures import routing_figures
 from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS
 from app.db import SessionDep
 from app.errors import InvalidInput
-from app.project.service import get_project
+from app.project.service import get_project, settings_of
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -63,7 +65,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
         if mvm["documents"]
         else plots.empty_chart("Annotator A vs B"),
         "classes": plots.grouped_bar_chart(
-            [c.replace("_", " ") for c in class_names],
+            [class_label(c) for c in class_names],
             {
                 kind: [classes[kind]["classes"].get(c, {}).get("share", 0.0) for c in class_names]
                 for kind in ("entities", "relations")
@@ -109,6 +111,7 @@ def dashboard(
             "batches": list_batches(session, project_id=project_id),
             "f": figures,
             "charts": charts(figures),
+            "routing": routing_figures(session, project_id=project_id, settings=settings_of(project), batch_id=batch),
         },
     )
 

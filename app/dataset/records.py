@@ -33,7 +33,9 @@ class DecisionRecord:
 @dataclass(frozen=True, slots=True)
 class ItemProvenance:
     status: str = ""  # proposed / accepted / rejected
-    agreement: str = ""  # agreed / type_conflict / a_only / b_only / augmented / imported / manual
+    # agreed / confirmed / type_conflict / a_only / b_only / disputed / augmented / imported / manual
+    # (app/annotation/agreement_classes.py says what each means)
+    agreement: str = ""
     proposals: list[ProposalRecord] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
     # Anything else, as strings: exported as [{"key", "value"}] so every line has the same shape.

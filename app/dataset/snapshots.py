@@ -6,6 +6,7 @@ import logging
 import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,14 +19,17 @@ from app.config import get_settings
 from app.dataset.dashboard import item_figures
 from app.dataset.datasheet import DatasheetTally
 from app.dataset.exporters import ExportError
-from app.dataset.loaders import Bind, Selection, iter_documents
+from app.dataset.loaders import Bind, Selection, iter_documents, selected_document_ids
 from app.dataset.records import DocumentProvenance, ExportDocument
+from app.dataset.routing_figures import datasheet_routing
 from app.dataset.service import FORMATS, check_format, check_split, check_status, writer_for
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS, SplitError, check_ratios, split_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import DatasetSnapshot, Project, User
 from app.models.types import utcnow
+from app.project.service import settings_of
+from app.review.blind import recall_summary
 
 log = logging.getLogger(__name__)
 FILE_SPLITS = ("all", *SPLITS)
@@ -222,7 +226,9 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
             bind, building, project=project, selection=selection, seed=snapshot.split_seed, ratios=ratios
         )
         figures = item_figures(bind, selection, (a.name if a else None, b.name if b else None))
-        datasheet = _datasheet(snapshot, project, counts, figures, ratios)
+        routing = _routing(bind, project, selection)
+        datasheet = _datasheet(snapshot, project, counts, figures, ratios, routing)
+        datasheet["recall_audit"] = _recall_audit(bind, project, selection)
         (building / "datasheet.json").write_text(json.dumps(datasheet, ensure_ascii=False, indent=2))
         shutil.rmtree(final, ignore_errors=True)  # a half-finished earlier attempt of this same version
         building.rename(final)
@@ -244,6 +250,7 @@ def _datasheet(
     counts: dict[str, Any],
     figures: dict[str, Any],
     ratios: Mapping[str, float],
+    routing: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "name": snapshot.name,
@@ -266,7 +273,26 @@ def _datasheet(
             "augmentation": figures["augmentation"],
             "hallucination": figures["hallucination"],
         },
+        "routing": routing,
     }
+
+
+def _routing(bind: Bind, project: Project, selection: Selection) -> dict[str, Any]:
+    """The routing policy and record, and how many of the snapshot's items no person decided."""
+    with Session(bind) as session:
+        return datasheet_routing(
+            session,
+            project_id=project.id or 0,
+            settings=settings_of(project),
+            document_ids=selected_document_ids(session, selection),
+        )
+
+
+def _recall_audit(bind: Bind, project: Project, selection: Selection) -> dict[str, Any] | None:
+    """The recall audit's figures (documents, recall per kind and type, missing relations), or None without one."""
+    with Session(bind) as session:
+        summary = recall_summary(session, project_id=project.id or 0, batch_id=selection.batch_id)
+    return asdict(summary) if summary.documents else None
 
 
 def _finish(

@@ -20,6 +20,15 @@ class DocumentStatus(StrEnum):
     curated = "curated"
 
 
+class BlindReview(StrEnum):
+    """The recall audit's blind pass of a document (`Document.blind_review`; None when it was not drawn)."""
+
+    # The reviewer marks the text from scratch: the models' proposals are hidden.
+    pending = "pending"
+    # The blind pass is finished and recorded; the proposals are shown.
+    revealed = "revealed"
+
+
 class Document(SQLModel, table=True):
     __tablename__ = "document"
     __table_args__ = (UniqueConstraint("project_id", "text_hash", name="uq_document_project_hash"),)

@@ -9,8 +9,10 @@ from app.auth.deps import ApiAdmin, ApiClient
 from app.crawl_batch.service import get_document
 from app.db import SessionDep
 from app.models import Document
+from app.models.document import BlindReview
 from app.project.service import get_project, settings_of
-from app.review import queue, service
+from app.review import blind, queue, service
+from app.review.blind import RecallSummary
 from app.review.service import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
@@ -88,6 +90,19 @@ def submit(document_id: int, body: VersionRequest, session: SessionDep, user: Ap
     return outcome_view(service.submit(session, document=document, user=user, version=body.version))
 
 
+@router.post("/documents/{document_id}/finish-blind")
+def finish_blind(document_id: int, body: VersionRequest, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+    """Recall audit: end the blind pass; the proposals appear, those identical to your items already accepted."""
+    document = get_document(session, document_id)
+    return outcome_view(blind.finish_blind_pass(session, document=document, user=user, version=body.version))
+
+
+@router.get("/projects/{project_id}/recall-audit", response_model=RecallSummary)
+def recall_audit(project_id: int, session: SessionDep, _user: ApiClient, batch: int | None = None) -> RecallSummary:
+    """The pipeline's recall estimated from finished blind passes, per kind and type, and the missing relations."""
+    return blind.recall_summary(session, project_id=project_id, batch_id=batch)
+
+
 @router.post("/documents/{document_id}/claim")
 def claim(document_id: int, session: SessionDep, user: ApiClient) -> dict[str, Any]:
     """Take or renew the review lock (423 while another reviewer holds it)."""
@@ -138,7 +153,9 @@ def review_queue(
             "title": r["document"].title,
             "status": r["document"].status,
             "version": r["document"].version,
-            "open_items": r["open_items"],
+            # A blind document's proposals are not counted aloud: the count would hint at them.
+            "open_items": None if r["document"].blind_review == BlindReview.pending else r["open_items"],
+            "blind_review": r["document"].blind_review,
             "locked_by": r["locked_by"],
         }
         for r in rows

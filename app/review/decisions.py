@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Agreement, AnnotatorRun, Document, Entity, ItemStatus, Mention, Proposal, Relation
+from app.models.document import BlindReview
 from app.project.schemas import LabelSchema, RelationType
 from app.review.changes import ChangeSet
 
@@ -22,6 +23,26 @@ class Context:
 
 
 Handler = Callable[[Context, int | None], str]
+
+
+# --- the recall audit's blind pass --------------------------------------------------------------------------
+
+
+def proposals_hidden(document: Document) -> bool:
+    """In a blind pass only the reviewer's own items exist for them: the models' proposals are hidden."""
+    return document.blind_review == BlindReview.pending
+
+
+def refuse_while_blind(document: Document, why: str) -> None:
+    if proposals_hidden(document):
+        raise Conflict(f"Document {document.id} is in its blind pass: {why}")
+
+
+def _own(ctx: Context, obj: Entity | Mention | Relation) -> bool:
+    if isinstance(obj, Mention):
+        entity = ctx.session.get(Entity, obj.entity_id)
+        return entity is not None and entity.agreement == Agreement.manual
+    return obj.agreement == Agreement.manual
 
 
 # --- input checks -------------------------------------------------------------------------------------------
@@ -154,6 +175,10 @@ def get_item(ctx: Context, model: type[Entity] | type[Mention] | type[Relation],
     obj: Any = ctx.session.get(model, item_id)
     if obj is None or obj.document_id != ctx.document.id:
         raise NotFound(f"Document {ctx.document.id} has no {kind} {item_id}.")
+    if proposals_hidden(ctx.document) and not _own(ctx, obj):
+        refuse_while_blind(
+            ctx.document, "the models' proposals are hidden and take no decisions until the blind pass is finished."
+        )
     return obj
 
 
@@ -226,7 +251,7 @@ def entity_retype(ctx: Context, item_id: int | None) -> str:
 
 
 def _check_span_free(ctx: Context, start: int, end: int, except_mention: int | None = None) -> None:
-    clash = ctx.session.exec(
+    query = (
         select(Mention, Entity)
         .join(Entity, col(Entity.id) == Mention.entity_id)
         .where(
@@ -235,7 +260,10 @@ def _check_span_free(ctx: Context, start: int, end: int, except_mention: int | N
             Mention.end == end,
             Entity.status != ItemStatus.rejected,
         )
-    ).first()
+    )
+    if proposals_hidden(ctx.document):  # a hidden proposal must not show through a clash
+        query = query.where(Entity.agreement == Agreement.manual)
+    clash = ctx.session.exec(query).first()
     if clash is not None and clash[0].id != except_mention:
         raise Conflict(f"{ctx.document.text[start:end]!r} at {start}–{end} is already a mention of {_label(clash[1])}.")
 
@@ -460,15 +488,16 @@ def relation_evidence(ctx: Context, item_id: int | None) -> str:
 
 
 def _check_relation_free(ctx: Context, head: int, tail: int, rtype: str, except_id: int | None = None) -> None:
-    clash = ctx.session.exec(
-        select(Relation.id).where(
-            Relation.document_id == ctx.document.id,
-            Relation.head_id == head,
-            Relation.tail_id == tail,
-            Relation.type == rtype,
-            Relation.status != ItemStatus.rejected,
-        )
-    ).first()
+    query = select(Relation.id).where(
+        Relation.document_id == ctx.document.id,
+        Relation.head_id == head,
+        Relation.tail_id == tail,
+        Relation.type == rtype,
+        Relation.status != ItemStatus.rejected,
+    )
+    if proposals_hidden(ctx.document):
+        query = query.where(Relation.agreement == Agreement.manual)
+    clash = ctx.session.exec(query).first()
     if clash is not None and clash != except_id:
         raise Conflict(f"That relation already exists (relation {clash}).")
 
@@ -519,6 +548,7 @@ def relation_delete(ctx: Context, item_id: int | None) -> str:
 
 def accept_agreed(ctx: Context, _item_id: int | None) -> str:
     """Accept every agreed, grounded item still awaiting review."""
+    refuse_while_blind(ctx.document, "there is nothing agreed to accept until the blind pass is finished.")
     n = 0
     for entity in ctx.session.exec(
         select(Entity).where(
@@ -546,6 +576,7 @@ def accept_agreed(ctx: Context, _item_id: int | None) -> str:
 
 def reject_from_annotator(ctx: Context, _item_id: int | None) -> str:
     """Reject every item still awaiting review that only this annotator proposed."""
+    refuse_while_blind(ctx.document, "the models' proposals are hidden until the blind pass is finished.")
     annotator_id = _int(ctx.params, "annotator")
     run_ids = set(
         ctx.session.exec(

@@ -15,7 +15,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import queue, service, workbench
+from app.review import blind, queue, service, workbench
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
 
@@ -34,6 +34,7 @@ STRUCTURAL = {
     "reject_annotator",
     "submit",
     "reopen",
+    "finish_blind",
 }
 
 
@@ -199,6 +200,9 @@ async def _act(request: Request, document_id: int, session: Session, user: User,
             elif verb == "undo":
                 action = "undo"
                 outcome = service.undo(session, document=document, user=user, version=version)
+            elif verb == "finish_blind":
+                action = "finish_blind"
+                outcome = blind.finish_blind_pass(session, document=document, user=user, version=version)
             else:
                 action = "submit"
                 outcome = service.submit(session, document=document, user=user, version=version)
@@ -223,6 +227,12 @@ async def undo(request: Request, document_id: int, session: SessionDep, user: Cu
 @router.post("/documents/{document_id}/submit", response_class=HTMLResponse)
 async def submit(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
     return await _act(request, document_id, session, user, "submit")
+
+
+@router.post("/documents/{document_id}/finish-blind", response_class=HTMLResponse)
+async def finish_blind(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    """End the blind pass: the proposals appear, the ones identical to the reviewer's items already settled."""
+    return await _act(request, document_id, session, user, "finish_blind")
 
 
 @router.post("/documents/{document_id}/release", response_class=HTMLResponse)

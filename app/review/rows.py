@@ -5,10 +5,13 @@ Written as f-strings rather than Jinja macros: 1,200 rows through macros cost ab
 many rows (an entity's chip, a relation type's label) are escaped once per page.
 """
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
+
+from app.annotation.agreement_classes import CLASSES, AgreementClass, describe
 
 if TYPE_CHECKING:
     from app.review.workbench import EntityView, RelationView
@@ -26,8 +29,19 @@ def chip(e: "EntityView") -> str:
     return f'<span class="chip etype-{e.type_index}">{text(e.name)}</span>'
 
 
-def _badges(badges: list[tuple[str, str]]) -> str:
-    return "".join(f'<span class="pv {text(c)}">{text(t)}</span>' for c, t in badges)
+def _badges(badges: list[tuple[str, str, str]]) -> str:
+    """(css class, label, tooltip or "") of each badge."""
+    return "".join(f'<span class="pv {text(c)}"{_title(tip)}>{text(t)}</span>' for c, t, tip in badges)
+
+
+def _title(tip: str) -> str:
+    return f' title="{text(tip)}"' if tip else ""
+
+
+def _agreement(code: str, classes: Mapping[str, AgreementClass]) -> str:
+    """The class's name, its explanation as the tooltip; the code stays in the class attribute."""
+    c = classes.get(code) or describe(code)
+    return f'<span class="pv ag ag-{text(code)}" title="{text(c.tip)}">{text(c.label)}</span>'
 
 
 def _reviewers(who: list[str] | None) -> str:
@@ -38,7 +52,13 @@ def _reviewers(who: list[str] | None) -> str:
     return f'<span class="pv reviewers" title="reviewers who accepted it">{label}</span>'
 
 
-def entity_row(e: "EntityView", *, reviewers: list[str] | None = None, oob: bool = False) -> str:
+def entity_row(
+    e: "EntityView",
+    *,
+    reviewers: list[str] | None = None,
+    oob: bool = False,
+    classes: Mapping[str, AgreementClass] = CLASSES,
+) -> str:
     mentions = "".join(f"{m[0]}:{m[1]}:{m[2]}:{m[4]} " for m in e.mentions)
     count = (
         f'<span class="muted small">×{len(e.mentions)}</span>'
@@ -51,12 +71,19 @@ def entity_row(e: "EntityView", *, reviewers: list[str] | None = None, oob: bool
         f'<div class="item ent st-{status} ag-{agreement}" id="e-{e.id}" data-kind="entity" '
         f'data-id="{e.id}" data-type="{text(e.type)}" data-name="{text(e.name)}" data-mentions="{mentions}"'
         f'{_OOB if oob else ""}>{chip(e)} <span class="code">{text(e.type)}</span> {count} '
-        f'<span class="pv ag">{text(e.agreement.replace("_", " "))}</span>{_badges(e.badges)}'
+        f"{_agreement(e.agreement, classes)}{_badges(e.badges)}"
         f'{_reviewers(reviewers)} {rels} <span class="state">{status}</span></div>'
     )
 
 
-def relation_row(r: "RelationView", *, allowed: str, reviewers: list[str] | None = None, oob: bool = False) -> str:
+def relation_row(
+    r: "RelationView",
+    *,
+    allowed: str,
+    reviewers: list[str] | None = None,
+    oob: bool = False,
+    classes: Mapping[str, AgreementClass] = CLASSES,
+) -> str:
     d = r.distance
     ev = " ".join(map(str, r.evidence))
     shown = "S" + ", S".join(map(str, r.evidence)) if r.evidence else "no evidence"
@@ -68,6 +95,6 @@ def relation_row(r: "RelationView", *, allowed: str, reviewers: list[str] | None
         f'data-types="{text(allowed)}"{_OOB if oob else ""}>{chip(r.head)} '
         f'<span class="rtype">—{text(r.type_name)}→</span> {chip(r.tail)} '
         f'<span class="ev" title="evidence sentences">{shown}</span> {cross}'
-        f'<span class="pv ag">{text(r.agreement.replace("_", " "))}</span>{_badges(r.badges)}'
+        f"{_agreement(r.agreement, classes)}{_badges(r.badges)}"
         f'{_reviewers(reviewers)} <span class="state">{status}</span></div>'
     )

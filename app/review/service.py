@@ -26,11 +26,13 @@ from app.project.schemas import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import queue
 from app.review.changes import ChangeSet, restore
-from app.review.decisions import HANDLERS, Context, sentence_of
+from app.review.decisions import HANDLERS, Context, refuse_while_blind, sentence_of
 
 # Decisions that end a reviewer's pass: undo never reaches back across them.
 BARRIERS = {"submit", "reopen"}
 NOT_UNDOABLE = BARRIERS | {"undo"}
+# Undo also stops at the end of a blind pass (blind.py): what was marked blind is on record by then.
+UNDO_BARRIERS = BARRIERS | {"finish_blind"}
 
 
 class StaleVersion(Conflict):
@@ -180,11 +182,11 @@ def decide(
     return Outcome(document, decision, summary, _changed(changes), created)
 
 
-def _since_barrier(session: Session, document_id: int) -> list[Decision]:
+def _since_barrier(session: Session, document_id: int, barriers: set[str] = BARRIERS) -> list[Decision]:
     decisions = list(
         session.exec(select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id)))
     )
-    last = max((i for i, d in enumerate(decisions) if d.action in BARRIERS), default=-1)
+    last = max((i for i, d in enumerate(decisions) if d.action in barriers), default=-1)
     return decisions[last + 1 :]
 
 
@@ -193,7 +195,7 @@ def undo(session: Session, *, document: Document, user: User, version: int) -> O
     _open(session, document=document, user=user, version=version)
     candidates = [
         d
-        for d in _since_barrier(session, document.id or 0)
+        for d in _since_barrier(session, document.id or 0, UNDO_BARRIERS)
         if d.user_id == user.id and d.undone_at is None and d.action not in NOT_UNDOABLE
     ]
     if not candidates:
@@ -276,6 +278,7 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
     With double review, each reviewer's result is kept and the items go back to the machine proposals for the
     next reviewer; when all have submitted, an admin adjudicates what they disagree on.
     """
+    refuse_while_blind(document, "finish it first; its proposals are then shown for review.")
     _schema, settings = _open(session, document=document, user=user, version=version)
     changes = ChangeSet(session)
     doc_id = document.id or 0

@@ -9,11 +9,12 @@ from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
+from app.annotation.agreement_classes import CLASSES, AgreementClass, described
 from app.annotation.service import pair_of
-from app.models import Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
+from app.models import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
 from app.project.schemas import LabelSchema
 from app.review import rows
-from app.review.decisions import allowed_relation_types
+from app.review.decisions import allowed_relation_types, proposals_hidden
 from app.review.highlight import Span, render_sentences, render_text
 from app.review.service import entity_key, relation_key
 
@@ -33,7 +34,7 @@ class EntityView:
     agreement: str
     grounded: bool
     mentions: list[tuple[int, int, int, str, int]] = field(default_factory=list)  # id, start, end, text, sentence
-    badges: list[tuple[str, str]] = field(default_factory=list)  # (css class, label)
+    badges: list[tuple[str, str, str]] = field(default_factory=list)  # (css class, label, tooltip or "")
     relation_count: int = 0
 
     @cached_property
@@ -52,7 +53,7 @@ class RelationView:
     evidence: list[int]
     status: str
     agreement: str
-    badges: list[tuple[str, str]] = field(default_factory=list)
+    badges: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def distance(self) -> int | None:
@@ -74,6 +75,10 @@ class Workbench:
     annotators: dict[int, str]
     reviewers: dict[str, list[str]]  # adjudication: item key → reviewers who accepted it
     known_counts: dict[str, int] | None = None  # set when only part of the document was read
+    # Agreement classes as this project's reviewers read them (A and B named).
+    classes: dict[str, AgreementClass] = field(default_factory=lambda: dict(CLASSES))
+    # A blind pass (recall audit): only the reviewer's own items were read; the proposals stay hidden.
+    blind_pass: bool = False
     _allowed: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def spans(self) -> list[Span]:
@@ -99,7 +104,7 @@ class Workbench:
 
     def _entity_html(self, e: EntityView, oob: bool) -> str:
         who = self.reviewers.get(self.entity_key(e), []) if self._in_adjudication() else None
-        return rows.entity_row(e, reviewers=who, oob=oob)
+        return rows.entity_row(e, reviewers=who, oob=oob, classes=self.classes)
 
     def _relation_html(self, r: RelationView, oob: bool) -> str:
         pair = (r.head.type, r.tail.type)
@@ -107,7 +112,7 @@ class Workbench:
         if allowed is None:
             allowed = self._allowed[pair] = " ".join(self.allowed_types(r))
         who = self.reviewers.get(self.relation_key(r), []) if self._in_adjudication() else None
-        return rows.relation_row(r, allowed=allowed, reviewers=who, oob=oob)
+        return rows.relation_row(r, allowed=allowed, reviewers=who, oob=oob, classes=self.classes)
 
     # rows.py escapes every value it puts in a row, so its HTML is marked safe as a whole.
     def entity_row(self, e: EntityView, oob: bool = False) -> Markup:
@@ -153,6 +158,10 @@ class Workbench:
         return allowed_relation_types(self.schema, relation.head.type, relation.tail.type)
 
 
+def _source(tag: str) -> str:
+    return "src-import" if tag == "import" else "src-model"
+
+
 def _first(e: EntityView) -> int:
     return e.mentions[0][1] if e.mentions else 1 << 30
 
@@ -168,9 +177,11 @@ def load(
     """Read the document's items and their provenance; `results` are (reviewer, result) pairs in adjudication.
 
     With `changed` (entity and relation ids a decision touched) only what its redraw needs is read: those
-    items, the relations of those entities, and every mention in the sentences their mentions are in.
+    items, the relations of those entities, and every mention in the sentences their mentions are in. In a
+    blind pass nothing but the reviewer's own items is read, so nothing else can show.
     """
     doc_id = document.id
+    hidden = proposals_hidden(document)
     type_index = {t.code: i for i, t in enumerate(schema.entity_types)}
     relation_names = {r.code: r.name for r in schema.relation_types}
     a, b = pair_of(session, project_id=document.project_id)
@@ -185,6 +196,8 @@ def load(
     entity_filter: Any = None
     mention_filter: Any = None
     relation_filter: Any = col(Relation.document_id) == doc_id
+    if hidden:
+        relation_filter = relation_filter & (col(Relation.agreement) == Agreement.manual)
     if changed is not None:
         changed_entities = set(changed.get("entity", set()))
         changed_relations = set(changed.get("relation", set()))
@@ -221,6 +234,8 @@ def load(
     ).where(col(Entity.document_id) == doc_id)
     if entity_filter is not None:
         entity_query = entity_query.where(entity_filter)
+    if hidden:
+        entity_query = entity_query.where(col(Entity.agreement) == Agreement.manual)
     conn = session.connection()  # Core rows: no ORM bookkeeping for thousands of plain tuples
     for eid, etype, name, status, agreement, grounded in conn.execute(entity_query):
         entities[eid or 0] = EntityView(
@@ -273,14 +288,15 @@ def load(
             columns(col(Relation.head_id), col(Relation.tail_id)).where(
                 col(Relation.document_id) == doc_id,
                 col(Relation.head_id).in_(list(entities)) | col(Relation.tail_id).in_(list(entities)),
+                *([col(Relation.agreement) == Agreement.manual] if hidden else []),
             )
         ):
             for end_id in (head_id, tail_id):
                 if end_id in entities:
                     entities[end_id].relation_count += 1
 
-    if run_tag:
-        # Votes and audit marks read in SQL: decoding ~2,000 JSON payloads per page showed in the profile.
+    if run_tag and not hidden:
+        # Votes, audit and blind-answer marks read in SQL: decoding ~2,000 JSON payloads per page showed in the profile.
         proposal_query = columns(
             col(Proposal.item_kind),
             col(Proposal.item_id),
@@ -288,40 +304,61 @@ def load(
             col(Proposal.augmentation),
             col(Proposal.payload)["vote"].as_boolean(),
             col(Proposal.payload)["audit"].as_boolean(),
+            col(Proposal.proposed_type),
+            col(Proposal.payload)["recheck"].as_boolean(),
         ).where(col(Proposal.run_id).in_(list(run_tag)))
         if changed is not None:
             proposal_query = proposal_query.where(col(Proposal.item_id).in_(list(entities) + [r.id for r in relations]))
         views: dict[tuple[str, int], EntityView | RelationView] = {("entity", e.id): e for e in entities.values()}
         views.update({("relation", r.id): r for r in relations})
-        for kind, item_id, run_id, augmentation, vote, audit in conn.execute(proposal_query):
+        for kind, item_id, run_id, augmentation, vote, audit, proposed, blind in conn.execute(proposal_query):
             view = views.get((kind, item_id))
             if view is None:
                 continue
-            tag, _name = run_tag.get(run_id, ("?", "?"))
+            tag, name = run_tag.get(run_id, ("?", "?"))
+            proposed = proposed or ""
+            shown = relation_names.get(proposed, proposed) if kind == "relation" else proposed
+            # A type conflict shows both types: the item's, and the one this annotator gave (blind or not).
+            other = bool(proposed) and proposed != view.type
             if vote is not None:
-                view.badges.append(("vote-yes" if vote else "vote-no", f"{tag} {'✓' if vote else '✗'}"))
+                view.badges.append(("vote-yes" if vote else "vote-no", f"{tag} {'✓' if vote else '✗'}", ""))
+            elif blind:
+                label = f"{tag} blind: {shown}" if other else f"{tag} blind"
+                view.badges.append(("blind", label, f"{name}, asked blind, answered {shown}"))
             elif augmentation:
-                view.badges.append(("aug", f"{tag} aug"))
+                view.badges.append(("aug", f"{tag} aug", ""))
+            elif other:
+                view.badges.append((_source(tag), f"{tag}: {shown}", f"{name} proposed it as {shown}"))
             else:
-                view.badges.append(("src-import" if tag == "import" else "src-model", tag))
-            if audit and ("audit", "audit") not in view.badges:
-                view.badges.append(("audit", "audit"))
+                view.badges.append((_source(tag), tag, ""))
+            if audit and not any(b[0] == "audit" for b in view.badges):
+                view.badges.append(("audit", "audit", "a trusted item sampled for a spot check"))
 
     reviewers: dict[str, list[str]] = {}
     for who, result in results or []:
         for item in [*result.get("entities", []), *result.get("relations", [])]:
             reviewers.setdefault(item["key"], []).append(who)
-    counts = None if changed is None else status_counts(session, doc_id or 0)
-    return Workbench(document, schema, entities, relations, {k: v[0] for k, v in annotators.items()}, reviewers, counts)
+    counts = None if changed is None else status_counts(session, doc_id or 0, own_only=hidden)
+    return Workbench(
+        document,
+        schema,
+        entities,
+        relations,
+        {k: v[0] for k, v in annotators.items()},
+        reviewers,
+        counts,
+        described(a=a.name if a else None, b=b.name if b else None),
+        blind_pass=hidden,
+    )
 
 
-def status_counts(session: Session, document_id: int) -> dict[str, int]:
+def status_counts(session: Session, document_id: int, *, own_only: bool = False) -> dict[str, int]:
+    """Items per status (own_only: the reviewer's own items only, as a blind pass shows them)."""
     out = {"todo": 0, "accepted": 0, "rejected": 0}
     for model in (Entity, Relation):
-        for status, n in session.execute(
-            columns(col(model.status), func.count())
-            .where(col(model.document_id) == document_id)
-            .group_by(col(model.status))
-        ):
+        query = columns(col(model.status), func.count()).where(col(model.document_id) == document_id)
+        if own_only:
+            query = query.where(col(model.agreement) == Agreement.manual)
+        for status, n in session.execute(query.group_by(col(model.status))):
             out["todo" if status == "proposed" else str(status)] += n
     return out

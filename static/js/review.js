@@ -14,6 +14,8 @@
   const state = () => $("#wb-state");
   const version = () => state().dataset.version;
   const canAct = () => state().dataset.canAct === "true";
+  // Recall audit: a blind pass hides the models' proposals until the reviewer finishes it.
+  const blindPass = () => state().dataset.blind === "pending";
   const focused = () => (focusedId ? document.getElementById(focusedId) : null);
   const hint = (text) => {
     $("#wb-hint").textContent = text || "";
@@ -431,6 +433,7 @@
   }
 
   async function bulkAcceptAgreed() {
+    if (blindPass()) return hint("Blind pass: there are no proposals to accept until you finish it (Shift+F).");
     await decide("document", null, "accept_agreed");
     applyFocus(false);
   }
@@ -442,12 +445,26 @@
 
   async function submitDocument() {
     if (!canAct()) return hint("This document is read only for you.");
+    if (blindPass()) return hint("Finish the blind pass first (Shift+F): then review the proposals and submit.");
     const todo = $("#todo-count") ? $("#todo-count").textContent : "0";
     const ok = await pick("Submit: the document becomes curated" + (todo !== "0" ? "; the " + todo + " item(s) still to review will be rejected" : ""), [
       { label: "Submit", value: "yes" },
       { label: "Cancel", value: null },
     ]);
     if (ok === "yes") await send("/submit", {});
+  }
+
+  async function finishBlind() {
+    if (!canAct()) return hint("This document is read only for you.");
+    if (!blindPass()) return hint("This document is not in a blind pass.");
+    const ok = await pick("Finish the blind pass: the models' proposals appear, and those identical to yours are accepted", [
+      { label: "Finish blind pass", value: "yes" },
+      { label: "Cancel", value: null },
+    ]);
+    if (ok === "yes" && (await send("/finish-blind", {}))) {
+      focusItem(null);
+      hint("The proposals are shown: review them, then submit.");
+    }
   }
 
   function nextDocument() {
@@ -467,6 +484,7 @@
     "reject-annotator": rejectFromAnnotator,
     undo: () => send("/undo", {}),
     submit: submitDocument,
+    "finish-blind": finishBlind,
     next: nextDocument,
     help: toggleHelp,
   };
@@ -492,6 +510,7 @@
     d: remove,
     A: bulkAcceptAgreed,
     S: submitDocument,
+    F: finishBlind,
     u: () => send("/undo", {}),
     n: nextDocument,
     "?": toggleHelp,

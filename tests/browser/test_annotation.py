@@ -56,7 +56,7 @@ def test_the_demo_project_shows_the_whole_loop_without_any_key(admin_session: Pa
     expect(page.locator("#agreement")).to_contain_text("entities")
     page.get_by_role("link", name="Documents").click()
     page.get_by_role("link", name="深圳智言科技完成新一轮融资").click()
-    expect(page.locator("#entities")).to_contain_text("agreed")
+    expect(page.locator("#entities")).to_contain_text("Both models")
     expect(page.locator("#relations")).to_contain_text("创办")
     assert_scripts_ran_cleanly(page, js_errors)
 
@@ -100,15 +100,19 @@ def test_two_model_endpoints_annotate_an_upload(
     expect(rows.nth(0)).to_contain_text("gpt")
     expect(rows.nth(0).locator("td").nth(1)).to_have_text("1", timeout=30_000)  # done
     expect(rows.nth(0).locator("td").nth(5)).to_have_text("1", timeout=30_000)  # augmented documents
-    expect(page.locator("#agreement")).to_contain_text("type_conflict", timeout=30_000)
+    expect(page.locator("#agreement")).to_contain_text("Type conflict", timeout=30_000)
     expect(rows.nth(0).locator("td").nth(7)).not_to_have_text("$0.0000")  # priced calls cost something
     page.get_by_role("link", name="Documents").click()
     page.get_by_role("link", name="张伟").click()
     entities, relations = page.locator("#entities"), page.locator("#relations")
-    for agreement in ("agreed", "type_conflict", "a_only", "b_only"):
+    # B's single-model entities were shown to A blind: one confirmed, one disputed.
+    for agreement in ("Both models", "Type conflict", "Model A only", "Confirmed blind", "Disputed"):
         expect(entities).to_contain_text(agreement)
+    expect(entities).to_contain_text("gpt (blind)")
     expect(entities).to_contain_text("not in text")  # the hallucinated name is flagged
-    expect(relations).to_contain_text("augmented", timeout=30_000)
+    # The pair both first passes missed was related by both when asked: confirmed blind, from augmentation.
+    expect(relations).to_contain_text("Confirmed blind", timeout=30_000)
+    expect(relations).to_contain_text("Disputed")
     expect(relations).to_contain_text("(augmentation)")
     assert server.calls("openai") >= 2 and server.calls("gemini") >= 1
     assert "SECRET" not in live.output()

@@ -116,3 +116,66 @@ def test_document_search_answers_htmx_with_the_results_block(session: Session, a
     assert fragment.text.lstrip().startswith('<section id="results">')
     assert "2 documents" in fragment.text
     assert "广州天气" not in fragment.text
+
+
+def test_batch_page_counts_every_class_by_name_with_the_second_look(session: Session, app_client: TestClient) -> None:
+    from app.models import User
+    from tests.factories import REVIEW_TEXT, bearer, make_review_document, make_token
+
+    make_user(session)
+    project = make_project(session)
+    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status=BatchStatus.done, counts={"kept": 3})
+    session.add(batch)
+    session.commit()
+    zhang, beida = (REVIEW_TEXT.index("张伟"), REVIEW_TEXT.index("张伟") + 2), (3, 7)
+    outcomes = ["done", "model-b: timeout <after> 120 s", None]
+    for i, (outcome, classes) in enumerate(
+        zip(outcomes, [("confirmed", "disputed"), ("confirmed", "agreed"), ("a_only", "b_only")], strict=True)
+    ):
+        doc, _, _ = make_review_document(
+            session,
+            project,
+            text=REVIEW_TEXT + "。" * i,
+            entities=[
+                ("PER", "张伟", [zhang], classes[0], "proposed"),
+                ("ORG", "北京大学", [beida], classes[1], "proposed"),
+            ],
+            relations=[(0, 1, "任职于", [0], classes[0], "proposed")],
+        )
+        doc.batch_id = batch.id
+        if outcome:
+            doc.meta = {"second_look": outcome}
+        session.add(doc)
+    session.commit()
+    login(app_client)
+    html = app_client.get(f"/batches/{batch.id}").text
+    table = html.split('id="agreement"')[1].split("</table>")[0]
+    header = table.split("</thead>")[0]
+    for label in (
+        "Both models",
+        "Confirmed blind",
+        "Type conflict",
+        "Model A only",
+        "Model B only",
+        "Disputed",
+        "Found later",
+    ):
+        assert f">{label}</span></th>" in header
+    assert 'class="ag-name ag-confirmed" title="One model proposed it; the other, asked blind' in header
+    # Columns in the order of the header: agreed, confirmed, type conflict, A only, B only, disputed, found later.
+    entities = table.split("<td>entities</td>")[1].split("</tr>")[0]
+    assert [c.split(">")[1] for c in entities.split("</td>")[:-1]] == ["1", "2", "0", "1", "1", "1", "0"]
+    relations = table.split("<td>relations</td>")[1].split("</tr>")[0]
+    assert [c.split(">")[1] for c in relations.split("</td>")[:-1]] == ["0", "2", "0", "1", "0", "0", "0"]
+    second = html.split('id="second-look"')[1].split("</p>")[0]
+    assert "Blind second opinion: <strong>on</strong>" in second
+    assert "second look done on 1 document(s), failed on 1, not yet on 1" in second
+    assert "model-b: timeout &lt;after&gt; 120 s</span> (1)" in second
+    user = session.exec(select(User).where(User.username == "alice")).one()
+    api = app_client.get(f"/api/v1/batches/{batch.id}", headers=bearer(make_token(session, user))).json()
+    assert api["annotation"]["second_look"] == {
+        "done": 1,
+        "failed": 1,
+        "not_yet": 1,
+        "reasons": [["model-b: timeout <after> 120 s", 1]],
+    }

@@ -87,3 +87,32 @@ def test_unknown_project_or_foreign_batch(session: Session, app_client: TestClie
     assert app_client.get("/api/v1/projects/999999/export", headers=world.admin).status_code == 404
     r = app_client.get(_url(world, "?batch=999999"), headers=world.admin)
     assert r.status_code == 404
+
+
+def test_a_confirmed_items_provenance_says_confirmed_with_the_blind_answer(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    from tests.factories import REVIEW_TEXT, add_blind_answer, make_review_document
+
+    text = REVIEW_TEXT + "。"
+    zhang, beida = (text.index("张伟"), text.index("张伟") + 2), (text.index("北京大学"), text.index("北京大学") + 4)
+    doc, _ents, rels = make_review_document(
+        session,
+        world.project,
+        text=text,
+        entities=[("PER", "张伟", [zhang], "agreed", "accepted"), ("ORG", "北京大学", [beida], "disputed", "proposed")],
+        relations=[(0, 1, "任职于", [0], "confirmed", "accepted")],
+    )
+    add_blind_answer(session, document=doc, item_kind="relation", item_id=rels[0].id, proposed_type="任职于")
+    session.commit()
+    r = app_client.get(_url(world, "?format=jsonl&status=all"), headers=world.admin)
+    assert r.status_code == 200, r.text
+    [record] = [json.loads(line) for line in r.text.splitlines() if json.loads(line)["id"] == str(doc.id)]
+    [relation] = record["relations"]
+    assert relation["provenance"]["agreement"] == "confirmed"
+    assert {(p["annotator"], p["prompt_version"]) for p in relation["provenance"]["proposals"]} == {
+        ("model-a", "v1"),
+        ("model-b", "recheck-v1"),
+    }
+    classes = {e["name"]: e["provenance"]["agreement"] for e in record["entities"]}
+    assert classes == {"张伟": "agreed", "北京大学": "disputed"}

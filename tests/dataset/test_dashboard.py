@@ -142,3 +142,75 @@ def test_snapshot_page_freezes_and_lists_for_admins_only(
     assert f'href="/projects/{world.project.id}/dashboard"' in detail.text
     live = app_client.get(f"/projects/{world.project.id}/export?format=docred")
     assert live.status_code == 200 and live.json()[0]["labels"]
+
+
+def test_routing_section_lists_slices_trusted_first_with_the_policy_and_totals(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    from app.annotation.calibration import wilson_lower_bound
+    from tests.factories import make_routed_item
+
+    world.project.settings = {**world.project.settings, "target_precision": 0.9}
+    session.add(world.project)
+    curated, pending = world.curated, world.pending
+    # 31 reviewed, all correct: the slice's own record trusts it (bound 0.920 ≥ 0.9).
+    for i in range(31):
+        make_routed_item(session, document=curated, item_id=1000 + i, route="review", outcome="correct")
+    # 30 reviewed, 20 correct: not trusted, whatever the class.
+    for i in range(30):
+        outcome = "correct" if i < 20 else "wrong"
+        make_routed_item(
+            session, document=curated, item_kind="entity", item_id=2000 + i, agreement="a_only",
+            proposers="model-a", item_type="ORG", route="review", outcome=outcome,
+        )  # fmt: skip
+    # Confirmed blind, no reviews yet: trusted by the prior; two auto-accepted in a curated document, one pending.
+    for doc, n in ((curated, 2), (pending, 1)):
+        for i in range(n):
+            make_routed_item(
+                session, document=doc, item_kind="entity", item_id=3000 + i + 10 * (doc.id or 0),
+                agreement="confirmed", proposers="<b>model-a</b>", item_type="PER", route="auto",
+            )  # fmt: skip
+    make_routed_item(session, document=curated, item_id=4000, agreement="disputed", proposers="model-a", route="audit")
+    session.commit()
+
+    login(app_client, "rita")
+    html = app_client.get(f"/projects/{world.project.id}/dashboard").text
+    section = html.split('id="routing"')[1].split("</section>")[0]
+    policy = section.split('id="routing-policy">')[1].split("</p>")[0]
+    assert "Auto-acceptance <strong>on</strong>" in policy and "target precision <strong>0.9</strong>" in policy
+    assert "minimum evidence <strong>30</strong>" in policy and "audit rate <strong>10.0 %</strong>" in policy
+    assert "blind second opinion <strong>on</strong>" in policy
+    totals = section.split('id="routing-totals">')[1].split("</p>")[0]
+    assert "3 auto-accepted · 61 sent to review · 1 audited" in totals
+    assert "2 items of curated documents were accepted with no person's decision" in totals
+    rows = section.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 4
+    # Trusted first (by routed items), then the rest.
+    assert [r.split("</td>")[1].split(">")[-2].split("<")[0] for r in rows] == [
+        "Both models", "Confirmed blind", "Model A only", "Disputed",
+    ]  # fmt: skip
+    agreed, confirmed, a_only, disputed = rows
+    assert '<td class="num">31</td><td class="num">0</td><td class="num">0</td><td class="num">31</td>' in agreed
+    assert '<td class="num">1.000</td><td class="num">0.920</td>' in agreed
+    assert 'title="slice: precision bound 0.920 ≥ 0.9 (n=31)">yes</span>' in agreed
+    assert "&lt;b&gt;model-a&lt;/b&gt;" in confirmed and "<b>model-a" not in section
+    assert 'title="confirmed: trusted until reviews show otherwise">yes</span>' in confirmed
+    bound = f"{wilson_lower_bound(20, 30):.3f}"
+    assert f'<td class="num">0.667</td><td class="num">{bound}</td>' in a_only
+    assert f'title="slice: precision bound {bound} &lt; 0.9 (n=30)">no</span>' in a_only
+    assert 'class="trusted-no"' in disputed and "<td>—</td>" not in disputed
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html
+    # One batch: its documents' totals; the slices stay the project's.
+    login(app_client, "admin")
+    empty = app_client.get(f"/projects/{world.project.id}/dashboard?batch={_batch(session, world)}").text
+    assert "0 auto-accepted · 0 sent to review · 0 audited in this batch" in empty
+    assert empty.split('id="routing-slices"')[1].split("</table>")[0].count("<tr>") == 5
+
+
+def _batch(session: Session, world: World) -> int:
+    from app.models import CrawlBatch
+
+    batch = CrawlBatch(project_id=world.project.id or 0, filename="empty.jsonl", status="done")
+    session.add(batch)
+    session.commit()
+    return batch.id or 0

@@ -190,3 +190,49 @@ def test_empty_project_snapshot_has_empty_valid_files(session: Session, app_clie
     assert DocumentStatus.curated not in {
         d.status for d in session.exec(select(Document).where(Document.project_id == empty.id))
     }
+
+
+def test_datasheet_reports_routing_and_what_no_person_decided(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    from tests.factories import login, make_routed_item
+
+    curated, pending = world.curated, world.pending
+    for i in range(2):  # auto-accepted in the curated document: in the snapshot, no person decided them
+        make_routed_item(session, document=curated, item_id=100 + i, route="auto")
+    make_routed_item(
+        session, document=curated, item_kind="entity", item_id=200, agreement="confirmed", proposers="model-a",
+        item_type="PER", route="review", outcome="correct",
+    )  # fmt: skip
+    make_routed_item(session, document=curated, item_id=300, route="audit", outcome="wrong")
+    # Outside the snapshot (not curated): counted nowhere in its totals.
+    make_routed_item(session, document=pending, item_id=400, agreement="disputed", proposers="model-a", route="auto")
+    session.commit()
+    snap = freeze(app_client, world, session, name="routed")
+    routing = snap["datasheet"]["routing"]
+    assert routing["policy"] == {
+        "auto_accept": True,
+        "target_precision": 0.97,
+        "min_evidence": 30,
+        "audit_rate": 0.1,
+        "recheck": True,
+    }
+    assert routing["totals"] == {"auto": 2, "review": 1, "audit": 1}
+    assert routing["curated_unseen"] == 2
+    assert routing["audited"] == {"judged": 1, "correct": 0, "precision": 0.0}
+    # Only slices people judged, with their record (the disputed one was never judged).
+    by_slice = {s["slice"]: s for s in routing["slices"]}
+    assert set(by_slice) == {"entity|confirmed|model-a|PER", "relation|agreed|model-a+model-b|任职于"}
+    confirmed = by_slice["entity|confirmed|model-a|PER"]
+    assert (confirmed["judged"], confirmed["correct"], confirmed["precision"]) == (1, 1, 1.0)
+    assert 0 < confirmed["lower_bound"] < 1 and confirmed["trusted"] is True
+    agreed = by_slice["relation|agreed|model-a+model-b|任职于"]
+    assert (agreed["judged"], agreed["correct"], agreed["precision"], agreed["lower_bound"]) == (1, 0, 0.0, 0.0)
+    assert json.loads(json.dumps(routing)) == routing  # plain JSON in datasheet.json
+    login(app_client, "admin")
+    page = app_client.get(f"/projects/{world.project.id}/snapshots?snapshot={snap['id']}").text
+    row = page.split('id="datasheet-routing"')[1].split("</tr>")[0]
+    assert "target precision 0.97" in row and "blind second opinion on" in row
+    assert "<strong>2</strong> curated items no person decided" in row
+    assert "audit sample 0 correct of 1" in row
+    assert ">Confirmed blind</span> · model-a · PER: 1/1 correct, lower bound" in page

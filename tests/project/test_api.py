@@ -167,3 +167,32 @@ def test_ingestion_settings_are_validated_and_saved(session: Session, app_client
     )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"settings.extractor", "settings.near_duplicate_threshold"}
+
+
+def test_routing_settings_out_of_range_are_422_naming_the_field(session: Session, app_client: TestClient) -> None:
+    headers = _admin_token(session)
+    project = make_project(session)
+    for field, value in (
+        ("target_precision", 0.5),
+        ("target_precision", 1.5),
+        ("min_evidence", 0),
+        ("audit_rate", -0.1),
+        ("recall_audit_rate", 2),
+    ):
+        response = app_client.patch(
+            f"/api/v1/projects/{project.id}", json={"settings": {field: value}}, headers=headers
+        )
+        assert response.status_code == 422, (field, value)
+        assert [e["field"] for e in response.json()["errors"]] == [f"settings.{field}"]
+    session.expire_all()
+    stored = session.get(Project, project.id)
+    assert stored is not None and stored.settings["target_precision"] == 0.97
+    ok = app_client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"settings": {"target_precision": 1, "min_evidence": 5, "recheck": False, "recall_audit_rate": 0.05}},
+        headers=headers,
+    )
+    assert ok.status_code == 200, ok.text
+    settings = ok.json()["settings"]
+    assert (settings["target_precision"], settings["min_evidence"], settings["recheck"]) == (1, 5, False)
+    assert settings["recall_audit_rate"] == 0.05

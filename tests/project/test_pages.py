@@ -224,3 +224,47 @@ def _save_edit(session: Session, app_client: TestClient, project: Project, form:
     saved = session.get(Project, project.id)
     assert saved is not None
     return saved
+
+
+def test_admin_sets_the_routing_policy_on_the_edit_page(session: Session, app_client: TestClient) -> None:
+    make_user(session)
+    project = make_project(session)
+    login(app_client)
+    edit = app_client.get(f"/projects/{project.id}/edit").text
+    fieldset = edit.split('id="routing-settings"')[1].split("</fieldset>")[0]
+    assert 'name="target_precision" inputmode="decimal" value="0.97"' in fieldset
+    assert 'name="min_evidence" inputmode="numeric" value="30"' in fieldset
+    assert 'name="recall_audit_rate" inputmode="decimal" value="0"' in fieldset
+    assert '<option value="on" selected>on</option>' in fieldset.split('name="recheck"')[1]
+    form = _edit_form(
+        app_client,
+        project,
+        languages="zh",
+        target_precision="0.95",
+        min_evidence="50",
+        recheck="off",
+        recall_audit_rate="0.1",
+        audit_rate="0.2",
+        auto_accept="on",
+    )
+    saved = _save_edit(session, app_client, project, form)
+    assert {k: saved.settings[k] for k in ("target_precision", "min_evidence", "recheck", "recall_audit_rate")} == {
+        "target_precision": 0.95,
+        "min_evidence": 50,
+        "recheck": False,
+        "recall_audit_rate": 0.1,
+    }
+    assert (saved.settings["audit_rate"], saved.settings["auto_accept"]) == (0.2, True)
+    again = app_client.get(f"/projects/{project.id}/edit").text.split('name="recheck"')[1].split("</select>")[0]
+    assert '<option value="off" selected>off</option>' in again
+    # A form without these fields (an older page) leaves them as they are.
+    _save_edit(session, app_client, project, _edit_form(app_client, project, languages="zh"))
+    session.expire_all()
+    assert session.get(Project, project.id).settings["min_evidence"] == 50  # type: ignore[union-attr]
+    for field, value in (("target_precision", "0.5"), ("min_evidence", "0"), ("recall_audit_rate", "2")):
+        refused = app_client.post(f"/projects/{project.id}/edit", data=form | {field: value})
+        assert refused.status_code == 422
+        assert f'<p class="field-error" id="err-settings.{field}">' in refused.text
+        assert f'name="{field}" inputmode=' in refused.text and f'value="{value}"' in refused.text
+    session.expire_all()
+    assert session.get(Project, project.id).settings["target_precision"] == 0.95  # type: ignore[union-attr]

@@ -154,5 +154,79 @@ def test_provenance_badges_show_votes_audit_and_augmentation(
     assert '<span class="pv vote-yes">A ✓</span>' in row[rels[3].id]
     assert '<span class="pv aug">A aug</span>' in row[rels[4].id]
     entity = html.split(f'id="e-{ents[4].id}"')[1].split("</div>")[0]
-    assert '<span class="pv audit">audit</span>' in entity
+    assert '<span class="pv audit" title="a trusted item sampled for a spot check">audit</span>' in entity
     assert '<span class="pv cross" title="cross-sentence: 2 sentence(s) apart">↔2</span>' in row[rels[4].id]
+
+
+def test_rows_name_every_agreement_class_and_show_both_types_of_a_blind_conflict(
+    app_client: TestClient, session: Session
+) -> None:
+    from tests.factories import REVIEW_TEXT, add_blind_answer
+
+    make_user(session, username="alice", role=Role.reviewer)
+    project = make_project(session)
+
+    def at(s: str) -> tuple[int, int]:
+        return REVIEW_TEXT.index(s), REVIEW_TEXT.index(s) + len(s)
+
+    document, ents, rels = make_review_document(
+        session,
+        project,
+        entities=[
+            ("PER", "张伟", [at("张伟")], "confirmed", "proposed"),
+            ("ORG", "北京大学", [at("北京大学")], "disputed", "proposed"),
+            ("LOC", "上海", [at("上海")], "a_only", "proposed"),
+            ("LOC", "杭州", [at("杭州")], "a_only", "proposed"),
+        ],
+        relations=[(0, 1, "任职于", [0], "confirmed", "proposed")],
+    )
+    # The blind second opinion: B gives 张伟 and the relation the same type, 杭州 another one.
+    add_blind_answer(session, document=document, item_kind="entity", item_id=ents[0].id, proposed_type="PER")
+    add_blind_answer(session, document=document, item_kind="relation", item_id=rels[0].id, proposed_type="任职于")
+    add_blind_answer(session, document=document, item_kind="entity", item_id=ents[3].id, proposed_type="ORG")
+    ents[3].agreement = "type_conflict"
+    session.add(ents[3])
+    session.commit()
+    login(app_client, "alice")
+    html = app_client.get(f"/documents/{document.id}/review").text
+
+    def row(prefix: str, item_id: int | None) -> str:
+        return html.split(f'id="{prefix}-{item_id}"')[1].split("</div>")[0]
+
+    confirmed = row("e", ents[0].id)
+    assert "ag-confirmed" in html.split(f'id="e-{ents[0].id}"')[0].rsplit("<div", 1)[1]
+    assert (
+        '<span class="pv ag ag-confirmed" title="One model proposed it; the other, asked blind (not told it had '
+        'been proposed), gave the same type.">Confirmed blind</span>'
+    ) in confirmed
+    assert '<span class="pv blind" title="model-b, asked blind, answered PER">B blind</span>' in confirmed
+    assert ">Disputed</span>" in row("e", ents[1].id) and "pv ag ag-disputed" in row("e", ents[1].id)
+    assert 'title="Only model A (model-a) proposed it; model B (model-b) gave no' in row("e", ents[2].id)
+    assert ">Model A only</span>" in row("e", ents[2].id)
+    conflict = row("e", ents[3].id)
+    assert ">Type conflict</span>" in conflict
+    assert '<span class="code">LOC</span>' in conflict  # the item's type (A's) ...
+    assert '<span class="pv blind" title="model-b, asked blind, answered ORG">B blind: ORG</span>' in conflict
+    assert ">Confirmed blind</span>" in row("r", rels[0].id) and ">B blind</span>" in row("r", rels[0].id)
+    # The highlighted text carries the class too (the stylesheet draws confirmed and disputed apart).
+    assert "ag-confirmed" in html.split('id="wb-text"')[1] and "ag-disputed" in html.split('id="wb-text"')[1]
+    css = app_client.get("/static/css/app.css").text
+    assert ".m.ag-confirmed" in css and ".m.ag-disputed" in css and ".pv.ag-disputed" in css
+
+
+def test_the_queue_filters_by_the_new_classes_by_name(app_client: TestClient, session: Session) -> None:
+    from tests.factories import REVIEW_TEXT
+
+    make_user(session, username="alice", role=Role.reviewer)
+    project = make_project(session)
+    start = REVIEW_TEXT.index("北京大学")
+    disputed, _, _ = make_review_document(
+        session, project, entities=[("ORG", "北京大学", [(start, start + 4)], "disputed", "proposed")], relations=[]
+    )
+    login(app_client, "alice")
+    page = app_client.get(f"/projects/{project.id}/review").text
+    assert '<option value="confirmed" title="One model proposed it; the other, asked blind' in page
+    assert ">Confirmed blind</option>" in page and ">Disputed</option>" in page and ">Found later</option>" in page
+    listed = app_client.get(f"/projects/{project.id}/review?agreement=disputed").text
+    assert f"#{disputed.id}" in listed
+    assert f"#{disputed.id}" not in app_client.get(f"/projects/{project.id}/review?agreement=confirmed").text

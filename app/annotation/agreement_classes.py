@@ -1,0 +1,73 @@
+"""How each agreement class is named and explained to people; the codes stay as they are in the API and exports.
+
+The one table every page reads (workbench rows, queue filter, batch page, dashboard, snapshot datasheet), so a
+class reads the same everywhere.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AgreementClass:
+    code: str
+    label: str
+    tip: str
+
+
+_TABLE = (
+    AgreementClass("agreed", "Both models", "Both models proposed it independently, with the same type."),
+    AgreementClass(
+        "confirmed",
+        "Confirmed blind",
+        "One model proposed it; the other, asked blind (not told it had been proposed), gave the same type.",
+    ),
+    AgreementClass(
+        "type_conflict",
+        "Type conflict",
+        "Both models name it, with different types (the second may have answered blind): choose the right one.",
+    ),
+    AgreementClass("a_only", "Model A only", "Only model A proposed it; model B gave no second opinion on it."),
+    AgreementClass("b_only", "Model B only", "Only model B proposed it; model A gave no second opinion on it."),
+    AgreementClass(
+        "disputed",
+        "Disputed",
+        "One model proposed it; the other, asked blind, said there is no such relation / it is not an entity.",
+    ),
+    AgreementClass(
+        "augmented",
+        "Found later",
+        "Proposed when a model was asked afterwards about entity pairs nobody had related.",
+    ),
+    AgreementClass("imported", "Imported", "Came with the document from an imported dataset."),
+    AgreementClass("manual", "Reviewer", "Added by a reviewer."),
+)
+CLASSES: dict[str, AgreementClass] = {c.code: c for c in _TABLE}
+# The classes a machine run can produce, in the order pages list them.
+MACHINE = ("agreed", "confirmed", "type_conflict", "a_only", "b_only", "disputed", "augmented")
+# The classes the review queue filters by.
+REVIEWABLE = (*MACHINE, "imported")
+
+
+def describe(code: str, *, a: str | None = None, b: str | None = None) -> AgreementClass:
+    """The label and explanation of a class; the annotators' names, when given, go into the explanation."""
+    known = CLASSES.get(code)
+    if known is None:
+        return AgreementClass(code, code.replace("_", " "), f"Agreement class {code!r}.")
+    text = known.tip
+    for letter, name in (("A", a), ("B", b)):
+        if name:
+            text = text.replace(f"model {letter}", f"model {letter} ({name})", 1)
+    return known if text == known.tip else AgreementClass(code, known.label, text)
+
+
+def label(code: str) -> str:
+    return describe(code).label
+
+
+def tip(code: str) -> str:
+    return describe(code).tip
+
+
+def described(*, a: str | None = None, b: str | None = None) -> dict[str, AgreementClass]:
+    """Every known class described once, for a page that shows many items."""
+    return {code: describe(code, a=a, b=b) for code in CLASSES}
