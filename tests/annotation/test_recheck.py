@@ -1,0 +1,133 @@
+"""The blind second opinion's pure core: what is asked (blended, nearest first), how answers are read, and what
+they make of single-model items and of pairs both models missed."""
+
+from app.annotation.recheck import (
+    KnownEntity,
+    Look,
+    Opinion,
+    Request,
+    entity_opinion,
+    found_pairs,
+    plan,
+    read_answer,
+    relation_opinion,
+    span_key,
+)
+from app.annotation.schemas import EntityTypeAnswer, PairAnswer, RecheckOutput
+from app.project.presets import PRESETS
+from app.project.schemas import LabelSchema
+
+SCHEMA = LabelSchema.model_validate(PRESETS["zh-general"][1])
+ZHANG = KnownEntity("0-2", "张伟", "PER", (0,))
+PKU = KnownEntity("9-13", "北京大学", "ORG", (0,))
+HUAWEI = KnownEntity("20-24", "华为公司", "ORG", (0,))
+LINA = KnownEntity("40-42", "李娜", "PER", (3,))
+SHANGHAI = KnownEntity("45-47", "上海", "LOC", (3,))
+ENTITIES = {e.key: e for e in (ZHANG, PKU, HUAWEI, LINA, SHANGHAI)}
+
+
+def test_span_keys_are_sorted_and_stable() -> None:
+    assert span_key([(20, 24), (3, 5)]) == "3-5,20-24"
+    assert span_key([]) == ""
+
+
+def test_disputed_pairs_and_candidates_are_asked_alike_nearest_first() -> None:
+    disputed = [(LINA.key, SHANGHAI.key)]
+    candidates = [(ZHANG.key, HUAWEI.key), (LINA.key, HUAWEI.key)]
+    (request,) = plan(ENTITIES, pairs=[*candidates, *disputed], to_type=[HUAWEI.key], n_sentences=5)
+    # Every entity of a small document is listed, in text order: the ones asked about do not stand out.
+    assert request.entities == (ZHANG.key, PKU.key, HUAWEI.key, LINA.key, SHANGHAI.key)
+    asked = [(request.entities[h], request.entities[t]) for h, t in request.pairs]
+    # Ordered by sentence distance (same-sentence pairs first), whatever their origin.
+    assert asked == [(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key), (LINA.key, HUAWEI.key)]
+    assert request.sentence_ids == (0, 1, 2, 3, 4)
+
+
+def test_many_pairs_take_several_requests_and_the_entities_to_type_ride_in_the_first() -> None:
+    pairs = [(ZHANG.key, HUAWEI.key), (ZHANG.key, PKU.key), (LINA.key, SHANGHAI.key)]
+    requests = plan(ENTITIES, pairs=pairs, to_type=[SHANGHAI.key], n_sentences=5, per_request=2)
+    assert [len(r.pairs) for r in requests] == [2, 1]
+    assert all(len(r.entities) == 5 for r in requests)
+    # Nothing to ask, nothing to send; a pair naming an unknown entity is dropped.
+    assert plan(ENTITIES, pairs=[("9-9", ZHANG.key)], to_type=[], n_sentences=5) == []
+
+
+def _request() -> Request:
+    (request,) = plan(ENTITIES, pairs=[(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)], to_type=[], n_sentences=5)
+    return request
+
+
+def test_answers_are_read_and_anything_off_the_question_is_ignored_and_counted() -> None:
+    request = _request()
+    look = Look()
+    answer = RecheckOutput(
+        entities=[
+            EntityTypeAnswer(entity=3, type="ORG"),
+            EntityTypeAnswer(entity=4, type="NONE"),
+            EntityTypeAnswer(entity=9, type="PER"),  # no such entity
+            EntityTypeAnswer(entity=1, type="ROBOT"),  # no such type
+        ],
+        pairs=[
+            PairAnswer(pair=1, type="任职于", evidence=[0, 99]),
+            PairAnswer(pair=2, type="NA"),  # no relation: simply not recorded
+            PairAnswer(pair=7, type="任职于"),  # no such pair
+            PairAnswer(pair=1, type="出生于"),  # the schema forbids PER 出生于 ORG
+        ],
+    )
+    read_answer(look, request, answer, ENTITIES, SCHEMA, n_sentences=5)
+    assert look.entity_types == {HUAWEI.key: "ORG", LINA.key: "NONE"}
+    assert look.pairs == {(ZHANG.key, HUAWEI.key): ("任职于", [0])}
+    assert look.asked_pairs == {(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)}
+    assert look.ignored == 4
+    assert Look.from_json(look.to_json()) == look
+
+
+def test_what_the_other_models_blind_answer_makes_of_a_single_model_item() -> None:
+    look = Look(
+        asked_entities={HUAWEI.key, LINA.key, PKU.key},
+        entity_types={HUAWEI.key: "ORG", LINA.key: "NONE", PKU.key: "LOC"},
+        asked_pairs={(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key), (ZHANG.key, LINA.key)},
+        pairs={(ZHANG.key, HUAWEI.key): ("任职于", [0]), (LINA.key, ZHANG.key): ("亲属", [3])},
+    )
+    assert entity_opinion("a_only", "ORG", HUAWEI.key, look) == Opinion("confirmed", "ORG")
+    assert entity_opinion("a_only", "PER", LINA.key, look) == Opinion("disputed")
+    assert entity_opinion("b_only", "ORG", PKU.key, look) == Opinion("type_conflict", "LOC")
+    assert entity_opinion("a_only", "LOC", SHANGHAI.key, look) == Opinion("a_only")  # not asked
+    assert entity_opinion("a_only", "LOC", SHANGHAI.key, None) == Opinion("a_only")  # the call failed
+    pair = (ZHANG.key, HUAWEI.key)
+    assert relation_opinion("a_only", "任职于", pair, look, symmetric=False) == Opinion("confirmed", "任职于")
+    assert relation_opinion("a_only", "创办", pair, look, symmetric=False) == Opinion("type_conflict", "任职于")
+    # Asked and left out: no relation.
+    assert relation_opinion("b_only", "出生于", (LINA.key, SHANGHAI.key), look, symmetric=False) == Opinion("disputed")
+    # A symmetric type answered in the other direction still confirms.
+    assert relation_opinion("a_only", "亲属", (ZHANG.key, LINA.key), look, symmetric=True) == Opinion(
+        "confirmed", "亲属"
+    )
+    assert relation_opinion("a_only", "任职于", (PKU.key, HUAWEI.key), look, symmetric=False) == Opinion("a_only")
+
+
+def test_pairs_both_missed_are_classed_by_the_two_blind_answers() -> None:
+    both = {(ZHANG.key, HUAWEI.key), (ZHANG.key, PKU.key), (LINA.key, SHANGHAI.key), (LINA.key, HUAWEI.key)}
+    a = Look(
+        asked_pairs=set(both),
+        pairs={
+            (ZHANG.key, HUAWEI.key): ("任职于", [0]),
+            (ZHANG.key, PKU.key): ("毕业于", [0]),
+            (LINA.key, SHANGHAI.key): ("出生于", [3]),
+        },
+    )
+    b = Look(
+        asked_pairs=set(both) - {(LINA.key, HUAWEI.key)},
+        pairs={(ZHANG.key, HUAWEI.key): ("任职于", [1]), (ZHANG.key, PKU.key): ("任职于", [0])},
+    )
+    found = {(f.head, f.tail): f for f in found_pairs({"a": a, "b": b}, related={(SHANGHAI.key, LINA.key)})}
+    assert found[(ZHANG.key, HUAWEI.key)].agreement == "confirmed"
+    assert found[(ZHANG.key, HUAWEI.key)].evidence == [0, 1]
+    assert found[(ZHANG.key, PKU.key)].agreement == "type_conflict"
+    assert found[(ZHANG.key, PKU.key)].answers == (("a", "毕业于"), ("b", "任职于"))
+    assert (LINA.key, SHANGHAI.key) not in found  # already related (reverse direction): not a new pair
+    # One model alone: disputed when the other was asked the same pair, augmented when it was not.
+    only_a = found_pairs({"a": a, "b": b}, related=set())
+    by_pair = {(f.head, f.tail): f.agreement for f in only_a}
+    assert by_pair[(LINA.key, SHANGHAI.key)] == "disputed"
+    assert found_pairs({"a": a}, related=set())[0].agreement == "augmented"
