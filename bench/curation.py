@@ -665,8 +665,8 @@ class SimulatedModels:
             match = (_TYPED_ENTITY if typed else _ENTITY_LINE).match(line)
             if match:
                 listed[int(match[1])] = match[2]
-        relation_block = prompt.split("Relation types (head → tail):\n", 1)[1].split("\nEntities:", 1)[0]
-        offered = set(re.findall(r"^- (\S+?):", relation_block, re.M))
+        relation_block = re.split(r"Relation types[^\n]*:\n", prompt, maxsplit=1)[1].split("\nEntities:", 1)[0]
+        offered = set(re.findall(r"^- ([^\s:]+)", relation_block, re.M))
         gold = {i: doc.named(name) for i, name in listed.items()}
         answer_entities = []
         if not typed:

@@ -34,6 +34,12 @@ _TABLE = (
         "One model proposed it; the other, asked blind, said there is no such relation / it is not an entity.",
     ),
     AgreementClass(
+        "retracted",
+        "Withdrawn blind",
+        "One model proposed it; asked blind afterwards, neither model gives it, the proposer included: rejected "
+        "without review unless audited; restore it if the text states it.",
+    ),
+    AgreementClass(
         "augmented",
         "Found later",
         "Proposed when a model was asked afterwards about entity pairs nobody had related.",
@@ -43,7 +49,7 @@ _TABLE = (
 )
 CLASSES: dict[str, AgreementClass] = {c.code: c for c in _TABLE}
 # The classes a machine run can produce, in the order pages list them.
-MACHINE = ("agreed", "confirmed", "type_conflict", "a_only", "b_only", "disputed", "augmented")
+MACHINE = ("agreed", "confirmed", "type_conflict", "a_only", "b_only", "disputed", "retracted", "augmented")
 # The classes the review queue filters by.
 REVIEWABLE = (*MACHINE, "imported")
 

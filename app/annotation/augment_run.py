@@ -37,6 +37,7 @@ from app.project.schemas import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)
+CONFLICT = "type_conflict"
 
 
 class _Ask:
@@ -77,12 +78,17 @@ def augment_document(engine: Engine, document_id: int) -> None:
         template = RECHECK_TEMPLATE_VERSION if blind else AUGMENT_TEMPLATE_VERSION
         version = prompt_version(schema, project.guidelines, template)
         asks: list[_Ask] = []
+        # Each candidate is asked of one annotator (alternately, nearest first): augmentation costs what it did
+        # with one asker, and a pair found that way stays `augmented`, for review. Every single-model item goes to
+        # both: the other's answer confirms or disputes it, the proposer's own (blind too) tells a disputed item it
+        # still holds from one it withdraws.
+        shares = {side: candidates[i :: len(llms)] for i, side in enumerate(llms)}
         for side, annotator in llms.items():
-            other = "b" if side == "a" else "a"
-            disputed = [(h, t) for h, t, _type, _cls, alone in built.relations if blind and alone == other]
-            to_type = [k for k, (_cls, alone) in built.entity_class.items() if blind and alone == other]
+            # Type conflicts go to both as well: when both settle on one of the two types blind, it is confirmed.
+            singles = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
+            to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
             requests = recheck.plan(
-                built.entities, pairs=[*candidates, *disputed], to_type=to_type, n_sentences=len(document.sentences)
+                built.entities, pairs=[*shares[side], *singles], to_type=to_type, n_sentences=len(document.sentences)
             )
             if not requests:
                 continue

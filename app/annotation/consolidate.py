@@ -8,7 +8,16 @@ from sqlmodel import Session, col, select
 from app.annotation.calibration import Destination
 from app.annotation.crossval import EntityMatch, ProposedEntity, ProposedRelation, align_entities, align_relations
 from app.annotation.grounding import ground_entity
-from app.annotation.recheck import KnownEntity, Look, entity_opinion, found_pairs, relation_opinion, span_key
+from app.annotation.recheck import (
+    KnownEntity,
+    Look,
+    entity_opinion,
+    found_pairs,
+    relation_opinion,
+    settled_entity_type,
+    settled_relation_type,
+    span_key,
+)
 from app.annotation.routing import Router, recall_sampled
 from app.annotation.schemas import AnnotationOutput, SpannedOutput
 from app.models import (
@@ -31,6 +40,7 @@ MACHINE_AGREEMENTS = [
     Agreement.augmented,
     Agreement.confirmed,
     Agreement.disputed,
+    Agreement.retracted,
     Agreement.imported,
 ]
 
@@ -139,6 +149,41 @@ class Built:
         self.counts[f"{kind}:{agreement}"] = self.counts.get(f"{kind}:{agreement}", 0) + 1
 
 
+def _consensus_spans(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Both sides' mentions; where their boundaries differ, the text both include (a model that takes in a
+    neighbouring character or word is outvoted by one that does not)."""
+    kept: list[tuple[int, int]] = []
+    for span in sorted({*a, *b}):
+        if kept and span[0] < kept[-1][1]:
+            start, end = max(kept[-1][0], span[0]), min(kept[-1][1], span[1])
+            if start < end:
+                kept[-1] = (start, end)
+            continue
+        kept.append(span)
+    return kept
+
+
+def _outside_others(spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """Each entity's spans without those lying inside another entity's mention ("北京" in "北京大学"): grounding
+    finds a name wherever it occurs. An entity all of whose spans lie inside others keeps them (a nested entity)."""
+    every = sorted({(s, e, i) for i, own in enumerate(spans) for s, e in own})
+    out = []
+    for i, own in enumerate(spans):
+        free = [
+            (s, e)
+            for s, e in own
+            if not any(j != i and os <= s and e <= oe and (os, oe) != (s, e) for os, oe, j in _around(every, s, e))
+        ]
+        out.append(free or own)
+    return out
+
+
+def _around(every: list[tuple[int, int, int]], start: int, end: int) -> list[tuple[int, int, int]]:
+    """The spans that start at or before `start` and end at or after `end` (a linear scan: documents hold a few
+    hundred mentions)."""
+    return [x for x in every if x[0] <= start and x[1] >= end]
+
+
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
     for i, (s, e) in enumerate(sentences):
         if s <= start < e:
@@ -214,28 +259,34 @@ class _Builder:
         by_key_b = {e.key: e for e in side_b.entities}
         self.matches = align_entities(side_a.entities, side_b.entities).matches
         sentences = [(s, e) for s, e in self.document.sentences]
-        for match in self.matches:
-            ea = by_key_a.get(match.a_key) if match.a_key else None
-            eb = by_key_b.get(match.b_key) if match.b_key else None
+        pairs = [
+            (by_key_a.get(m.a_key) if m.a_key else None, by_key_b.get(m.b_key) if m.b_key else None)
+            for m in self.matches
+        ]
+        spans = _outside_others([_consensus_spans(ea.spans if ea else [], eb.spans if eb else []) for ea, eb in pairs])
+        for match, (ea, eb), kept in zip(self.matches, pairs, spans, strict=True):
             first = ea or eb
             assert first is not None
-            spans = sorted({*(ea.spans if ea else []), *(eb.spans if eb else [])})
-            kept: list[tuple[int, int]] = []
-            for span in spans:  # overlapping spans of the two sides: keep the first (A's when both)
-                if not kept or span[0] >= kept[-1][1]:
-                    kept.append(span)
             alone = "" if ea is not None and eb is not None else ("a" if ea is not None else "b")
             key = span_key(kept)
             answers = [_Answer(s, e.type) for s, e in (("a", ea), ("b", eb)) if e is not None]
             agreement: str = match.agreement
+            entity_type = first.type
             if alone and kept:
-                opinion = entity_opinion(agreement, first.type, key, self.second.looks.get(_other(alone)))
+                opinion = entity_opinion(
+                    agreement, first.type, key, self.second.looks.get(_other(alone)), own=self.second.looks.get(alone)
+                )
                 agreement = opinion.agreement
                 if opinion.other_type is not None:
                     answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
+            elif agreement == "type_conflict" and ea is not None and eb is not None and kept:
+                settled = settled_entity_type((ea.type, eb.type), key, self.second.looks)
+                if settled is not None:
+                    agreement, entity_type = "confirmed", settled
+                    answers += [_Answer("a", settled, second_look=True), _Answer("b", settled, second_look=True)]
             entity = Entity(
                 document_id=self.doc_id,
-                type=first.type,
+                type=entity_type,
                 name=first.name,
                 agreement=Agreement(agreement),
                 grounded=bool(kept),
@@ -247,7 +298,7 @@ class _Builder:
                 entity,
                 proposers=self._names(alone or "ab"),
                 spans=kept,
-                sample=f"{self.doc_id}:entity:{first.name}|{first.type}",
+                sample=f"{self.doc_id}:entity:{first.name}|{entity_type}",
                 note=self._note(alone) if agreement == match.agreement else "",
             )
             self._provenance("entity", entity.id, answers, verdict.destination == Destination.audit)
@@ -301,14 +352,21 @@ class _Builder:
                     first.type,
                     pair,
                     self.second.looks.get(_other(alone)),
-                    symmetric=first.type in self.symmetric,
+                    symmetric=self.symmetric,
+                    own=self.second.looks.get(alone),
                 )
                 agreement = opinion.agreement
                 if opinion.other_type is not None:
                     answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
+            relation_type = first.type
+            if agreement == "type_conflict" and ra is not None and rb is not None:
+                settled = settled_relation_type((ra.type, rb.type), pair, self.second.looks, self.symmetric)
+                if settled is not None:
+                    agreement, relation_type = "confirmed", settled
+                    answers += [_Answer("a", settled, second_look=True), _Answer("b", settled, second_look=True)]
             evidence = sorted({*(ra.evidence if ra else []), *(rb.evidence if rb else [])})
             note = self._note(alone) if agreement == rmatch.agreement else ""
-            self._relation(head, tail, first.type, evidence, agreement, answers, alone or "ab", note)
+            self._relation(head, tail, relation_type, evidence, agreement, answers, alone or "ab", note)
             self.built.relations.append((*pair, first.type, rmatch.agreement, alone))
 
     def found(self) -> None:
@@ -318,7 +376,7 @@ class _Builder:
             if head is None or tail is None:
                 continue
             answers = [_Answer(s, t, second_look=True, found=True) for s, t in f.answers]
-            sides = "".join(s for s, _t in f.answers)
+            sides = "".join(s for s, t in f.answers if t == f.type)
             note = self._note(sides) if f.agreement == "augmented" and len(sides) == 1 else ""
             self._relation(head, tail, f.type, f.evidence, f.agreement, answers, sides, note)
 

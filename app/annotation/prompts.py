@@ -58,7 +58,7 @@ List only the pairs with a relation the sentences state:
 RECHECK_INSTRUCTIONS = """\
 Entity types:
 {entity_types}
-Relation types (head → tail):
+Relation types:
 {relation_types}
 Entities:
 {entities}
@@ -124,6 +124,16 @@ def _relation_lines(schema: LabelSchema, codes: list[str] | None = None, *, brie
         described = "" if brief else f". {r.description}"
         sep = ":" if brief else ";"
         lines.append(f"- {r.code}{name}{sym}{sep} {head} → {tail}{described}".rstrip())
+    return "\n".join(lines)
+
+
+def _relation_names(schema: LabelSchema, codes: list[str]) -> str:
+    """Code and name of each relation type, one line each (the blind recheck: the pairs already fit them)."""
+    lines = []
+    for r in schema.relation_types:
+        if r.code in codes:
+            sym = " (symmetric)" if r.symmetric else ""
+            lines.append(f"- {r.code}{sym}" if r.name == r.code else f"- {r.code}: {r.name}{sym}")
     return "\n".join(lines)
 
 
@@ -196,7 +206,7 @@ def recheck_prompt(
     pair_lines = "\n".join(f"{n}. E{h + 1} → E{t + 1}" for n, (h, t) in enumerate(pairs, start=1))
     user = RECHECK_INSTRUCTIONS.format(
         entity_types="\n".join(f"- {t.code}: {t.name}" for t in schema.entity_types),
-        relation_types=_relation_lines(schema, relation_codes, brief=True) or "(none)",
+        relation_types=_relation_names(schema, relation_codes) or "(none)",
         entities=entity_lines or "(none)",
         pairs=pair_lines or "(none)",
         sentences=numbered_sentences(text, sentences, ids),

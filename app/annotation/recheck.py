@@ -17,9 +17,8 @@ from app.annotation.schemas import RecheckOutput
 from app.project.schemas import LabelSchema
 
 NOT_AN_ENTITY = "NONE"
-PAIRS_PER_REQUEST = 40
-# More named entities than this and only the ones the request needs are listed.
-ENTITIES_LISTED = 80
+# The default cap (40 candidates) plus a document's disputed pairs fit in one request: the sentences are paid once.
+PAIRS_PER_REQUEST = 80
 
 Pair = tuple[str, str]
 
@@ -53,16 +52,15 @@ class Look:
     asked_entities: set[str] = field(default_factory=set)
     entity_types: dict[str, str] = field(default_factory=dict)
     asked_pairs: set[Pair] = field(default_factory=set)
-    pairs: dict[Pair, tuple[str, list[int]]] = field(default_factory=dict)
+    # Every relation type given for a pair (a pair may hold several), with its evidence.
+    pairs: dict[Pair, dict[str, list[int]]] = field(default_factory=dict)
     # Answers naming unknown entities or pairs, unknown or forbidden types: ignored, counted.
     ignored: int = 0
 
-    def pair_answer(self, head: str, tail: str, symmetric: bool) -> str | None:
-        """The relation type given for the pair (either direction for symmetric types), None for no relation."""
-        answer = self.pairs.get((head, tail))
-        if answer is None and symmetric:
-            answer = self.pairs.get((tail, head))
-        return answer[0] if answer else None
+    def pair_types(self, head: str, tail: str, symmetric: set[str]) -> set[str]:
+        """The relation types given for the pair (symmetric ones in either direction); empty for no relation."""
+        given = set(self.pairs.get((head, tail), {}))
+        return given | {t for t in self.pairs.get((tail, head), {}) if t in symmetric}
 
     def asked(self, head: str, tail: str) -> bool:
         return (head, tail) in self.asked_pairs or (tail, head) in self.asked_pairs
@@ -73,7 +71,11 @@ class Look:
                 "asked_entities": sorted(self.asked_entities),
                 "entity_types": self.entity_types,
                 "asked_pairs": sorted(list(p) for p in self.asked_pairs),
-                "pairs": [[h, t, kind, evidence] for (h, t), (kind, evidence) in sorted(self.pairs.items())],
+                "pairs": [
+                    [h, t, kind, evidence]
+                    for (h, t), types in sorted(self.pairs.items())
+                    for kind, evidence in sorted(types.items())
+                ],
                 "ignored": self.ignored,
             },
             ensure_ascii=False,
@@ -82,11 +84,14 @@ class Look:
     @classmethod
     def from_json(cls, text: str) -> "Look":
         data: dict[str, Any] = json.loads(text)
+        pairs: dict[Pair, dict[str, list[int]]] = {}
+        for h, t, kind, evidence in data["pairs"]:
+            pairs.setdefault((h, t), {})[kind] = list(evidence)
         return cls(
             asked_entities=set(data["asked_entities"]),
             entity_types=dict(data["entity_types"]),
             asked_pairs={(h, t) for h, t in data["asked_pairs"]},
-            pairs={(h, t): (kind, list(evidence)) for h, t, kind, evidence in data["pairs"]},
+            pairs=pairs,
             ignored=int(data.get("ignored", 0)),
         )
 
@@ -114,10 +119,8 @@ def plan(
         needed = {k for p in chunk for k in p} | (set(typed) if n == 0 else set())
         if not needed:
             continue
-        # Small documents list every entity, so the ones asked about do not stand out.
-        listed = [e.key for e in everyone] if len(everyone) <= ENTITIES_LISTED else []
-        if not set(needed) <= set(listed):
-            listed = [e.key for e in everyone if e.key in needed]
+        # In text order, every one typed alike: nothing tells which were proposed alone.
+        listed = [e.key for e in everyone if e.key in needed]
         position = {k: i for i, k in enumerate(listed)}
         shown = pair_sentence_window(
             [s for k in needed for s in entities[k].sentence_ids],
@@ -162,58 +165,89 @@ def read_answer(
             look.ignored += 1
             continue
         evidence = sorted({i for i in pair_answer.evidence if 0 <= i < n_sentences})
-        look.pairs[(head, tail)] = (pair_answer.type, evidence)
+        look.pairs.setdefault((head, tail), {})[pair_answer.type] = evidence
 
 
 @dataclass(frozen=True)
 class Opinion:
     """What the other annotator's blind answer makes of a single-model item."""
 
-    agreement: str  # confirmed | disputed | type_conflict, or the item's own class when it was not asked
+    # confirmed | type_conflict | disputed | retracted, or the item's own class when the other was not asked
+    agreement: str
     other_type: str | None = None
 
 
-def entity_opinion(agreement: str, proposed_type: str, key: str, other: Look | None) -> Opinion:
-    """A single-model entity: the same type → confirmed, NONE → disputed, another → type conflict."""
+def entity_opinion(
+    agreement: str, proposed_type: str, key: str, other: Look | None, *, own: Look | None = None
+) -> Opinion:
+    """A single-model entity: the other's type the same → confirmed, another → type conflict, NONE → disputed,
+    or retracted when the proposer itself, asked blind, no longer gives it that type either."""
     if other is None or key not in other.asked_entities:
         return Opinion(agreement)
     given = other.entity_types.get(key)
     if given is None:  # listed but left unanswered: no opinion
         return Opinion(agreement)
-    if given == NOT_AN_ENTITY:
-        return Opinion("disputed")
     if given == proposed_type:
         return Opinion("confirmed", given)
-    return Opinion("type_conflict", given)
+    if given != NOT_AN_ENTITY:
+        return Opinion("type_conflict", given)
+    if own is not None and key in own.asked_entities and own.entity_types.get(key) not in (None, proposed_type):
+        return Opinion("retracted")
+    return Opinion("disputed")
 
 
-def relation_opinion(agreement: str, proposed_type: str, pair: Pair, other: Look | None, *, symmetric: bool) -> Opinion:
-    """A single-model relation: the other's type for the pair; a pair left out means no relation → disputed."""
+def relation_opinion(
+    agreement: str, proposed_type: str, pair: Pair, other: Look | None, *, symmetric: set[str], own: Look | None = None
+) -> Opinion:
+    """A single-model relation: the other's types for the pair (a pair left out means no relation → disputed),
+    or retracted when the proposer itself, asked the pair blind, no longer gives the type either."""
     if other is None or not other.asked(*pair):
         return Opinion(agreement)
-    given = other.pair_answer(*pair, symmetric=symmetric)
-    if given is None:
-        return Opinion("disputed")
-    if given == proposed_type:
-        return Opinion("confirmed", given)
-    return Opinion("type_conflict", given)
+    given = other.pair_types(*pair, symmetric)
+    if proposed_type in given:
+        return Opinion("confirmed", proposed_type)
+    if given:
+        return Opinion("type_conflict", sorted(given)[0])
+    if own is not None and own.asked(*pair) and proposed_type not in own.pair_types(*pair, symmetric):
+        return Opinion("retracted")
+    return Opinion("disputed")
+
+
+def settled_entity_type(types: tuple[str, str], key: str, looks: dict[str, Look | None]) -> str | None:
+    """A type conflict both models settle blind: asked to type the name, each gives the same one of the two."""
+    a, b = looks.get("a"), looks.get("b")
+    if a is None or b is None:
+        return None
+    given = a.entity_types.get(key)
+    return given if given is not None and given == b.entity_types.get(key) and given in types else None
+
+
+def settled_relation_type(
+    types: tuple[str, str], pair: Pair, looks: dict[str, Look | None], symmetric: set[str]
+) -> str | None:
+    """A relation type conflict both models settle blind: each gives one and the same of the two types."""
+    a, b = looks.get("a"), looks.get("b")
+    if a is None or b is None or not (a.asked(*pair) and b.asked(*pair)):
+        return None
+    common = a.pair_types(*pair, symmetric) & b.pair_types(*pair, symmetric) & set(types)
+    return next(iter(common)) if len(common) == 1 else None
 
 
 @dataclass(frozen=True)
 class Found:
-    """A pair nobody had related that at least one annotator answered with a relation."""
+    """A relation nobody had proposed that at least one annotator gave when asked about the pair."""
 
     head: str
     tail: str
     type: str
     evidence: list[int]
     agreement: str  # confirmed | type_conflict | disputed | augmented
-    # (side, type) of each annotator that gave a relation, A first.
+    # (side, type) answers: the annotators that gave this type first, then the other's type in a conflict.
     answers: tuple[tuple[str, str], ...]
 
 
 def found_pairs(looks: dict[str, Look | None], related: set[Pair]) -> list[Found]:
-    """Relations both annotators missed in their first pass, classed by the two blind answers ("a", "b")."""
+    """Relations both annotators missed in their first pass, one per pair and type, classed by the blind answers."""
     asked: set[Pair] = set()
     for look in looks.values():
         if look is not None:
@@ -222,20 +256,22 @@ def found_pairs(looks: dict[str, Look | None], related: set[Pair]) -> list[Found
     for pair in sorted(asked):
         if pair in related or (pair[1], pair[0]) in related:
             continue
-        answers = []
-        for side in ("a", "b"):
-            look = looks.get(side)
-            if look is not None and pair in look.pairs:
-                answers.append((side, *look.pairs[pair]))
-        if not answers:
-            continue
-        others_asked = [s for s, look in looks.items() if look is not None and pair in look.asked_pairs]
-        if len(answers) == 2:
-            agreement = "confirmed" if answers[0][1] == answers[1][1] else "type_conflict"
-        elif len(others_asked) == 2:
-            agreement = "disputed"  # the other annotator was asked the same pair and saw no relation
-        else:
-            agreement = "augmented"
-        evidence = sorted({i for _s, _t, ev in answers for i in ev})
-        out.append(Found(pair[0], pair[1], answers[0][1], evidence, agreement, tuple((s, t) for s, t, _ev in answers)))
+        given = {
+            side: look.pairs.get(pair, {})
+            for side, look in sorted(looks.items())
+            if look is not None and pair in look.asked_pairs
+        }
+        for kind in sorted({k for types in given.values() for k in types}):
+            sides = [side for side, types in given.items() if kind in types]
+            others = [side for side in given if side not in sides]
+            evidence = sorted({i for side in sides for i in given[side][kind]})
+            answers = [(side, kind) for side in sides]
+            if not others:
+                agreement = "confirmed" if len(sides) == 2 else "augmented"
+            elif given[others[0]]:
+                agreement = "type_conflict"  # the other related the pair, as something else
+                answers.append((others[0], sorted(given[others[0]])[0]))
+            else:
+                agreement = "disputed"  # the other was asked the same pair and saw no relation
+            out.append(Found(pair[0], pair[1], kind, evidence, agreement, tuple(answers)))
     return out

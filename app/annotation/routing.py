@@ -88,7 +88,7 @@ class Router:
         allowed = entity.type in self.schema.entity_codes()
         verdict = route(self.stats, key, self.policy, grounded=entity.grounded, allowed=allowed, sample_key=sample)
         verdict = _noted(verdict, note)
-        entity.status = ItemStatus.accepted if verdict.destination == Destination.auto else ItemStatus.proposed
+        entity.status = _status(verdict)
         self._store(
             "entity",
             entity.id,
@@ -109,7 +109,7 @@ class Router:
         grounded = head.grounded and tail.grounded
         verdict = route(self.stats, key, self.policy, grounded=grounded, allowed=allowed, sample_key=sample)
         verdict = _noted(verdict, note)
-        relation.status = ItemStatus.accepted if verdict.destination == Destination.auto else ItemStatus.proposed
+        relation.status = _status(verdict)
         self._store(
             "relation",
             relation.id,
@@ -149,6 +149,14 @@ class Router:
                 proposed=proposed,
             )
         )
+
+
+def _status(verdict: Verdict) -> ItemStatus:
+    if verdict.destination == Destination.auto:
+        return ItemStatus.accepted
+    if verdict.destination == Destination.reject:
+        return ItemStatus.rejected
+    return ItemStatus.proposed
 
 
 def _noted(verdict: Verdict, note: str) -> Verdict:
@@ -294,6 +302,7 @@ class RoutingTotals:
     auto: int
     review: int
     audit: int
+    rejected: int
     curated_unseen: int
     audited_judged: int
     audited_correct: int
@@ -326,6 +335,7 @@ def routing_totals(session: Session, *, document_ids: list[int]) -> RoutingTotal
         auto=by_route.get(Route.auto, 0),
         review=by_route.get(Route.review, 0),
         audit=by_route.get(Route.audit, 0),
+        rejected=by_route.get(Route.reject, 0),
         curated_unseen=unseen,
         audited_judged=audited,
         audited_correct=audited_ok,

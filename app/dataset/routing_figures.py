@@ -90,7 +90,7 @@ def datasheet_routing(
         ],
         # Over the snapshot's documents: machine items by route, and the auto-accepted ones of curated documents
         # (accepted with no person's decision).
-        "totals": {"auto": totals.auto, "review": totals.review, "audit": totals.audit},
+        "totals": {"auto": totals.auto, "review": totals.review, "audit": totals.audit, "reject": totals.rejected},
         "curated_unseen": totals.curated_unseen,
         "audited": {
             "judged": totals.audited_judged,

@@ -26,6 +26,8 @@ class Agreement(StrEnum):
     confirmed = "confirmed"
     # One model proposed it and the other, asked blind, said it is no relation / not an entity.
     disputed = "disputed"
+    # One model proposed it; asked blind afterwards, neither model gives it (the proposer withdrew it too).
+    retracted = "retracted"
     imported = "imported"
     manual = "manual"
 

@@ -17,6 +17,8 @@ class Route(StrEnum):
     review = "review"
     # Its slice is trusted, but it was sampled for a person to check: this keeps the estimate honest.
     audit = "audit"
+    # Rejected without a person: nothing in the text supports it (a reviewer can still restore it).
+    reject = "reject"
 
 
 class ItemOutcome(StrEnum):

@@ -15,6 +15,7 @@ def test_every_class_has_a_name_and_an_explanation() -> None:
         "a_only": "Model A only",
         "b_only": "Model B only",
         "disputed": "Disputed",
+        "retracted": "Withdrawn blind",
         "augmented": "Found later",
         "imported": "Imported",
         "manual": "Reviewer",

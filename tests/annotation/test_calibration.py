@@ -64,7 +64,7 @@ def test_a_slice_that_earns_its_bound_is_accepted_and_one_that_loses_it_goes_bac
     bad_agreed = tally(decisions(AGREED, 40, 5))
     assert go(bad_agreed, AGREED) == Destination.review
     ok, reason, source = trusted(bad_agreed, AGREED, NO_AUDIT)
-    assert not ok and source == AGREED and "< 0.97" in reason and "n=45" in reason
+    assert not ok and source == AGREED and "upper bound" in reason and "< 0.97" in reason and "n=45" in reason
 
 
 def test_a_type_without_enough_evidence_borrows_its_slice_over_all_types() -> None:
@@ -80,12 +80,28 @@ def test_a_type_without_enough_evidence_borrows_its_slice_over_all_types() -> No
     assert go(stats, A_ONLY) == Destination.review
 
 
-def test_ungrounded_forbidden_or_switched_off_is_always_reviewed() -> None:
+def test_ungrounded_items_are_rejected_and_forbidden_ones_reviewed() -> None:
     stats = tally(decisions(AGREED, 500, 0))
     assert go(stats, AGREED) == Destination.auto
-    assert go(stats, AGREED, grounded=False) == Destination.review
+    assert go(stats, AGREED, grounded=False) == Destination.reject
+    assert go(stats, A_ONLY, grounded=False) == Destination.reject
     assert go(stats, AGREED, allowed=False) == Destination.review
-    assert go(stats, AGREED, Policy(auto_accept=False, audit_rate=0)) == Destination.review
+    # With auto-acceptance off a person sees everything, the ungrounded too.
+    off = Policy(auto_accept=False, audit_rate=0)
+    assert go(stats, AGREED, off) == Destination.review
+    assert go(stats, AGREED, off, grounded=False) == Destination.review
+
+
+def test_a_slice_the_prior_trusts_keeps_its_trust_until_shown_worse_than_the_target() -> None:
+    # A perfect record of 30 (lower bound 0.917) does not demote an agreed slice...
+    assert go(tally(decisions(AGREED, 30, 0)), AGREED) == Destination.auto
+    # ...nor does 0.96 on 50 (upper bound above 0.97): not shown worse.
+    assert go(tally(decisions(AGREED, 48, 2)), AGREED) == Destination.auto
+    # 0.90 on 200 is (upper bound 0.93).
+    ok, reason, _ = trusted(tally(decisions(AGREED, 180, 20)), AGREED, NO_AUDIT)
+    assert not ok and reason.startswith("slice: upper bound 0.93") and "(n=200, 180 correct)" in reason
+    # A slice the prior does not trust must show it is good: 30 of 30 is not enough for 0.97.
+    assert go(tally(decisions(A_ONLY, 30, 0)), A_ONLY) == Destination.review
 
 
 def test_target_and_min_evidence_are_the_policy_settings() -> None:

@@ -130,10 +130,19 @@ class World:
 
 # The blind second opinion each model gives (by entity name): gpt confirms gem's 深圳智言科技公司 and its 创办;
 # gem says 华为技术有限公司 is not an entity and sees no relation between 李娜 and 上海. Both find 张伟 works at 华为.
-BLIND_TYPES = {"openai": {"深圳智言科技公司": "ORG"}, "gemini": {"华为技术有限公司": "NONE"}}
+# Each model is also asked, blind, about its own single-model items: gpt still holds 李娜 出生于 上海.
+# Both keep their first types for 上海 (LOC / ORG), so that type conflict stands.
+BLIND_TYPES = {
+    "openai": {"深圳智言科技公司": "ORG", "上海": "LOC"},
+    "gemini": {"华为技术有限公司": "NONE", "上海": "ORG"},
+}
 BLIND_PAIRS = {
-    "openai": {("张伟", "深圳智言科技公司"): "创办", ("张伟", "华为技术有限公司"): "任职于"},
-    "gemini": {("张伟", "华为技术有限公司"): "任职于"},
+    "openai": {
+        ("张伟", "深圳智言科技公司"): "创办",
+        ("张伟", "华为技术有限公司"): "任职于",
+        ("李娜", "上海"): "出生于",
+    },
+    "gemini": {("张伟", "华为技术有限公司"): "任职于", ("张伟", "深圳智言科技公司"): "创办"},
 }
 TRUE_TYPES = {e["name"]: e["type"] for e in [*ENTITIES_A, *ENTITIES_B]}
 
@@ -209,7 +218,8 @@ def test_two_llms_are_grounded_cross_validated_and_rechecked_blind(world: World)
     assert by_name["深圳智言科技公司"].agreement == Agreement.confirmed
     assert by_name["深圳智言科技公司"].status == ItemStatus.accepted
     hallucination = by_name["王五"]
-    assert (hallucination.grounded, hallucination.status) == (False, ItemStatus.proposed)
+    # Nothing in the text supports it: rejected without review (a reviewer can restore it).
+    assert (hallucination.grounded, hallucination.status) == (False, ItemStatus.rejected)
     assert hallucination.agreement == Agreement.a_only  # nothing to ask about: it is in no sentence
     assert mentions.get(hallucination.id or 0, []) == []
     names = {e.id: e.name for e in entities}
@@ -221,9 +231,9 @@ def test_two_llms_are_grounded_cross_validated_and_rechecked_blind(world: World)
     assert triples[("李娜", "出生于", "上海")].status == ItemStatus.proposed
     assert triples[("张伟", "创办", "深圳智言科技公司")].agreement == Agreement.confirmed
     assert triples[("张伟", "创办", "深圳智言科技公司")].status == ItemStatus.accepted
-    # A pair both first passes missed, found by both blind with the same type.
+    # A pair both first passes missed: each candidate is asked of one model; found that way, it is for review.
     found = triples[("张伟", "任职于", "华为技术有限公司")]
-    assert found.agreement == Agreement.confirmed
+    assert (found.agreement, found.status) == (Agreement.augmented, ItemStatus.proposed)
     with Session(world.engine) as s:
         document = s.get(Document, world.doc.id)
         assert document is not None
@@ -256,8 +266,40 @@ def test_the_second_opinion_is_blind(world: World) -> None:
     names = dict(re.findall(r"^E(\d+) (.+)$", gem.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
     pairs = {(names[h], names[t]) for h, t in re.findall(r"^\d+\. E(\d+) → E(\d+)$", gem, re.M)}
     assert ("李娜", "上海") in pairs
-    assert ("张伟", "华为技术有限公司") in pairs  # a candidate, asked the same way
     assert "华为技术有限公司" in names.values()
+    # Each candidate goes to one of the two, asked exactly like the single-model pairs.
+    gpt = next(
+        prompt_text("openai", r.json or {})
+        for r in world.server.requests_for("openai")
+        if "Give every entity its type" in prompt_text("openai", r.json or {})
+    )
+    gpt_names = dict(re.findall(r"^E(\d+) (.+)$", gpt.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
+    gpt_pairs = {(gpt_names[h], gpt_names[t]) for h, t in re.findall(r"^\d+\. E(\d+) → E(\d+)$", gpt, re.M)}
+    assert (("张伟", "华为技术有限公司") in pairs) != (("张伟", "华为技术有限公司") in gpt_pairs)
+    # Single-model items go to both: the proposer answers blind about its own too.
+    assert ("李娜", "上海") in gpt_pairs and ("张伟", "深圳智言科技公司") in pairs
+
+
+def test_an_item_its_own_proposer_withdraws_blind_is_rejected_and_a_conflict_both_settle_is_confirmed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(BLIND_PAIRS, "openai", {("张伟", "深圳智言科技公司"): "创办"})  # gpt drops 李娜 出生于 上海
+    monkeypatch.setitem(BLIND_TYPES, "gemini", {"华为技术有限公司": "NONE", "上海": "LOC"})  # gem comes round to LOC
+    world.run_all()
+    entities, relations, _ = world.items()
+    by_name = _by_name(entities)
+    names = {e.id: e.name for e in entities}
+    triples = {(names[r.head_id], r.type, names[r.tail_id]): r for r in relations}
+    born = triples[("李娜", "出生于", "上海")]
+    assert (born.agreement, born.status) == (Agreement.retracted, ItemStatus.rejected)
+    assert (by_name["上海"].agreement, by_name["上海"].type) == (Agreement.confirmed, "LOC")
+    assert by_name["上海"].status == ItemStatus.accepted
+    with Session(world.engine) as s:
+        reasons = {
+            (r.item_kind, r.agreement): (r.route, r.reason)
+            for r in s.exec(select(RoutedItem).where(RoutedItem.document_id == world.doc.id))
+        }
+    assert reasons[("relation", "retracted")] == ("reject", "retracted: rejected until reviews show otherwise")
 
 
 def test_with_recheck_off_augmentation_asks_one_model_with_types_shown(world: World) -> None:

@@ -35,19 +35,22 @@ def test_disputed_pairs_and_candidates_are_asked_alike_nearest_first() -> None:
     disputed = [(LINA.key, SHANGHAI.key)]
     candidates = [(ZHANG.key, HUAWEI.key), (LINA.key, HUAWEI.key)]
     (request,) = plan(ENTITIES, pairs=[*candidates, *disputed], to_type=[HUAWEI.key], n_sentences=5)
-    # Every entity of a small document is listed, in text order: the ones asked about do not stand out.
-    assert request.entities == (ZHANG.key, PKU.key, HUAWEI.key, LINA.key, SHANGHAI.key)
+    # The entities the request needs, in text order, with no type: each is typed alike.
+    assert request.entities == (ZHANG.key, HUAWEI.key, LINA.key, SHANGHAI.key)
     asked = [(request.entities[h], request.entities[t]) for h, t in request.pairs]
     # Ordered by sentence distance (same-sentence pairs first), whatever their origin.
     assert asked == [(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key), (LINA.key, HUAWEI.key)]
-    assert request.sentence_ids == (0, 1, 2, 3, 4)
+    assert request.sentence_ids == (0, 1, 2, 3, 4)  # the sentences holding them, and one on each side
 
 
 def test_many_pairs_take_several_requests_and_the_entities_to_type_ride_in_the_first() -> None:
     pairs = [(ZHANG.key, HUAWEI.key), (ZHANG.key, PKU.key), (LINA.key, SHANGHAI.key)]
     requests = plan(ENTITIES, pairs=pairs, to_type=[SHANGHAI.key], n_sentences=5, per_request=2)
     assert [len(r.pairs) for r in requests] == [2, 1]
-    assert all(len(r.entities) == 5 for r in requests)
+    assert [r.entities for r in requests] == [
+        (ZHANG.key, PKU.key, HUAWEI.key, SHANGHAI.key),
+        (LINA.key, SHANGHAI.key),
+    ]
     # Nothing to ask, nothing to send; a pair naming an unknown entity is dropped.
     assert plan(ENTITIES, pairs=[("9-9", ZHANG.key)], to_type=[], n_sentences=5) == []
 
@@ -62,8 +65,8 @@ def test_answers_are_read_and_anything_off_the_question_is_ignored_and_counted()
     look = Look()
     answer = RecheckOutput(
         entities=[
-            EntityTypeAnswer(entity=3, type="ORG"),
-            EntityTypeAnswer(entity=4, type="NONE"),
+            EntityTypeAnswer(entity=2, type="ORG"),
+            EntityTypeAnswer(entity=3, type="NONE"),
             EntityTypeAnswer(entity=9, type="PER"),  # no such entity
             EntityTypeAnswer(entity=1, type="ROBOT"),  # no such type
         ],
@@ -76,7 +79,7 @@ def test_answers_are_read_and_anything_off_the_question_is_ignored_and_counted()
     )
     read_answer(look, request, answer, ENTITIES, SCHEMA, n_sentences=5)
     assert look.entity_types == {HUAWEI.key: "ORG", LINA.key: "NONE"}
-    assert look.pairs == {(ZHANG.key, HUAWEI.key): ("任职于", [0])}
+    assert look.pairs == {(ZHANG.key, HUAWEI.key): {"任职于": [0]}}
     assert look.asked_pairs == {(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)}
     assert look.ignored == 4
     assert Look.from_json(look.to_json()) == look
@@ -87,7 +90,7 @@ def test_what_the_other_models_blind_answer_makes_of_a_single_model_item() -> No
         asked_entities={HUAWEI.key, LINA.key, PKU.key},
         entity_types={HUAWEI.key: "ORG", LINA.key: "NONE", PKU.key: "LOC"},
         asked_pairs={(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key), (ZHANG.key, LINA.key)},
-        pairs={(ZHANG.key, HUAWEI.key): ("任职于", [0]), (LINA.key, ZHANG.key): ("亲属", [3])},
+        pairs={(ZHANG.key, HUAWEI.key): {"任职于": [0], "创办": [0]}, (LINA.key, ZHANG.key): {"亲属": [3]}},
     )
     assert entity_opinion("a_only", "ORG", HUAWEI.key, look) == Opinion("confirmed", "ORG")
     assert entity_opinion("a_only", "PER", LINA.key, look) == Opinion("disputed")
@@ -95,15 +98,19 @@ def test_what_the_other_models_blind_answer_makes_of_a_single_model_item() -> No
     assert entity_opinion("a_only", "LOC", SHANGHAI.key, look) == Opinion("a_only")  # not asked
     assert entity_opinion("a_only", "LOC", SHANGHAI.key, None) == Opinion("a_only")  # the call failed
     pair = (ZHANG.key, HUAWEI.key)
-    assert relation_opinion("a_only", "任职于", pair, look, symmetric=False) == Opinion("confirmed", "任职于")
-    assert relation_opinion("a_only", "创办", pair, look, symmetric=False) == Opinion("type_conflict", "任职于")
+    sym = {"亲属"}
+    # A pair may hold several types: each one given confirms the relation of that type.
+    assert relation_opinion("a_only", "任职于", pair, look, symmetric=sym) == Opinion("confirmed", "任职于")
+    assert relation_opinion("a_only", "创办", pair, look, symmetric=sym) == Opinion("confirmed", "创办")
+    assert relation_opinion("a_only", "毕业于", pair, look, symmetric=sym) == Opinion("type_conflict", "任职于")
     # Asked and left out: no relation.
-    assert relation_opinion("b_only", "出生于", (LINA.key, SHANGHAI.key), look, symmetric=False) == Opinion("disputed")
-    # A symmetric type answered in the other direction still confirms.
-    assert relation_opinion("a_only", "亲属", (ZHANG.key, LINA.key), look, symmetric=True) == Opinion(
-        "confirmed", "亲属"
-    )
-    assert relation_opinion("a_only", "任职于", (PKU.key, HUAWEI.key), look, symmetric=False) == Opinion("a_only")
+    born = relation_opinion("b_only", "出生于", (LINA.key, SHANGHAI.key), look, symmetric=sym)
+    assert born == Opinion("disputed")
+    # A symmetric type answered in the other direction still confirms; a directed one would not.
+    kin = relation_opinion("a_only", "亲属", (ZHANG.key, LINA.key), look, symmetric=sym)
+    assert kin == Opinion("confirmed", "亲属")
+    assert relation_opinion("a_only", "亲属", (ZHANG.key, LINA.key), look, symmetric=set()) == Opinion("disputed")
+    assert relation_opinion("a_only", "任职于", (PKU.key, HUAWEI.key), look, symmetric=sym) == Opinion("a_only")
 
 
 def test_pairs_both_missed_are_classed_by_the_two_blind_answers() -> None:
@@ -111,23 +118,26 @@ def test_pairs_both_missed_are_classed_by_the_two_blind_answers() -> None:
     a = Look(
         asked_pairs=set(both),
         pairs={
-            (ZHANG.key, HUAWEI.key): ("任职于", [0]),
-            (ZHANG.key, PKU.key): ("毕业于", [0]),
-            (LINA.key, SHANGHAI.key): ("出生于", [3]),
+            (ZHANG.key, HUAWEI.key): {"任职于": [0]},
+            (ZHANG.key, PKU.key): {"毕业于": [0]},
+            (LINA.key, SHANGHAI.key): {"出生于": [3]},
+            (LINA.key, HUAWEI.key): {"任职于": [3]},
         },
     )
     b = Look(
         asked_pairs=set(both) - {(LINA.key, HUAWEI.key)},
-        pairs={(ZHANG.key, HUAWEI.key): ("任职于", [1]), (ZHANG.key, PKU.key): ("任职于", [0])},
+        pairs={(ZHANG.key, HUAWEI.key): {"任职于": [1]}, (ZHANG.key, PKU.key): {"任职于": [0]}},
     )
-    found = {(f.head, f.tail): f for f in found_pairs({"a": a, "b": b}, related={(SHANGHAI.key, LINA.key)})}
-    assert found[(ZHANG.key, HUAWEI.key)].agreement == "confirmed"
-    assert found[(ZHANG.key, HUAWEI.key)].evidence == [0, 1]
-    assert found[(ZHANG.key, PKU.key)].agreement == "type_conflict"
-    assert found[(ZHANG.key, PKU.key)].answers == (("a", "毕业于"), ("b", "任职于"))
-    assert (LINA.key, SHANGHAI.key) not in found  # already related (reverse direction): not a new pair
+    found = {(f.head, f.tail, f.type): f for f in found_pairs({"a": a, "b": b}, related={(SHANGHAI.key, LINA.key)})}
+    assert found[(ZHANG.key, HUAWEI.key, "任职于")].agreement == "confirmed"
+    assert found[(ZHANG.key, HUAWEI.key, "任职于")].evidence == [0, 1]
+    # Each related the pair as something else: one item per type, each a type conflict naming the other's type.
+    assert found[(ZHANG.key, PKU.key, "毕业于")].agreement == "type_conflict"
+    assert found[(ZHANG.key, PKU.key, "毕业于")].answers == (("a", "毕业于"), ("b", "任职于"))
+    assert found[(ZHANG.key, PKU.key, "任职于")].answers == (("b", "任职于"), ("a", "毕业于"))
+    assert not any(k[:2] == (LINA.key, SHANGHAI.key) for k in found)  # already related (the other direction)
     # One model alone: disputed when the other was asked the same pair, augmented when it was not.
-    only_a = found_pairs({"a": a, "b": b}, related=set())
-    by_pair = {(f.head, f.tail): f.agreement for f in only_a}
+    by_pair = {(f.head, f.tail): f.agreement for f in found_pairs({"a": a, "b": b}, related=set())}
     assert by_pair[(LINA.key, SHANGHAI.key)] == "disputed"
+    assert by_pair[(LINA.key, HUAWEI.key)] == "augmented"
     assert found_pairs({"a": a}, related=set())[0].agreement == "augmented"
