@@ -181,7 +181,7 @@ def test_routing_section_lists_slices_trusted_first_with_the_policy_and_totals(
     assert "minimum evidence <strong>30</strong>" in policy and "audit rate <strong>10.0 %</strong>" in policy
     assert "blind second opinion <strong>on</strong>" in policy
     totals = section.split('id="routing-totals">')[1].split("</p>")[0]
-    assert "3 auto-accepted · 61 sent to review · 1 audited" in totals
+    assert "3 auto-accepted · 61 sent to review · 1 audited · 0 rejected without review" in totals
     assert "2 items of curated documents were accepted with no person's decision" in totals
     rows = section.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
     assert len(rows) == 4
@@ -192,18 +192,19 @@ def test_routing_section_lists_slices_trusted_first_with_the_policy_and_totals(
     agreed, confirmed, a_only, disputed = rows
     assert '<td class="num">31</td><td class="num">0</td><td class="num">0</td><td class="num">31</td>' in agreed
     assert '<td class="num">1.000</td><td class="num">0.920</td>' in agreed
-    assert 'title="slice: precision bound 0.920 ≥ 0.9 (n=31)">yes</span>' in agreed
+    # Agreed is trusted by the prior until its upper bound falls below the target.
+    assert 'title="slice: upper bound 1.000 ≥ 0.9 (n=31, 31 correct)">yes</span>' in agreed
     assert "&lt;b&gt;model-a&lt;/b&gt;" in confirmed and "<b>model-a" not in section
     assert 'title="confirmed: trusted until reviews show otherwise">yes</span>' in confirmed
     bound = f"{wilson_lower_bound(20, 30):.3f}"
     assert f'<td class="num">0.667</td><td class="num">{bound}</td>' in a_only
-    assert f'title="slice: precision bound {bound} &lt; 0.9 (n=30)">no</span>' in a_only
+    assert f'title="slice: precision bound {bound} &lt; 0.9 (n=30, 20 correct)">no</span>' in a_only
     assert 'class="trusted-no"' in disputed and "<td>—</td>" not in disputed
     assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html
     # One batch: its documents' totals; the slices stay the project's.
     login(app_client, "admin")
     empty = app_client.get(f"/projects/{world.project.id}/dashboard?batch={_batch(session, world)}").text
-    assert "0 auto-accepted · 0 sent to review · 0 audited in this batch" in empty
+    assert "0 auto-accepted · 0 sent to review · 0 audited · 0 rejected without review in this batch" in empty
     assert empty.split('id="routing-slices"')[1].split("</table>")[0].count("<tr>") == 5
 
 

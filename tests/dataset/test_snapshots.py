@@ -217,7 +217,7 @@ def test_datasheet_reports_routing_and_what_no_person_decided(
         "audit_rate": 0.1,
         "recheck": True,
     }
-    assert routing["totals"] == {"auto": 2, "review": 1, "audit": 1}
+    assert routing["totals"] == {"auto": 2, "review": 1, "audit": 1, "reject": 0}
     assert routing["curated_unseen"] == 2
     assert routing["audited"] == {"judged": 1, "correct": 0, "precision": 0.0}
     # Only slices people judged, with their record (the disputed one was never judged).
