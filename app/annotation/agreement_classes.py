@@ -31,7 +31,8 @@ _TABLE = (
     AgreementClass(
         "disputed",
         "Disputed",
-        "One model proposed it; the other, asked blind, said there is no such relation / it is not an entity.",
+        "One model proposed it and the blind answers disagree: the other said there is no such relation / it is "
+        "not an entity while the proposer still gives it, or the other gave it while the proposer no longer does.",
     ),
     AgreementClass(
         "retracted",

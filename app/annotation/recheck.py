@@ -180,37 +180,38 @@ class Opinion:
 def entity_opinion(
     agreement: str, proposed_type: str, key: str, other: Look | None, *, own: Look | None = None
 ) -> Opinion:
-    """A single-model entity: the other's type the same → confirmed, another → type conflict, NONE → disputed,
-    or retracted when the proposer itself, asked blind, no longer gives it that type either."""
+    """A single-model entity: the other's type the same → confirmed, another → type conflict, NONE → disputed.
+    The proposer's own blind answer refines it: if it no longer gives the type, confirmed becomes disputed (the
+    blind answers disagree) and disputed becomes retracted (neither gives it)."""
     if other is None or key not in other.asked_entities:
         return Opinion(agreement)
     given = other.entity_types.get(key)
     if given is None:  # listed but left unanswered: no opinion
         return Opinion(agreement)
+    withdrawn = own is not None and key in own.asked_entities and own.entity_types.get(key) not in (None, proposed_type)
     if given == proposed_type:
-        return Opinion("confirmed", given)
+        # The blind answers disagree when the proposer itself no longer gives the type.
+        return Opinion("disputed" if withdrawn else "confirmed", given)
     if given != NOT_AN_ENTITY:
         return Opinion("type_conflict", given)
-    if own is not None and key in own.asked_entities and own.entity_types.get(key) not in (None, proposed_type):
-        return Opinion("retracted")
-    return Opinion("disputed")
+    return Opinion("retracted" if withdrawn else "disputed")
 
 
 def relation_opinion(
     agreement: str, proposed_type: str, pair: Pair, other: Look | None, *, symmetric: set[str], own: Look | None = None
 ) -> Opinion:
     """A single-model relation: the other's types for the pair (a pair left out means no relation → disputed),
-    or retracted when the proposer itself, asked the pair blind, no longer gives the type either."""
+    refined by the proposer's own blind answer as for entities."""
     if other is None or not other.asked(*pair):
         return Opinion(agreement)
     given = other.pair_types(*pair, symmetric)
+    withdrawn = own is not None and own.asked(*pair) and proposed_type not in own.pair_types(*pair, symmetric)
     if proposed_type in given:
-        return Opinion("confirmed", proposed_type)
+        # The blind answers disagree when the proposer itself no longer gives the type.
+        return Opinion("disputed" if withdrawn else "confirmed", proposed_type)
     if given:
         return Opinion("type_conflict", sorted(given)[0])
-    if own is not None and own.asked(*pair) and proposed_type not in own.pair_types(*pair, symmetric):
-        return Opinion("retracted")
-    return Opinion("disputed")
+    return Opinion("retracted" if withdrawn else "disputed")
 
 
 def settled_entity_type(types: tuple[str, str], key: str, looks: dict[str, Look | None]) -> str | None:

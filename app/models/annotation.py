@@ -24,7 +24,8 @@ class Agreement(StrEnum):
     augmented = "augmented"
     # One model proposed it and the other, asked blind (never told it was proposed), gave the same type.
     confirmed = "confirmed"
-    # One model proposed it and the other, asked blind, said it is no relation / not an entity.
+    # One model proposed it and the blind answers disagree (the other says no while the proposer holds it, or the
+    # other gives it while the proposer no longer does).
     disputed = "disputed"
     # One model proposed it; asked blind afterwards, neither model gives it (the proposer withdrew it too).
     retracted = "retracted"

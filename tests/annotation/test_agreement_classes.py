@@ -34,7 +34,8 @@ def test_annotator_names_go_into_the_explanation_only() -> None:
 
 def test_the_template_helper_escapes_and_keeps_the_code() -> None:
     assert str(agreement_name("disputed")) == (
-        '<span class="ag-name ag-disputed" title="One model proposed it; the other, asked blind, said there is no '
-        'such relation / it is not an entity.">Disputed</span>'
+        '<span class="ag-name ag-disputed" title="One model proposed it and the blind answers disagree: the other '
+        "said there is no such relation / it is not an entity while the proposer still gives it, or the other gave "
+        'it while the proposer no longer does.">Disputed</span>'
     )
     assert "&lt;x&gt;" in str(agreement_name("<x>")) and "<x>" not in str(agreement_name("<x>"))

@@ -141,3 +141,38 @@ def test_pairs_both_missed_are_classed_by_the_two_blind_answers() -> None:
     assert by_pair[(LINA.key, SHANGHAI.key)] == "disputed"
     assert by_pair[(LINA.key, HUAWEI.key)] == "augmented"
     assert found_pairs({"a": a}, related=set())[0].agreement == "augmented"
+
+
+def test_the_proposers_own_blind_answer_refines_the_others() -> None:
+    other = Look(
+        asked_entities={HUAWEI.key, LINA.key},
+        entity_types={HUAWEI.key: "ORG", LINA.key: "NONE"},
+        asked_pairs={(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)},
+        pairs={(ZHANG.key, HUAWEI.key): {"任职于": [0]}},
+    )
+    holds = Look(
+        asked_entities={HUAWEI.key, LINA.key},
+        entity_types={HUAWEI.key: "ORG", LINA.key: "PER"},
+        asked_pairs={(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)},
+        pairs={(ZHANG.key, HUAWEI.key): {"任职于": [0]}, (LINA.key, SHANGHAI.key): {"出生于": [3]}},
+    )
+    withdraws = Look(
+        asked_entities={HUAWEI.key, LINA.key},
+        entity_types={HUAWEI.key: "NONE", LINA.key: "NONE"},
+        asked_pairs={(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)},
+    )
+    sym: set[str] = set()
+    # The other confirms: confirmed while the proposer holds it, disputed when it withdraws it.
+    assert entity_opinion("a_only", "ORG", HUAWEI.key, other, own=holds).agreement == "confirmed"
+    assert entity_opinion("a_only", "ORG", HUAWEI.key, other, own=withdraws).agreement == "disputed"
+    pair = (ZHANG.key, HUAWEI.key)
+    assert relation_opinion("a_only", "任职于", pair, other, symmetric=sym, own=holds).agreement == "confirmed"
+    assert relation_opinion("a_only", "任职于", pair, other, symmetric=sym, own=withdraws).agreement == "disputed"
+    # The other says no: disputed while the proposer holds it, retracted when neither gives it.
+    assert entity_opinion("a_only", "PER", LINA.key, other, own=holds).agreement == "disputed"
+    assert entity_opinion("a_only", "PER", LINA.key, other, own=withdraws).agreement == "retracted"
+    born = (LINA.key, SHANGHAI.key)
+    assert relation_opinion("a_only", "出生于", born, other, symmetric=sym, own=holds).agreement == "disputed"
+    assert relation_opinion("a_only", "出生于", born, other, symmetric=sym, own=withdraws).agreement == "retracted"
+    # No answer of its own (its call failed): the other's answer alone decides.
+    assert relation_opinion("a_only", "出生于", born, other, symmetric=sym, own=None).agreement == "disputed"
