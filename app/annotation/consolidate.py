@@ -1,5 +1,6 @@
 """Turn the pair's outputs into a document's items: ground, align, classify, auto-accept, with provenance."""
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
@@ -167,21 +168,18 @@ def _outside_others(spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, 
     """Each entity's spans without those lying inside another entity's mention ("北京" in "北京大学"): grounding
     finds a name wherever it occurs. An entity all of whose spans lie inside others keeps them (a nested entity)."""
     every = sorted({(s, e, i) for i, own in enumerate(spans) for s, e in own})
+    starts = [s for s, _e, _i in every]
+    longest = max((e - s for s, e, _i in every), default=0)
     out = []
     for i, own in enumerate(spans):
-        free = [
-            (s, e)
-            for s, e in own
-            if not any(j != i and os <= s and e <= oe and (os, oe) != (s, e) for os, oe, j in _around(every, s, e))
-        ]
+        free = []
+        for s, e in own:
+            # Only spans starting at most `longest` before s can reach past e.
+            window = every[bisect_left(starts, s - longest) : bisect_right(starts, s)]
+            if not any(j != i and e <= oe and (os, oe) != (s, e) for os, oe, j in window):
+                free.append((s, e))
         out.append(free or own)
     return out
-
-
-def _around(every: list[tuple[int, int, int]], start: int, end: int) -> list[tuple[int, int, int]]:
-    """The spans that start at or before `start` and end at or after `end` (a linear scan: documents hold a few
-    hundred mentions)."""
-    return [x for x in every if x[0] <= start and x[1] >= end]
 
 
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:

@@ -5,11 +5,15 @@ concurrency and two token buckets; a caller waits until all three admit it.
 """
 
 import asyncio
+import logging
 import random
 import uuid
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 _ACQUIRE = """
 local leases, rpm_key, tpm_key = KEYS[1], KEYS[2], KEYS[3]
@@ -104,18 +108,30 @@ class _Slot:
         self.tokens = tokens
         self.lease = ""
         self._renewer: asyncio.Task[None] | None = None
+        self._done = asyncio.Event()
 
     async def __aenter__(self) -> None:
         self.lease = await self.limiter.acquire(self.tokens)
         self._renewer = asyncio.get_running_loop().create_task(self._renew())
 
     async def _renew(self) -> None:
-        # Short leases, renewed while the call runs (a call may wait out a long Retry-After).
-        while True:
-            await asyncio.sleep(self.limiter.lease_ttl_ms / 3000)
-            await self.limiter.renew(self.lease)
+        # Short leases, renewed while the call runs (a call may wait out a long Retry-After). The renewer is told to
+        # stop, never cancelled: a Redis command cancelled at the wrong moment leaves its pooled connection in use
+        # for good, and enough of those exhaust the pool.
+        interval = self.limiter.lease_ttl_ms / 3000
+        while not self._done.is_set():
+            try:
+                await asyncio.wait_for(self._done.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.limiter.renew(self.lease)
+            except RedisError as exc:  # a missed renewal only shortens the lease: the next one tries again
+                log.warning("could not renew a rate-limit lease of %s: %s", self.limiter.keys[0], exc)
 
     async def __aexit__(self, *_exc: object) -> None:
+        self._done.set()
         if self._renewer is not None:
-            self._renewer.cancel()
+            await self._renewer  # at once, or when a renewal in flight returns
         await self.limiter.release(self.lease)

@@ -99,3 +99,39 @@ def test_a_held_slot_is_renewed_so_nobody_takes_it_while_the_call_runs() -> None
         return acquired_at - released_at
 
     assert asyncio.run(main()) >= 0  # the second caller got the slot only after the first let go
+
+
+def test_a_renewal_in_flight_when_the_call_ends_is_let_finish_not_cancelled() -> None:
+    """Cancelling a Redis command at the wrong moment strands its pooled connection (redis-py takes it before its
+    own cleanup is in place); enough of those exhausted the annotator's pool and every later call failed."""
+    name = uuid.uuid4().hex
+    events: list[str] = []
+
+    async def main() -> tuple[int, int]:
+        client = aioredis.Redis.from_url(get_settings().client_redis_url)
+        limiter = RateLimiter(
+            client, f"{get_settings().redis_key_prefix}rl:{name}", Limits(concurrency=2), lease_ttl_s=0.03
+        )
+        real_renew = limiter.renew
+
+        async def slow_renew(lease: str) -> None:  # a renewal that is still running when the call ends
+            events.append("renewing")
+            try:
+                await asyncio.sleep(0.05)
+                await real_renew(lease)
+                events.append("renewed")
+            except asyncio.CancelledError:
+                events.append("cancelled")
+                raise
+
+        limiter.renew = slow_renew  # type: ignore[method-assign]
+        async with limiter.slot(1):
+            await asyncio.sleep(0.02)  # the first renewal starts after 10 ms and is in flight at exit
+        in_use = len(client.connection_pool._in_use_connections)  # type: ignore[attr-defined]
+        leases = await client.zcard(limiter.keys[0])
+        await client.aclose()
+        return in_use, leases
+
+    in_use, leases = asyncio.run(main())
+    assert events == ["renewing", "renewed"]
+    assert (in_use, leases) == (0, 0)
