@@ -12,6 +12,7 @@ and the rebuild starts from the first passes each time.
 """
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -40,11 +41,14 @@ log = logging.getLogger(__name__)
 CONFLICT = "type_conflict"
 
 
+@dataclass(frozen=True)
 class _Ask:
     """What one annotator is asked about one document."""
 
-    def __init__(self, side: str, annotator: Annotator, requests: list[recheck.Request], run_id: int) -> None:
-        self.side, self.annotator, self.requests, self.run_id = side, annotator, requests, run_id
+    side: str
+    annotator: Annotator
+    requests: list[recheck.Request]
+    run_id: int
 
 
 def augment_document(engine: Engine, document_id: int) -> None:
@@ -81,14 +85,13 @@ def augment_document(engine: Engine, document_id: int) -> None:
         # Each candidate is asked of one annotator (alternately, nearest first): augmentation costs what it did
         # with one asker, and a pair found that way stays `augmented`, for review. Every single-model item goes to
         # both: the other's answer confirms or disputes it, the proposer's own (blind too) tells a disputed item it
-        # still holds from one it withdraws.
+        # still holds from one it withdraws. Type conflicts go to both as well: settled blind, they are confirmed.
         shares = {side: candidates[i :: len(llms)] for i, side in enumerate(llms)}
+        both = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
+        to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
         for side, annotator in llms.items():
-            # Type conflicts go to both as well: when both settle on one of the two types blind, it is confirmed.
-            singles = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
-            to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
             requests = recheck.plan(
-                built.entities, pairs=[*shares[side], *singles], to_type=to_type, n_sentences=len(document.sentences)
+                built.entities, pairs=[*shares[side], *both], to_type=to_type, n_sentences=len(document.sentences)
             )
             if not requests:
                 continue
@@ -110,6 +113,9 @@ def augment_document(engine: Engine, document_id: int) -> None:
             status, error = RunStatus.budget, str(exc)
         except RunFailure as exc:
             status, error = RunStatus.failed, str(exc)
+        except Exception as exc:  # the other annotator's answers still count; this one's items stay for review
+            log.exception("second look at document %s by annotator %s failed", document_id, ask.annotator.id)
+            status, error = RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
         second.looks[ask.side] = look
         second.run_ids[ask.side] = ask.run_id
         if error is not None:

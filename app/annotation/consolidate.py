@@ -1,6 +1,5 @@
 """Turn the pair's outputs into a document's items: ground, align, classify, auto-accept, with provenance."""
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
@@ -8,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.calibration import Destination
 from app.annotation.crossval import EntityMatch, ProposedEntity, ProposedRelation, align_entities, align_relations
-from app.annotation.grounding import ground_entity
+from app.annotation.grounding import consensus_spans, ground_entity, outside_others
 from app.annotation.recheck import (
     KnownEntity,
     Look,
@@ -150,38 +149,6 @@ class Built:
         self.counts[f"{kind}:{agreement}"] = self.counts.get(f"{kind}:{agreement}", 0) + 1
 
 
-def _consensus_spans(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Both sides' mentions; where their boundaries differ, the text both include (a model that takes in a
-    neighbouring character or word is outvoted by one that does not)."""
-    kept: list[tuple[int, int]] = []
-    for span in sorted({*a, *b}):
-        if kept and span[0] < kept[-1][1]:
-            start, end = max(kept[-1][0], span[0]), min(kept[-1][1], span[1])
-            if start < end:
-                kept[-1] = (start, end)
-            continue
-        kept.append(span)
-    return kept
-
-
-def _outside_others(spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
-    """Each entity's spans without those lying inside another entity's mention ("北京" in "北京大学"): grounding
-    finds a name wherever it occurs. An entity all of whose spans lie inside others keeps them (a nested entity)."""
-    every = sorted({(s, e, i) for i, own in enumerate(spans) for s, e in own})
-    starts = [s for s, _e, _i in every]
-    longest = max((e - s for s, e, _i in every), default=0)
-    out = []
-    for i, own in enumerate(spans):
-        free = []
-        for s, e in own:
-            # Only spans starting at most `longest` before s can reach past e.
-            window = every[bisect_left(starts, s - longest) : bisect_right(starts, s)]
-            if not any(j != i and e <= oe and (os, oe) != (s, e) for os, oe, j in window):
-                free.append((s, e))
-        out.append(free or own)
-    return out
-
-
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
     for i, (s, e) in enumerate(sentences):
         if s <= start < e:
@@ -261,7 +228,7 @@ class _Builder:
             (by_key_a.get(m.a_key) if m.a_key else None, by_key_b.get(m.b_key) if m.b_key else None)
             for m in self.matches
         ]
-        spans = _outside_others([_consensus_spans(ea.spans if ea else [], eb.spans if eb else []) for ea, eb in pairs])
+        spans = outside_others([consensus_spans(ea.spans if ea else [], eb.spans if eb else []) for ea, eb in pairs])
         for match, (ea, eb), kept in zip(self.matches, pairs, spans, strict=True):
             first = ea or eb
             assert first is not None

@@ -244,3 +244,35 @@ def _refine(
             if similarity >= min_similarity and (best is None or candidate < best):
                 best = candidate
     return (None if best is None else (best[2], best[3])), used
+
+
+def consensus_spans(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Both sides' mentions; where their boundaries differ, the text both include (a model that takes in a
+    neighbouring character or word is outvoted by one that does not)."""
+    kept: list[tuple[int, int]] = []
+    for span in sorted({*a, *b}):
+        if kept and span[0] < kept[-1][1]:
+            start, end = max(kept[-1][0], span[0]), min(kept[-1][1], span[1])
+            if start < end:
+                kept[-1] = (start, end)
+            continue
+        kept.append(span)
+    return kept
+
+
+def outside_others(spans: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """Each entity's spans without those lying inside another entity's mention ("北京" in "北京大学"): grounding
+    finds a name wherever it occurs. An entity all of whose spans lie inside others keeps them (a nested entity)."""
+    every = sorted({(s, e, i) for i, own in enumerate(spans) for s, e in own})
+    starts = [s for s, _e, _i in every]
+    longest = max((e - s for s, e, _i in every), default=0)
+    out = []
+    for i, own in enumerate(spans):
+        free = []
+        for s, e in own:
+            # Only spans starting at most `longest` before s can reach past e.
+            window = every[bisect_left(starts, s - longest) : bisect_right(starts, s)]
+            if not any(j != i and e <= oe and (os, oe) != (s, e) for os, oe, j in window):
+                free.append((s, e))
+        out.append(free or own)
+    return out

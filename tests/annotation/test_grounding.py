@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.annotation.grounding import Span, ground_entity, ground_surface, normalize_name
+from app.annotation.grounding import (
+    Span,
+    consensus_spans,
+    ground_entity,
+    ground_surface,
+    normalize_name,
+    outside_others,
+)
 from app.crawl_batch.sentences import split_sentences
 
 
@@ -259,3 +266,13 @@ def test_any_piece_of_the_text_grounds_to_well_formed_spans(text: str, data: st.
     for span in spans:
         if span.how == "exact":
             assert text[span.start : span.end] == surface.strip()
+
+
+def test_a_mention_inside_another_entitys_mention_is_dropped_unless_the_entity_is_all_nested() -> None:
+    # "北京" (0-2) found inside "北京大学" (0-4) and on its own at 10-12; "大学" (2-4) only inside: kept (nested).
+    assert outside_others([[(0, 2), (10, 12)], [(0, 4)], [(2, 4)]]) == [[(10, 12)], [(0, 4)], [(2, 4)]]
+    # The same span twice is not "inside".
+    assert outside_others([[(0, 4)], [(0, 4)]]) == [[(0, 4)], [(0, 4)]]
+    # Boundaries the two models disagree on: the text both include.
+    assert consensus_spans([(3, 8), (20, 24)], [(4, 8), (20, 24)]) == [(4, 8), (20, 24)]
+    assert consensus_spans([(0, 2)], [(5, 7)]) == [(0, 2), (5, 7)]

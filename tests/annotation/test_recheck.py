@@ -176,15 +176,3 @@ def test_the_proposers_own_blind_answer_refines_the_others() -> None:
     assert relation_opinion("a_only", "出生于", born, other, symmetric=sym, own=withdraws).agreement == "retracted"
     # No answer of its own (its call failed): the other's answer alone decides.
     assert relation_opinion("a_only", "出生于", born, other, symmetric=sym, own=None).agreement == "disputed"
-
-
-def test_a_mention_inside_another_entitys_mention_is_dropped_unless_the_entity_is_all_nested() -> None:
-    from app.annotation.consolidate import _consensus_spans, _outside_others
-
-    # "北京" (0-2) found inside "北京大学" (0-4) and on its own at 10-12; "大学" (2-4) only inside: kept (nested).
-    assert _outside_others([[(0, 2), (10, 12)], [(0, 4)], [(2, 4)]]) == [[(10, 12)], [(0, 4)], [(2, 4)]]
-    # The same span twice is not "inside".
-    assert _outside_others([[(0, 4)], [(0, 4)]]) == [[(0, 4)], [(0, 4)]]
-    # Boundaries the two models disagree on: the text both include.
-    assert _consensus_spans([(3, 8), (20, 24)], [(4, 8), (20, 24)]) == [(4, 8), (20, 24)]
-    assert _consensus_spans([(0, 2)], [(5, 7)]) == [(0, 2), (5, 7)]
