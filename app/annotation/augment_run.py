@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.annotation import recheck
 from app.annotation.augmentation import CandidateEntity, allowed_types, candidate_pairs
@@ -30,7 +30,7 @@ from app.annotation.prompts import (
 )
 from app.annotation.runner import BudgetExhausted, CallContext, RunFailure, ask_json, open_context, run_async
 from app.annotation.schemas import AugmentationOutput, RecheckOutput
-from app.annotation.service import pair_of
+from app.annotation.service import open_run, pair_of
 from app.jobs import enqueue
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Document, Project, RunStatus
 from app.models.types import utcnow
@@ -95,7 +95,7 @@ def augment_document(engine: Engine, document_id: int) -> None:
             )
             if not requests:
                 continue
-            run = _run(session, document_id, annotator, version)
+            run = open_run(session, document_id=document_id, annotator=annotator, version=version)
             asks.append(_Ask(side, annotator, requests, run.id or 0))
         session.commit()
         text, sentences = document.text, [(s, e) for s, e in document.sentences]
@@ -154,20 +154,6 @@ def _candidates(built: Built, schema: LabelSchema, cap: int) -> tuple[list[reche
     ]
     result = candidate_pairs(entities, related, schema, cap=cap)
     return [(keys[h], keys[t]) for h, t in result.pairs], result.skipped_reason
-
-
-def _run(session: Session, document_id: int, annotator: Annotator, version: str) -> AnnotatorRun:
-    run = session.exec(
-        select(AnnotatorRun).where(
-            AnnotatorRun.document_id == document_id,
-            AnnotatorRun.annotator_id == annotator.id,
-            AnnotatorRun.prompt_version == version,
-        )
-    ).first() or AnnotatorRun(document_id=document_id, annotator_id=annotator.id or 0, prompt_version=version)
-    run.status, run.error = RunStatus.running, None
-    session.add(run)
-    session.flush()
-    return run
 
 
 def _store_run(

@@ -27,6 +27,7 @@ from app.models import (
     Project,
     Proposal,
     Relation,
+    RunStatus,
 )
 from app.models.document import BlindReview
 
@@ -136,6 +137,21 @@ def pair_of(session: Session, *, project_id: int) -> tuple[Annotator | None, Ann
     if b is None and rest:
         b = rest.pop(0)
     return a, b
+
+
+def open_run(session: Session, *, document_id: int, annotator: Annotator, version: str) -> AnnotatorRun:
+    """The annotator's run on the document under this prompt version, created if new, marked running."""
+    run = session.exec(
+        select(AnnotatorRun).where(
+            AnnotatorRun.document_id == document_id,
+            AnnotatorRun.annotator_id == annotator.id,
+            AnnotatorRun.prompt_version == version,
+        )
+    ).first() or AnnotatorRun(document_id=document_id, annotator_id=annotator.id or 0, prompt_version=version)
+    run.status, run.error = RunStatus.running, None
+    session.add(run)
+    session.flush()
+    return run
 
 
 def start_annotation(

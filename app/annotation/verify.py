@@ -11,7 +11,7 @@ from app.annotation.augmentation import batches, pair_sentence_window
 from app.annotation.prompts import VERIFY_TEMPLATE_VERSION, prompt_version, verification_prompt
 from app.annotation.runner import BudgetExhausted, RunFailure, ask_json, open_context, run_async
 from app.annotation.schemas import VerificationOutput
-from app.annotation.service import pair_of
+from app.annotation.service import open_run, pair_of
 from app.models import (
     Agreement,
     Annotator,
@@ -94,15 +94,7 @@ def _verify(
 ) -> None:
     schema = label_schema_of(project)
     with Session(engine, expire_on_commit=False) as session:
-        run = session.exec(
-            select(AnnotatorRun).where(
-                AnnotatorRun.document_id == document_id,
-                AnnotatorRun.annotator_id == verifier.id,
-                AnnotatorRun.prompt_version == version,
-            )
-        ).first() or AnnotatorRun(document_id=document_id, annotator_id=verifier.id or 0, prompt_version=version)
-        run.status = RunStatus.running
-        session.add(run)
+        run = open_run(session, document_id=document_id, annotator=verifier, version=version)
         session.commit()
 
     ctx = open_context(engine, verifier, project, document_id)
