@@ -80,7 +80,7 @@ def candidate_pairs(
             if backward:
                 pairs.append((high.id, low.id))
     sentences = {e.id: sorted(set(e.sentence_ids)) for e in entities}
-    pairs.sort(key=lambda p: (*_closeness(sentences[p[0]], sentences[p[1]]), p))
+    pairs.sort(key=lambda p: (*closeness(sentences[p[0]], sentences[p[1]]), p))
     return CandidateResult(pairs[:cap], None, total)
 
 
@@ -129,7 +129,7 @@ def _width(direction: tuple[bool, bool]) -> int:
     return int(direction[0]) + int(direction[1])
 
 
-def _closeness(a: list[int], b: list[int]) -> tuple[int, int]:
+def closeness(a: list[int], b: list[int]) -> tuple[int, int]:
     """(minimum sentence distance, minus the number of shared sentences) of two sorted id lists."""
     if not a or not b:
         return _FAR, 0

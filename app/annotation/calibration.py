@@ -97,12 +97,17 @@ def any_type(key: str) -> str:
 
 def tally(outcomes: Iterable[tuple[str, bool]]) -> dict[str, SliceStats]:
     """(slice, correct) pairs to stats per slice, the all-types slices included."""
+    return tally_counts((key, 1, int(ok)) for key, ok in outcomes)
+
+
+def tally_counts(counts: Iterable[tuple[str, int, int]]) -> dict[str, SliceStats]:
+    """(slice, judged, correct) counts to stats per slice, the all-types slices included."""
     judged: dict[str, int] = {}
     correct: dict[str, int] = {}
-    for key, ok in outcomes:
+    for key, n, ok in counts:
         for k in (key, any_type(key)):
-            judged[k] = judged.get(k, 0) + 1
-            correct[k] = correct.get(k, 0) + int(ok)
+            judged[k] = judged.get(k, 0) + n
+            correct[k] = correct.get(k, 0) + ok
     return {k: SliceStats(judged[k], correct[k]) for k in judged}
 
 

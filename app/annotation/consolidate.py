@@ -136,17 +136,13 @@ class SecondLooks:
 
 @dataclass
 class Built:
-    """What a rebuild made: counts per class, and the items as the second look needs them (keyed by spans)."""
+    """What a rebuild made: the items as the second look needs them (keyed by spans)."""
 
-    counts: dict[str, int] = field(default_factory=dict)
     entities: dict[str, KnownEntity] = field(default_factory=dict)
     # Entity key → its class and the side that proposed it alone ("a"/"b"), or "" for both.
     entity_class: dict[str, tuple[str, str]] = field(default_factory=dict)
     # (head key, tail key, type, class, side alone or "") of every relation.
     relations: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-
-    def count(self, kind: str, agreement: str) -> None:
-        self.counts[f"{kind}:{agreement}"] = self.counts.get(f"{kind}:{agreement}", 0) + 1
 
 
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
@@ -291,7 +287,6 @@ class _Builder:
                 self.by_key[key] = entity
                 self.built.entities[key] = KnownEntity(key, entity.name, entity.type, tuple(sorted(sentence_ids)))
                 self.built.entity_class[key] = (match.agreement, alone)
-            self.built.count("entity", agreement)
 
     def relations(self) -> None:
         side_a, side_b = self.sides["a"], self.sides["b"]
@@ -376,7 +371,6 @@ class _Builder:
             note=note,
         )
         self._provenance("relation", relation.id, answers, verdict.destination == Destination.audit)
-        self.built.count("relation", agreement)
 
 
 def _other(side: str) -> str:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.annotation.augmentation import _closeness, allowed_types, pair_sentence_window
+from app.annotation.augmentation import allowed_types, closeness, pair_sentence_window
 from app.annotation.schemas import RecheckOutput
 from app.project.schemas import LabelSchema
 
@@ -109,7 +109,7 @@ def plan(
         raise ValueError("per_request must be at least 1")
     ordered = sorted(
         dict.fromkeys(p for p in pairs if p[0] in entities and p[1] in entities and p[0] != p[1]),
-        key=lambda p: (*_closeness(list(entities[p[0]].sentence_ids), list(entities[p[1]].sentence_ids)), p),
+        key=lambda p: (*closeness(list(entities[p[0]].sentence_ids), list(entities[p[1]].sentence_ids)), p),
     )
     chunks = [ordered[i : i + per_request] for i in range(0, len(ordered), per_request)] or [[]]
     typed = [k for k in dict.fromkeys(to_type) if k in entities]

@@ -22,7 +22,7 @@ from app.annotation.calibration import (
     route,
     sampled,
     slice_key,
-    tally,
+    tally_counts,
     trusted,
 )
 from app.models import (
@@ -56,10 +56,7 @@ def project_stats(session: Session, *, project_id: int) -> dict[str, SliceStats]
         .where(col(RoutedItem.project_id) == project_id, col(RoutedItem.outcome).is_not(None))
         .group_by(col(RoutedItem.slice), col(RoutedItem.outcome))
     )
-    outcomes: list[tuple[str, bool]] = []
-    for key, outcome, n in rows:
-        outcomes += [(key, outcome == ItemOutcome.correct)] * int(n)
-    return tally(outcomes)
+    return tally_counts((key, int(n), int(n) if outcome == ItemOutcome.correct else 0) for key, outcome, n in rows)
 
 
 class Router:
@@ -72,14 +69,9 @@ class Router:
         self.policy = policy_of(settings)
         self.stats = project_stats(session, project_id=document.project_id)
 
-    def forget(self, *, item_kind: str | None = None, item_ids: list[int] | None = None) -> None:
-        """Drop the routing rows of the document's items (all of them, or these) before they are rebuilt."""
-        query = delete(RoutedItem).where(col(RoutedItem.document_id) == self.document.id)
-        if item_kind is not None:
-            query = query.where(col(RoutedItem.item_kind) == item_kind)
-        if item_ids is not None:
-            query = query.where(col(RoutedItem.item_id).in_(item_ids))
-        self.session.exec(query)
+    def forget(self) -> None:
+        """Drop the routing rows of the document's items before they are rebuilt."""
+        self.session.exec(delete(RoutedItem).where(col(RoutedItem.document_id) == self.document.id))
 
     def entity(
         self, entity: Entity, *, proposers: str, spans: list[tuple[int, int]], sample: str, note: str = ""
@@ -162,18 +154,6 @@ def _status(verdict: Verdict) -> ItemStatus:
 def _noted(verdict: Verdict, note: str) -> Verdict:
     """The verdict with a note in front of its reason (e.g. why the second opinion is missing)."""
     return replace(verdict, reason=f"{note}; {verdict.reason}") if note else verdict
-
-
-def audited_items(session: Session, *, document_id: int) -> set[tuple[str, int]]:
-    """(kind, id) of the document's items sampled for audit."""
-    return {
-        (kind, item_id)
-        for kind, item_id in session.execute(
-            columns(col(RoutedItem.item_kind), col(RoutedItem.item_id)).where(
-                col(RoutedItem.document_id) == document_id, col(RoutedItem.route) == Route.audit
-            )
-        )
-    }
 
 
 def record_outcomes(session: Session, *, document_id: int) -> int:
