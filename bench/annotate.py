@@ -174,25 +174,26 @@ class Responder:
 
     def __call__(self, provider: str, model: str, request: dict[str, Any]) -> FakeReply:
         prompt = prompt_text(provider, request)
-        if "Pairs (head → tail):" in prompt:
-            # Augmentation (entities shown with their types) or the blind second opinion (names only, each typed in
-            # the answer): every person → organisation pair is 任职于; others are left out.
+        if "Pairs (head → tails):" in prompt:
+            # The blind second opinion (names only, each typed in the answer; pairs grouped by head): every
+            # person → organisation pair is 任职于; others are left out.
             listed = prompt.split("Entities:", 1)[1].split("Pairs (head", 1)[0]
-            blind = "Give every entity its type" in prompt
-            if blind:
-                names = dict(re.findall(r"^(E\d+) (.+)$", listed, re.M))
-                kinds = {e: self.names.get(name, "NONE") for e, name in names.items()}
-            else:
-                kinds = dict(re.findall(r"^(E\d+) .+ \((\w+)\)$", listed, re.M))
+            names = dict(re.findall(r"^(E\d+) (.+)$", listed, re.M))
+            kinds = {e: self.names.get(name, "NONE") for e, name in names.items()}
+            block = prompt.split("Pairs (head → tails):", 1)[1].split("Sentences:", 1)[0]
+            pairs = [(h, t) for h, tails in re.findall(r"^(E\d+) → (.+)$", block, re.M) for t in tails.split()]
+            found = [f"{h} 任职于 {t} 0" for h, t in pairs if (kinds.get(h), kinds.get(t)) == ("PER", "ORG")]
+            return FakeReply(text=json.dumps({"types": kinds, "relations": found}, ensure_ascii=False))
+        if "Pairs (head → tail):" in prompt:
+            # Augmentation alone (entities shown with their types, numbered pairs): person → organisation is 任职于.
+            listed = prompt.split("Entities:", 1)[1].split("Pairs (head", 1)[0]
+            kinds = dict(re.findall(r"^(E\d+) .+ \((\w+)\)$", listed, re.M))
             answers = [
                 {"pair": int(n), "type": "任职于", "evidence": [0]}
                 for n, head, tail in re.findall(r"^(\d+)\. (E\d+) → (E\d+)$", prompt, re.M)
                 if (kinds.get(head), kinds.get(tail)) == ("PER", "ORG")
             ]
-            reply: dict[str, Any] = {"pairs": answers}
-            if blind:
-                reply["entities"] = [{"entity": int(e[1:]), "type": kind} for e, kind in kinds.items()]
-            return FakeReply(text=json.dumps(reply, ensure_ascii=False))
+            return FakeReply(text=json.dumps({"pairs": answers}, ensure_ascii=False))
         sentences = re.findall(r"^\[(\d+)\] (.*)$", prompt.rsplit("Sentences:", 1)[-1], re.M)
         ids: dict[str, str] = {}
         entities: list[dict[str, Any]] = []
@@ -663,8 +664,8 @@ def augmentation(bench: Bench, docs: list[tuple[str, str]]) -> dict[str, Any]:
         bench.q(
             "SELECT agreement, COUNT(*) FROM (SELECT agreement FROM entity WHERE document_id IN "
             "(SELECT id FROM document WHERE project_id = ?) UNION ALL SELECT agreement FROM relation WHERE document_id "
-            "IN (SELECT id FROM document WHERE project_id = ?)) WHERE agreement IN ('confirmed', 'disputed') "
-            "GROUP BY agreement",
+            "IN (SELECT id FROM document WHERE project_id = ?)) "
+            "WHERE agreement IN ('confirmed', 'disputed', 'unconfirmed') GROUP BY agreement",
             setup.project_id,
             setup.project_id,
         )
@@ -690,6 +691,7 @@ def augmentation(bench: Bench, docs: list[tuple[str, str]]) -> dict[str, Any]:
         "relations": int(found),
         "confirmed": int(settled.get("confirmed", 0)),
         "disputed": int(settled.get("disputed", 0)),
+        "unconfirmed": int(settled.get("unconfirmed", 0)),
     }
 
 
@@ -807,7 +809,7 @@ def details(args: argparse.Namespace, tp: dict[str, Any], cr: dict[str, Any], au
         f"{au['fixed_per_call']} are the fixed prompt of a recheck call (system + entity and relation types + "
         f"instructions; {au['fixed_augment']} of an augment-only call); annotate call {au['annotate']:.0f} tokens "
         f"({au['annotate_in']:.0f} in); {au['relations']} relations found by the second look, {au['confirmed']} items "
-        f"confirmed and {au['disputed']} disputed"
+        f"confirmed, {au['disputed']} disputed and {au['unconfirmed']} found but unconfirmed"
     )
 
 

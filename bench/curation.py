@@ -514,6 +514,7 @@ def pick(options: Sequence[str], *parts: object) -> str:
 
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
 _PAIR_LINE = re.compile(r"^(\d+)\. E(\d+) → E(\d+)$", re.M)
+_HEAD_LINE = re.compile(r"^E(\d+) → ((?:E\d+ ?)+)$", re.M)
 _TYPED_ENTITY = re.compile(r"^E(\d+) (.+) \(([^()\s]+)\)$")
 _ENTITY_LINE = re.compile(r"^E(\d+) (.+)$")
 
@@ -545,7 +546,7 @@ class SimulatedModels:
         body = prompt.rsplit("Sentences:", 1)[-1]
         shown = {int(i): s for i, s in _SENTENCE_LINE.findall(body)}
         doc = self._document(shown)
-        if "Give every entity its type" in prompt:
+        if "Pairs (head → tails):" in prompt:
             kind = "recheck"
         elif "Pairs (head → tail):" in prompt:
             kind = "augment"
@@ -556,11 +557,12 @@ class SimulatedModels:
         self.requests[kind] += 1
         if doc is None:
             self.unknown += 1
-            empty: dict[str, dict[str, list[Any]]] = {
+            empty: dict[str, dict[str, Any]] = {
                 "annotate": {"entities": [], "relations": []},
                 "verify": {"votes": []},
             }
-            return FakeReply(text=json.dumps(empty.get(kind, {"entities": [], "pairs": []})))
+            empty["recheck"] = {"types": {}, "relations": []}
+            return FakeReply(text=json.dumps(empty.get(kind, {"pairs": []})))
         if kind == "annotate":
             answer = self.annotate(doc, role, set(shown))
         elif kind == "verify":
@@ -659,14 +661,14 @@ class SimulatedModels:
         p, seed, d = self.profiles[role], self.seed, doc.key
         schema = self.schemas[doc.dataset]
         codes = schema.entity_codes()
-        block = prompt.split("Entities:\n", 1)[1].split("\nPairs (head → tail):", 1)[0]
+        block = prompt.split("Entities:\n", 1)[1].split("\nPairs (head → tail", 1)[0]
         listed: dict[int, str] = {}
         for line in block.splitlines():
             match = (_TYPED_ENTITY if typed else _ENTITY_LINE).match(line)
             if match:
                 listed[int(match[1])] = match[2]
         relation_block = re.split(r"Relation types[^\n]*:\n", prompt, maxsplit=1)[1].split("\nEntities:", 1)[0]
-        offered = set(re.findall(r"^- ([^\s:]+)", relation_block, re.M))
+        offered = set(re.findall(r"^(?:- )?([^\s:]+)", relation_block, re.M))
         gold = {i: doc.named(name) for i, name in listed.items()}
         answer_entities = []
         if not typed:
@@ -684,9 +686,15 @@ class SimulatedModels:
                 else:
                     given = "NONE" if right else pick(codes, seed, role, d, "type-wrong", name)
                 answer_entities.append({"entity": i, "type": given})
-        pairs = []
-        pair_block = prompt.split("Pairs (head → tail):\n", 1)[1].split("\nSentences:", 1)[0]
-        for n, h, t in _PAIR_LINE.findall(pair_block):
+        pairs: list[dict[str, Any]] = []
+        pair_block = re.split(r"Pairs \(head → tails?\):\n", prompt, maxsplit=1)[1].split("\nSentences:", 1)[0]
+        if typed:
+            asked = [(int(n), int(h), int(t)) for n, h, t in _PAIR_LINE.findall(pair_block)]
+        else:  # grouped by head: "E1 → E3 E5"
+            lines = _HEAD_LINE.findall(pair_block)
+            asked = [(0, int(h), int(t)) for h, tails in lines for t in re.findall(r"E(\d+)", tails)]
+        for n, h, t in asked:
+            where = {"pair": n, "head": h, "tail": t}
             gh, gt = gold.get(int(h)), gold.get(int(t))
             ident = (gh if gh is not None else listed.get(int(h)), gt if gt is not None else listed.get(int(t)))
             head_type = doc.entities[gh].type if gh is not None else ""
@@ -695,11 +703,11 @@ class SimulatedModels:
             evidence = sorted({i for r in doc.relations if {r.head, r.tail} == {gh, gt} for i in r.evidence}) or [0]
             for rtype in true_types:
                 if chance(seed, role, d, "pair", *ident, rtype) < p.pair_accuracy:
-                    pairs.append({"pair": int(n), "type": rtype, "evidence": evidence})
+                    pairs.append({**where, "type": rtype, "evidence": evidence})
                 elif chance(seed, role, d, "pair-miss", *ident, rtype) < 0.5:
                     wrong = [x for x in self._wrong_types(doc, head_type, tail_type, set(true_types)) if x in offered]
                     if wrong:
-                        pairs.append({"pair": int(n), "type": pick(wrong, seed, role, d, "pair-wrong", *ident, rtype)})
+                        pairs.append({**where, "type": pick(wrong, seed, role, d, "pair-wrong", *ident, rtype)})
             if not true_types and chance(seed, role, d, "pair-fp", *ident) < p.false_positive:
                 options = (
                     self._wrong_types(doc, head_type, tail_type, set())
@@ -708,10 +716,17 @@ class SimulatedModels:
                 )
                 options = [x for x in options if x in offered]
                 if options:
-                    pairs.append({"pair": int(n), "type": pick(options, seed, role, d, "pair-fp-type", *ident)})
+                    pairs.append({**where, "type": pick(options, seed, role, d, "pair-fp-type", *ident)})
         for item in pairs:
             item.setdefault("evidence", [0])
-        return {"entities": answer_entities, "pairs": pairs} if not typed else {"pairs": pairs}
+        if typed:  # the augmentation prompt's answer: numbered pairs
+            return {"pairs": [{k: v for k, v in item.items() if k not in ("head", "tail")} for item in pairs]}
+        return {  # the blind second opinion's compact answer
+            "types": {f"E{e['entity']}": e["type"] for e in answer_entities},
+            "relations": [
+                f"E{p['head']} {p['type']} E{p['tail']} " + " ".join(str(i) for i in p["evidence"]) for p in pairs
+            ],
+        }
 
 
 # --- The reviewer ------------------------------------------------------------------------------------------------

@@ -235,12 +235,12 @@ def add_blind_answer(session: Session, *, document: Any, item_kind: str, item_id
         select(AnnotatorRun).where(
             AnnotatorRun.document_id == document.id,
             AnnotatorRun.annotator_id == b.id,
-            AnnotatorRun.prompt_version == "recheck-v1",
+            AnnotatorRun.prompt_version == "recheck-v2",
         )
     ).first()
     if run is None:
         run = AnnotatorRun(
-            document_id=document.id, annotator_id=b.id or 0, prompt_version="recheck-v1", status=RunStatus.done
+            document_id=document.id, annotator_id=b.id or 0, prompt_version="recheck-v2", status=RunStatus.done
         )
         session.add(run)
         session.flush()

@@ -41,6 +41,12 @@ _TABLE = (
         "without review unless audited; restore it if the text states it.",
     ),
     AgreementClass(
+        "unconfirmed",
+        "Found, unconfirmed",
+        "Nobody proposed it at first; asked blind afterwards about the pair, one model gave it and the other did not: "
+        "rejected without review unless audited; restore it if the text states it.",
+    ),
+    AgreementClass(
         "augmented",
         "Found later",
         "Proposed when a model was asked afterwards about entity pairs nobody had related.",
@@ -50,7 +56,17 @@ _TABLE = (
 )
 CLASSES: dict[str, AgreementClass] = {c.code: c for c in _TABLE}
 # The classes a machine run can produce, in the order pages list them.
-MACHINE = ("agreed", "confirmed", "type_conflict", "a_only", "b_only", "disputed", "retracted", "augmented")
+MACHINE = (
+    "agreed",
+    "confirmed",
+    "type_conflict",
+    "a_only",
+    "b_only",
+    "disputed",
+    "retracted",
+    "unconfirmed",
+    "augmented",
+)
 # The classes the review queue filters by.
 REVIEWABLE = (*MACHINE, "imported")
 

@@ -1,14 +1,15 @@
 """The second look at one document: augmentation and the blind second opinion, one request per LLM annotator.
 
-Each LLM annotator of the pair is asked about the candidate pairs nobody related, mixed with the pairs the other
-annotator proposed alone, and types every listed entity (the other's single-model ones among them), never told what
-was proposed. The document's items are then rebuilt from both first passes with these answers applied: an item
-the other model confirms blind becomes `confirmed`, one it rejects `disputed`; a pair both missed that one
-answers becomes `augmented` (or `confirmed`/`disputed`/`type_conflict` by the other's answer to the same pair).
+Each LLM annotator of the pair is asked about the candidate pairs nobody related, mixed with every pair one of them
+proposed alone and every type conflict, and types every listed entity, never told what was proposed. The document's
+items are then rebuilt from both first passes with these answers applied: an item the other model confirms blind
+becomes `confirmed`, one it rejects `disputed` (`retracted` when its proposer withdraws it too); a candidate pair
+both give alike becomes `confirmed`, one only one gives `unconfirmed`, one they give different types
+`type_conflict`. The cap counts questions: `augmentation_cap` 40 asks both about the 20 nearest candidates.
 
 With the project's `recheck` off, only the first LLM annotator is asked about the candidates, with their types
-shown, as before the blind second opinion existed. Idempotent: the calls come from the cache when already paid,
-and the rebuild starts from the first passes each time.
+shown, as before the blind second opinion existed (a pair found that way is `augmented`). Idempotent: the calls
+come from the cache when already paid, and the rebuild starts from the first passes each time.
 """
 
 import logging
@@ -76,22 +77,22 @@ def augment_document(engine: Engine, document_id: int) -> None:
         if not blind:  # augmentation alone: the first LLM annotator, as before the second opinion existed
             first = next(iter(llms))
             llms = {first: llms[first]}
-        candidates, skipped = _candidates(built, schema, settings.augmentation_cap if settings.augmentation else 0)
+        # The cap counts questions about new pairs: each candidate is asked of every annotator asked.
+        cap = settings.augmentation_cap // len(llms) if settings.augmentation else 0
+        candidates, skipped = _candidates(built, schema, cap)
         if skipped:
             document.meta = {**document.meta, "augmentation": f"skipped: {skipped}"}
         template = RECHECK_TEMPLATE_VERSION if blind else AUGMENT_TEMPLATE_VERSION
         version = prompt_version(schema, project.guidelines, template)
         asks: list[_Ask] = []
-        # Each candidate is asked of one annotator (alternately, nearest first): augmentation costs what it did
-        # with one asker, and a pair found that way stays `augmented`, for review. Every single-model item goes to
-        # both: the other's answer confirms or disputes it, the proposer's own (blind too) tells a disputed item it
-        # still holds from one it withdraws. Type conflicts go to both as well: settled blind, they are confirmed.
-        shares = {side: candidates[i :: len(llms)] for i, side in enumerate(llms)}
+        # Everything goes to both: a candidate one finds, the other confirms (`confirmed`) or not (`unconfirmed`);
+        # a single-model item the other confirms or disputes, and the proposer's own blind answer tells a disputed
+        # item it still holds from one it withdraws; a type conflict both settle blind on one type is confirmed.
         both = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
         to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
         for side, annotator in llms.items():
             requests = recheck.plan(
-                built.entities, pairs=[*shares[side], *both], to_type=to_type, n_sentences=len(document.sentences)
+                built.entities, pairs=[*candidates, *both], to_type=to_type, n_sentences=len(document.sentences)
             )
             if not requests:
                 continue
@@ -208,6 +209,7 @@ async def _ask(
                 relation_codes=codes,
             )
             answer = await ask_json(ctx, prompt, RecheckOutput, purpose="recheck")
+            recheck.read_answer(look, request, answer, built.entities, schema, len(sentences))
         else:
             prompt = augmentation_prompt(
                 schema,
@@ -218,9 +220,6 @@ async def _ask(
                 pairs=list(request.pairs),
                 relation_codes=codes,
             )
-            pairs_only = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
-            answer = RecheckOutput(pairs=pairs_only.pairs)
-        recheck.read_answer(look, request, answer, built.entities, schema, len(sentences))
-    if not blind:
-        look.asked_entities.clear()  # nothing was asked about the entities
+            output = await ask_json(ctx, prompt, AugmentationOutput, purpose="augment")
+            recheck.read_augmentation(look, request, output, built.entities, schema, len(sentences))
     return look

@@ -29,7 +29,7 @@ ANY_TYPE = "*"
 # Trusted before there is evidence: both models named the same item independently.
 PRIOR_TRUSTED = frozenset({"agreed", "confirmed"})
 # Rejected before there is evidence: the proposer, asked blind again, withdrew it, and the other model says no.
-PRIOR_REJECTED = frozenset({"retracted"})
+PRIOR_REJECTED = frozenset({"retracted", "unconfirmed"})
 
 
 class Destination(StrEnum):

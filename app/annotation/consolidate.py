@@ -41,6 +41,7 @@ MACHINE_AGREEMENTS = [
     Agreement.confirmed,
     Agreement.disputed,
     Agreement.retracted,
+    Agreement.unconfirmed,
     Agreement.imported,
 ]
 

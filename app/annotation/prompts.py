@@ -10,7 +10,7 @@ from app.project.schemas import LabelSchema
 TEMPLATE_VERSION = "annotate-v1"
 AUGMENT_TEMPLATE_VERSION = "augment-v1"
 VERIFY_TEMPLATE_VERSION = "verify-v1"
-RECHECK_TEMPLATE_VERSION = "recheck-v1"
+RECHECK_TEMPLATE_VERSION = "recheck-v2"
 
 SYSTEM = """\
 You are an expert annotator for document-level entity and relation extraction (DocRED style).
@@ -37,9 +37,7 @@ Sentences:
 {sentences}"""
 
 AUGMENT_SYSTEM = "You find relations the document states between given entities. Answer with JSON only."
-RECHECK_SYSTEM = (
-    "You type the given names and find the relations the document states between given entities. Answer with JSON only."
-)
+RECHECK_SYSTEM = "Type the names and relate the pairs as the document states. JSON only."
 
 AUGMENT_INSTRUCTIONS = """\
 Relation types (head → tail):
@@ -54,7 +52,8 @@ List only the pairs with a relation the sentences state:
 {{"pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}"""
 
 # The blind second opinion, mixed with augmentation: entities come without types and pairs without any sign of who
-# proposed what, so the model cannot tell the disputed pairs from new candidates.
+# proposed what, so the model cannot tell the disputed pairs from new candidates. Compact on both sides (pairs grouped
+# by head, an answer keyed by the entities' labels, a relation as one short string): the second look is paid twice.
 RECHECK_INSTRUCTIONS = """\
 Entity types:
 {entity_types}
@@ -62,14 +61,12 @@ Relation types:
 {relation_types}
 Entities:
 {entities}
-Pairs (head → tail):
+Pairs (head → tails):
 {pairs}
 Sentences:
 {sentences}
-Give every entity its type, or NONE if it is not an entity of these types. List only the pairs with a relation the
-sentences state (leave the others out):
-{{"entities": [{{"entity": 1, "type": "<entity type code or NONE>"}}],
- "pairs": [{{"pair": 1, "type": "<relation type code>", "evidence": [<sentence numbers>]}}]}}"""
+Type every entity (NONE if none of these); list the pairs above the sentences relate, with evidence:
+{{"types": {{"E1": "<type>"}}, "relations": ["E1 <relation type> E2 <sentence numbers>"]}}"""
 
 VERIFY_INSTRUCTIONS = """\
 Another annotator proposed the numbered statements below about this document. For each, answer true only if
@@ -133,7 +130,7 @@ def _relation_names(schema: LabelSchema, codes: list[str]) -> str:
     for r in schema.relation_types:
         if r.code in codes:
             sym = " (symmetric)" if r.symmetric else ""
-            lines.append(f"- {r.code}{sym}" if r.name == r.code else f"- {r.code}: {r.name}{sym}")
+            lines.append(f"{r.code}{sym}" if r.name == r.code else f"{r.code}: {r.name}{sym}")
     return "\n".join(lines)
 
 
@@ -203,33 +200,37 @@ def recheck_prompt(
     """Ask for the type of each named entity and the relation of each numbered pair, saying nothing of who proposed
     what: the names carry no type, the pairs no proposed relation."""
     entity_lines = "\n".join(f"E{i + 1} {name}" for i, name in enumerate(entities))
-    pair_lines = "\n".join(f"{n}. E{h + 1} → E{t + 1}" for n, (h, t) in enumerate(pairs, start=1))
+    tails: dict[int, list[int]] = {}
+    for h, t in pairs:  # grouped by head in the order the pairs come, each head's tails in that order too
+        tails.setdefault(h, []).append(t)
+    pair_lines = "\n".join(f"E{h + 1} → " + " ".join(f"E{t + 1}" for t in ts) for h, ts in tails.items())
     user = RECHECK_INSTRUCTIONS.format(
-        entity_types="\n".join(f"- {t.code}: {t.name}" for t in schema.entity_types),
+        entity_types="\n".join(f"{t.code}: {t.name}" for t in schema.entity_types),
         relation_types=_relation_names(schema, relation_codes) or "(none)",
         entities=entity_lines or "(none)",
         pairs=pair_lines or "(none)",
         sentences=numbered_sentences(text, sentences, ids),
     )
-    return Prompt(RECHECK_SYSTEM, user, recheck_json_schema(schema, relation_codes))
+    return Prompt(RECHECK_SYSTEM, user, recheck_json_schema(schema, len(entities)))
 
 
-def recheck_json_schema(schema: LabelSchema, relation_codes: list[str]) -> dict[str, Any]:
-    typed = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["entity", "type"],
-        "properties": {
-            "entity": {"type": "integer"},
-            "type": {"type": "string", "enum": [*schema.entity_codes(), "NONE"]},
-        },
-    }
-    pairs = augmentation_json_schema(schema, relation_codes)["properties"]["pairs"]
+def recheck_json_schema(schema: LabelSchema, n_entities: int) -> dict[str, Any]:
+    """A type (or NONE) for each of E1..En, all required; relations as strings, read and checked one by one."""
+    labels = [f"E{i}" for i in range(1, n_entities + 1)]
+    kind = {"type": "string", "enum": [*schema.entity_codes(), "NONE"]}
     return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["entities", "pairs"],
-        "properties": {"entities": {"type": "array", "items": typed}, "pairs": pairs},
+        "required": ["types", "relations"],
+        "properties": {
+            "types": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": labels,
+                "properties": dict.fromkeys(labels, kind),
+            },
+            "relations": {"type": "array", "items": {"type": "string"}},
+        },
     }
 
 

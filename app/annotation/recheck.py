@@ -8,17 +8,19 @@ are rebuilt, so the answers can be applied to a fresh cross-validation.
 """
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.annotation.augmentation import allowed_types, closeness, pair_sentence_window
-from app.annotation.schemas import RecheckOutput
+from app.annotation.schemas import AugmentationOutput, RecheckOutput
 from app.project.schemas import LabelSchema
 
 NOT_AN_ENTITY = "NONE"
-# The default cap (40 candidates) plus a document's disputed pairs fit in one request: the sentences are paid once.
-PAIRS_PER_REQUEST = 80
+# The default cap (40 candidates) plus a long document's single-model pairs fit in one request: the sentences, the
+# largest part of a request, are paid once per annotator.
+PAIRS_PER_REQUEST = 200
 
 Pair = tuple[str, str]
 
@@ -136,6 +138,13 @@ def _first_position(entity: KnownEntity) -> tuple[int, str]:
     return (int(start) if start.isdigit() else sys.maxsize, entity.key)
 
 
+# "E1 任职于 E4 0 2": head label, relation type code, tail label, evidence sentence numbers (commas tolerated).
+_RELATION = re.compile(r"E(\d+)\s+(\S+)\s+E(\d+)((?:[\s,]+\d+)*)[\s,]*")
+_LABEL = re.compile(r"E(\d+)")
+# Longer than any well-formed relation string of a request: ignored unread.
+MAX_RELATION_CHARS = 400
+
+
 def read_answer(
     look: Look,
     request: Request,
@@ -144,28 +153,81 @@ def read_answer(
     schema: LabelSchema,
     n_sentences: int,
 ) -> None:
-    """Fold one request's answer into the look; anything that does not fit the question is ignored and counted."""
+    """Fold one blind request's answer into the look; anything that does not fit the question is ignored and
+    counted (an unknown label or type, a pair not asked, a string that is no relation)."""
     look.asked_entities.update(request.entities)
-    pairs = [(request.entities[h], request.entities[t]) for h, t in request.pairs]
-    look.asked_pairs.update(pairs)
+    asked = {(request.entities[h], request.entities[t]) for h, t in request.pairs}
+    look.asked_pairs.update(asked)
     codes = set(schema.entity_codes()) | {NOT_AN_ENTITY}
-    for item in answer.entities:
-        if not 1 <= item.entity <= len(request.entities) or item.type not in codes:
+    for label, kind in answer.types.items():
+        index = _index(label, len(request.entities))
+        if index is None or kind not in codes:
             look.ignored += 1
             continue
-        look.entity_types[request.entities[item.entity - 1]] = item.type
+        look.entity_types[request.entities[index]] = kind
+    symmetric = {r.code for r in schema.relation_types if r.symmetric}
+    for line in answer.relations:
+        match = _RELATION.fullmatch(line.strip()) if len(line) <= MAX_RELATION_CHARS else None
+        if match is None:
+            look.ignored += 1
+            continue
+        h, t = _index(f"E{match[1]}", len(request.entities)), _index(f"E{match[3]}", len(request.entities))
+        kind = match[2]
+        if kind == "NA":
+            continue
+        pair = (request.entities[h], request.entities[t]) if h is not None and t is not None else None
+        if pair is not None and pair not in asked and kind in symmetric and (pair[1], pair[0]) in asked:
+            pair = (pair[1], pair[0])  # a symmetric type given the other way round
+        if pair is None or pair not in asked:
+            look.ignored += 1
+            continue
+        evidence = [int(x) for x in re.findall(r"\d+", match[4])]
+        _take_relation(look, pair, kind, evidence, entities, schema, n_sentences)
+
+
+def read_augmentation(
+    look: Look,
+    request: Request,
+    answer: AugmentationOutput,
+    entities: dict[str, KnownEntity],
+    schema: LabelSchema,
+    n_sentences: int,
+) -> None:
+    """Fold an augmentation answer (numbered pairs, types shown: the second opinion off) into the look."""
+    pairs = [(request.entities[h], request.entities[t]) for h, t in request.pairs]
+    look.asked_pairs.update(pairs)
     for pair_answer in answer.pairs:
         if pair_answer.type == "NA":
             continue
         if not 1 <= pair_answer.pair <= len(pairs):
             look.ignored += 1
             continue
-        head, tail = pairs[pair_answer.pair - 1]
-        if pair_answer.type not in allowed_types(schema, entities[head].type, entities[tail].type):
-            look.ignored += 1
-            continue
-        evidence = sorted({i for i in pair_answer.evidence if 0 <= i < n_sentences})
-        look.pairs.setdefault((head, tail), {})[pair_answer.type] = evidence
+        _take_relation(
+            look, pairs[pair_answer.pair - 1], pair_answer.type, pair_answer.evidence, entities, schema, n_sentences
+        )
+
+
+def _index(label: str, n: int) -> int | None:
+    """The 0-based index of "E<k>" among n listed entities, or None."""
+    match = _LABEL.fullmatch(label.strip())
+    k = int(match[1]) if match else 0
+    return k - 1 if 1 <= k <= n else None
+
+
+def _take_relation(
+    look: Look,
+    pair: Pair,
+    kind: str,
+    evidence: list[int],
+    entities: dict[str, KnownEntity],
+    schema: LabelSchema,
+    n_sentences: int,
+) -> None:
+    head, tail = pair
+    if kind not in allowed_types(schema, entities[head].type, entities[tail].type):
+        look.ignored += 1
+        return
+    look.pairs.setdefault(pair, {})[kind] = sorted({i for i in evidence if 0 <= i < n_sentences})
 
 
 @dataclass(frozen=True)
@@ -242,7 +304,7 @@ class Found:
     tail: str
     type: str
     evidence: list[int]
-    agreement: str  # confirmed | type_conflict | disputed | augmented
+    agreement: str  # confirmed | type_conflict | unconfirmed | augmented
     # (side, type) answers: the annotators that gave this type first, then the other's type in a conflict.
     answers: tuple[tuple[str, str], ...]
 
@@ -273,6 +335,6 @@ def found_pairs(looks: dict[str, Look | None], related: set[Pair]) -> list[Found
                 agreement = "type_conflict"  # the other related the pair, as something else
                 answers.append((others[0], sorted(given[others[0]])[0]))
             else:
-                agreement = "disputed"  # the other was asked the same pair and saw no relation
+                agreement = "unconfirmed"  # the other was asked the same pair and saw no relation
             out.append(Found(pair[0], pair[1], kind, evidence, agreement, tuple(answers)))
     return out

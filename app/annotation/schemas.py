@@ -53,21 +53,15 @@ class AugmentationOutput(BaseModel):
     pairs: list[PairAnswer] = Field(default_factory=list, max_length=500)
 
 
-class EntityTypeAnswer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    entity: int
-    # An entity type code of the schema, or "NONE" for not an entity.
-    type: str = Field(min_length=1, max_length=64)
-
-
 class RecheckOutput(BaseModel):
-    """The blind second opinion: a type for each listed entity, a relation for each pair that has one."""
+    """The blind second opinion (recheck-v2): each listed entity's type code (or NONE) by its label ("E1"), and the
+    listed pairs that hold a relation, each one string "E1 <type> E2 <evidence sentence numbers>". Read item by
+    item: what does not fit the question is ignored and counted, not a failed answer."""
 
     model_config = ConfigDict(extra="ignore")
 
-    entities: list[EntityTypeAnswer] = Field(default_factory=list, max_length=2000)
-    pairs: list[PairAnswer] = Field(default_factory=list, max_length=500)
+    types: dict[str, str] = Field(default_factory=dict, max_length=2000)
+    relations: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class Vote(BaseModel):

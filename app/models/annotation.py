@@ -29,6 +29,8 @@ class Agreement(StrEnum):
     disputed = "disputed"
     # One model proposed it; asked blind afterwards, neither model gives it (the proposer withdrew it too).
     retracted = "retracted"
+    # Nobody proposed it; asked blind afterwards about the pair, one model gives it and the other does not.
+    unconfirmed = "unconfirmed"
     imported = "imported"
     manual = "manual"
 

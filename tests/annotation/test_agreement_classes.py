@@ -16,6 +16,7 @@ def test_every_class_has_a_name_and_an_explanation() -> None:
         "b_only": "Model B only",
         "disputed": "Disputed",
         "retracted": "Withdrawn blind",
+        "unconfirmed": "Found, unconfirmed",
         "augmented": "Found later",
         "imported": "Imported",
         "manual": "Reviewer",

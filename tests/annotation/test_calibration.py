@@ -104,6 +104,21 @@ def test_a_slice_the_prior_trusts_keeps_its_trust_until_shown_worse_than_the_tar
     assert go(tally(decisions(A_ONLY, 30, 0)), A_ONLY) == Destination.review
 
 
+def test_items_only_one_of_four_opinions_holds_are_rejected_until_reviews_show_otherwise() -> None:
+    # Withdrawn blind (its proposer and the other model both said no when asked) and found-unconfirmed (nobody
+    # proposed it; asked blind, one model gave it, the other did not) are rejected before there is evidence...
+    for agreement in ("retracted", "unconfirmed"):
+        key = slice_key("relation", agreement, "gpt", "任职于")
+        assert go({}, key) == Destination.reject
+        # ...and while their audits keep the lower bound at or under 1 − target (1 of 60 correct: 0.003)...
+        assert go(tally(decisions(key, 1, 59)), key) == Destination.reject
+        # ...but once audits show more than the target share may be right (6 of 60: 0.047), people decide.
+        assert go(tally(decisions(key, 6, 54)), key) == Destination.review
+    # Any other slice is rejected only when shown to be that bad: 0 of 100 (upper bound 0.026 ≤ 0.03).
+    assert go(tally(decisions(A_ONLY, 0, 100)), A_ONLY) == Destination.reject
+    assert go(tally(decisions(A_ONLY, 1, 59)), A_ONLY) == Destination.review
+
+
 def test_target_and_min_evidence_are_the_policy_settings() -> None:
     stats = tally(decisions(A_ONLY, 10, 0))
     assert go(stats, A_ONLY, Policy(min_evidence=10, target_precision=0.75, audit_rate=0)) == Destination.auto

@@ -147,18 +147,29 @@ BLIND_PAIRS = {
 TRUE_TYPES = {e["name"]: e["type"] for e in [*ENTITIES_A, *ENTITIES_B]}
 
 
+BLIND = "Pairs (head → tails):"  # the blind second opinion's prompt, and only it
+
+
+def _names(prompt: str) -> dict[str, str]:
+    """Entity label ("E1") → name, as listed in a second-look prompt."""
+    return dict(re.findall(r"^(E\d+) (.+)$", prompt.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
+
+
+def _asked_pairs(prompt: str) -> list[tuple[str, str]]:
+    """The (head, tail) labels a blind prompt asks about, from its lines "E1 → E3 E5"."""
+    block = prompt.split(f"\n{BLIND}\n")[1].split("\nSentences:")[0]
+    return [(head, tail) for head, tails in re.findall(r"^(E\d+) → (.+)$", block, re.M) for tail in tails.split()]
+
+
 def _blind_answer(provider: str, prompt: str) -> dict[str, Any]:
-    names = dict(re.findall(r"^E(\d+) (.+)$", prompt.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
-    entities = [
-        {"entity": int(n), "type": BLIND_TYPES[provider].get(name, TRUE_TYPES.get(name, "NONE"))}
-        for n, name in names.items()
-    ]
-    pairs = []
-    for n, head, tail in re.findall(r"^(\d+)\. E(\d+) → E(\d+)$", prompt, re.M):
+    names = _names(prompt)
+    types = {label: BLIND_TYPES[provider].get(name, TRUE_TYPES.get(name, "NONE")) for label, name in names.items()}
+    relations = []
+    for head, tail in _asked_pairs(prompt):
         kind = BLIND_PAIRS[provider].get((names[head], names[tail]))
         if kind:
-            pairs.append({"pair": int(n), "type": kind, "evidence": [0]})
-    return {"entities": entities, "pairs": pairs}
+            relations.append(f"{head} {kind} {tail} 0")
+    return {"types": types, "relations": relations}
 
 
 def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
@@ -166,7 +177,7 @@ def _responder(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
     if "Statements:" in prompt:  # verification: agree with every statement
         items = re.findall(r"^(\d+)\. ", prompt.split("Statements:")[1].split("Sentences:")[0], re.M)
         return FakeReply(text=json.dumps({"votes": [{"item": int(n), "verdict": True} for n in items]}))
-    if "Give every entity its type" in prompt:  # the blind second opinion
+    if BLIND in prompt:
         return FakeReply(text=json.dumps(_blind_answer(provider, prompt), ensure_ascii=False))
     if "Pairs (head → tail):" in prompt:  # augmentation alone: 张伟 (PER) works at every ORG he is paired with
         entities = dict(re.findall(r"^(E\d+) (.+)$", prompt.split("Entities:")[1].split("Pairs (head")[0], re.M))
@@ -231,9 +242,9 @@ def test_two_llms_are_grounded_cross_validated_and_rechecked_blind(world: World)
     assert triples[("李娜", "出生于", "上海")].status == ItemStatus.proposed
     assert triples[("张伟", "创办", "深圳智言科技公司")].agreement == Agreement.confirmed
     assert triples[("张伟", "创办", "深圳智言科技公司")].status == ItemStatus.accepted
-    # A pair both first passes missed: each candidate is asked of one model; found that way, it is for review.
+    # A pair both first passes missed, asked of both models blind: both give it, so it is confirmed and accepted.
     found = triples[("张伟", "任职于", "华为技术有限公司")]
-    assert (found.agreement, found.status) == (Agreement.augmented, ItemStatus.proposed)
+    assert (found.agreement, found.status) == (Agreement.confirmed, ItemStatus.accepted)
     with Session(world.engine) as s:
         document = s.get(Document, world.doc.id)
         assert document is not None
@@ -246,36 +257,36 @@ def test_the_second_opinion_is_blind(world: World) -> None:
         prompts = [
             prompt_text(provider, r.json or {})
             for r in world.server.requests_for(provider)
-            if "Give every entity its type" in prompt_text(provider, r.json or {})
+            if BLIND in prompt_text(provider, r.json or {})
         ]
         assert len(prompts) == 1  # one request per document and annotator
         prompt = prompts[0]
         entity_block = prompt.split("\nEntities:\n")[1].split("\nPairs (head")[0]
-        pair_block = prompt.split("\nPairs (head → tail):\n")[1].split("\nSentences:")[0]
+        pair_block = prompt.split(f"\n{BLIND}\n")[1].split("\nSentences:")[0]
         # Names only, no type; pairs only, no relation; nothing about who proposed what.
         assert all(re.fullmatch(r"E\d+ [^()]+", line) for line in entity_block.splitlines())
-        assert all(re.fullmatch(r"\d+\. E\d+ → E\d+", line) for line in pair_block.splitlines())
+        assert all(re.fullmatch(r"E\d+ → E\d+( E\d+)*", line) for line in pair_block.splitlines())
         for leak in ("propos", "annotator", "agree", other_name, "(PER)", "(ORG)", "(LOC)"):
             assert leak not in prompt
     # gem is asked about A's single relation 李娜 → 上海 among the candidates, and A's single entity.
     gem = next(
         prompt_text("gemini", r.json or {})
         for r in world.server.requests_for("gemini")
-        if "Give every entity its type" in prompt_text("gemini", r.json or {})
+        if BLIND in prompt_text("gemini", r.json or {})
     )
-    names = dict(re.findall(r"^E(\d+) (.+)$", gem.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
-    pairs = {(names[h], names[t]) for h, t in re.findall(r"^\d+\. E(\d+) → E(\d+)$", gem, re.M)}
+    names = _names(gem)
+    pairs = {(names[h], names[t]) for h, t in _asked_pairs(gem)}
     assert ("李娜", "上海") in pairs
     assert "华为技术有限公司" in names.values()
-    # Each candidate goes to one of the two, asked exactly like the single-model pairs.
+    # Each candidate goes to both, asked exactly like the single-model pairs.
     gpt = next(
         prompt_text("openai", r.json or {})
         for r in world.server.requests_for("openai")
-        if "Give every entity its type" in prompt_text("openai", r.json or {})
+        if BLIND in prompt_text("openai", r.json or {})
     )
-    gpt_names = dict(re.findall(r"^E(\d+) (.+)$", gpt.split("\nEntities:\n")[1].split("\nPairs (head")[0], re.M))
-    gpt_pairs = {(gpt_names[h], gpt_names[t]) for h, t in re.findall(r"^\d+\. E(\d+) → E(\d+)$", gpt, re.M)}
-    assert (("张伟", "华为技术有限公司") in pairs) != (("张伟", "华为技术有限公司") in gpt_pairs)
+    gpt_names = _names(gpt)
+    gpt_pairs = {(gpt_names[h], gpt_names[t]) for h, t in _asked_pairs(gpt)}
+    assert ("张伟", "华为技术有限公司") in pairs and ("张伟", "华为技术有限公司") in gpt_pairs
     # Single-model items go to both: the proposer answers blind about its own too.
     assert ("李娜", "上海") in gpt_pairs and ("张伟", "深圳智言科技公司") in pairs
 
@@ -300,6 +311,23 @@ def test_an_item_its_own_proposer_withdraws_blind_is_rejected_and_a_conflict_bot
             for r in s.exec(select(RoutedItem).where(RoutedItem.document_id == world.doc.id))
         }
     assert reasons[("relation", "retracted")] == ("reject", "retracted: rejected until reviews show otherwise")
+
+
+def test_a_new_pair_only_one_model_gives_blind_is_unconfirmed_and_rejected_unless_audited(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(BLIND_PAIRS, "gemini", {("张伟", "深圳智言科技公司"): "创办"})  # gem leaves 张伟 → 华为 out
+    world.run_all()
+    entities, relations, _ = world.items()
+    names = {e.id: e.name for e in entities}
+    triples = {(names[r.head_id], r.type, names[r.tail_id]): r for r in relations}
+    found = triples[("张伟", "任职于", "华为技术有限公司")]
+    assert (found.agreement, found.status) == (Agreement.unconfirmed, ItemStatus.rejected)
+    with Session(world.engine) as s:
+        routed = s.exec(select(RoutedItem).where(RoutedItem.item_id == found.id, RoutedItem.item_kind == "relation"))
+        (row,) = list(routed)
+        assert (row.route, row.reason) == ("reject", "unconfirmed: rejected until reviews show otherwise")
+        assert row.slice == "relation|unconfirmed|gpt|任职于"
 
 
 def test_with_recheck_off_augmentation_asks_one_model_with_types_shown(world: World) -> None:
@@ -352,10 +380,10 @@ def test_a_failed_second_opinion_leaves_the_items_in_review_with_the_reason(worl
 def test_answers_about_unknown_pairs_entities_or_types_are_ignored_and_counted(world: World) -> None:
     def garbage(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
         prompt = prompt_text(provider, request)
-        if "Give every entity its type" in prompt:
+        if BLIND in prompt:
             answer = {
-                "entities": [{"entity": 99, "type": "PER"}, {"entity": 1, "type": "NOT_A_TYPE"}],
-                "pairs": [{"pair": 999, "type": "创办"}, {"pair": 1, "type": "NOT_A_RELATION"}],
+                "types": {"E99": "PER", "E1": "NOT_A_TYPE"},
+                "relations": ["E1 创办 E999 0", "E1 NOT_A_RELATION E2", "E1 works at E2"],
             }
             return FakeReply(text=json.dumps(answer))
         return _responder(provider, model, request)
@@ -369,12 +397,12 @@ def test_answers_about_unknown_pairs_entities_or_types_are_ignored_and_counted(w
     with Session(world.engine) as s:
         document = s.get(Document, world.doc.id)
         assert document is not None
-        assert "8 answer(s) ignored" in document.meta["second_look"]
+        assert "10 answer(s) ignored" in document.meta["second_look"]
 
 
 def test_malformed_second_opinion_json_leaves_the_items_in_review(world: World) -> None:
     def broken(provider: str, model: str, request: dict[str, Any]) -> FakeReply:
-        if "Give every entity its type" in prompt_text(provider, request):
+        if BLIND in prompt_text(provider, request):
             return FakeReply(text="{not json")
         return _responder(provider, model, request)
 
@@ -395,7 +423,7 @@ def test_costs_tokens_and_latency_are_recorded_per_run(world: World) -> None:
     expected = (a_run.input_tokens * 1.0 + a_run.output_tokens * 2.0) / 1_000_000
     assert float(a_run.cost) == pytest.approx(expected)
     assert float(runs[(world.b.id, "annotate-v1")].cost) == 0.0  # no prices set
-    assert (world.a.id, "recheck-v1") in runs and (world.b.id, "recheck-v1") in runs
+    assert (world.a.id, "recheck-v2") in runs and (world.b.id, "recheck-v2") in runs
 
 
 def test_a_rerun_pays_nothing_and_changes_nothing(world: World) -> None:

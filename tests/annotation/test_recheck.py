@@ -10,10 +10,11 @@ from app.annotation.recheck import (
     found_pairs,
     plan,
     read_answer,
+    read_augmentation,
     relation_opinion,
     span_key,
 )
-from app.annotation.schemas import EntityTypeAnswer, PairAnswer, RecheckOutput
+from app.annotation.schemas import AugmentationOutput, PairAnswer, RecheckOutput
 from app.project.presets import PRESETS
 from app.project.schemas import LabelSchema
 
@@ -61,28 +62,50 @@ def _request() -> Request:
 
 
 def test_answers_are_read_and_anything_off_the_question_is_ignored_and_counted() -> None:
-    request = _request()
+    request = _request()  # E1 张伟, E2 华为公司, E3 李娜, E4 上海; pairs E1 → E2 and E3 → E4
     look = Look()
     answer = RecheckOutput(
-        entities=[
-            EntityTypeAnswer(entity=2, type="ORG"),
-            EntityTypeAnswer(entity=3, type="NONE"),
-            EntityTypeAnswer(entity=9, type="PER"),  # no such entity
-            EntityTypeAnswer(entity=1, type="ROBOT"),  # no such type
-        ],
-        pairs=[
-            PairAnswer(pair=1, type="任职于", evidence=[0, 99]),
-            PairAnswer(pair=2, type="NA"),  # no relation: simply not recorded
-            PairAnswer(pair=7, type="任职于"),  # no such pair
-            PairAnswer(pair=1, type="出生于"),  # the schema forbids PER 出生于 ORG
+        types={"E2": "ORG", "E3": "NONE", "E9": "PER", "E1": "ROBOT", "张伟": "PER"},
+        relations=[
+            "E1 任职于 E2 0, 99",  # evidence outside the document is dropped
+            "E3 NA E4",  # no relation: simply not recorded
+            "E4 任职于 E1",  # a pair not asked
+            "E1 出生于 E2 0",  # the schema forbids PER 出生于 ORG
+            "张伟 任职于 华为公司",  # not a relation string
+            "E1 任职于 E2 " + "0 " * 400,  # far too long
         ],
     )
     read_answer(look, request, answer, ENTITIES, SCHEMA, n_sentences=5)
     assert look.entity_types == {HUAWEI.key: "ORG", LINA.key: "NONE"}
     assert look.pairs == {(ZHANG.key, HUAWEI.key): {"任职于": [0]}}
     assert look.asked_pairs == {(ZHANG.key, HUAWEI.key), (LINA.key, SHANGHAI.key)}
-    assert look.ignored == 4
+    assert look.asked_entities == set(request.entities)
+    assert look.ignored == 7
     assert Look.from_json(look.to_json()) == look
+
+
+def test_a_symmetric_relation_given_the_other_way_round_is_read_as_the_pair_asked() -> None:
+    (request,) = plan(ENTITIES, pairs=[(ZHANG.key, LINA.key)], to_type=[], n_sentences=5)
+    look = Look()
+    read_answer(look, request, RecheckOutput(relations=["E2 亲属 E1 0 3", "E2 师生 E1 3"]), ENTITIES, SCHEMA, 5)
+    assert look.pairs == {(ZHANG.key, LINA.key): {"亲属": [0, 3]}}
+    assert look.ignored == 1  # a directed type the other way round answers a pair nobody asked
+
+
+def test_the_augmentation_answer_numbers_its_pairs() -> None:
+    request = _request()
+    look = Look()
+    output = AugmentationOutput(
+        pairs=[
+            PairAnswer(pair=1, type="任职于", evidence=[0]),
+            PairAnswer(pair=2, type="NA"),
+            PairAnswer(pair=7, type="任职于"),
+        ]
+    )
+    read_augmentation(look, request, output, ENTITIES, SCHEMA, n_sentences=5)
+    assert look.pairs == {(ZHANG.key, HUAWEI.key): {"任职于": [0]}}
+    assert look.asked_entities == set()  # types were shown, not asked
+    assert look.ignored == 1
 
 
 def test_what_the_other_models_blind_answer_makes_of_a_single_model_item() -> None:
@@ -136,9 +159,9 @@ def test_pairs_both_missed_are_classed_by_the_two_blind_answers() -> None:
     assert found[(ZHANG.key, PKU.key, "毕业于")].answers == (("a", "毕业于"), ("b", "任职于"))
     assert found[(ZHANG.key, PKU.key, "任职于")].answers == (("b", "任职于"), ("a", "毕业于"))
     assert not any(k[:2] == (LINA.key, SHANGHAI.key) for k in found)  # already related (the other direction)
-    # One model alone: disputed when the other was asked the same pair, augmented when it was not.
+    # One model alone: unconfirmed when the other was asked the same pair, augmented when it was not.
     by_pair = {(f.head, f.tail): f.agreement for f in found_pairs({"a": a, "b": b}, related=set())}
-    assert by_pair[(LINA.key, SHANGHAI.key)] == "disputed"
+    assert by_pair[(LINA.key, SHANGHAI.key)] == "unconfirmed"
     assert by_pair[(LINA.key, HUAWEI.key)] == "augmented"
     assert found_pairs({"a": a}, related=set())[0].agreement == "augmented"
 

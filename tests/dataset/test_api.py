@@ -112,7 +112,7 @@ def test_a_confirmed_items_provenance_says_confirmed_with_the_blind_answer(
     assert relation["provenance"]["agreement"] == "confirmed"
     assert {(p["annotator"], p["prompt_version"]) for p in relation["provenance"]["proposals"]} == {
         ("model-a", "v1"),
-        ("model-b", "recheck-v1"),
+        ("model-b", "recheck-v2"),
     }
     classes = {e["name"]: e["provenance"]["agreement"] for e in record["entities"]}
     assert classes == {"张伟": "agreed", "北京大学": "disputed"}
