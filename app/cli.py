@@ -1,4 +1,4 @@
-"""`concord serve | worker | migrate | create-user | token | doctor | evaluate`."""
+"""`concord serve | worker | migrate | create-user | user | token | doctor | evaluate`."""
 
 import argparse
 import os
@@ -9,19 +9,13 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
+from app.auth.cli import add_user_commands, user_by_name
+from app.auth.cli import fail as _fail
+from app.auth.cli import out as _out
 from app.config import Settings, get_settings
 from app.db import get_engine, session_scope
 from app.errors import AppError
 from app.models import ApiToken, Role, User
-
-
-def _out(message: str) -> None:
-    print(message, flush=True)
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    return 1
 
 
 def _prepare_database(settings: Settings) -> None:
@@ -143,43 +137,6 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password() -> tuple[str, bool]:
-    """From stdin when it is not a terminal; otherwise generated (and shown once)."""
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n"), False
-    from app.auth import service
-
-    return service.generate_password(), True
-
-
-def cmd_create_user(args: argparse.Namespace) -> int:
-    from app.auth import service
-
-    password, generated = _read_password()
-    try:
-        with session_scope() as session:
-            service.create_user(
-                session,
-                username=args.username,
-                role=Role(args.role),
-                password=password,
-                must_change_password=generated,
-            )
-    except AppError as exc:
-        return _fail(exc.message)
-    _out(f"created {args.role} '{args.username}'")
-    if generated:
-        _out(f"one-time password (shown only now): {password}")
-    return 0
-
-
-def _user_by_name(session: Session, username: str) -> User:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None:
-        raise AppError(f"no user named {username!r}")
-    return user
-
-
 def cmd_token_create(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -192,7 +149,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     try:
         with session_scope() as session:
             _, secret = service.create_api_token(
-                session, user=_user_by_name(session, args.username), name=args.name or "", expires_at=expires_at
+                session, user=user_by_name(session, args.username), name=args.name or "", expires_at=expires_at
             )
     except AppError as exc:
         return _fail(exc.message)
@@ -207,7 +164,9 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     with Session(get_engine()) as session:
         query = select(ApiToken, User).join(User, ApiToken.user_id == User.id)  # type: ignore[arg-type]
         if args.username:
-            query = query.where(User.username == args.username)
+            from app.auth.service import normalize_username
+
+            query = query.where(User.username == normalize_username(args.username))
         for token, user in session.exec(query).all():
             state = (
                 "revoked"
@@ -339,10 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("create-user", help="add a user (password from stdin, or generated on a terminal)")
-    p.add_argument("--username", required=True)
-    p.add_argument("--role", required=True, choices=[r.value for r in Role])
-    p.set_defaults(func=cmd_create_user)
+    add_user_commands(sub)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     p = token.add_parser("create", help="create a token; printed once, as the last line")

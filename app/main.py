@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.annotation import api as annotation_api
 from app.annotation import pages as annotation_pages
+from app.auth import admin_pages as auth_admin_pages
 from app.auth import pages as auth_pages
 from app.auth.csrf import CSRF_COOKIE
 from app.config import get_settings
@@ -30,6 +31,7 @@ from app.templating import render
 # Page routers check CSRF themselves (see each pages.py); API routers authenticate by bearer token.
 ROUTERS = [
     auth_pages.router,
+    auth_admin_pages.router,
     project_pages.router,
     batch_pages.router,
     annotation_pages.router,

@@ -18,6 +18,7 @@ import hashlib
 import multiprocessing
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -295,7 +296,9 @@ def _http(url: str, project_id: int, data_dir: Path) -> dict[str, float]:
 
     engine = make_engine(url)
     with Session(engine) as s:
-        user = auth_service.create_user(s, username=f"bench{time.time_ns()}", role=Role.admin, password="x" * 16)
+        user = auth_service.create_user(
+            s, username=f"bench{time.time_ns()}", role=Role.admin, password=secrets.token_urlsafe(16)
+        )
         _, secret = auth_service.create_api_token(s, user=user)
         s.commit()
     engine.dispose()

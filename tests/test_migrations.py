@@ -33,3 +33,29 @@ def test_downgrade_to_nothing_and_up_again(db_url: str, tmp_path: object) -> Non
     engine.dispose()
     migrations.upgrade(url)
     assert not migrations.pending(url)
+
+
+def test_upgrade_normalizes_existing_usernames(db_url: str, tmp_path: object) -> None:
+    from sqlalchemy import text
+
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/names.db"
+    else:
+        url = POSTGRES_URL + "_names"
+        _fresh_postgres(url)
+    config = migrations.alembic_config(url)
+    command.upgrade(config, "0006")
+    engine = make_engine(url)
+    insert = text(
+        "INSERT INTO user_account (username, password_hash, role, is_active, must_change_password, session_epoch, "
+        "created_at) VALUES (:name, 'x', 'reviewer', true, false, 0, CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as conn:
+        for name in ("Alice", " bob ", "carol", "CAROL"):
+            conn.execute(insert, {"name": name})
+    migrations.upgrade(url)
+    with engine.connect() as conn:
+        names = sorted(conn.execute(text("SELECT username FROM user_account")).scalars())
+    engine.dispose()
+    # Two accounts differing only in case: the second keeps its name instead of failing the upgrade.
+    assert names == ["CAROL", "alice", "bob", "carol"]

@@ -21,8 +21,36 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/api/docs"),
 }
-GUARDS = {deps.current_user, deps.admin_user, deps.api_client, deps.api_admin}
-ADMIN_GUARDS = {deps.admin_user, deps.api_admin}
+GUARDS = {
+    deps.signed_in_user,
+    deps.current_user,
+    deps.admin_user,
+    deps.dataset_reader,
+    deps.api_reader,
+    deps.api_client,
+    deps.api_admin,
+    deps.api_dataset_reader,
+}
+# Routes a reviewer may not use: the admins', and the datasets (admins and consumers).
+NOT_FOR_REVIEWERS = {deps.admin_user, deps.api_admin, deps.dataset_reader, deps.api_dataset_reader}
+# Everything a consumer may do: read projects, snapshots, exports and datasheets, and choose a password. Every
+# other route answers a consumer 403.
+CONSUMER_MAY = {
+    ("GET", "/projects"),
+    ("GET", "/projects/{project_id}"),
+    ("GET", "/projects/{project_id}/schema.css"),
+    ("GET", "/projects/{project_id}/snapshots"),
+    ("GET", "/projects/{project_id}/export"),
+    ("GET", "/snapshots/{snapshot_id}/download"),
+    ("GET", "/account/password"),
+    ("POST", "/account/password"),
+    ("GET", "/api/v1/projects"),
+    ("GET", "/api/v1/projects/{project_id}"),
+    ("GET", "/api/v1/projects/{project_id}/export"),
+    ("GET", "/api/v1/projects/{project_id}/snapshots"),
+    ("GET", "/api/v1/snapshots/{snapshot_id}"),
+    ("GET", "/api/v1/snapshots/{snapshot_id}/download"),
+}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -77,7 +105,7 @@ def test_anonymous_callers_are_sent_to_sign_in_or_get_401(session: Session, app_
             assert response.status_code in (303, 403), f"{method} {path}"
 
 
-def test_reviewer_gets_403_on_every_admin_route(session: Session, app_client: TestClient) -> None:
+def test_reviewer_gets_403_on_every_admin_and_dataset_route(session: Session, app_client: TestClient) -> None:
     from tests.factories import bearer, make_token, page_csrf
 
     project = make_project(session)
@@ -87,7 +115,7 @@ def test_reviewer_gets_403_on_every_admin_route(session: Session, app_client: Te
     token = page_csrf(app_client)
     checked = 0
     for method, path, route in _routes():
-        if not _calls(route.dependant) & ADMIN_GUARDS:
+        if not _calls(route.dependant) & NOT_FOR_REVIEWERS:
             continue
         url = _concrete(path, project.id or 0)
         if path.startswith("/api/"):
@@ -97,3 +125,30 @@ def test_reviewer_gets_403_on_every_admin_route(session: Session, app_client: Te
         assert response.status_code == 403, f"{method} {path}: {response.status_code}"
         checked += 1
     assert checked >= 5
+
+
+def test_consumer_may_read_projects_and_datasets_and_gets_403_everywhere_else(
+    session: Session, app_client: TestClient
+) -> None:
+    from tests.factories import bearer, make_token, page_csrf
+
+    project = make_project(session)
+    consumer = make_user(session, username="reader", role=Role.consumer)
+    headers = bearer(make_token(session, consumer))
+    assert login(app_client, "reader").status_code == 303
+    token = page_csrf(app_client)
+    routes = _routes()
+    assert {(method, path) for method, path, _ in routes} >= CONSUMER_MAY, "CONSUMER_MAY names a missing route"
+    for method, path, _route in routes:
+        if (method, path) in PUBLIC:
+            continue
+        url = _concrete(path, project.id or 0)
+        if path.startswith("/api/"):
+            response = app_client.request(method, url, headers=headers, json={})
+        else:
+            response = app_client.request(method, url, data={"csrf_token": token}, follow_redirects=False)
+        if (method, path) in CONSUMER_MAY:
+            assert response.status_code not in (401, 403), f"{method} {path}: {response.status_code}"
+        else:
+            assert response.status_code == 403, f"{method} {path}: {response.status_code}"
+    assert app_client.get("/projects").status_code == 200  # still signed in: nothing above ended the session

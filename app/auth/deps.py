@@ -24,6 +24,10 @@ class Viewer:
     def is_admin(self) -> bool:
         return self.role == Role.admin
 
+    @property
+    def is_consumer(self) -> bool:
+        return self.role == Role.consumer
+
     @classmethod
     def of(cls, user: User) -> "Viewer":
         assert user.id is not None
@@ -41,11 +45,25 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
-def current_user(request: Request, user: OptionalUser) -> User:
+def signed_in_user(request: Request, user: OptionalUser) -> User:
+    """Any signed-in user, consumers included: only for pages a consumer may see (see the role guards below)."""
     if user is None:
         raise LoginRequired("Please sign in.")
     if user.must_change_password and request.url.path not in ("/account/password", "/logout"):
         raise PasswordChangeRequired("Choose a new password first.")
+    return user
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]
+
+# Consumers read only what is theirs: every page guarded by CurrentUser or AdminUser refuses them, so a new page
+# is closed to them unless it says otherwise (SignedInUser, DatasetReader).
+
+
+def current_user(user: SignedInUser) -> User:
+    """A signed-in admin or reviewer."""
+    if user.is_consumer:
+        raise Forbidden("Your account can read projects and download datasets only.")
     return user
 
 
@@ -61,8 +79,21 @@ def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-def api_client(request: Request, session: SessionDep) -> User:
-    """The user behind `Authorization: Bearer <token>`."""
+def dataset_reader(user: SignedInUser) -> User:
+    """Snapshots, exports and datasheets: admins and consumers."""
+    if not (user.is_admin or user.is_consumer):
+        raise Forbidden("Datasets are for admins and dataset consumers.")
+    return user
+
+
+DatasetReader = Annotated[User, Depends(dataset_reader)]
+
+
+def api_reader(request: Request, session: SessionDep) -> User:
+    """The user behind `Authorization: Bearer <token>`, consumers included (see api_client).
+
+    A token works whether or not its user still has to replace a one-time password: an admin made the token
+    for a script, which cannot choose a password."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
@@ -75,7 +106,26 @@ def api_client(request: Request, session: SessionDep) -> User:
     return user
 
 
+ApiReader = Annotated[User, Depends(api_reader)]
+
+
+def api_client(user: ApiReader) -> User:
+    """An admin's or reviewer's token."""
+    if user.is_consumer:
+        raise Forbidden("This token can read projects and download datasets only.")
+    return user
+
+
 ApiClient = Annotated[User, Depends(api_client)]
+
+
+def api_dataset_reader(user: ApiReader) -> User:
+    if not (user.is_admin or user.is_consumer):
+        raise Forbidden("Datasets are for admins and dataset consumers.")
+    return user
+
+
+ApiDatasetReader = Annotated[User, Depends(api_dataset_reader)]
 
 
 def api_admin(user: ApiClient) -> User:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import service
 from app.auth.csrf import verify_csrf
-from app.auth.deps import CurrentUser, OptionalUser
+from app.auth.deps import OptionalUser, SignedInUser
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
@@ -67,7 +67,13 @@ def login(
     next: Annotated[str, Form()] = "/projects",
 ) -> Response:
     try:
-        user = service.authenticate(session, username=username, password=password, ip=_client_ip(request))
+        user = service.authenticate(
+            session,
+            username=username,
+            password=password,
+            ip=_client_ip(request),
+            device_cookie=request.cookies.get(service.DEVICE_COOKIE),
+        )
     except (Unauthorized, TooManyRequests) as exc:
         return render(
             request,
@@ -78,6 +84,15 @@ def login(
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, service.make_session_cookie(user))
+    response.set_cookie(
+        service.DEVICE_COOKIE,
+        service.make_device_cookie(user),
+        max_age=service.DEVICE_MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().cookie_secure,
+        path="/login",
+    )
     return response
 
 
@@ -92,7 +107,7 @@ def logout(session: SessionDep, user: OptionalUser) -> Response:
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_form(request: Request, _user: CurrentUser) -> Response:
+def password_form(request: Request, _user: SignedInUser) -> Response:
     return render(request, "auth/password.html", {"field_errors": {}, "error": None})
 
 
@@ -100,7 +115,7 @@ def password_form(request: Request, _user: CurrentUser) -> Response:
 def change_password(
     request: Request,
     session: SessionDep,
-    user: CurrentUser,
+    user: SignedInUser,
     current_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
     confirm_password: Annotated[str, Form()] = "",

@@ -1,7 +1,9 @@
 """Passwords, session cookies, API tokens and login throttling."""
 
+import contextlib
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 
+from app.auth.password_policy import password_problem
 from app.config import get_settings
 from app.errors import Conflict, InvalidInput, ServiceUnavailable, TooManyRequests, Unauthorized
 from app.models import ApiToken, Role, User
@@ -19,8 +22,10 @@ from app.models.types import utcnow
 from app.redis_client import get_redis, key
 
 SESSION_COOKIE = "concord_session"
+# Set at each successful sign-in: a correct password from this browser passes an address lockout caused by others.
+DEVICE_COOKIE = "concord_device"
+DEVICE_MAX_AGE_SECONDS = 180 * 24 * 3600
 TOKEN_PREFIX = "cnc_"  # noqa: S105 - a public marker, not a secret
-MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so that the response time does not reveal it.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -42,20 +47,30 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _validate_new_password(password: str, field: str = "password") -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput.for_field(field, f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+def normalize_username(raw: str) -> str:
+    """The one form of a username: stored, looked up, throttled and typed at the CLI alike."""
+    return unicodedata.normalize("NFKC", raw).strip().casefold()
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == normalize_username(username))).first()
+
+
+def validate_new_password(password: str, *, username: str = "", field: str = "password") -> None:
+    problem = password_problem(password, username=username)
+    if problem:
+        raise InvalidInput.for_field(field, problem)
 
 
 def create_user(
     session: Session, *, username: str, role: Role, password: str, must_change_password: bool = False
 ) -> User:
     """Add a user; the username must be new."""
-    username = username.strip()
-    if not username or len(username) > 64 or any(c.isspace() for c in username):
+    username = normalize_username(username)
+    if not username or len(username) > 64 or any(c.isspace() or not c.isprintable() for c in username):
         raise InvalidInput.for_field("username", "Use 1 to 64 characters without spaces.")
-    _validate_new_password(password)
-    if session.exec(select(User).where(User.username == username)).first():
+    validate_new_password(password, username=username)
+    if find_user(session, username):
         raise Conflict(f"A user named {username!r} already exists.")
     user = User(
         username=username,
@@ -72,7 +87,9 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     """Set a new password; every other session of the user ends."""
     if not check_password(user, current):
         raise InvalidInput.for_field("current_password", "The current password is wrong.")
-    _validate_new_password(new, "new_password")
+    validate_new_password(new, username=user.username, field="new_password")
+    if check_password(user, new):
+        raise InvalidInput.for_field("new_password", "Choose a password different from the current one.")
     user.password_hash = hash_password(new)
     user.must_change_password = False
     user.session_epoch += 1
@@ -85,23 +102,27 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
 
 
 def _throttle_keys(username: str, ip: str) -> list[str]:
-    digest = hashlib.sha256(username.lower().encode()).hexdigest()[:16]
+    digest = hashlib.sha256(normalize_username(username).encode()).hexdigest()[:16]
     return [key("login-fail", "user", digest), key("login-fail", "ip", ip)]
 
 
-def check_login_allowed(username: str, ip: str) -> None:
-    """Refuse further attempts after too many recent failures for this username or address."""
+def check_login_allowed(username: str, ip: str, *, known_device: bool = False) -> None:
+    """Refuse further attempts after too many recent failures for this username or address; a known device of
+    the user is held only to the username's count (an address lockout is usually someone else's doing)."""
     settings = get_settings()
+    keys = _throttle_keys(username, ip)[:1] if known_device else _throttle_keys(username, ip)
     try:
         client = get_redis()
-        counts = client.mget(_throttle_keys(username, ip))
-        ttl = max(client.ttl(k) for k in _throttle_keys(username, ip))
+        counts = client.mget(keys)
+        ttls = [client.ttl(k) for k in keys]
     except redis.RedisError as exc:
         raise ServiceUnavailable("Sign-in is briefly unavailable (rate-limit store unreachable).") from exc
-    user_fails, ip_fails = (int(c or 0) for c in counts)
+    fails = [int(c or 0) for c in counts]
+    user_blocked = fails[0] >= settings.login_max_failures
     # An address may try several accounts (a shared office), but not endlessly.
-    if user_fails >= settings.login_max_failures or ip_fails >= settings.login_max_failures * 4:
-        wait = max(ttl, 1)
+    ip_blocked = len(fails) > 1 and fails[1] >= settings.login_max_failures * 4
+    if user_blocked or ip_blocked:
+        wait = max(max(t for t, f in zip(ttls, (user_blocked, ip_blocked), strict=False) if f), 1)
         raise TooManyRequests(
             f"Too many failed sign-ins. Try again in {(wait + 59) // 60} minute(s).",
             headers={"Retry-After": str(wait)},
@@ -125,10 +146,17 @@ def clear_login_failures(username: str, ip: str) -> None:
     get_redis().delete(_throttle_keys(username, ip)[0])
 
 
-def authenticate(session: Session, *, username: str, password: str, ip: str) -> User:
+def clear_user_login_failures(username: str) -> None:
+    """Lift the username's lockout (an admin just set a new password)."""
+    # Should Redis be unreachable, the lockout simply runs out by itself.
+    with contextlib.suppress(redis.RedisError):
+        get_redis().delete(_throttle_keys(username, "")[0])
+
+
+def authenticate(session: Session, *, username: str, password: str, ip: str, device_cookie: str | None = None) -> User:
     """The user for these credentials, or Unauthorized; throttled per username and address."""
-    check_login_allowed(username, ip)
-    user = session.exec(select(User).where(User.username == username.strip())).first()
+    user = find_user(session, username)
+    check_login_allowed(username, ip, known_device=user is not None and is_known_device(user, device_cookie))
     if not check_password(user, password) or user is None or not user.is_active:
         record_login_failure(username, ip)
         raise Unauthorized("Wrong username or password.")
@@ -174,6 +202,25 @@ def user_from_session_cookie(session: Session, cookie: str | None) -> SessionLoo
     if user is None or not user.is_active or user.session_epoch != data.get("ep"):
         return SessionLookup(None, expired=user is not None)
     return SessionLookup(user)
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().resolved_secret_key(), salt="concord.device")
+
+
+def make_device_cookie(user: User) -> str:
+    """Marks this browser as one the user signed in from; it grants nothing by itself."""
+    return _device_serializer().dumps({"uid": user.id, "dev": secrets.token_urlsafe(9)})
+
+
+def is_known_device(user: User, cookie: str | None) -> bool:
+    if not cookie:
+        return False
+    try:
+        data: Any = _device_serializer().loads(cookie, max_age=DEVICE_MAX_AGE_SECONDS)
+    except BadSignature:
+        return False
+    return isinstance(data, dict) and data.get("uid") == user.id
 
 
 def end_all_sessions(session: Session, *, user: User) -> None:

@@ -1,4 +1,4 @@
-"""Exports, snapshots and evaluation over HTTP (admin tokens)."""
+"""Exports, snapshots and evaluation over HTTP (reading: admin and consumer tokens; the rest: admin tokens)."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from app.auth.deps import ApiAdmin
+from app.auth.deps import ApiAdmin, ApiDatasetReader
 from app.dataset import snapshots as snapshot_service
 from app.dataset.evaluation import EvaluationInputError
 from app.dataset.service import FORMATS, check_format, evaluate_files, plan_export
@@ -29,7 +29,7 @@ def _attachment(filename: str) -> dict[str, str]:
 def export(
     project_id: int,
     session: SessionDep,
-    _user: ApiAdmin,
+    _user: ApiDatasetReader,
     fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
     status: str = Query(default="curated", description="curated | all"),
     batch: int | None = None,
@@ -88,13 +88,13 @@ def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep,
 
 
 @router.get("/projects/{project_id}/snapshots")
-def list_snapshots(project_id: int, session: SessionDep, _user: ApiAdmin) -> list[dict[str, Any]]:
+def list_snapshots(project_id: int, session: SessionDep, _user: ApiDatasetReader) -> list[dict[str, Any]]:
     get_project(session, project_id)
     return [snapshot_view(s) for s in snapshot_service.list_snapshots(session, project_id=project_id)]
 
 
 @router.get("/snapshots/{snapshot_id}")
-def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiAdmin) -> dict[str, Any]:
+def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiDatasetReader) -> dict[str, Any]:
     snapshot = snapshot_service.get_snapshot(session, snapshot_id)
     return {**snapshot_view(snapshot), "datasheet": snapshot.datasheet}
 
@@ -103,7 +103,7 @@ def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiAdmin) -> dict
 def download(
     snapshot_id: int,
     session: SessionDep,
-    _user: ApiAdmin,
+    _user: ApiDatasetReader,
     fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
     split: str = Query(default="all", description="train | dev | test | all"),
 ) -> FileResponse:

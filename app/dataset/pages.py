@@ -1,4 +1,4 @@
-"""Dataset pages: the dashboard (every signed-in user), snapshots and downloads (admins)."""
+"""Dataset pages: the dashboard (admins and reviewers), snapshots and downloads (admins and consumers)."""
 
 from typing import Annotated, Any
 
@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from app.annotation.agreement_classes import label as class_label
 from app.auth.csrf import verify_csrf
-from app.auth.deps import AdminUser, CurrentUser
+from app.auth.deps import AdminUser, CurrentUser, DatasetReader
 from app.crawl_batch.service import get_batch, list_batches
 from app.dataset import plots
 from app.dataset import snapshots as snapshot_service
@@ -118,7 +118,7 @@ def dashboard(
 
 @router.get("/projects/{project_id}/snapshots", response_class=HTMLResponse)
 def snapshots(
-    request: Request, project_id: int, session: SessionDep, _user: AdminUser, snapshot: int | None = None
+    request: Request, project_id: int, session: SessionDep, _user: DatasetReader, snapshot: int | None = None
 ) -> Response:
     project = get_project(session, project_id)
     rows = snapshot_service.list_snapshots(session, project_id=project_id)
@@ -156,12 +156,12 @@ def freeze(
 def export(
     project_id: int,
     session: SessionDep,
-    _user: AdminUser,
+    _user: DatasetReader,
     fmt: str = Query(default="jsonl", alias="format"),
     status: str = "curated",
     batch: int | None = None,
 ) -> StreamingResponse:
-    """The same live download as the API's, for a signed-in admin."""
+    """The same live download as the API's, for a signed-in admin or consumer."""
     plan = plan_export(session, project_id=project_id, fmt=fmt, status=status, batch_id=batch)
     headers = {"Content-Disposition": f'attachment; filename="{plan.filename}"'}
     return StreamingResponse(plan.chunks, media_type=plan.media_type, headers=headers)
@@ -171,7 +171,7 @@ def export(
 def download(
     snapshot_id: int,
     session: SessionDep,
-    _user: AdminUser,
+    _user: DatasetReader,
     fmt: str = Query(default="jsonl", alias="format"),
     split: str = "all",
 ) -> FileResponse:

@@ -12,6 +12,8 @@ from app.models.types import UTCDateTime, utcnow
 class Role(StrEnum):
     admin = "admin"
     reviewer = "reviewer"
+    # Download-only: reads projects, snapshots, exports and datasheets; nothing else.
+    consumer = "consumer"
 
 
 class User(SQLModel, table=True):
@@ -22,6 +24,8 @@ class User(SQLModel, table=True):
     password_hash: str
     role: Role = Field(sa_column=Column(String(16), nullable=False))
     is_active: bool = True
+    # When an admin disabled the account (None while active): shown on the users page.
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     must_change_password: bool = False
     # Bumped on logout-everywhere and password change: every older session cookie stops working.
     session_epoch: int = 0
@@ -31,6 +35,10 @@ class User(SQLModel, table=True):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.admin
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.role == Role.consumer
 
 
 class ApiToken(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.auth.deps import ApiAdmin, ApiClient
+from app.auth.deps import ApiAdmin, ApiReader
 from app.db import SessionDep
 from app.models import Project
 from app.project import service
@@ -31,12 +31,12 @@ def create_project(body: ProjectCreate, session: SessionDep, user: ApiAdmin) -> 
 
 
 @router.get("", response_model=list[ProjectRead])
-def list_projects(session: SessionDep, _user: ApiClient) -> list[ProjectRead]:
+def list_projects(session: SessionDep, _user: ApiReader) -> list[ProjectRead]:
     return [_read(p) for p in service.list_projects(session)]
 
 
 @router.get("/{project_id}", response_model=ProjectRead)
-def get_project(project_id: int, session: SessionDep, _user: ApiClient) -> ProjectRead:
+def get_project(project_id: int, session: SessionDep, _user: ApiReader) -> ProjectRead:
     return _read(service.get_project(session, project_id))
 
 

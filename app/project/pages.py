@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.csrf import verify_csrf
-from app.auth.deps import AdminUser, CurrentUser
+from app.auth.deps import AdminUser, SignedInUser
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.project import service
@@ -20,7 +20,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depend
 
 
 @router.get("/projects", response_class=HTMLResponse)
-def list_projects(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
+def list_projects(request: Request, session: SessionDep, _user: SignedInUser) -> Response:
     return render(request, "project/list.html", {"projects": service.list_projects(session)})
 
 
@@ -79,14 +79,16 @@ def create_project(
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def view_project(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+def view_project(request: Request, project_id: int, session: SessionDep, user: SignedInUser) -> Response:
     from app.annotation.service import PROVIDERS, annotator_key_status, list_annotators, pair_of
     from app.crawl_batch.service import batch_report, list_batches
 
     project = service.get_project(session, project_id)
-    batches = [batch_report(b) for b in list_batches(session, project_id=project_id)]
-    annotators = list_annotators(session, project_id=project_id)
-    a, b = pair_of(session, project_id=project_id)
+    # A consumer sees the schema and the way to the snapshots; batches and annotators are the staff's.
+    staff = not user.is_consumer
+    batches = [batch_report(b) for b in list_batches(session, project_id=project_id)] if staff else []
+    annotators = list_annotators(session, project_id=project_id) if staff else []
+    a, b = pair_of(session, project_id=project_id) if staff else (None, None)
     ctx = {
         "project": project,
         "schema": service.label_schema_of(project),
@@ -98,7 +100,7 @@ def view_project(request: Request, project_id: int, session: SessionDep, _user: 
 
 
 @router.get("/projects/{project_id}/schema.css")
-def schema_css(project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+def schema_css(project_id: int, session: SessionDep, _user: SignedInUser) -> Response:
     """Type colours as classes: the CSP forbids inline styles, and colours are validated #rrggbb."""
     schema = service.label_schema_of(service.get_project(session, project_id))
     rules = [f".etype-{i}{{--type-color:{t.color}}}" for i, t in enumerate(schema.entity_types)]

@@ -236,3 +236,36 @@ def test_datasheet_reports_routing_and_what_no_person_decided(
     assert "<strong>2</strong> curated items no person decided" in row
     assert "audit sample 0 correct of 1" in row
     assert ">Confirmed blind</span> · model-a · PER: 1/1 correct, lower bound" in page
+
+
+def test_a_consumer_downloads_snapshots_but_cannot_freeze_or_review(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    from app.models import Role
+    from tests.factories import bearer, login, make_token, make_user
+
+    snap = freeze(app_client, world, session, name="for-consumers")
+    consumer = make_user(session, username="reader", role=Role.consumer)
+    token = bearer(make_token(session, consumer))
+    listed = app_client.get(f"/api/v1/projects/{world.project.id}/snapshots", headers=token)
+    assert [s["name"] for s in listed.json()] == ["for-consumers"]
+    sheet = app_client.get(f"/api/v1/snapshots/{snap['id']}", headers=token).json()["datasheet"]
+    assert sheet == snap["datasheet"]
+    got = app_client.get(f"/api/v1/snapshots/{snap['id']}/download?format=jsonl", headers=token)
+    assert got.status_code == 200
+    assert hashlib.sha256(got.content).hexdigest() == snap["checksums"]["jsonl/all.jsonl"]
+    live = app_client.get(f"/api/v1/projects/{world.project.id}/export?format=jsonl", headers=token)
+    assert live.status_code == 200 and live.content
+    url = f"/api/v1/projects/{world.project.id}/snapshots"
+    assert app_client.post(url, json={"name": "mine"}, headers=token).status_code == 403
+    assert app_client.get(f"/api/v1/documents/{world.curated.id}", headers=token).status_code == 403
+
+    assert login(app_client, "reader").status_code == 303
+    page = app_client.get(f"/projects/{world.project.id}/snapshots")
+    assert page.status_code == 200
+    assert "for-consumers" in page.text and 'id="freeze-form"' not in page.text
+    project_page = app_client.get(f"/projects/{world.project.id}").text
+    assert "Snapshots and downloads" in project_page and "Review queue" not in project_page
+    download = app_client.get(f"/snapshots/{snap['id']}/download?format=docred&split=train")
+    assert download.status_code == 200
+    assert app_client.get(f"/projects/{world.project.id}/review", follow_redirects=False).status_code == 403
