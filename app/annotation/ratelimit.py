@@ -132,6 +132,9 @@ class _Keeper:
         except RedisError as exc:  # the lease shortens: try again soon, well before it runs out
             log.warning("could not renew a rate-limit lease of %s: %s", held.key, exc)
             return min(1.0, held.ttl_ms / 10000)
+        except Exception:  # the thread renews every lease of the process: it must outlive any one failure
+            log.exception("renewing a rate-limit lease of %s failed", held.key)
+            return min(1.0, held.ttl_ms / 10000)
         return held.ttl_ms / 3000
 
 
