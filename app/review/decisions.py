@@ -317,7 +317,7 @@ def _given_name(ctx: Context) -> str | None:
     """An explicit name at creation: a string of the document's text (a dataset never names what it does not
     contain); it holds until the entity's mentions change, then the name follows them again."""
     raw = ctx.params.get("name")
-    if raw is None or raw == "":
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     name = raw.strip() if isinstance(raw, str) else ""
     if not name or len(name) > 500 or name not in ctx.document.text:
