@@ -115,6 +115,10 @@ def test_a_created_entity_takes_a_name_from_the_text_only(app_client: TestClient
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
     created = _decide(app_client, world, **{**body, "name": "斯坦福大学"})["created_id"]
     assert _names(app_client, world)[created] == "斯坦福大学"
+    start, end = _span("他")
+    blank = {**body, "start": start, "end": end, "type": "PER", "name": "  "}  # the form's empty field: no name
+    created = _decide(app_client, world, **blank)["created_id"]
+    assert _names(app_client, world)[created] == "他"
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "docred"])
