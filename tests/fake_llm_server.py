@@ -316,13 +316,22 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): ("<present>" if k.lower() in _AUTH_HEADERS else v) for k, v in self.headers.items()}
         fault = fake._next_fault(provider)
         fake._record(RecordedRequest(provider, path, model, api_version, headers, body, fault))
+        self._in_flight = True
         try:
             self._answer(fake, provider, model, body if isinstance(body, dict) else {}, fault, presented)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (its timeout) while we slept.
             self.close_connection = True
         finally:
-            fake._done()
+            self._end_call()
+
+    def _end_call(self) -> None:
+        """The call leaves the in-flight count once, before its answer goes out: counted after the write, a
+        handler thread slow to resume (a loaded machine) overlapped the client's next call, which its limiter had
+        rightly let start, and the count read one call too many."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.server.fake._done()
 
     def _presented_key(self, provider: str) -> str | None:
         if provider == "gemini":
@@ -411,6 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self._end_call()
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()

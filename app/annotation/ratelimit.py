@@ -2,14 +2,25 @@
 
 One Lua script in Redis (the embedded one by default, so both shapes share this code) holds a lease set for
 concurrency and two token buckets; a caller waits until all three admit it.
+
+A lease expires unless renewed, so that a killed worker's slots come back. Renewals are made by one thread per
+process, not by the event loop that runs the call: a loop busy or stalled for longer than a lease (CPU work, a
+starved thread on a loaded machine) would otherwise let its lease expire while its call is still at the
+provider, and another caller would take the slot: one call too many in flight. A renewal that finds its lease
+gone (expired all the same, or deleted by hand) puts it back, so the count is right again at once.
 """
 
 import asyncio
 import logging
+import os
 import random
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -47,6 +58,16 @@ end
 return 0
 """
 
+# Extends a live lease; puts back one that is gone (its call is still running): 1 when it had to.
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl_ms = tonumber(ARGV[2])
+local added = redis.call('ZADD', KEYS[1], now + ttl_ms, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl_ms * 2)
+return added
+"""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -55,15 +76,100 @@ class Limits:
     tokens_per_minute: int = 0
 
 
-class RateLimiter:
-    """Admission for one annotator's calls; `async with limiter.slot(tokens):` around each call."""
+@dataclass
+class _Held:
+    renew: Any  # the renewal script on the limiter's blocking client
+    key: str
+    ttl_ms: int
+    due: float = field(default=0.0)
 
-    def __init__(self, client: aioredis.Redis, name: str, limits: Limits, *, lease_ttl_s: float = 30) -> None:
+
+class _Keeper:
+    """The process's lease renewer: one daemon thread renewing every lease held in this process."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child: the parent's thread and lock state do not carry over.
+        self._cond = threading.Condition()
+        self._held: dict[str, _Held] = {}
+        self._started = False
+
+    def hold(self, lease: str, held: _Held) -> None:
+        with self._cond:
+            if not self._started:
+                threading.Thread(target=self._run, name="ratelimit-renewer", daemon=True).start()
+                self._started = True
+            held.due = time.monotonic() + held.ttl_ms / 3000
+            self._held[lease] = held
+            self._cond.notify()
+
+    def drop(self, lease: str) -> None:
+        """Stop renewing the lease; when this returns, no renewal of it is running or will run."""
+        with self._cond:
+            self._held.pop(lease, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                due = [lease for lease, held in self._held.items() if held.due <= time.monotonic()]
+            for lease in due:
+                with self._cond:  # one renewal at a time under the lock: drop() waits for it to finish
+                    held = self._held.get(lease)
+                    if held is not None:
+                        held.due = time.monotonic() + self._renew(lease, held)
+            with self._cond:
+                soonest = min((h.due for h in self._held.values()), default=time.monotonic() + 60)
+                self._cond.wait(timeout=max(soonest - time.monotonic(), 0.001))
+
+    @staticmethod
+    def _renew(lease: str, held: _Held) -> float:
+        """Seconds until this lease's next renewal."""
+        try:
+            if held.renew(keys=[held.key], args=[lease, held.ttl_ms]) == 1:
+                log.warning("a rate-limit lease of %s had expired while its call ran; it counts again", held.key)
+        except RedisError as exc:  # the lease shortens: try again soon, well before it runs out
+            log.warning("could not renew a rate-limit lease of %s: %s", held.key, exc)
+            return min(1.0, held.ttl_ms / 10000)
+        except Exception:  # the thread renews every lease of the process: it must outlive any one failure
+            log.exception("renewing a rate-limit lease of %s failed", held.key)
+            return min(1.0, held.ttl_ms / 10000)
+        return held.ttl_ms / 3000
+
+
+_keeper = _Keeper()
+os.register_at_fork(after_in_child=_keeper._reset)
+
+
+class RateLimiter:
+    """Admission for one annotator's calls; `async with limiter.slot(tokens):` around each call.
+
+    `client` (asyncio) takes and releases leases on the caller's event loop; `renew_client` (blocking, same
+    Redis) is used by the process's renewal thread."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        renew_client: redis.Redis,
+        name: str,
+        limits: Limits,
+        *,
+        lease_ttl_s: float = 30,
+    ) -> None:
         self.client = client
+        self.renew_client = renew_client
         self.keys = [f"{name}:leases", f"{name}:rpm", f"{name}:tpm"]
         self.limits = limits
         self.lease_ttl_ms = int(lease_ttl_s * 1000)
         self._script = client.register_script(_ACQUIRE)
+        self._renew_script = renew_client.register_script(_RENEW)
+
+    @classmethod
+    def from_url(cls, url: str, name: str, limits: Limits, *, lease_ttl_s: float = 30) -> "RateLimiter":
+        # A renewal never waits long on a hung server: it gives up and tries again well within the lease.
+        renew_client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        return cls(aioredis.Redis.from_url(url), renew_client, name, limits, lease_ttl_s=lease_ttl_s)
 
     async def acquire(self, tokens: int) -> str:
         lease = uuid.uuid4().hex
@@ -89,15 +195,6 @@ class RateLimiter:
     async def release(self, lease: str) -> None:
         await self.client.zrem(self.keys[0], lease)
 
-    async def renew(self, lease: str) -> None:
-        """Push the lease's expiry forward; a holder that dies stops renewing and frees its slot."""
-        seconds, microseconds = await self.client.time()
-        now_ms = int(seconds) * 1000 + int(microseconds) // 1000
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.keys[0], {lease: now_ms + self.lease_ttl_ms}, xx=True)
-            pipe.pexpire(self.keys[0], self.lease_ttl_ms * 2)
-            await pipe.execute()
-
     def slot(self, tokens: int) -> "_Slot":
         return _Slot(self, tokens)
 
@@ -107,31 +204,14 @@ class _Slot:
         self.limiter = limiter
         self.tokens = tokens
         self.lease = ""
-        self._renewer: asyncio.Task[None] | None = None
-        self._done = asyncio.Event()
 
     async def __aenter__(self) -> None:
         self.lease = await self.limiter.acquire(self.tokens)
-        self._renewer = asyncio.get_running_loop().create_task(self._renew())
-
-    async def _renew(self) -> None:
-        # Short leases, renewed while the call runs (a call may wait out a long Retry-After). The renewer is told to
-        # stop, never cancelled: a Redis command cancelled at the wrong moment leaves its pooled connection in use
-        # for good, and enough of those exhaust the pool.
-        interval = self.limiter.lease_ttl_ms / 3000
-        while not self._done.is_set():
-            try:
-                await asyncio.wait_for(self._done.wait(), timeout=interval)
-                return
-            except TimeoutError:
-                pass
-            try:
-                await self.limiter.renew(self.lease)
-            except RedisError as exc:  # a missed renewal only shortens the lease: the next one tries again
-                log.warning("could not renew a rate-limit lease of %s: %s", self.limiter.keys[0], exc)
+        if self.limiter.limits.concurrency > 0:
+            _keeper.hold(self.lease, _Held(self.limiter._renew_script, self.limiter.keys[0], self.limiter.lease_ttl_ms))
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._done.set()
-        if self._renewer is not None:
-            await self._renewer  # at once, or when a renewal in flight returns
+        # Renewals stop first (waiting out one in progress), then the slot is given back: a renewal never runs
+        # after the release, which would put a lease nobody holds back for a whole lifetime.
+        _keeper.drop(self.lease)
         await self.limiter.release(self.lease)

@@ -342,7 +342,7 @@ def open_context(engine: Engine, annotator: Annotator, project: Project, documen
     limiters: dict[tuple[Any, ...], RateLimiter] = _local.__dict__.setdefault("limiters", {})
     limiter_key = (settings.client_redis_url, name, limits)
     if limiter_key not in limiters:
-        limiters[limiter_key] = RateLimiter(aioredis.Redis.from_url(settings.client_redis_url), name, limits)
+        limiters[limiter_key] = RateLimiter.from_url(settings.client_redis_url, name, limits)
     return CallContext(engine, annotator, project, document_id, provider=providers[key], limiter=limiters[limiter_key])
 
 

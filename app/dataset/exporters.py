@@ -3,7 +3,8 @@ memory at a time.
 
 Every writer takes an iterable of ExportDocument and yields bytes. Entities without a (non-blank) mention are
 not exported, with the relations that use them; entities are renumbered 0..n-1 in document order, which is
-the `index` of the JSONL and the vertexSet index of DocRED. A structurally broken record (offsets outside the
+the `index` of the JSONL and the vertexSet index of DocRED. A name the text does not contain is never exported:
+such an entity is named by its longest mention's text. A structurally broken record (offsets outside the
 text, a relation to an unknown entity, evidence outside the sentences) raises ExportError before any byte of
 that document is yielded.
 
@@ -81,7 +82,10 @@ def prepare(doc: ExportDocument) -> _Prepared:
         mentions = [m for m in entity.mentions if not text[m.start : m.end].isspace()]
         if mentions:
             position[index] = len(entities)
-            entities.append(entity if len(mentions) == len(entity.mentions) else _with_mentions(entity, mentions))
+            name = entity.name if entity.name and entity.name in text else _name_of(text, mentions)
+            if name != entity.name or len(mentions) != len(entity.mentions):
+                entity = ExportEntity(entity.index, entity.type, name, mentions, entity.provenance)
+            entities.append(entity)
         else:
             position[index] = -1
     relations = []
@@ -99,8 +103,9 @@ def prepare(doc: ExportDocument) -> _Prepared:
     return _Prepared(doc, sentences, entities, relations)
 
 
-def _with_mentions(entity: ExportEntity, mentions: list[ExportMention]) -> ExportEntity:
-    return ExportEntity(entity.index, entity.type, entity.name, mentions, entity.provenance)
+def _name_of(text: str, mentions: list[ExportMention]) -> str:
+    """The last guard against a stale name (one the text does not contain): the longest mention's text."""
+    return max((text[m.start : m.end].strip() for m in mentions), key=len)
 
 
 def trim(text: str, start: int, end: int) -> Span:

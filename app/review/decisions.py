@@ -215,6 +215,23 @@ def _set_entity_status(ctx: Context, entity: Entity, status: ItemStatus) -> None
             m.status = status
 
 
+def name_from_mentions(name: str, texts: list[str]) -> str:
+    """The name an entity with these mention texts (in text order) carries: its own while a mention still says
+    it, else the longest mention text (the first of the longest on ties) — never a string no mention says."""
+    if not texts or name in texts:
+        return name
+    return max(texts, key=len)
+
+
+def _follow_mentions(ctx: Context, entity: Entity) -> None:
+    """Re-derive the entity's name after its mentions changed (adjusted, moved, removed)."""
+    texts = [m.text for m in _mentions(ctx, entity.id or 0)]
+    name = name_from_mentions(entity.name, texts)
+    if name != entity.name:
+        ctx.changes.touch(entity)
+        entity.name = name
+
+
 def _label(entity: Entity) -> str:
     return f"{entity.name} ({entity.type})"
 
@@ -296,11 +313,23 @@ def _new_mention(ctx: Context, entity: Entity, start: int, end: int, sentence: i
     return mention
 
 
+def _given_name(ctx: Context) -> str | None:
+    """An explicit name at creation: a string of the document's text (a dataset never names what it does not
+    contain); it holds until the entity's mentions change, then the name follows them again."""
+    raw = ctx.params.get("name")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    name = raw.strip() if isinstance(raw, str) else ""
+    if not name or len(name) > 500 or name not in ctx.document.text:
+        raise InvalidInput.for_field("name", "`name` must be a piece of the document's text (up to 500 characters).")
+    return name
+
+
 def entity_create(ctx: Context, _item_id: int | None) -> str:
     start, end, sentence = span_of(ctx)
     etype = entity_type(ctx)
     _check_span_free(ctx, start, end)
-    entity = _new_entity(ctx, etype, str(ctx.params.get("name") or ctx.document.text[start:end])[:500])
+    entity = _new_entity(ctx, etype, _given_name(ctx) or ctx.document.text[start:end])
     _new_mention(ctx, entity, start, end, sentence)
     ctx.params["created_id"] = entity.id
     return f"created {_label(entity)} at {start}–{end}"
@@ -359,6 +388,7 @@ def entity_merge(ctx: Context, item_id: int | None) -> str:
         p.item_id = target.id or 0
     ctx.session.flush()
     _set_entity_status(ctx, target, ItemStatus.accepted)
+    _follow_mentions(ctx, target)
     ctx.changes.delete(source)
     return f"merged {_label(source)} into {_label(target)}"
 
@@ -369,6 +399,7 @@ def entity_add_mention(ctx: Context, item_id: int | None) -> str:
     _check_span_free(ctx, start, end)
     mention = _new_mention(ctx, entity, start, end, sentence)
     _set_entity_status(ctx, entity, ItemStatus.accepted)
+    _follow_mentions(ctx, entity)
     return f"added mention {mention.text!r} to {_label(entity)}"
 
 
@@ -386,6 +417,7 @@ def mention_adjust(ctx: Context, item_id: int | None) -> str:
     entity = ctx.session.get(Entity, mention.entity_id)
     assert entity is not None
     _set_entity_status(ctx, entity, ItemStatus.accepted)
+    _follow_mentions(ctx, entity)
     return f"mention {old!r} → {mention.text!r}"
 
 
@@ -398,6 +430,10 @@ def mention_delete(ctx: Context, item_id: int | None) -> str:
     mention: Mention = get_item(ctx, Mention, item_id)
     _only_mention(ctx, mention, "reject or delete the entity instead")
     ctx.changes.delete(mention)
+    ctx.session.flush()
+    entity = ctx.session.get(Entity, mention.entity_id)
+    assert entity is not None
+    _follow_mentions(ctx, entity)
     return f"removed mention {mention.text!r} at {mention.start}–{mention.end}"
 
 
@@ -412,6 +448,8 @@ def mention_split(ctx: Context, item_id: int | None) -> str:
     ctx.changes.touch(mention)
     mention.entity_id = entity.id or 0
     mention.status = ItemStatus.accepted
+    ctx.session.flush()
+    _follow_mentions(ctx, old)
     ctx.params["created_id"] = entity.id
     return f"split {mention.text!r} off {_label(old)} as {_label(entity)}"
 

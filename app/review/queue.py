@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import case, func, or_, update
 from sqlalchemy import select as columns
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Locked
@@ -60,10 +61,29 @@ def check_lock(session: Session, *, document: Document, user: User) -> User | No
 
 
 def take_lock(session: Session, *, document: Document, user: User, settings: ProjectSettings) -> None:
-    """Claim or renew the lock for `user` (after check_lock)."""
-    document.locked_by_id = user.id
-    document.locked_until = utcnow() + timedelta(minutes=settings.review_lock_minutes)
-    session.add(document)
+    """Claim or renew the lock for `user`: one conditional UPDATE, so that of two racing claims exactly one
+    wins (a read-then-write let both pass check_lock and the later write take the lock over); the other gets
+    the 423 of check_lock."""
+    now = utcnow()
+    until = now + timedelta(minutes=settings.review_lock_minutes)
+    free = or_(
+        col(Document.locked_by_id).is_(None),
+        col(Document.locked_by_id) == user.id,
+        col(Document.locked_until).is_(None),
+        col(Document.locked_until) <= now,
+    )
+    result = session.execute(
+        update(Document)
+        .where(col(Document.id) == document.id, free)
+        .values(locked_by_id=user.id, locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(document, ["locked_by_id", "locked_until"])
+        check_lock(session, document=document, user=user)
+        raise Locked(f"Document {document.id} was just claimed by another reviewer; pick another document.")
+    set_committed_value(document, "locked_by_id", user.id)
+    set_committed_value(document, "locked_until", until)
 
 
 def release_lock(session: Session, *, document: Document) -> None:

@@ -1,18 +1,26 @@
 """Rate limits in real Redis: concurrency across clients, requests per minute."""
 
 import asyncio
+import threading
 import time
 import uuid
+from typing import Any
 
+import httpx
+import pytest
 import redis.asyncio as aioredis
 
+from app.annotation.providers import Completion, ProviderError, call_with_retries
 from app.annotation.ratelimit import Limits, RateLimiter
 from app.config import get_settings
+from tests.fake_llm_server import FakeLLMServer, _Handler
 
 
 def _limiter(name: str, limits: Limits) -> tuple[aioredis.Redis, RateLimiter]:
-    client = aioredis.Redis.from_url(get_settings().client_redis_url)
-    return client, RateLimiter(client, f"{get_settings().redis_key_prefix}rl:{name}", limits)
+    limiter = RateLimiter.from_url(
+        get_settings().client_redis_url, f"{get_settings().redis_key_prefix}rl:{name}", limits
+    )
+    return limiter.client, limiter
 
 
 def test_concurrency_is_capped_across_independent_limiters() -> None:
@@ -101,37 +109,138 @@ def test_a_held_slot_is_renewed_so_nobody_takes_it_while_the_call_runs() -> None
     assert asyncio.run(main()) >= 0  # the second caller got the slot only after the first let go
 
 
-def test_a_renewal_in_flight_when_the_call_ends_is_let_finish_not_cancelled() -> None:
-    """Cancelling a Redis command at the wrong moment strands its pooled connection (redis-py takes it before its
-    own cleanup is in place); enough of those exhausted the annotator's pool and every later call failed."""
-    name = uuid.uuid4().hex
-    events: list[str] = []
+class _CountingProvider:
+    """A model call that counts itself in flight: retried (429), long (renewals needed), or stalling its event loop."""
 
-    async def main() -> tuple[int, int]:
-        client = aioredis.Redis.from_url(get_settings().client_redis_url)
-        limiter = RateLimiter(
-            client, f"{get_settings().redis_key_prefix}rl:{name}", Limits(concurrency=2), lease_ttl_s=0.03
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.done = 0
+
+    async def complete(self, *, kind: str, attempt: list[int], **_kwargs: Any) -> Completion:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            attempt[0] += 1
+            if kind == "retried" and attempt[0] == 1:
+                raise ProviderError("429 Too Many Requests", retryable=True, retry_after=0.05, status=429)
+            if kind == "stalls":
+                time.sleep(STALL_S)  # CPU work or a starved thread: this loop runs nothing meanwhile
+            else:
+                await asyncio.sleep(LONG_CALL_S)
+            with self.lock:
+                self.done += 1
+            return Completion(text="{}", input_tokens=1, output_tokens=1, finish="stop", latency_ms=1)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+LEASE_TTL_S = 0.5
+LONG_CALL_S = 0.7  # longer than a lease: it holds its slot only through renewals
+STALL_S = 1.2  # a stalled loop renews nothing for more than two lease lifetimes
+
+
+def test_the_limit_holds_across_threads_with_retries_long_calls_and_stalled_loops() -> None:
+    """Each thread stands for a worker thread: its own event loop, limiter and Redis connections. Before renewals
+    left the event loop, a stalled loop's lease expired while its call ran and a waiting thread took the slot."""
+    name = f"{get_settings().redis_key_prefix}rl:{uuid.uuid4().hex}"
+    limit, threads, calls_each = 3, 10, 3
+    provider = _CountingProvider()
+    kinds = ("stalls", "retried", "long")
+
+    async def worker(index: int) -> None:
+        limiter = RateLimiter.from_url(
+            get_settings().client_redis_url, name, Limits(concurrency=limit), lease_ttl_s=LEASE_TTL_S
         )
-        real_renew = limiter.renew
+        for call in range(calls_each):
+            async with limiter.slot(1):
+                await call_with_retries(
+                    provider,  # type: ignore[arg-type]
+                    base_delay=0.01,
+                    kind=kinds[(index + call) % len(kinds)],
+                    attempt=[0],
+                )
+        await limiter.client.aclose()
+        limiter.renew_client.close()
 
-        async def slow_renew(lease: str) -> None:  # a renewal that is still running when the call ends
-            events.append("renewing")
+    barrier = threading.Barrier(threads)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        asyncio.run(worker(index))
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=120)
+    assert provider.done == threads * calls_each
+    assert provider.peak == limit  # the limit was reached, and never passed
+
+
+def test_a_lease_that_expired_while_its_call_ran_counts_again_at_the_next_renewal() -> None:
+    name = uuid.uuid4().hex
+
+    async def main() -> tuple[int, bool]:
+        (c1, holder), (c2, other) = _limiter(name, Limits(concurrency=1)), _limiter(name, Limits(concurrency=1))
+        holder.lease_ttl_ms = other.lease_ttl_ms = 300
+        async with holder.slot(1):
+            await c1.delete(holder.keys[0])  # expired and swept, as after a stall longer than a lease
+            await asyncio.sleep(0.25)  # a renewal (every 100 ms) finds it gone and puts it back
+            leases = int(await c1.zcard(holder.keys[0]))
             try:
-                await asyncio.sleep(0.05)
-                await real_renew(lease)
-                events.append("renewed")
-            except asyncio.CancelledError:
-                events.append("cancelled")
-                raise
+                await asyncio.wait_for(other.acquire(1), timeout=0.3)
+                let_in = True
+            except TimeoutError:
+                let_in = False
+        for client in (c1, c2):
+            await client.aclose()
+        return leases, let_in
 
-        limiter.renew = slow_renew  # type: ignore[method-assign]
-        async with limiter.slot(1):
-            await asyncio.sleep(0.02)  # the first renewal starts after 10 ms and is in flight at exit
-        in_use = len(client.connection_pool._in_use_connections)  # type: ignore[attr-defined]
-        leases = await client.zcard(limiter.keys[0])
+    assert asyncio.run(main()) == (1, False)
+
+
+def test_a_released_lease_is_never_renewed_back() -> None:
+    """Renewals due all the time while slots come and go: none may put back a lease after its release."""
+    name = uuid.uuid4().hex
+
+    async def main() -> int:
+        client, limiter = _limiter(name, Limits(concurrency=4))
+        limiter.lease_ttl_ms = 30  # a renewal due every 10 ms
+
+        async def one() -> None:
+            async with limiter.slot(1):
+                await asyncio.sleep(0.012)
+
+        for _ in range(15):
+            await asyncio.gather(*(one() for _ in range(4)))
+        await asyncio.sleep(0.05)
+        leases = int(await client.zcard(limiter.keys[0]))
         await client.aclose()
-        return in_use, leases
+        return leases
 
-    in_use, leases = asyncio.run(main())
-    assert events == ["renewing", "renewed"]
-    assert (in_use, leases) == (0, 0)
+    assert asyncio.run(main()) == 0
+
+
+def test_the_fake_server_counts_a_call_in_flight_only_until_its_answer_goes_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bench reads its limiter check from this count. A handler thread slow to resume after writing its
+    answer (the machine is loaded) must not overlap the client's next call, which its slot rightly admitted."""
+    sent = _Handler._send_json
+
+    def slow_after_sending(self: _Handler, *args: Any, **kwargs: Any) -> None:
+        sent(self, *args, **kwargs)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(_Handler, "_send_json", slow_after_sending)
+    with FakeLLMServer() as server, httpx.Client() as client:
+        for _ in range(3):  # one call at a time, each new connection its own handler thread
+            r = client.post(
+                f"{server.openai_base_url}/chat/completions", json={"model": "m"}, headers={"Connection": "close"}
+            )
+            assert r.status_code == 200
+        assert server.max_in_flight == 1
