@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str | None = None
-    cookie_secure: bool = False
+    # Unset: cookies are Secure exactly when PUBLIC_URL is https; true/false overrides that.
+    cookie_secure: bool | None = None
+    # Strict-Transport-Security lifetime sent when PUBLIC_URL is https (0 sends none).
+    hsts_max_age_seconds: int = 365 * 24 * 3600
     session_max_age_seconds: int = 14 * 24 * 3600
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
@@ -43,6 +46,15 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.concord_data_dir.resolve()
+
+    @property
+    def https(self) -> bool:
+        """The public address is https: browsers reach Concord only over TLS."""
+        return (self.public_url or "").strip().lower().startswith("https://")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.https if self.cookie_secure is None else self.cookie_secure
 
     @property
     def embedded_database(self) -> bool:

@@ -80,9 +80,12 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("content-security-policy", csp)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                settings = get_settings()
+                if settings.https and settings.hsts_max_age_seconds > 0:
+                    headers.setdefault("strict-transport-security", f"max-age={settings.hsts_max_age_seconds}")
                 nonce = state.get("new_csrf_nonce")
                 if isinstance(nonce, str):
-                    secure = "; Secure" if get_settings().cookie_secure else ""
+                    secure = "; Secure" if settings.secure_cookies else ""
                     headers.append("set-cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}")
             await send(message)
 
