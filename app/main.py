@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -23,6 +23,7 @@ from app.gc_tuning import tune_gc
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
+from app.request_limits import integers_in_range
 from app.review import api as review_api
 from app.review import pages as review_pages
 from app.templating import render
@@ -104,6 +105,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(integers_in_range)],
     )
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
