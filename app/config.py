@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
     max_upload_bytes: int = 8 * 1024**3
+    # Every other request body (JSON, forms). The largest real one is a project's label schema with its
+    # guidelines, tens of KB; 2 MiB leaves room for long guidelines and caps what a client can make us hold.
+    max_body_bytes: int = 2 * 1024**2
     # A job whose worker died is delivered again after this long (it must exceed the longest job).
     job_visibility_timeout_seconds: int = 2 * 3600
     # Model keys and endpoints for the LLM annotators; per-annotator CONCORD_ANNOTATOR_<NAME>_API_KEY /

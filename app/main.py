@@ -23,7 +23,7 @@ from app.gc_tuning import tune_gc
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
-from app.request_limits import integers_in_range
+from app.request_limits import BodyLimitMiddleware, integers_in_range
 from app.review import api as review_api
 from app.review import pages as review_pages
 from app.templating import render
@@ -117,5 +117,6 @@ def create_app() -> FastAPI:
     def api_docs(request: Request) -> Response:
         return render(request, "api_docs.html")
 
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

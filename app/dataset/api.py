@@ -16,7 +16,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput, PayloadTooLarge
 from app.models import DatasetSnapshot
 from app.project.service import get_project
-from app.request_limits import StoredInt
+from app.request_limits import StoredInt, own_body_limit
 
 router = APIRouter(prefix="/api/v1", tags=["dataset"])
 MAX_PREDICTIONS_BYTES = 256 * 1024**2
@@ -125,6 +125,7 @@ async def _read_limited(source: UploadFile | None, what: str) -> bytes | None:
 
 
 @router.post("/snapshots/{snapshot_id}/evaluate")
+@own_body_limit
 async def evaluate(
     snapshot_id: int,
     request: Request,
