@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 14 * 24 * 3600
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
+    # A secret that lets a monitor run /healthz?deep=1 without an admin account (Authorization: Bearer ...).
+    health_token: SecretStr | None = None
+    # The deep check runs at most once per this interval; callers in between get its last answer.
+    health_deep_interval_seconds: float = 10.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
     max_upload_bytes: int = 8 * 1024**3

@@ -20,6 +20,7 @@ from app.dataset import api as dataset_api
 from app.dataset import pages as dataset_pages
 from app.errors import install_error_handlers
 from app.gc_tuning import tune_gc
+from app.health import install_deep_check
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
@@ -108,6 +109,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(integers_in_range)],
     )
     install_error_handlers(app)
+    install_deep_check(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     for router in ROUTERS:

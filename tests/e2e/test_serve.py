@@ -1,6 +1,7 @@
 """The README's run command and the production configuration, as real processes."""
 
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -23,7 +24,17 @@ def test_fresh_data_dir_gets_secret_key_database_broker_and_first_admin(embedded
 
 
 def test_deep_health_check_round_trips_a_job_through_the_worker(live_concord: LiveConcord) -> None:
-    response = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
+    anonymous = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
+    assert anonymous.status_code == 401
+    username = f"ops-{secrets.token_hex(4)}"
+    created = run_cli(
+        ["create-user", "--username", username, "--role", "admin"], live_concord.env, stdin=secrets.token_urlsafe(18)
+    )
+    assert created.returncode == 0, created.stderr
+    token = run_cli(["token", "create", "--username", username], live_concord.env).stdout.strip().splitlines()[-1]
+    response = httpx.get(
+        live_concord.url + "/healthz", params={"deep": 1}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ok"
