@@ -160,7 +160,10 @@ def test_a_second_serve_on_a_data_directory_in_use_refuses_naming_the_pid(embedd
     assert httpx.get(embedded_concord.url + "/healthz", timeout=10).status_code == 200  # the first one is untouched
 
 
-def test_sigterm_to_serve_alone_stops_workers_and_redis_and_frees_the_directory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_serve_alone_stops_workers_and_redis_and_frees_the_directory(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     data_dir = tmp_path / "concord-data"
     # A pre-existing data directory that others could read: serve takes that access away.
     data_dir.mkdir(mode=0o755)
@@ -175,7 +178,7 @@ def test_sigterm_to_serve_alone_stops_workers_and_redis_and_frees_the_directory(
         assert _mode(data_dir / "notes.txt") == 0o600
         commands = " ".join(children.values())
         assert "redis-server" in commands and "celery" in commands, children
-        os.kill(live.process.pid, signal.SIGTERM)  # the serve process only, not its process group
+        os.kill(live.process.pid, signum)  # the serve process only, not its process group
         live.process.wait(timeout=90)
         deadline = time.monotonic() + 30
         while any(alive(pid) for pid in children) and time.monotonic() < deadline:
