@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -61,12 +60,25 @@ def _worker_command(concurrency: int, name: str, queues: str = "concord", pool: 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.data_dir import DataDirInUse, DataDirLock, make_private
     from app.embedded_broker import EmbeddedRedis
+    from app.process_family import exit_on_sigterm, stop_children
 
+    exit_on_sigterm()
     settings = get_settings()
     os.environ["CONCORD_DATA_DIR"] = str(settings.data_dir)  # the worker child resolves the same directory
+    make_private(settings.data_dir)
+    # Web processes of a production setup share the data directory; an embedded stack owns it.
+    lock = DataDirLock(settings.data_dir) if settings.embedded_database or settings.embedded_broker else None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except DataDirInUse as exc:
+            return _fail(str(exc))
+    # The children inherit the lock: while any of them lives, no second stack starts on this directory.
+    inherited = (lock.fd,) if lock is not None and lock.fd is not None else ()
     settings.resolved_secret_key()
-    broker = EmbeddedRedis(settings) if settings.embedded_broker else None
+    broker = EmbeddedRedis(settings, pass_fds=inherited) if settings.embedded_broker else None
     workers: list[subprocess.Popen[bytes]] = []
     try:
         if broker is not None:
@@ -79,9 +91,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             _out("First run: preparing the demo project (sample batch, builtin annotators)…")
             create_demo_project(get_engine())
         if not args.no_worker:
-            workers.append(subprocess.Popen(_worker_command(args.worker_concurrency, "embedded@%h")))  # noqa: S603
+            cpu = _worker_command(args.worker_concurrency, "embedded@%h")
+            workers.append(subprocess.Popen(cpu, pass_fds=inherited))  # noqa: S603
             llm = _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads")
-            workers.append(subprocess.Popen(llm))  # noqa: S603
+            workers.append(subprocess.Popen(llm, pass_fds=inherited))  # noqa: S603
         url = settings.public_url or f"http://{args.host}:{args.port}/"
         _out(f"Concord is starting at {url}")
         _out(
@@ -101,15 +114,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             proxy_headers=True,
         )
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        if broker is not None:
-            broker.stop()
+        stop_children(workers, broker)
+        if lock is not None:
+            lock.release()
     return 0
 
 
@@ -131,7 +138,9 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if settings.embedded_database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from app.data_dir import make_private
+
+        make_private(settings.data_dir)
     migrations.upgrade(settings.sqlalchemy_url)
     _out("database is up to date")
     return 0
@@ -330,7 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.data_dir import PRIVATE_UMASK
+
     args = build_parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # inherited by the workers and Redis this process starts
     code: int = args.func(args)
     return code
 

@@ -24,13 +24,23 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str | None = None
-    cookie_secure: bool = False
+    # Unset: cookies are Secure exactly when PUBLIC_URL is https; true/false overrides that.
+    cookie_secure: bool | None = None
+    # Strict-Transport-Security lifetime sent when PUBLIC_URL is https (0 sends none).
+    hsts_max_age_seconds: int = 365 * 24 * 3600
     session_max_age_seconds: int = 14 * 24 * 3600
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
+    # A secret that lets a monitor run /healthz?deep=1 without an admin account (Authorization: Bearer ...).
+    health_token: SecretStr | None = None
+    # The deep check runs at most once per this interval; callers in between get its last answer.
+    health_deep_interval_seconds: float = 10.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_key_prefix: str = "concord:"
     max_upload_bytes: int = 8 * 1024**3
+    # Every other request body (JSON, forms). The largest real one is a project's label schema with its
+    # guidelines, tens of KB; 2 MiB leaves room for long guidelines and caps what a client can make us hold.
+    max_body_bytes: int = 2 * 1024**2
     # A job whose worker died is delivered again after this long (it must exceed the longest job).
     job_visibility_timeout_seconds: int = 2 * 3600
     # Model keys and endpoints for the LLM annotators; per-annotator CONCORD_ANNOTATOR_<NAME>_API_KEY /
@@ -43,6 +53,15 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.concord_data_dir.resolve()
+
+    @property
+    def https(self) -> bool:
+        """The public address is https: browsers reach Concord only over TLS."""
+        return (self.public_url or "").strip().lower().startswith("https://")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.https if self.cookie_secure is None else self.cookie_secure
 
     @property
     def embedded_database(self) -> bool:

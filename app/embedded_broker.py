@@ -14,8 +14,9 @@ from app.config import Settings
 class EmbeddedRedis:
     """Starts (or reuses) a private Redis for one data directory; stops it only if it started it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, pass_fds: tuple[int, ...] = ()) -> None:
         self.settings = settings
+        self.pass_fds = pass_fds
         self.socket = settings.redis_socket_path
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -55,7 +56,8 @@ class EmbeddedRedis:
             )
             + "\n"
         )
-        self.process = subprocess.Popen([executable, str(config)])  # noqa: S603 - our own bundled binary
+        command = [executable, str(config)]
+        self.process = subprocess.Popen(command, pass_fds=self.pass_fds)  # noqa: S603 - our own bundled binary
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._alive():
@@ -75,6 +77,7 @@ class EmbeddedRedis:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
         self.process = None
 
 

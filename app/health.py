@@ -1,16 +1,25 @@
 """Health checks: database and broker reachable, and (deep) a job's round trip through a worker."""
 
+import asyncio
+import hmac
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import redis
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.db import get_engine, session_scope
+from app.auth import service as auth_service
+from app.config import get_settings
+from app.db import SessionDep, get_engine, session_scope
+from app.errors import Forbidden, Unauthorized
 from app.jobs import enqueue
-from app.models import HealthProbe
+from app.models import HealthProbe, User
 from app.redis_client import get_redis
 
 router = APIRouter(tags=["health"])
@@ -66,8 +75,73 @@ def health_report(deep: bool) -> dict[str, str]:
     return report
 
 
+class SharedCheck:
+    """Runs a slow check at most once at a time and at most once per interval; every caller meanwhile shares
+    its answer. Callers wait without holding a thread: a burst of probes cannot exhaust the web server."""
+
+    def __init__(self, check: Callable[[], dict[str, str]], min_interval: float) -> None:
+        self.check = check
+        self.min_interval = min_interval
+        self.runs = 0
+        self._lock = threading.Lock()
+        self._current: Future[dict[str, str]] | None = None
+        self._finished_at = float("-inf")
+
+    async def report(self) -> dict[str, str]:
+        with self._lock:
+            current = self._current
+            stale = current is not None and current.done() and time.monotonic() - self._finished_at >= self.min_interval
+            if current is None or stale:
+                current = self._current = Future()
+                self.runs += 1
+                threading.Thread(target=self._run, args=(current,), name="deep-health", daemon=True).start()
+        # A concurrent future, not an asyncio task: callers on any event loop can wait for it.
+        return await asyncio.wrap_future(current)
+
+    def _run(self, future: Future[dict[str, str]]) -> None:
+        try:
+            result = self.check()
+        except Exception as exc:
+            result = {"worker": f"error: {type(exc).__name__}", "status": "error"}
+        self._finished_at = time.monotonic()
+        future.set_result(result)
+
+
+def install_deep_check(app: FastAPI) -> None:
+    """One shared deep check per web process."""
+    app.state.deep_health = SharedCheck(lambda: health_report(True), get_settings().health_deep_interval_seconds)
+
+
+def authorize_deep_check(request: Request, session: Session) -> None:
+    """The deep check costs a job and up to 10 s: admins (session or API token) or HEALTH_TOKEN only."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() == "bearer" and secret:
+        configured = get_settings().health_token
+        if configured is not None and hmac.compare_digest(secret.encode(), configured.get_secret_value().encode()):
+            return
+        user: User | None = auth_service.user_from_api_token(session, secret)
+    else:
+        user = auth_service.user_from_session_cookie(session, request.cookies.get(auth_service.SESSION_COOKIE)).user
+    if user is None:
+        raise Unauthorized(
+            "The deep health check needs an admin's session or API token, or HEALTH_TOKEN, "
+            "sent as 'Authorization: Bearer <token>'. Plain /healthz needs none.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not user.is_admin:
+        raise Forbidden("The deep health check is for admins.")
+
+
 @router.get("/healthz")
-def healthz(deep: bool = False) -> JSONResponse:
-    """Liveness (`/healthz`) and a job round trip through a worker (`/healthz?deep=1`)."""
-    report = health_report(deep)
+async def healthz(request: Request, session: SessionDep, deep: bool = False) -> JSONResponse:
+    """Liveness (`/healthz`, anyone) and a job round trip through a worker (`/healthz?deep=1`, admins or
+    HEALTH_TOKEN; at most one at a time and one per HEALTH_DEEP_INTERVAL_SECONDS, shared by every caller)."""
+    if deep:
+        await run_in_threadpool(authorize_deep_check, request, session)
+        # End the transaction first: on SQLite a token's last-use write holds the lock the probe needs.
+        await run_in_threadpool(session.commit)
+        report = await request.app.state.deep_health.report()
+    else:
+        report = await run_in_threadpool(health_report, False)
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)

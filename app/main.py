@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -21,9 +21,11 @@ from app.dataset import api as dataset_api
 from app.dataset import pages as dataset_pages
 from app.errors import install_error_handlers
 from app.gc_tuning import tune_gc
+from app.health import install_deep_check
 from app.health import router as health_router
 from app.project import api as project_api
 from app.project import pages as project_pages
+from app.request_limits import BodyLimitMiddleware, integers_in_range
 from app.review import api as review_api
 from app.review import pages as review_pages
 from app.templating import render
@@ -82,9 +84,12 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("content-security-policy", csp)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                settings = get_settings()
+                if settings.https and settings.hsts_max_age_seconds > 0:
+                    headers.setdefault("strict-transport-security", f"max-age={settings.hsts_max_age_seconds}")
                 nonce = state.get("new_csrf_nonce")
                 if isinstance(nonce, str):
-                    secure = "; Secure" if get_settings().cookie_secure else ""
+                    secure = "; Secure" if settings.secure_cookies else ""
                     headers.append("set-cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}")
             await send(message)
 
@@ -103,8 +108,10 @@ def create_app() -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(integers_in_range)],
     )
     install_error_handlers(app)
+    install_deep_check(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     for router in ROUTERS:
@@ -114,5 +121,6 @@ def create_app() -> FastAPI:
     def api_docs(request: Request) -> Response:
         return render(request, "api_docs.html")
 
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -40,7 +40,7 @@ def set_session_cookie(response: Response, cookie: str) -> None:
         max_age=settings.session_max_age_seconds,
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         path="/",
     )
 

@@ -13,11 +13,13 @@ from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentSummary
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project
+from app.request_limits import own_body_limit
 
 router = APIRouter(prefix="/api/v1", tags=["batches"])
 
 
 @router.post("/projects/{project_id}/batches", status_code=202, response_model=BatchCreated)
+@own_body_limit
 async def upload_batch(request: Request, project_id: int, session: SessionDep, user: ApiAdmin) -> BatchCreated:
     """Upload a crawl file (multipart field `file`, optional `format`); ingestion runs in the background."""
     project = await run_in_threadpool(get_project, session, project_id)

@@ -11,12 +11,14 @@ from app.crawl_batch import service
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project, settings_of
+from app.request_limits import own_body_limit
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.post("/projects/{project_id}/batches", response_class=HTMLResponse)
+@own_body_limit
 async def upload_batch(request: Request, project_id: int, session: SessionDep, user: AdminUser) -> Response:
     """The upload form posts here with htmx; the answer sends the browser to the batch page."""
     project = await run_in_threadpool(get_project, session, project_id)

@@ -20,6 +20,8 @@ from app.models.types import utcnow
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
 FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})
 MAX_PER_PAGE = 200
+# Far beyond any real listing, and small enough that the row offset fits a 64-bit integer.
+MAX_PAGE = 1_000_000_000
 
 
 def upload_dir(project_id: int) -> Path:
@@ -145,10 +147,10 @@ def list_documents(
     """Documents of a project, newest first, filtered by batch, status and a title/URL search."""
     if status is not None and status not in DocumentStatus.__members__:
         raise InvalidInput.for_field("status", f"Unknown status {status!r}; use one of {', '.join(DocumentStatus)}.")
-    if page < 1:
-        raise InvalidInput.for_field("page", "Pages start at 1.")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput.for_field("page", f"page must be a whole number from 1 to {MAX_PAGE:,}.")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput.for_field("per_page", f"Use 1 to {MAX_PER_PAGE}.")
+        raise InvalidInput.for_field("per_page", f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.")
     conditions: list[ColumnElement[bool]] = [col(Document.project_id) == project_id]
     if batch_id is not None:
         conditions.append(col(Document.batch_id) == batch_id)

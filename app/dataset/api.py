@@ -16,6 +16,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput, PayloadTooLarge
 from app.models import DatasetSnapshot
 from app.project.service import get_project
+from app.request_limits import StoredInt, own_body_limit
 
 router = APIRouter(prefix="/api/v1", tags=["dataset"])
 MAX_PREDICTIONS_BYTES = 256 * 1024**2
@@ -45,10 +46,10 @@ class SnapshotRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=200)
-    seed: int = 0
+    seed: StoredInt = 0
     split: dict[str, float] | None = Field(default=None, description='e.g. {"train": 0.8, "dev": 0.1, "test": 0.1}')
     status: str = "curated"
-    batch: int | None = None
+    batch: StoredInt | None = None
 
 
 def snapshot_view(snapshot: DatasetSnapshot) -> dict[str, Any]:
@@ -124,6 +125,7 @@ async def _read_limited(source: UploadFile | None, what: str) -> bytes | None:
 
 
 @router.post("/snapshots/{snapshot_id}/evaluate")
+@own_body_limit
 async def evaluate(
     snapshot_id: int,
     request: Request,

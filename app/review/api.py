@@ -11,6 +11,7 @@ from app.db import SessionDep
 from app.models import Document
 from app.models.document import BlindReview
 from app.project.service import get_project, settings_of
+from app.request_limits import StoredInt
 from app.review import blind, queue, service
 from app.review.blind import RecallSummary
 from app.review.service import Outcome
@@ -24,15 +25,15 @@ class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     item: str = Field(description="entity | mention | relation | document")
-    id: int | None = Field(default=None, description="the item's id (absent for create)")
+    id: StoredInt | None = Field(default=None, description="the item's id (absent for create)")
     action: str = Field(description="accept, reject, retype, create, delete, merge, swap, evidence, ...")
-    version: int = Field(description="the document version the client saw; 409 if it changed since")
+    version: StoredInt = Field(description="the document version the client saw; 409 if it changed since")
 
 
 class VersionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int
+    version: StoredInt
 
 
 def outcome_view(outcome: Outcome) -> dict[str, Any]:

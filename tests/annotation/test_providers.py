@@ -94,9 +94,17 @@ def test_happy_path_returns_content_tokens_and_stop(server: FakeLLMServer, name:
     assert parse_model_json(completion.text, AnnotationOutput).entities[0].name == "李白"
     assert completion.input_tokens > 0
     assert completion.output_tokens > 0
-    assert completion.latency_ms >= 0
     assert completion.raw is not None
     assert server.calls(name) == 1
+
+
+@BOTH
+def test_latency_is_the_time_the_server_took_in_milliseconds(name: str) -> None:
+    with FakeLLMServer(latency=0.4) as slow:
+        completion = complete(build(name, slow))
+    assert completion.finish == "stop"
+    # At least the server's delay; at most a generous allowance for a busy machine (not seconds or µs).
+    assert 400 <= completion.latency_ms < 4000
 
 
 def test_openai_json_schema_request_shape(server: FakeLLMServer) -> None:

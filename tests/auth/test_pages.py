@@ -184,3 +184,52 @@ def test_one_time_password_must_be_replaced_before_anything_else(session: Sessio
     )
     assert good.status_code == 303
     assert app_client.get("/projects").status_code == 200
+
+
+def _cookie(response_headers: list[tuple[str, str]], name: str) -> str:
+    [cookie] = [v for k, v in response_headers if k.lower() == "set-cookie" and v.startswith(name + "=")]
+    return cookie
+
+
+@pytest.mark.parametrize(
+    ("public_url", "cookie_secure", "secure", "hsts"),
+    [
+        ("https://concord.example.org/", None, True, True),
+        ("HTTPS://concord.example.org", None, True, True),
+        ("http://concord.example.org/", None, False, False),
+        (None, None, False, False),
+        (None, True, True, False),  # COOKIE_SECURE=true behind a proxy that does not say PUBLIC_URL
+        ("https://concord.example.org/", False, False, True),  # an explicit false wins for cookies only
+    ],
+)
+def test_cookies_are_secure_and_hsts_sent_when_the_public_url_is_https(
+    session: Session,
+    app_client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    public_url: str | None,
+    cookie_secure: bool | None,
+    secure: bool,
+    hsts: bool,
+) -> None:
+    monkeypatch.setattr(get_settings(), "public_url", public_url)
+    monkeypatch.setattr(get_settings(), "cookie_secure", cookie_secure)
+    app_client.base_url = "https://testserver"  # type: ignore[assignment] # a Secure cookie travels over https only
+    make_user(session)
+    page = app_client.get("/login")
+    csrf_cookie = _cookie(page.headers.multi_items(), "concord_csrf")
+    signed_in = login(app_client)
+    assert signed_in.status_code == 303
+    session_cookie = _cookie(signed_in.headers.multi_items(), "concord_session")
+    for cookie in (csrf_cookie, session_cookie):
+        assert ("; secure" in cookie.lower()) is secure, cookie
+    for response in (page, signed_in, app_client.get("/projects"), app_client.get("/healthz")):
+        if hsts:
+            assert response.headers["strict-transport-security"] == f"max-age={365 * 24 * 3600}"
+        else:
+            assert "strict-transport-security" not in response.headers
+
+
+def test_hsts_can_be_turned_off(session: Session, app_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "public_url", "https://concord.example.org/")
+    monkeypatch.setattr(get_settings(), "hsts_max_age_seconds", 0)
+    assert "strict-transport-security" not in app_client.get("/login").headers

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.dataset.docred_official_eval import official_evaluate
 from tests.live_server import LiveConcord, run_cli
+
+pytestmark = pytest.mark.e2e
 
 SAMPLE = Path(__file__).resolve().parents[2] / "app" / "demo" / "sample_batch.jsonl"
 

@@ -1,14 +1,20 @@
 """The README's run command and the production configuration, as real processes."""
 
 import os
+import secrets
+import signal
 import stat
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.live_server import ROOT, LiveConcord, concord_env, run_cli
+from tests.live_server import ROOT, LiveConcord, alive, concord_env, descendants, free_port, run_cli
+
+pytestmark = pytest.mark.e2e
 
 
 def test_fresh_data_dir_gets_secret_key_database_broker_and_first_admin(embedded_concord: LiveConcord) -> None:
@@ -23,7 +29,17 @@ def test_fresh_data_dir_gets_secret_key_database_broker_and_first_admin(embedded
 
 
 def test_deep_health_check_round_trips_a_job_through_the_worker(live_concord: LiveConcord) -> None:
-    response = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
+    anonymous = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
+    assert anonymous.status_code == 401
+    username = f"ops-{secrets.token_hex(4)}"
+    created = run_cli(
+        ["create-user", "--username", username, "--role", "admin"], live_concord.env, stdin=secrets.token_urlsafe(18)
+    )
+    assert created.returncode == 0, created.stderr
+    token = run_cli(["token", "create", "--username", username], live_concord.env).stdout.strip().splitlines()[-1]
+    response = httpx.get(
+        live_concord.url + "/healthz", params={"deep": 1}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ok"
@@ -115,3 +131,66 @@ def test_serve_refuses_an_unmigrated_production_database(tmp_path: pytest.TempPa
     live = LiveConcord(tmp_path / "data", DATABASE_URL=url, REDIS_URL=E2E_REDIS_URL)  # type: ignore[operator]
     with pytest.raises(RuntimeError, match="run `concord migrate` first"):
         live.start(timeout=30)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_data_directory_and_its_files_are_private(embedded_concord: LiveConcord) -> None:
+    data = embedded_concord.data_dir
+    assert _mode(data) == 0o700
+    expected = ["concord.db", "secret_key", "appendonly.aof", "redis.conf", "redis.log", "concord.pid"]
+    assert set(expected) <= {p.name for p in data.iterdir()}, sorted(p.name for p in data.iterdir())
+    for path in data.iterdir():
+        if path.is_dir():
+            assert _mode(path) == 0o700, path.name
+        elif not path.is_socket():
+            assert _mode(path) == 0o600, f"{path.name} is {oct(_mode(path))}"  # concord.db-wal/-shm too
+
+
+def test_a_second_serve_on_a_data_directory_in_use_refuses_naming_the_pid(embedded_concord: LiveConcord) -> None:
+    assert embedded_concord.process is not None
+    started = time.monotonic()
+    second = run_cli(["serve", "--port", str(free_port())], embedded_concord.env)
+    assert time.monotonic() - started < 60
+    assert second.returncode == 1
+    assert f"PID {embedded_concord.process.pid}" in second.stderr
+    assert str(embedded_concord.data_dir) in second.stderr
+    assert httpx.get(embedded_concord.url + "/healthz", timeout=10).status_code == 200  # the first one is untouched
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_serve_alone_stops_workers_and_redis_and_frees_the_directory(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    data_dir = tmp_path / "concord-data"
+    # A pre-existing data directory that others could read: serve takes that access away.
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    (data_dir / "notes.txt").write_text("old")
+    (data_dir / "notes.txt").chmod(0o644)
+    live = LiveConcord(data_dir, extra_args=["--no-demo"]).start()
+    assert live.process is not None
+    children = descendants(live.process.pid)
+    try:
+        assert _mode(data_dir) == 0o700
+        assert _mode(data_dir / "notes.txt") == 0o600
+        commands = " ".join(children.values())
+        assert "redis-server" in commands and "celery" in commands, children
+        os.kill(live.process.pid, signum)  # the serve process only, not its process group
+        live.process.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        survivors = {pid: cmd for pid, cmd in children.items() if alive(pid)}
+        assert survivors == {}
+        # The lock file still names the old PID; nothing holds it, so a new start takes it over.
+        assert (data_dir / "concord.pid").read_text().strip() == str(live.process.pid)
+        again = LiveConcord(data_dir, extra_args=["--no-demo"]).start()
+        again.stop()
+    finally:
+        live.stop()
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)  # what the bug would leave behind

@@ -137,14 +137,47 @@ def test_script_payload_in_a_project_name_renders_inert(session: Session, app_cl
         assert 'onerror="alert(2)"' not in html
 
 
+STRICT_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    parsed: dict[str, list[str]] = {}
+    for part in csp.split(";"):
+        name, *sources = part.split()
+        assert name not in parsed, f"{name} given twice"
+        parsed[name] = sources
+    return parsed
+
+
 def test_pages_send_a_strict_content_security_policy(session: Session, app_client: TestClient) -> None:
-    response = app_client.get("/login")
-    csp = response.headers["content-security-policy"]
-    assert "script-src 'self'" in csp
-    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
-    assert "<script>" not in response.text  # no inline scripts at all
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["vary"] == "HX-Request"
+    make_user(session)
+    login(app_client)
+    for path in ("/login", "/projects", "/api/v1/openapi.json", "/healthz", "/no-such-page"):
+        response = app_client.get(path)
+        # Every directive, exactly: a new source or a lost directive fails here.
+        assert _directives(response.headers["content-security-policy"]) == STRICT_CSP, path
+        assert response.headers["x-frame-options"] == "DENY", path  # framing refused twice over
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["cross-origin-opener-policy"] == "same-origin"
+        assert response.headers["permissions-policy"] == "camera=(), microphone=(), geolocation=()"
+    page = app_client.get("/login")
+    assert "<script>" not in page.text  # no inline scripts at all
+    assert page.headers["vary"] == "HX-Request"
+    # Swagger UI alone may set style attributes; its scripts and everything else stay as strict.
+    docs = _directives(app_client.get("/api/docs").headers["content-security-policy"])
+    assert docs == {**STRICT_CSP, "style-src": ["'self'", "'unsafe-inline'"]}
 
 
 def test_schema_css_carries_only_validated_colors(session: Session, app_client: TestClient) -> None:
