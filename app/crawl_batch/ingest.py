@@ -39,6 +39,8 @@ MAX_DUPLICATE_URLS = 1000
 LOAD_CHUNK = 4096
 # Documents signed by an older MinHash scheme are re-signed from their texts this many at a time.
 RESIGN_CHUNK = 256
+# A resumed slice works at least this many times as long as it took to read up to its checkpoint.
+SKIP_FACTOR = 5
 # The batch option holding the number of the slice being ingested (see _pause_for_others).
 _SLICE = "ingest_slice"
 
@@ -190,6 +192,12 @@ def _consume_items(engine: Engine, run: _Run, items: Iterator[RawRecord | Record
             seen += 1
             if seen <= resume_after:
                 continue
+            if seen == resume_after + 1 and resume_after:
+                # A resumed slice reads its file again up to the checkpoint: it lasts long enough for that reading
+                # to stay a small share of its time.
+                skipped = time.monotonic() - started
+                slice_seconds = slice_seconds and max(slice_seconds, SKIP_FACTOR * skipped)
+                started = last_flush = time.monotonic()
             chunk.append(item)
             if len(chunk) < PROCESS_RECORDS:
                 continue
