@@ -19,8 +19,10 @@ from app.config import get_settings
 from app.crawl_batch import ingest
 from app.crawl_batch.extraction import extract_main_text
 from app.crawl_batch.extraction_sandbox import extract_with_time_limit
+from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.ingest import ingest_batch
 from app.crawl_batch.markup_limits import nesting_depth
+from app.crawl_batch.pipeline import IngestPolicy, Skipped, process_record
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import BatchStatus, CrawlBatch, Project
@@ -74,6 +76,14 @@ def test_nesting_depth_of_200000_levels_takes_well_under_a_second() -> None:
     started = time.monotonic()
     assert nesting_depth(html) == 200_000
     assert time.monotonic() - started < 1.0
+
+
+def test_the_pipeline_skips_a_page_over_the_depth_limit_before_extracting_it() -> None:
+    policy = IngestPolicy(max_html_depth=100)
+    deep = process_record(RawRecord(kind="html", offset=0, content_bytes=_nested(101)), policy)
+    assert deep == Skipped("skipped: HTML nested 101 levels deep (limit 100)")
+    shallow = process_record(RawRecord(kind="html", offset=0, content_bytes=_good(1)), policy)
+    assert not isinstance(shallow, Skipped)
 
 
 @pytest.mark.parametrize(
