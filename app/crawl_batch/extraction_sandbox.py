@@ -20,15 +20,12 @@ import orjson
 
 from app.crawl_batch.extraction import Extracted, Extractor, extract_main_text
 
-log = logging.getLogger(__name__)
-
-
 _READY = b"ready"
 _STARTUP_SECONDS = 120
 
 
-class ExtractionTimeoutError(Exception):
-    """Main-text extraction of one page took longer than the limit and was stopped."""
+class ExtractionStoppedError(Exception):
+    """Main-text extraction of one page was stopped: it took longer than the limit, or the parser crashed."""
 
 
 class _Helper:
@@ -51,10 +48,16 @@ class _Helper:
             raise RuntimeError(f"the extraction helper did not start within {_STARTUP_SECONDS} s")
 
     def extract(self, html: str, url: str | None, extractor: Extractor, timeout: float) -> Extracted:
-        self.connection.send_bytes(orjson.dumps([url, extractor]) + b"\n" + html.encode("utf-8", "surrogatepass"))
-        if not self.connection.poll(timeout):
-            raise ExtractionTimeoutError(f"main-text extraction took over {timeout:g} s")
-        title, _, text = self.connection.recv_bytes().decode("utf-8", "surrogatepass").partition("\x00")
+        try:
+            self.connection.send_bytes(orjson.dumps([url, extractor]) + b"\n" + html.encode("utf-8", "surrogatepass"))
+            if not self.connection.poll(timeout):
+                raise ExtractionStoppedError(f"main-text extraction took over {timeout:g} s (limit {timeout:g} s)")
+            answer = self.connection.recv_bytes()
+        except (EOFError, OSError):
+            # A parser that crashes on a hostile page takes the helper down, no longer the worker.
+            code = self.process.wait()
+            raise ExtractionStoppedError(f"main-text extraction crashed (its process ended with code {code})") from None
+        title, _, text = answer.decode("utf-8", "surrogatepass").partition("\x00")
         return Extracted(title=title[1:] if title else None, text=text, extractor=extractor)
 
     def close(self) -> None:
@@ -68,7 +71,8 @@ _local = threading.local()
 
 
 def extract_with_time_limit(html: str, *, url: str | None, extractor: Extractor, seconds: float) -> Extracted:
-    """extract_main_text in the helper process; raise ExtractionTimeoutError (the helper killed) past the limit."""
+    """extract_main_text in the helper process; raise ExtractionStoppedError past the limit (the helper is killed)
+    or when the helper crashed."""
     if extractor not in ("resiliparse", "trafilatura"):
         raise ValueError(f"unknown extractor {extractor!r}")
     if not html.strip():

@@ -21,7 +21,7 @@ from app.crawl_batch.extraction import (
     detect_script,
     extract_main_text,
 )
-from app.crawl_batch.extraction_sandbox import ExtractionTimeoutError, extract_with_time_limit
+from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
 from app.crawl_batch.formats import RawRecord, storable
 from app.crawl_batch.markup_limits import nesting_depth
 
@@ -167,8 +167,8 @@ def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filter
             return Skipped(f"skipped: HTML nested {depth:,} levels deep (limit {policy.max_html_depth:,})")
         try:
             extracted = _extract(html, raw.url, policy)
-        except ExtractionTimeoutError as exc:
-            return Skipped(f"skipped: {exc} (limit {policy.extract_seconds:g} s)")
+        except ExtractionStoppedError as exc:
+            return Skipped(f"skipped: {exc}")
         # extract_main_text's lines are already stripped, non-empty and joined by "\n" alone.
         text = _clean_text(extracted.text, lines_clean=True)
         title = title or (extracted.title or "")

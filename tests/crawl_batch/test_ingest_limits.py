@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from app import jobs
 from app.config import get_settings
-from app.crawl_batch import ingest
+from app.crawl_batch import extraction_sandbox, ingest
 from app.crawl_batch.extraction import extract_main_text
-from app.crawl_batch.extraction_sandbox import extract_with_time_limit
+from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
 from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.ingest import ingest_batch
 from app.crawl_batch.markup_limits import nesting_depth
@@ -97,6 +97,22 @@ def test_the_pipeline_skips_a_page_over_the_depth_limit_before_extracting_it() -
 def test_the_helper_process_extracts_exactly_what_extraction_in_process_does(html: str) -> None:
     in_process = extract_main_text(html, url="http://example.cn/")
     assert extract_with_time_limit(html, url="http://example.cn/", extractor="resiliparse", seconds=30) == in_process
+
+
+def test_a_crashing_parser_stops_one_page_and_the_next_page_gets_a_new_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = html_page("标题", ZH_PARAGRAPHS)
+    extract_with_time_limit(page, url=None, extractor="resiliparse", seconds=30)
+    original = extraction_sandbox._Helper.extract
+
+    def crash_first(self: Any, *args: Any) -> Any:
+        self.process.kill()  # as a segfault in the parser would
+        monkeypatch.setattr(extraction_sandbox._Helper, "extract", original)
+        return original(self, *args)
+
+    monkeypatch.setattr(extraction_sandbox._Helper, "extract", crash_first)
+    with pytest.raises(ExtractionStoppedError, match=r"crashed \(its process ended with code -9\)"):
+        extract_with_time_limit(page, url=None, extractor="resiliparse", seconds=30)
+    assert extract_with_time_limit(page, url=None, extractor="resiliparse", seconds=30).text
 
 
 def test_a_deeply_nested_page_is_skipped_quickly_and_the_next_pages_are_kept(ing: Ingest) -> None:
