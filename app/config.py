@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     # Every other request body (JSON, forms). The largest real one is a project's label schema with its
     # guidelines, tens of KB; 2 MiB leaves room for long guidelines and caps what a client can make us hold.
     max_body_bytes: int = 2 * 1024**2
+    # Bounds on ingestion's work per record: a page larger, or nested deeper, than these is skipped before
+    # main-text extraction, and an extraction running longer than this many seconds is stopped (0: no limit).
+    ingest_max_html_bytes: int = 5 * 1024**2
+    ingest_max_html_depth: int = 2000
+    ingest_extract_seconds: float = 10.0
+    # A batch that has ingested this long lets batches queued behind it go first, then resumes (0: never).
+    ingest_slice_seconds: float = 60.0
     # A job whose worker died is delivered again after this long (it must exceed the longest job).
     job_visibility_timeout_seconds: int = 2 * 3600
     # Model keys and endpoints for the LLM annotators; per-annotator CONCORD_ANNOTATOR_<NAME>_API_KEY /

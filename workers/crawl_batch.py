@@ -5,6 +5,6 @@ from workers.celery_app import celery_app
 
 
 @celery_app.task(name="crawl_batch.ingest")
-def ingest(batch_id: int) -> None:
-    """Ingest the batch; resumes from its checkpoint when delivered again."""
-    ingest_batch(batch_id)
+def ingest(batch_id: int, slice_no: int = 0) -> None:
+    """Ingest the batch, or its next slice; resumes from its checkpoint when delivered again."""
+    ingest_batch(batch_id, slice_no=slice_no)

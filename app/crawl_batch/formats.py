@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, overload
+from typing import IO, Any, BinaryIO, Literal, Protocol, overload
 
 import ijson  # type: ignore[import-untyped]
 from fastwarc.stream_io import Lz4Reader, ZstdReader
@@ -36,8 +36,8 @@ DOCRED_FIELDS = frozenset({"title", "sents", "vertexSet"})
 # What Python's and FastWARC's decompressors raise on corrupt or truncated input.
 DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-_FOREIGN_MAGICS = (
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+FOREIGN_MAGICS = (
     (b"%PDF-", "PDF document"),
     (b"\x89PNG", "PNG image"),
     (b"\xff\xd8\xff", "JPEG image"),
@@ -134,7 +134,7 @@ def detect_format(path: Path, filename: str) -> Format:
         raise FormatError(f"{filename} is empty")
     with path.open("rb") as file:
         head = file.read(16)
-    if head.startswith(_ZIP_MAGICS):
+    if head.startswith(ZIP_MAGICS):
         check_zip_members(path, filename)
         fmt: Format = "zip"
     else:
@@ -247,13 +247,19 @@ class _MeteredReader(io.RawIOBase):
 def _sniff(path: Path, filename: str) -> Format:
     try:
         with open_decompressed(path, progress=ReadProgress(), max_total_bytes=MAX_SNIFF_BYTES) as stream:
-            sample = stream.read(SNIFF_BYTES)
+            sample, damage = _read_sample(stream)
+        if not sample and damage is not None:
+            raise FormatError(f"{filename}: compressed data is corrupt or truncated ({damage})")
         if sample.startswith(b"WARC/"):
             return "wet" if _is_wet(sample) else "warc"
         if sample.startswith(b"filedesc://"):
             return "arc"
         text = _strip_bom(sample).lstrip()
         if text[:1] in (b"[", b"{"):
+            if damage is not None:
+                # A small damaged file fits in the sample: judge what precedes the damage (the reader then keeps
+                # those records and reports the damage after them).
+                return _sniff_json(io.BytesIO(sample), text, filename)
             with open_decompressed(path, progress=ReadProgress(), max_total_bytes=MAX_SNIFF_BYTES) as stream:
                 return _sniff_json(stream, text, filename)
     except LimitExceededError as exc:
@@ -264,17 +270,34 @@ def _sniff(path: Path, filename: str) -> Format:
         raise FormatError(f"{filename} is empty after decompression")
     if not text:
         raise FormatError(f"{filename} contains only whitespace")
-    for magic, description in _FOREIGN_MAGICS:
+    for magic, description in FOREIGN_MAGICS:
         if sample.startswith(magic):
             raise FormatError(f"{filename} is a {description}, which is not a supported format")
-    if _looks_binary(sample):
+    if looks_binary(sample):
         raise FormatError(f"{filename} holds binary data that is not a supported format")
     if text[:1] == b"<" and _HTML_MARKER.search(text[:4096]):
         return "html"
     return "txt"
 
 
-def _sniff_json(stream: io.BufferedReader, text: bytes, filename: str) -> Format:
+def _read_sample(stream: io.BufferedReader) -> tuple[bytes, BaseException | None]:
+    """Up to SNIFF_BYTES of the decompressed start, and the damage that ended it early, if any: read step by step,
+    as one read() would lose the bytes decoded before a truncated or corrupt stream raises."""
+    parts: list[bytes] = []
+    size = 0
+    while size < SNIFF_BYTES:
+        try:
+            chunk = stream.read1(SNIFF_BYTES - size)
+        except DECOMPRESSION_ERRORS as exc:
+            return b"".join(parts), exc
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts), None
+
+
+def _sniff_json(stream: IO[bytes], text: bytes, filename: str) -> Format:
     if text[:1] == b"[":
         keys = _first_array_item_keys(stream, filename)
         if keys >= DOCRED_FIELDS:
@@ -299,7 +322,7 @@ def _sniff_json(stream: io.BufferedReader, text: bytes, filename: str) -> Format
     return "jsonl"
 
 
-def _first_array_item_keys(stream: io.BufferedReader, filename: str) -> set[str]:
+def _first_array_item_keys(stream: IO[bytes], filename: str) -> set[str]:
     keys: set[str] = set()
     try:
         for prefix, event, value in ijson.parse(stream):
@@ -316,7 +339,7 @@ def _first_array_item_keys(stream: io.BufferedReader, filename: str) -> set[str]
     raise FormatError(f"{filename} is not valid JSON: it ends inside the first object")
 
 
-def _first_object_keys(stream: io.BufferedReader, filename: str) -> tuple[set[str], set[str]]:
+def _first_object_keys(stream: IO[bytes], filename: str) -> tuple[set[str], set[str]]:
     keys: set[str] = set()
     text_keys: set[str] = set()
     try:
@@ -345,7 +368,7 @@ def _strip_bom(data: bytes) -> bytes:
     return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
-def _looks_binary(sample: bytes) -> bool:
+def looks_binary(sample: bytes) -> bool:
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 text is full of NULs; judge the decoded text instead.
         sample = sample.decode("utf-16", "replace").encode("utf-8")

@@ -2,23 +2,27 @@
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
 from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
+from app.crawl_batch.document_insert import DocumentInsert
 from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
 from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
-from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, process_records
+from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
 from app.crawl_batch.readers import READERS, iter_records
 from app.db import get_engine
-from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project
+from app.jobs import enqueue
+from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,10 @@ MAX_DUPLICATE_URLS = 1000
 LOAD_CHUNK = 4096
 # Documents signed by an older MinHash scheme are re-signed from their texts this many at a time.
 RESIGN_CHUNK = 256
+# A resumed slice works at least this many times as long as it took to read up to its checkpoint.
+SKIP_FACTOR = 5
+# The batch option holding the number of the slice being ingested (see _pause_for_others).
+_SLICE = "ingest_slice"
 
 
 @dataclass
@@ -53,15 +61,17 @@ class _Run:
     duplicate_urls: dict[str, list[str]] = field(default_factory=dict)
     fatal: str | None = None
     import_name: str = ""
+    slice_no: int = 0
 
     def bump(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
 
-def ingest_batch(batch_id: int, *, engine: Engine | None = None) -> None:
-    """Ingest one uploaded batch; resumable, and a finished or vanished batch is a no-op."""
+def ingest_batch(batch_id: int, *, engine: Engine | None = None, slice_no: int = 0) -> None:
+    """Ingest one uploaded batch, or its next slice when other batches wait; resumable, and a finished or
+    vanished batch, or a message for a slice already done, is a no-op."""
     engine = engine or get_engine()
-    run = _start(engine, batch_id)
+    run = _start(engine, batch_id, slice_no)
     if run is None:
         return
     try:
@@ -71,10 +81,13 @@ def ingest_batch(batch_id: int, *, engine: Engine | None = None) -> None:
         _finish(engine, run, failed=f"Internal error while ingesting ({type(exc).__name__}); see the worker log.")
 
 
-def _start(engine: Engine, batch_id: int) -> _Run | None:
+def _start(engine: Engine, batch_id: int, slice_no: int) -> _Run | None:
     with Session(engine) as session:
         batch = session.get(CrawlBatch, batch_id)
         if batch is None or batch.status in (BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed):
+            return None
+        if batch.options.get(_SLICE, 0) != slice_no:
+            # The message of a slice whose successor was sent already (delivered again after a worker died).
             return None
         project = session.get(Project, batch.project_id)
         if project is None:
@@ -86,7 +99,8 @@ def _start(engine: Engine, batch_id: int) -> _Run | None:
         run = _Run(
             batch_id=batch_id,
             project_id=batch.project_id,
-            policy=IngestPolicy.from_settings(project.settings),
+            policy=_policy(project.settings),
+            slice_no=slice_no,
             counts=dict(batch.counts),
             errors=list(batch.errors),
             consumed=batch.checkpoint,
@@ -155,15 +169,35 @@ def _consume(engine: Engine, run: _Run) -> None:
     except FileNotFoundError:
         _finish(engine, run, failed="The uploaded file is gone from the data directory.")
         return
+    try:
+        paused = _consume_items(engine, run, items, progress)
+    finally:
+        # Readers clean up what they unpacked when closed, which a paused or stopped read does not wait for.
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+    if not paused:
+        _finish(engine, run)
+
+
+def _consume_items(engine: Engine, run: _Run, items: Iterator[RawRecord | RecordError], progress: ReadProgress) -> bool:
+    """Process the records after the checkpoint; True when the slice ended with records left, for other batches."""
     resume_after = run.consumed
     seen = 0
     chunk: list[RawRecord | RecordError] = []
-    last_flush = time.monotonic()
+    started = last_flush = time.monotonic()
+    slice_seconds = get_settings().ingest_slice_seconds
     try:
         for item in items:
             seen += 1
             if seen <= resume_after:
                 continue
+            if seen == resume_after + 1 and resume_after:
+                # A resumed slice reads its file again up to the checkpoint: it lasts long enough for that reading
+                # to stay a small share of its time.
+                skipped = time.monotonic() - started
+                slice_seconds = slice_seconds and max(slice_seconds, SKIP_FACTOR * skipped)
+                started = last_flush = time.monotonic()
             chunk.append(item)
             if len(chunk) < PROCESS_RECORDS:
                 continue
@@ -175,6 +209,8 @@ def _consume(engine: Engine, run: _Run) -> None:
             if len(run.pending) >= CHUNK_RECORDS or time.monotonic() - last_flush >= CHUNK_SECONDS:
                 _flush(engine, run, progress.bytes_read)
                 last_flush = time.monotonic()
+                if slice_seconds and last_flush - started >= slice_seconds and _pause_for_others(engine, run):
+                    return True
     except FormatError as exc:
         run.fatal = str(exc)
     if chunk:
@@ -182,7 +218,30 @@ def _consume(engine: Engine, run: _Run) -> None:
         _handle(run, chunk)
         run.consumed = seen
     _flush(engine, run, progress.bytes_read)
-    _finish(engine, run)
+    return False
+
+
+def _pause_for_others(engine: Engine, run: _Run) -> bool:
+    """When another batch waits to start, queue this one's next slice behind it (after the checkpoint) and say so.
+
+    A worker runs one job at a time: without this, a batch queued behind a huge one would wait until the huge
+    one ends. The next slice resumes from the checkpoint; its message carries the slice number, so a message
+    delivered again for a slice already done is recognised and dropped.
+    """
+    with Session(engine) as session:
+        waiting = session.exec(
+            select(CrawlBatch.id).where(CrawlBatch.status == BatchStatus.queued, CrawlBatch.id != run.batch_id).limit(1)
+        ).first()
+        batch = session.get(CrawlBatch, run.batch_id)
+        if waiting is None or batch is None:
+            return False
+        batch.status = BatchStatus.queued
+        batch.options = {**batch.options, _SLICE: run.slice_no + 1}
+        session.add(batch)
+        enqueue(session, "crawl_batch.ingest", batch_id=run.batch_id, slice_no=run.slice_no + 1)
+        session.commit()
+    log.info("batch %s pauses after %s records: another batch waits", run.batch_id, run.consumed)
+    return True
 
 
 def _handle(run: _Run, items: list[RawRecord | RecordError]) -> None:
@@ -192,15 +251,34 @@ def _handle(run: _Run, items: list[RawRecord | RecordError]) -> None:
         if isinstance(item, RawRecord):
             records.append(item)
             continue
-        run.bump("errors")
-        if len(run.errors) < MAX_STORED_ERRORS:
-            run.errors.append(item.as_dict())
+        _record_error(run, item)
         if item.fatal:
             run.fatal = item.message
             break
     if records:
         run.bump("records", len(records))
-        _deduplicate(run, process_records(records, run.policy))
+        results = process_records(records, run.policy)
+        for record, result in zip(records, results, strict=True):
+            if isinstance(result, Skipped):
+                _record_error(run, RecordError(record.offset, result.message, member=record.member))
+        _deduplicate(run, [result for result in results if not isinstance(result, Skipped)])
+
+
+def _record_error(run: _Run, error: RecordError) -> None:
+    run.bump("errors")
+    if len(run.errors) < MAX_STORED_ERRORS:
+        run.errors.append(error.as_dict())
+
+
+def _policy(project_settings: dict[str, Any]) -> IngestPolicy:
+    """The project's ingestion settings, with the operator's bounds on the work per record."""
+    settings = get_settings()
+    return replace(
+        IngestPolicy.from_settings(project_settings),
+        max_html_bytes=settings.ingest_max_html_bytes,
+        max_html_depth=settings.ingest_max_html_depth,
+        extract_seconds=settings.ingest_extract_seconds or None,
+    )
 
 
 def _deduplicate(run: _Run, results: list[Processed | Filtered]) -> None:
@@ -264,104 +342,15 @@ def _flush(engine: Engine, run: _Run, bytes_read: int) -> None:
     run.duplicate_urls.clear()
 
 
-# The columns ingestion sets, in the order of _DocumentInsert's rows; the rest take their defaults.
-_CONSTANT_COLUMNS = ("project_id", "batch_id", "duplicate_urls", "status", "version", "created_at")
-_RECORD_COLUMNS = (
-    "url",
-    "title",
-    "warc_record_id",
-    "crawl_date",
-    "language",
-    "script",
-    "text",
-    "sentences",
-    "text_hash",
-    "minhash",
-    "meta",
-)
-# JSON columns whose values come serialized already, as the JSON column would serialize them.
-_SERIALIZED_COLUMNS = frozenset({"sentences"})
-
-# The placeholder of a named value in each DB-API parameter style SQLAlchemy's drivers use.
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%({})s", "named": ":{}"}
-
-
-@dataclass(frozen=True)
-class _DocumentInsert:
-    """An executemany INSERT of documents at the driver, with the columns' own bind processing.
-
-    Through SQLAlchemy's insert() each row's 17 values go through its per-value bind processing, a fifth of the
-    cost of storing a document; here the values every row shares are processed once, and only the columns that
-    have a processor (JSON, dates) are processed per row.
-    """
-
-    sql: str
-    positional: bool
-    keys: tuple[str, ...]
-    constants: tuple[Any, ...]
-    processors: tuple[tuple[int, Any], ...]
-
-    @classmethod
-    def for_run(cls, connection: Connection, run: _Run) -> "_DocumentInsert":
-        table: Table = Document.__table__  # type: ignore[attr-defined]
-        dialect = connection.dialect
-        keys = _CONSTANT_COLUMNS + _RECORD_COLUMNS
-        placeholder = _PLACEHOLDERS.get(dialect.paramstyle or "")
-        if placeholder is None:
-            raise RuntimeError(f"unsupported DB-API parameter style {dialect.paramstyle!r}")
-        quote = dialect.identifier_preparer.quote
-        # Built from the table's own names and the placeholders; values only ever travel as parameters.
-        columns = ", ".join(map(quote, keys))
-        sql = (
-            f"INSERT INTO {quote(table.name)} ({columns}) "  # noqa: S608
-            f"VALUES ({', '.join(placeholder.format(name) for name in keys)})"
-        )
-
-        def processor(name: str) -> Any:
-            return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-
-        shared: tuple[Any, ...] = (run.project_id, run.batch_id, [], DocumentStatus.new.value, 1, utcnow())
-        constants = tuple(
-            value if (process := processor(name)) is None else process(value)
-            for name, value in zip(_CONSTANT_COLUMNS, shared, strict=True)
-        )
-        processors = tuple(
-            (i, process)
-            for i, name in enumerate(_RECORD_COLUMNS)
-            if name not in _SERIALIZED_COLUMNS and (process := processor(name)) is not None
-        )
-        return cls(sql, bool(dialect.positional), keys, constants, processors)
-
-    def execute(self, connection: Connection, documents: list[Processed]) -> None:
-        rows: list[Any] = []
-        for p in documents:
-            values = [
-                p.url,
-                p.title,
-                p.record_id,
-                p.crawl_date,
-                p.language,
-                p.script,
-                p.text,
-                p.sentences_json,
-                p.text_hash,
-                p.minhash,
-                p.meta,
-            ]
-            for i, process in self.processors:
-                values[i] = process(values[i])
-            row = self.constants + tuple(values)
-            rows.append(row if self.positional else dict(zip(self.keys, row, strict=True)))
-        connection.exec_driver_sql(self.sql, rows)
-
-
 def _store(session: Session, run: _Run, *, one_by_one: bool = False) -> None:
     plain = [p for p in run.pending if p.docred is None] if not one_by_one else []
     if plain:
         # An executemany INSERT: ORM objects flushed one by one cost ten times as much, and asking for the new
         # ids back (INSERT … RETURNING) half as much again. Ingestion only needs to know that a text hash is
         # taken, which run.hashes says already.
-        _DocumentInsert.for_run(session.connection(), run).execute(session.connection(), plain)
+        DocumentInsert.for_batch(session.connection(), project_id=run.project_id, batch_id=run.batch_id).execute(
+            session.connection(), plain
+        )
     for processed in run.pending:
         if processed.docred is None and not one_by_one:
             continue

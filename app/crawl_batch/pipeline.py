@@ -12,8 +12,18 @@ import orjson
 
 from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_bytes
 from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
-from app.crawl_batch.extraction import CharClasses, decode_html, detect_language, detect_script, extract_main_text
+from app.crawl_batch.extraction import (
+    CharClasses,
+    Extracted,
+    Extractor,
+    decode_html,
+    detect_language,
+    detect_script,
+    extract_main_text,
+)
+from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
 from app.crawl_batch.formats import RawRecord, storable
+from app.crawl_batch.markup_limits import nesting_depth
 
 # Without it, the Python definitions below do the same, slower.
 from app.crawl_batch.native import compiled as _native
@@ -37,6 +47,12 @@ class IngestPolicy:
     min_cjk_ratio: float = 0.3
     extractor: str = "resiliparse"
     near_duplicate_threshold: float = 0.8
+    # Work bounds per record, set by the operator (app.config), not per project: a page is skipped when its
+    # HTML is larger or nests deeper than this, or when extracting its main text takes longer than
+    # extract_seconds (None: extract in this process, without a time limit).
+    max_html_bytes: int = 5 * 1024**2
+    max_html_depth: int = 2000
+    extract_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> "IngestPolicy":
@@ -94,12 +110,19 @@ class Filtered:
     detail: str = ""
 
 
-def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered:
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record not processed because it would cost too much work; the batch lists it with its errors."""
+
+    message: str
+
+
+def process_record(raw: RawRecord, policy: IngestPolicy) -> Processed | Filtered | Skipped:
     """Decode, extract, filter, split and fingerprint one record."""
     return process_records([raw], policy)[0]
 
 
-def process_records(raws: Sequence[RawRecord], policy: IngestPolicy) -> list[Processed | Filtered]:
+def process_records(raws: Sequence[RawRecord], policy: IngestPolicy) -> list[Processed | Filtered | Skipped]:
     """process_record of each record, classifying characters and fingerprinting for the chunk at once (a chunk
     costs a fraction as much)."""
     prepared = [_prepare(raw, policy) for raw in raws]
@@ -123,7 +146,7 @@ class _Text:
     title: str
 
 
-def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filtered:
+def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filtered | Skipped:
     """Decode, extract and clean a record's text, and check its length."""
     if raw.kind == "docred":
         return _process_docred(raw)
@@ -134,8 +157,18 @@ def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filter
         mime = (raw.content_type or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_MIME_TYPES:
             return Filtered("not_html", mime)
-        html, _encoding = decode_html(raw.content_bytes or b"", http_content_type=raw.content_type)
-        extracted = extract_main_text(html, url=raw.url, extractor=policy.extractor)  # type: ignore[arg-type]
+        body = raw.content_bytes or b""
+        if len(body) > policy.max_html_bytes:
+            return Skipped(f"skipped: HTML of {len(body):,} bytes (limit {policy.max_html_bytes:,})")
+        html, _encoding = decode_html(body, http_content_type=raw.content_type)
+        # A page with fewer tags than the limit cannot nest deeper (most pages): counting them is all it costs.
+        depth = nesting_depth(html) if html.count("<") > policy.max_html_depth else 0
+        if depth > policy.max_html_depth:
+            return Skipped(f"skipped: HTML nested {depth:,} levels deep (limit {policy.max_html_depth:,})")
+        try:
+            extracted = _extract(html, raw.url, policy)
+        except ExtractionStoppedError as exc:
+            return Skipped(f"skipped: {exc}")
         # extract_main_text's lines are already stripped, non-empty and joined by "\n" alone.
         text = _clean_text(extracted.text, lines_clean=True)
         title = title or (extracted.title or "")
@@ -148,6 +181,13 @@ def _prepare(raw: RawRecord, policy: IngestPolicy) -> _Text | Processed | Filter
     if len(text) > policy.max_chars:
         return Filtered("too_long", str(len(text)))
     return _Text(raw, text, title)
+
+
+def _extract(html: str, url: str | None, policy: IngestPolicy) -> Extracted:
+    extractor: Extractor = policy.extractor  # type: ignore[assignment]
+    if policy.extract_seconds is None:
+        return extract_main_text(html, url=url, extractor=extractor)
+    return extract_with_time_limit(html, url=url, extractor=extractor, seconds=policy.extract_seconds)
 
 
 def _judge(item: _Text, classes: CharClasses, policy: IngestPolicy) -> Processed | Filtered:

@@ -2,7 +2,7 @@
 
 import io
 import json
-import tempfile
+import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,9 +31,10 @@ from app.crawl_batch.formats import (
     storable,
 )
 from app.crawl_batch.web_archives import iter_arc, iter_warc
+from app.crawl_batch.zip_members import unpack_member, workdir_for
 
 Item = RawRecord | RecordError
-_COPY_CHUNK = 1024 * 1024
+_SKIP_CHUNK = 1024 * 1024
 # Epoch timestamps above this are in milliseconds.
 _EPOCH_MS_THRESHOLD = 10**11
 
@@ -226,68 +227,71 @@ def iter_zip(
     max_total_bytes: int = MAX_TOTAL_BYTES,
     progress: ReadProgress | None = None,
 ) -> Iterator[Item]:
-    """Read every member of a zip by its detected format; unsafe member names reject the whole archive."""
+    """Read every member of a zip by its detected format; unsafe member names reject the whole archive.
+
+    Every member, read or rejected, counts its size toward max_total_bytes; reading stops at the limit. Members
+    are unpacked one at a time beside the zip, and nothing unpacked outlives the read, however it ends.
+    """
     progress = progress if progress is not None else ReadProgress()
     members = check_zip_members(path, path.name)
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="concord-zip-") as workdir:
-        for index, info in enumerate(members):
-            progress.bytes_read = info.header_offset
-            # The member's own name never touches the file system.
-            target = Path(workdir) / f"member-{index}"
-            try:
-                _extract(archive, info, target, max_total_bytes - progress.decompressed_bytes)
-                fmt = detect_format(target, info.filename)
-            except LimitExceededError as exc:
-                yield RecordError(info.header_offset, f"{info.filename}: {exc}", member=info.filename, fatal=True)
-                return
-            except (
-                FormatError,
-                zipfile.BadZipFile,
-                RuntimeError,
-                NotImplementedError,
-                *DECOMPRESSION_ERRORS,
-            ) as exc:
-                yield RecordError(info.header_offset, f"{info.filename}: {exc}", member=info.filename)
-                target.unlink(missing_ok=True)
-                continue
-            if fmt == "zip":
-                message = f"{info.filename}: nested zip archives are not read"
-                yield RecordError(info.header_offset, message, member=info.filename)
-            else:
-                yield from _member_items(target, fmt, info, max_record_bytes, max_total_bytes, progress)
-            target.unlink(missing_ok=True)
+    workdir = workdir_for(path)
+    # Left by a worker that died mid-read: this read starts over.
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(mode=0o700)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for index, info in enumerate(members):
+                progress.bytes_read = info.header_offset
+                # The member's own name never touches the file system.
+                target = workdir / f"member-{index}"
+                try:
+                    yield from _zip_member(archive, info, target, max_record_bytes, max_total_bytes, progress)
+                except LimitExceededError as exc:
+                    yield RecordError(info.header_offset, f"{info.filename}: {exc}", member=info.filename, fatal=True)
+                    return
+                finally:
+                    target.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _member_items(
-    target: Path,
-    fmt: Format,
+def _zip_member(
+    archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
+    target: Path,
     max_record_bytes: int,
     max_total_bytes: int,
     progress: ReadProgress,
 ) -> Iterator[Item]:
-    member_progress = ReadProgress(decompressed_bytes=progress.decompressed_bytes)
+    before = progress.decompressed_bytes
+    fmt: Format | None = None
+    try:
+        problem = unpack_member(archive, info, target, max_total_bytes - before)
+        if problem is None:
+            fmt = detect_format(target, info.filename)
+    except (FormatError, zipfile.BadZipFile, RuntimeError, NotImplementedError, *DECOMPRESSION_ERRORS) as exc:
+        if isinstance(exc, LimitExceededError):
+            raise
+        problem = str(exc)
+    # Charged whether the member is read or not (its reader counts again what it decompresses).
+    progress.decompressed_bytes = before + info.file_size
+    if fmt is None:
+        yield RecordError(info.header_offset, f"{info.filename}: {problem}", member=info.filename)
+        return
+    if fmt == "zip":
+        message = f"{info.filename}: nested zip archives are not read"
+        yield RecordError(info.header_offset, message, member=info.filename)
+        return
+    member_progress = ReadProgress(decompressed_bytes=before)
     reader = READERS[fmt]
     for item in reader(
         target, max_record_bytes=max_record_bytes, max_total_bytes=max_total_bytes, progress=member_progress
     ):
-        progress.decompressed_bytes = member_progress.decompressed_bytes
+        progress.decompressed_bytes = max(before + info.file_size, member_progress.decompressed_bytes)
         share = member_progress.bytes_read / max(info.file_size, 1)
         progress.bytes_read = info.header_offset + int(info.compress_size * min(share, 1.0))
         yield replace(item, member=info.filename)
-
-
-def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> None:
-    # Declared sizes can lie, so the copy itself is counted too.
-    if info.file_size > budget:
-        raise LimitExceededError(f"member declares {info.file_size:,} bytes, over the remaining batch limit")
-    copied = 0
-    with archive.open(info) as source, target.open("wb") as sink:
-        while chunk := source.read(_COPY_CHUNK):
-            copied += len(chunk)
-            if copied > budget:
-                raise LimitExceededError(f"member inflates beyond the remaining batch limit of {budget:,} bytes")
-            sink.write(chunk)
+    progress.decompressed_bytes = max(before + info.file_size, member_progress.decompressed_bytes)
 
 
 def _jsonl_record(line: bytes, offset: int, line_no: int) -> Item:
@@ -363,7 +367,7 @@ def _text_encoding(sample: bytes) -> str:
 
 def _skip_line(stream: io.BufferedReader) -> int:
     skipped = 0
-    while chunk := stream.readline(_COPY_CHUNK):
+    while chunk := stream.readline(_SKIP_CHUNK):
         skipped += len(chunk)
         if chunk.endswith(b"\n"):
             break
@@ -372,7 +376,7 @@ def _skip_line(stream: io.BufferedReader) -> int:
 
 def _skip_text_line(text: io.TextIOWrapper) -> int:
     skipped = 0
-    while chunk := text.readline(_COPY_CHUNK):
+    while chunk := text.readline(_SKIP_CHUNK):
         skipped += len(chunk)
         if chunk.endswith("\n"):
             break

@@ -1,6 +1,7 @@
 """Stream a multipart upload straight to disk, hashing it, with a hard size limit (never held in memory)."""
 
 import hashlib
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -10,8 +11,11 @@ from typing import IO
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
-from app.errors import InvalidInput, PayloadTooLarge
+from app.errors import AppError, InvalidInput, PayloadTooLarge
+
+log = logging.getLogger(__name__)
 
 _SMALL_FIELD_LIMIT = 4096
 _UNSAFE_NAME = re.compile(r"[^\w.\-]+")
@@ -130,6 +134,13 @@ async def receive_upload(
             sink.close()
         target.unlink(missing_ok=True)
         raise InvalidInput.for_field(file_field, f"The upload is not valid multipart data: {exc}") from None
+    except ClientDisconnect:
+        if sink is not None:
+            sink.close()
+        target.unlink(missing_ok=True)
+        # The client went away: nothing is wrong on our side, and nobody reads the answer. One line, no traceback.
+        log.info("upload aborted by the client after %s bytes; nothing was stored", f"{size:,}")
+        raise AppError("The upload was interrupted before it finished; nothing was stored.") from None
     except BaseException:
         if sink is not None:
             sink.close()

@@ -1,7 +1,11 @@
 """Batches and documents over the API: uploads stream to disk, limits, roles, listing."""
 
+import asyncio
 import json
+import logging
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -159,3 +163,49 @@ def test_document_detail_has_text_and_sentence_offsets(
     assert body["text"] == "文本1"
     assert body["sentences"] == [[0, 2], [2, 3]]
     assert app_client.get("/api/v1/documents/999999", headers=admin_headers).status_code == 404
+
+
+def test_an_aborted_upload_logs_one_line_and_stores_nothing(
+    session: Session,
+    app_client: TestClient,
+    admin_headers: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project = make_project(session)
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n\r\n'.encode()
+    messages = deque([{"type": "http.request", "body": head + b"y" * 5000, "more_body": True}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        # After the first chunk the client hangs up, as a closed browser tab does.
+        return messages.popleft() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = {**admin_headers, "content-type": f"multipart/form-data; boundary={boundary}"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/api/v1/projects/{project.id}/batches",
+        "raw_path": f"/api/v1/projects/{project.id}/batches".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    before = _files(project.id or 0)
+    caplog.set_level(logging.INFO)
+    # An exception out of the app is what the server logs as a second traceback.
+    asyncio.run(app_client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert [r.getMessage() for r in caplog.records if "abort" in r.getMessage()] == [
+        "upload aborted by the client after 5,000 bytes; nothing was stored"
+    ]
+    assert _files(project.id or 0) == before

@@ -254,8 +254,8 @@ def test_a_text_stored_meanwhile_by_another_batch_counts_as_a_duplicate(
     assert isinstance(taken, Processed)
     start = ingest._start
 
-    def start_then_store_one_elsewhere(engine: Engine, batch_id: int) -> object:
-        run = start(engine, batch_id)
+    def start_then_store_one_elsewhere(engine: Engine, batch_id: int, slice_no: int) -> object:
+        run = start(engine, batch_id, slice_no)
         # Another worker's batch stores the second text after this run loaded the project's hashes.
         with Session(engine) as session:
             session.add(Document(project_id=pid, text=texts[1], text_hash=taken.text_hash, url="https://other/1"))

@@ -1,5 +1,6 @@
 import gzip
 import json
+import tempfile
 import zipfile
 from itertools import islice
 from pathlib import Path
@@ -290,6 +291,76 @@ def test_zip_bomb_member_is_limited(tmp_path: Path) -> None:
     assert "limit" in items[-1].message
 
 
+@pytest.fixture
+def system_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temp directory, watched: ingestion must leave nothing there."""
+    directory = tmp_path / "system-tmp"
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("member", "readable"),
+    [
+        # Rejected members (binary) counted nothing before: six of them passed a 10 MiB budget.
+        (b"\0" * (8 * 1024**2), False),
+        (b"\x89PNG\r\n\x1a\n" + bytes(8 * 1024**2), False),
+        ("一行中文。\n".encode() * (8 * 1024**2 // 16), True),
+    ],
+)
+def test_zip_of_many_members_stops_at_the_budget(
+    tmp_path: Path, system_tmp: Path, member: bytes, readable: bool
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    path = _zip(data_dir / "many.zip", {f"m{i}.txt": member for i in range(6)})
+    assert path.stat().st_size < 1024**2
+    progress = ReadProgress()
+    items = list(iter_zip(path, max_total_bytes=10 * 1024**2, progress=progress))
+    errors = _errors(items)
+    assert errors[-1].fatal
+    assert errors[-1].member == "m1.txt"
+    assert "exceed what remains of the batch limit" in errors[-1].message
+    assert bool(_records(items)) is readable
+    assert progress.decompressed_bytes <= 10 * 1024**2
+    assert sorted(p.name for p in data_dir.iterdir()) == ["many.zip"]
+    assert list(system_tmp.iterdir()) == []
+
+
+def test_zip_members_lying_about_their_size_are_cut_and_never_pass_the_budget(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "liar.zip", {f"m{i}.txt": b"line\n" * (2 * 1024**2 // 5) for i in range(6)})
+    # Each central directory entry now declares 1,000 bytes for a 2 MiB member.
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    while entry >= 0:
+        data[entry + 24 : entry + 28] = (1000).to_bytes(4, "little")
+        entry = data.find(b"PK\x01\x02", entry + 46)
+    path.write_bytes(bytes(data))
+    progress = ReadProgress()
+    items = list(iter_zip(path, max_total_bytes=3 * 1024**2, progress=progress))
+    assert progress.decompressed_bytes <= 3 * 1024**2
+    assert items
+    assert all(isinstance(item, RecordError) and "m" in (item.member or "") for item in items)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["liar.zip"]
+
+
+def test_zip_members_are_unpacked_beside_the_zip_and_removed_when_reading_stops(
+    tmp_path: Path, system_tmp: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    path = _zip(data_dir / "two.zip", {"a.jsonl": _jsonl({"text": "一"}, {"text": "二"}), "b.txt": b"three\n"})
+    items = iter_zip(path)
+    next(items)
+    during = [p.name for p in data_dir.iterdir()]
+    items.close()
+    assert len(during) == 2
+    assert sorted(p.name for p in data_dir.iterdir()) == ["two.zip"]
+    assert list(system_tmp.iterdir()) == []
+
+
 # Dispatch
 
 
@@ -309,3 +380,22 @@ def test_readers_raise_on_empty_files(tmp_path: Path) -> None:
     for reader in (iter_jsonl, iter_text, iter_html, iter_docred):
         with pytest.raises(FormatError, match="empty"):
             list(reader(path))
+
+
+def _small_truncated_jsonl_gz(records: int = 8) -> bytes:
+    """A few hundred bytes of gzip cut three quarters in: whole lines first, then the damage."""
+    texts = ("".join(chr(0x4E00 + (i * 7919 + k * 104729) % 20000) for k in range(60)) for i in range(records))
+    lines = _jsonl(*({"text": text} for text in texts))
+    data = gzip.compress(lines)
+    return data[: len(data) * 3 // 4]
+
+
+def test_a_small_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    data = _small_truncated_jsonl_gz()
+    assert len(data) < 1500
+    path = _write(tmp_path, "cut.jsonl.gz", data)
+    items = list(iter_records(path, path.name))
+    records, errors = _records(items), _errors(items)
+    assert len(records) >= 3
+    assert [e.fatal for e in errors] == [True]
+    assert "corrupt or truncated" in errors[0].message
