@@ -90,7 +90,7 @@ def login(
         max_age=service.DEVICE_MAX_AGE_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=get_settings().cookie_secure,
+        secure=get_settings().secure_cookies,
         path="/login",
     )
     return response
