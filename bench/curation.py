@@ -124,6 +124,8 @@ DOCRED_PATH = ROOT.parent / "shared" / "fixtures" / "docred" / "redocred_dev.jso
 SAVED_TARGET = 0.5
 F1_TARGET = 0.95
 AUTO_PRECISION_TARGET = 0.97
+# Augmentation + recheck tokens per document, as a share of one full-document annotate call.
+SECOND_LOOK_TARGET = 0.75
 Span = tuple[int, int]
 
 # --- Gold --------------------------------------------------------------------------------------------------------
@@ -1510,6 +1512,13 @@ def report(engine: Engine, arms: list[Arm], n_batches: int, explain: int) -> Ite
             today.unchanged.precision,
             learning.unchanged.precision >= AUTO_PRECISION_TARGET,
             lambda x: f"{x:.3f}",
+        ),
+        (
+            "second look <= 75% of one annotate call",
+            learning.second_look_share,
+            today.second_look_share,
+            learning.second_look_share <= SECOND_LOOK_TARGET,
+            _pct,
         ),
     )
     for name, mine, base, ok, fmt in checks:
