@@ -159,16 +159,17 @@ def test_batch_page_counts_every_class_by_name_with_the_second_look(session: Ses
         "Model B only",
         "Disputed",
         "Withdrawn blind",
+        "Found, unconfirmed",
         "Found later",
     ):
         assert f">{label}</span></th>" in header
     assert 'class="ag-name ag-confirmed" title="One model proposed it; the other, asked blind' in header
     # Columns in the order of the header: agreed, confirmed, type conflict, A only, B only, disputed, withdrawn,
-    # found later.
+    # found unconfirmed, found later.
     entities = table.split("<td>entities</td>")[1].split("</tr>")[0]
-    assert [c.split(">")[1] for c in entities.split("</td>")[:-1]] == ["1", "2", "0", "1", "1", "1", "0", "0"]
+    assert [c.split(">")[1] for c in entities.split("</td>")[:-1]] == ["1", "2", "0", "1", "1", "1", "0", "0", "0"]
     relations = table.split("<td>relations</td>")[1].split("</tr>")[0]
-    assert [c.split(">")[1] for c in relations.split("</td>")[:-1]] == ["0", "2", "0", "1", "0", "0", "0", "0"]
+    assert [c.split(">")[1] for c in relations.split("</td>")[:-1]] == ["0", "2", "0", "1", "0", "0", "0", "0", "0"]
     second = html.split('id="second-look"')[1].split("</p>")[0]
     assert "Blind second opinion: <strong>on</strong>" in second
     assert "second look done on 1 document(s), failed on 1, not yet on 1" in second
