@@ -91,9 +91,6 @@ from app.annotation.augmentation import allowed_types
 from app.annotation.service import create_annotator
 from app.auth.service import create_user
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.docred import parse_docred
-from app.crawl_batch.sentences import split_sentences
 from app.db import make_engine
 from app.embedded_broker import EmbeddedRedis
 from app.errors import AppError
@@ -114,6 +111,9 @@ from app.models.crawl_batch import BatchStatus
 from app.project.schemas import LabelSchema
 from app.project.service import create_project, label_schema_of
 from app.review.service import decide, submit
+from app.webtext.dedup import text_hash
+from app.webtext.docred import parse_docred
+from app.webtext.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the fake model server; it is not an installed package

@@ -13,17 +13,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
 from app.crawl_batch.document_insert import DocumentInsert
-from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
-from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
-from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
-from app.crawl_batch.readers import READERS, iter_records
 from app.db import get_engine
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
+from app.webtext.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
+from app.webtext.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
+from app.webtext.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
+from app.webtext.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
+from app.webtext.readers import READERS, iter_records
 
 log = logging.getLogger(__name__)
 # Kept documents are stored, and progress saved, every this many documents or CHUNK_SECONDS, whichever is first:

@@ -10,12 +10,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.crawl_batch.formats import Format
 from app.crawl_batch.uploads import StoredUpload
 from app.errors import InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
 from app.models.types import utcnow
+from app.webtext.formats import Format
 
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
 FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})

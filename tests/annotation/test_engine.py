@@ -13,8 +13,6 @@ from sqlmodel import Session, col, select
 from app.annotation import engine as annotation_engine
 from app.annotation.service import create_annotator
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.models import (
     Agreement,
     AnnotatorRun,
@@ -28,6 +26,8 @@ from app.models import (
     RoutedItem,
 )
 from app.project.service import create_project
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
 
 TEXT = (

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from app.annotation import engine as annotation_engine
 from app.annotation.service import create_annotator
 from app.config import get_settings
-from app.crawl_batch.docred import parse_docred
 from app.crawl_batch.ingest import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import Agreement, Document, Entity, Mention, Project, Relation
 from app.project.service import create_project
+from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
 

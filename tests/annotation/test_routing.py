@@ -14,11 +14,11 @@ from app.annotation import routing
 from app.annotation.consolidate import Side, rebuild
 from app.annotation.crossval import ProposedEntity, ProposedRelation
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Project, Relation, Role, RoutedItem
 from app.project.service import label_schema_of, settings_of
 from app.review import service as review
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 from tests.annotation.test_engine import TEXT, World, _no_sleep, _responder
 from tests.factories import make_project, make_user
 from tests.fake_llm_server import FakeLLMServer

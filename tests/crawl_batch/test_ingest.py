@@ -12,10 +12,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from app.crawl_batch import ingest
-from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_to_bytes
-from app.crawl_batch.formats import RawRecord
 from app.crawl_batch.ingest import ingest_batch
-from app.crawl_batch.pipeline import IngestPolicy, Processed, process_record
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import (
@@ -31,6 +28,9 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.project.service import create_project
+from app.webtext.dedup import is_current_signature, minhash_signature, signature_to_bytes
+from app.webtext.formats import RawRecord
+from app.webtext.pipeline import IngestPolicy, Processed, process_record
 from tests.conftest import FIXTURES
 from tests.factories import html_page, warc_response
 

@@ -16,16 +16,17 @@ from sqlmodel import Session
 
 from app import jobs
 from app.config import get_settings
-from app.crawl_batch import extraction_sandbox, ingest
-from app.crawl_batch.extraction import extract_main_text
-from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
-from app.crawl_batch.formats import RawRecord
+from app.crawl_batch import ingest
 from app.crawl_batch.ingest import ingest_batch
-from app.crawl_batch.markup_limits import nesting_depth
-from app.crawl_batch.pipeline import IngestPolicy, Skipped, process_record
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import BatchStatus, CrawlBatch, Project
+from app.webtext import extraction_sandbox
+from app.webtext.extraction import extract_main_text
+from app.webtext.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
+from app.webtext.formats import RawRecord
+from app.webtext.markup_limits import nesting_depth
+from app.webtext.pipeline import IngestPolicy, Skipped, process_record
 from tests.crawl_batch.test_ingest import ZH_PARAGRAPHS, Ingest, _unique_text
 from tests.factories import html_page, warc_response
 
