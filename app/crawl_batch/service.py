@@ -144,7 +144,8 @@ def list_documents(
     page: int = 1,
     per_page: int = 50,
 ) -> DocumentPage:
-    """Documents of a project, newest first, filtered by batch, status and a title/URL search."""
+    """Documents of a project, oldest first (by id: a batch's documents in the order they were read), filtered by
+    batch, status and a title/URL search."""
     if status is not None and status not in DocumentStatus.__members__:
         raise InvalidInput.for_field("status", f"Unknown status {status!r}; use one of {', '.join(DocumentStatus)}.")
     if not 1 <= page <= MAX_PAGE:
