@@ -86,7 +86,7 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from app import migrations
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.augmentation import allowed_types
 from app.annotation.service import create_annotator
 from app.auth.service import create_user
@@ -1208,10 +1208,10 @@ def store_batch(engine: Engine, arm: Arm, docs: list[GoldDoc], number: int) -> l
 
 def annotate_document(engine: Engine, arm: Arm, document_id: int) -> None:
     """The annotation jobs of one document in the order the broker would run them."""
-    annotation_engine.run_annotator(document_id, arm.a, engine=engine)
-    annotation_engine.run_annotator(document_id, arm.b, engine=engine)
-    annotation_engine.crossvalidate(document_id, engine=engine)
-    annotation_engine.augment(document_id, engine=engine)
+    annotation_jobs.run_annotator(document_id, arm.a, engine=engine)
+    annotation_jobs.run_annotator(document_id, arm.b, engine=engine)
+    annotation_jobs.crossvalidate(document_id, engine=engine)
+    annotation_jobs.augment(document_id, engine=engine)
 
 
 def tokens(engine: Engine, project_ids: list[int]) -> dict[str, tuple[int, int]]:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator
 from app.config import get_settings
 from app.crawl_batch.ingest import ingest_batch
@@ -127,8 +127,8 @@ def imported(
             doc_ids = list(s.exec(select(Document.id).where(Document.project_id == project.id)))
         for doc_id in doc_ids:
             assert doc_id is not None and llm.id is not None
-            annotation_engine.run_annotator(doc_id, llm.id, engine=engine)
-            annotation_engine.crossvalidate(doc_id, engine=engine)
+            annotation_jobs.run_annotator(doc_id, llm.id, engine=engine)
+            annotation_jobs.crossvalidate(doc_id, engine=engine)
         yield project.id or 0, gold, server
         with Session(engine) as s:
             p = s.get(Project, project.id)
