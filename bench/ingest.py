@@ -50,7 +50,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import jobs, migrations
-from app.crawl_batch.ingest import PROCESS_RECORDS, ingest_batch
+from app.crawl_batch.jobs import PROCESS_RECORDS, ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.db import make_engine

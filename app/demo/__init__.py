@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator, list_annotators
-from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch, upload_dir
 from app.crawl_batch.uploads import StoredUpload
 from app.models import Document

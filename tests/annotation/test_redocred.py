@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator
 from app.config import get_settings
-from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import Agreement, Document, Entity, Mention, Project, Relation
