@@ -1,4 +1,4 @@
-"""The one compiled module, app.crawl_batch._native; everything else is configured in pyproject.toml.
+"""The one compiled module, app.webtext._native; everything else is configured in pyproject.toml.
 
 It is optional: where no C compiler is at hand the build goes on without it, and ingestion uses the pure Python
 definitions of the same steps (slower, equal results).
@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "app.crawl_batch._native",
-            sources=["app/crawl_batch/_native.c"],
+            "app.webtext._native",
+            sources=["app/webtext/_native.c"],
             optional=True,
         )
     ]

@@ -201,15 +201,15 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
-    from app.crawl_batch.native import compiled
     from app.health import health_report
+    from app.webtext.native import compiled
 
     report = health_report(deep=True)
     for name, value in report.items():
         _out(f"{name:<9} {value}")
     # Of this installation only; not a health matter: without it ingestion is slower, not wrong.
     if compiled is not None:
-        _out("compiled in use: ingestion's text steps run compiled (app/crawl_batch/_native.c)")
+        _out("compiled in use: ingestion's text steps run compiled (app/webtext/_native.c)")
     else:
         _out("compiled not built: ingestion runs its text steps in Python, slower (pip install with a C compiler)")
     return 0 if report["status"] == "ok" else 1

@@ -54,13 +54,13 @@ from app.annotation.prompts import annotation_prompt, augmentation_prompt, reche
 from app.annotation.providers import GeminiProvider, OpenAIProvider, Provider, close_provider
 from app.annotation.service import create_annotator, start_annotation
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.db import make_engine, session_scope
 from app.models import CrawlBatch, Document, Project
 from app.models.crawl_batch import BatchStatus
 from app.project.schemas import LabelSchema
 from app.project.service import create_project, label_schema_of, resolve_schema
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the fake model server; it is not an installed package

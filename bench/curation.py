@@ -86,14 +86,11 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from app import migrations
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.augmentation import allowed_types
 from app.annotation.service import create_annotator
 from app.auth.service import create_user
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.docred import parse_docred
-from app.crawl_batch.sentences import split_sentences
 from app.db import make_engine
 from app.embedded_broker import EmbeddedRedis
 from app.errors import AppError
@@ -114,6 +111,9 @@ from app.models.crawl_batch import BatchStatus
 from app.project.schemas import LabelSchema
 from app.project.service import create_project, label_schema_of
 from app.review.service import decide, submit
+from app.webtext.dedup import text_hash
+from app.webtext.docred import parse_docred
+from app.webtext.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the fake model server; it is not an installed package
@@ -1208,10 +1208,10 @@ def store_batch(engine: Engine, arm: Arm, docs: list[GoldDoc], number: int) -> l
 
 def annotate_document(engine: Engine, arm: Arm, document_id: int) -> None:
     """The annotation jobs of one document in the order the broker would run them."""
-    annotation_engine.run_annotator(document_id, arm.a, engine=engine)
-    annotation_engine.run_annotator(document_id, arm.b, engine=engine)
-    annotation_engine.crossvalidate(document_id, engine=engine)
-    annotation_engine.augment(document_id, engine=engine)
+    annotation_jobs.run_annotator(document_id, arm.a, engine=engine)
+    annotation_jobs.run_annotator(document_id, arm.b, engine=engine)
+    annotation_jobs.crossvalidate(document_id, engine=engine)
+    annotation_jobs.augment(document_id, engine=engine)
 
 
 def tokens(engine: Engine, project_ids: list[int]) -> dict[str, tuple[int, int]]:

@@ -50,20 +50,20 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import jobs, migrations
-from app.crawl_batch import native
-from app.crawl_batch.dedup import fingerprint_many
-from app.crawl_batch.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
-from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.ingest import PROCESS_RECORDS, ingest_batch
-from app.crawl_batch.pipeline import IngestPolicy, process_record, process_records
-from app.crawl_batch.sentences import split_sentences
+from app.crawl_batch.jobs import PROCESS_RECORDS, ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
-from app.crawl_batch.web_archives import iter_warc
 from app.db import make_engine
 from app.gc_tuning import tune_gc
 from app.models import CrawlBatch
 from app.project.service import create_project
+from app.webtext import native
+from app.webtext.dedup import fingerprint_many
+from app.webtext.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
+from app.webtext.formats import RawRecord
+from app.webtext.pipeline import IngestPolicy, process_record, process_records
+from app.webtext.sentences import split_sentences
+from app.webtext.web_archives import iter_warc
 
 WET_TARGET = 0.5
 WARC_TARGET = 0.7

@@ -67,8 +67,6 @@ from app.auth.csrf import CSRF_FIELD, csrf_token
 from app.auth.deps import CurrentUser, Viewer
 from app.auth.service import create_user
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.crawl_batch.service import get_document
 from app.db import SessionDep, make_engine, session_scope
 from app.embedded_broker import EmbeddedRedis
@@ -93,6 +91,8 @@ from app.project.presets import ZH_GENERAL
 from app.project.service import create_project, label_schema_of
 from app.review import pages as review_pages
 from app.review import service, workbench
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the live-server helpers; it is not an installed package

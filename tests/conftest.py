@@ -40,10 +40,10 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def require_compiled_module() -> ModuleType:
     """Ingestion's compiled module; missing, it fails the run under CI=true and skips the test elsewhere."""
-    from app.crawl_batch.native import compiled
+    from app.webtext.native import compiled
 
     if compiled is None:
-        message = "app.crawl_batch._native is not built (pip install builds it where a C compiler is at hand)"
+        message = "app.webtext._native is not built (pip install builds it where a C compiler is at hand)"
         if IN_CI:
             pytest.fail(message + " - CI requires it", pytrace=False)
         pytest.skip(message)

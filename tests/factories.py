@@ -96,7 +96,6 @@ def make_review_document(
 ) -> Any:
     """An annotated document ready for review: entities (type, name, spans, agreement, status) and relations
     (head index, tail index, type, evidence, agreement, status); annotators A and B propose them by agreement."""
-    from app.crawl_batch.sentences import split_sentences
     from app.models import (
         Annotator,
         AnnotatorRun,
@@ -108,6 +107,7 @@ def make_review_document(
         Relation,
         RunStatus,
     )
+    from app.webtext.sentences import split_sentences
 
     def find(s: str, nth: int = 0) -> tuple[int, int]:
         start = -1

@@ -1,15 +1,20 @@
 """Jobs are sent to the real broker only after the transaction commits."""
 
+import ast
+import importlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from sqlmodel import Session
 
+import workers
 from app.config import get_settings
 from app.jobs import enqueue
 from app.models import HealthProbe
+from workers.celery_app import celery_app
 from workers.health import probe
 
 QUEUE = get_settings().redis_key_prefix + "concord"  # the broker prefixes its keys like ours
@@ -81,3 +86,23 @@ def test_probe_job_records_status_and_is_idempotent(engine: object, db_url: str)
     finally:
         get_settings().database_url = original
         db.get_engine.cache_clear()
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The app modules a file imports from ("from app.x import jobs" counts as app.x.jobs)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "app":
+            package = (Path(workers.__file__).parent.parent / node.module.replace(".", "/")).is_dir()
+            modules.update(f"{node.module}.{a.name}" if package else node.module for a in node.names)
+    return modules
+
+
+@pytest.mark.parametrize("domain", ["crawl_batch", "annotation", "dataset"])
+def test_each_worker_module_hands_its_jobs_to_its_package_jobs_module(domain: str) -> None:
+    # workers/<domain>.py defines the jobs "<domain>.verb"; their bodies live in app/<domain>/jobs.py.
+    module = importlib.import_module(f"workers.{domain}")
+    assert _app_imports(Path(str(module.__file__))) == {f"app.{domain}.jobs"}
+    names = [name for name in celery_app.tasks if name.startswith(f"{domain}.")]
+    assert names
+    assert {celery_app.tasks[name].__module__ for name in names} == {module.__name__}

@@ -1,6 +1,6 @@
 """Job "crawl_batch.ingest": read, clean, dedup and store one uploaded batch."""
 
-from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.jobs import ingest_batch
 from workers.celery_app import celery_app
 
 

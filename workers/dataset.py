@@ -1,6 +1,6 @@
 """Job "dataset.build_snapshot": write a snapshot's files, checksums and datasheet."""
 
-from app.dataset.snapshots import build_snapshot as build
+from app.dataset.jobs import build_snapshot as build
 from workers.celery_app import celery_app
 
 

@@ -5,9 +5,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from app.crawl_batch.pipeline import Processed
 from app.models import Document, DocumentStatus
 from app.models.types import utcnow
+from app.webtext.pipeline import Processed
 
 # The columns ingestion sets, in the order of DocumentInsert's rows; the rest take their defaults.
 _CONSTANT_COLUMNS = ("project_id", "batch_id", "duplicate_urls", "status", "version", "created_at")

@@ -3,7 +3,6 @@
 from sqlmodel import Session, select
 
 from app.annotation.schemas import RelationOut, SpannedEntity, SpannedOutput
-from app.crawl_batch.docred import DocredDocument
 from app.models import (
     Agreement,
     Annotator,
@@ -17,6 +16,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.types import utcnow
+from app.webtext.docred import DocredDocument
 
 IMPORT_PROMPT_VERSION = "import"
 

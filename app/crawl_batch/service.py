@@ -10,12 +10,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.crawl_batch.formats import Format
 from app.crawl_batch.uploads import StoredUpload
 from app.errors import InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
 from app.models.types import utcnow
+from app.webtext.formats import Format
 
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
 FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})
@@ -144,7 +144,8 @@ def list_documents(
     page: int = 1,
     per_page: int = 50,
 ) -> DocumentPage:
-    """Documents of a project, newest first, filtered by batch, status and a title/URL search."""
+    """Documents of a project, oldest first (by id: a batch's documents in the order they were read), filtered by
+    batch, status and a title/URL search."""
     if status is not None and status not in DocumentStatus.__members__:
         raise InvalidInput.for_field("status", f"Unknown status {status!r}; use one of {', '.join(DocumentStatus)}.")
     if not 1 <= page <= MAX_PAGE:

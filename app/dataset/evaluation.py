@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from app.crawl_batch.docred import DocredError, parse_docred
 from app.dataset.exporters import docred_record
 from app.dataset.metrics import Score, mention_keys, position_of, prf, relation_keys
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.webtext.docred import DocredError, parse_docred
 
 NO_TRAIN = "no training set given: ign_f1 equals f1"
 TRAIN = "facts whose head and tail mention names and relation occur in the training set are ignored"

@@ -11,7 +11,7 @@ that document is yielded.
 Tokens (DocRED, CoNLL): CJK characters one by one (the HacRED convention), other text as words, with
 punctuation split off (word-internal ".", "'", "-" kept: "3.14", "n't"), and always cut at mention
 boundaries so every mention covers whole tokens. DocRED documents imported with their tokens
-(meta["docred_sents"]) reuse them. Round trip through app.crawl_batch.docred.parse_docred: exact when the
+(meta["docred_sents"]) reuse them. Round trip through app.webtext.docred.parse_docred: exact when the
 text is what the importer builds from tokens (imported DocRED, Chinese without spaces); otherwise equal up to
 whitespace, which DocRED cannot carry (the importer joins tokens with one space, or none next to CJK).
 """
@@ -26,10 +26,10 @@ from typing import Any
 
 import orjson
 
-from app.crawl_batch.docred import _joiner
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
+from app.webtext.docred import _joiner
 
-# The importer's CJK ranges (app.crawl_batch.docred._is_cjk, which its joiner uses), as a regex class.
+# The importer's CJK ranges (app.webtext.docred._is_cjk, which its joiner uses), as a regex class.
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff"
 _WORD_CHAR = rf"[^\W{_CJK}]"
 _WORD_TOKEN = re.compile(rf"(?!\s)[{_CJK}]|{_WORD_CHAR}+(?:[.'’\-]{_WORD_CHAR}+)*|\S")

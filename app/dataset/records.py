@@ -7,7 +7,7 @@ fixed keys, free-form notes as string pairs) so a JSONL export keeps one type pe
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.crawl_batch.docred import DocredDocument
+from app.webtext.docred import DocredDocument
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator, list_annotators
-from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch, upload_dir
 from app.crawl_batch.uploads import StoredUpload
 from app.models import Document
@@ -59,7 +59,7 @@ def create_demo_project(engine: Engine) -> int:
         assert doc_id is not None
         for annotator_id in annotator_ids:
             assert annotator_id is not None
-            annotation_engine.run_annotator(doc_id, annotator_id, engine=engine)
-        annotation_engine.crossvalidate(doc_id, engine=engine)
+            annotation_jobs.run_annotator(doc_id, annotator_id, engine=engine)
+        annotation_jobs.crossvalidate(doc_id, engine=engine)
     log.info("demo project %s ready with %d documents", project_id, len(doc_ids))
     return project_id

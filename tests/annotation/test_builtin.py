@@ -1,7 +1,7 @@
 """The offline annotators find real (if few) entities and relations."""
 
 from app.annotation.builtin import annotate_builtin, lexicon_mentions
-from app.crawl_batch.sentences import split_sentences
+from app.webtext.sentences import split_sentences
 
 TEXT = (
     "张伟于2008年毕业于北京大学，随后加入华为技术有限公司担任工程师。他的妻子李娜出生于上海。"

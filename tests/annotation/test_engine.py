@@ -10,11 +10,9 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.models import (
     Agreement,
     AnnotatorRun,
@@ -28,6 +26,8 @@ from app.models import (
     RoutedItem,
 )
 from app.project.service import create_project
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
 
 TEXT = (
@@ -102,10 +102,10 @@ class World:
 
     def run_all(self) -> None:
         assert self.doc.id is not None and self.a.id is not None and self.b.id is not None
-        annotation_engine.run_annotator(self.doc.id, self.a.id, engine=self.engine)
-        annotation_engine.run_annotator(self.doc.id, self.b.id, engine=self.engine)
-        annotation_engine.crossvalidate(self.doc.id, engine=self.engine)
-        annotation_engine.augment(self.doc.id, engine=self.engine)
+        annotation_jobs.run_annotator(self.doc.id, self.a.id, engine=self.engine)
+        annotation_jobs.run_annotator(self.doc.id, self.b.id, engine=self.engine)
+        annotation_jobs.crossvalidate(self.doc.id, engine=self.engine)
+        annotation_jobs.augment(self.doc.id, engine=self.engine)
 
     def items(self) -> tuple[list[Entity], list[Relation], dict[int, list[Mention]]]:
         with Session(self.engine) as s:
@@ -351,11 +351,11 @@ def test_with_recheck_off_augmentation_asks_one_model_with_types_shown(world: Wo
 
 def test_a_failed_second_opinion_leaves_the_items_in_review_with_the_reason(world: World) -> None:
     assert world.doc.id is not None and world.a.id is not None and world.b.id is not None
-    annotation_engine.run_annotator(world.doc.id, world.a.id, engine=world.engine)
-    annotation_engine.run_annotator(world.doc.id, world.b.id, engine=world.engine)
-    annotation_engine.crossvalidate(world.doc.id, engine=world.engine)
+    annotation_jobs.run_annotator(world.doc.id, world.a.id, engine=world.engine)
+    annotation_jobs.run_annotator(world.doc.id, world.b.id, engine=world.engine)
+    annotation_jobs.crossvalidate(world.doc.id, engine=world.engine)
     world.server.add_faults("401", provider="gemini")
-    annotation_engine.augment(world.doc.id, engine=world.engine)
+    annotation_jobs.augment(world.doc.id, engine=world.engine)
     entities, _relations, _ = world.items()
     by_name = _by_name(entities)
     # gem could not answer: A's single items stay A only, in review; gpt's answers still count.
@@ -533,8 +533,8 @@ def test_rebuilding_leaves_no_provenance_behind_for_removed_items(world: World) 
 
     world.run_all()
     assert world.doc.id is not None
-    annotation_engine.crossvalidate(world.doc.id, engine=world.engine)
-    annotation_engine.augment(world.doc.id, engine=world.engine)
+    annotation_jobs.crossvalidate(world.doc.id, engine=world.engine)
+    annotation_jobs.augment(world.doc.id, engine=world.engine)
     entities, relations, _ = world.items()
     live = {("entity", e.id) for e in entities} | {("relation", r.id) for r in relations}
     with Session(world.engine) as s:
@@ -560,7 +560,7 @@ def test_the_other_model_votes_on_one_sided_relations_without_accepting_them(wor
         s.commit()
     world.run_all()
     assert world.doc.id is not None
-    annotation_engine.verify(world.doc.id, engine=world.engine)
+    annotation_jobs.verify(world.doc.id, engine=world.engine)
     from app.annotation.service import document_annotations
 
     with Session(world.engine) as s:

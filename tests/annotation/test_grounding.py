@@ -12,7 +12,7 @@ from app.annotation.grounding import (
     normalize_name,
     outside_others,
 )
-from app.crawl_batch.sentences import split_sentences
+from app.webtext.sentences import split_sentences
 
 
 def ground(text: str, surface: str, *, fuzzy: bool = True) -> list[Span]:

@@ -11,15 +11,15 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator
 from app.config import get_settings
-from app.crawl_batch.docred import parse_docred
-from app.crawl_batch.ingest import ingest_batch
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import Agreement, Document, Entity, Mention, Project, Relation
 from app.project.service import create_project
+from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.fake_llm_server import FakeLLMServer, FakeReply, contract_reply, prompt_text
 
@@ -127,8 +127,8 @@ def imported(
             doc_ids = list(s.exec(select(Document.id).where(Document.project_id == project.id)))
         for doc_id in doc_ids:
             assert doc_id is not None and llm.id is not None
-            annotation_engine.run_annotator(doc_id, llm.id, engine=engine)
-            annotation_engine.crossvalidate(doc_id, engine=engine)
+            annotation_jobs.run_annotator(doc_id, llm.id, engine=engine)
+            annotation_jobs.crossvalidate(doc_id, engine=engine)
         yield project.id or 0, gold, server
         with Session(engine) as s:
             p = s.get(Project, project.id)

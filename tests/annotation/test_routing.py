@@ -9,16 +9,16 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.annotation import engine as annotation_engine
+from app.annotation import jobs as annotation_jobs
 from app.annotation import routing
 from app.annotation.consolidate import Side, rebuild
 from app.annotation.crossval import ProposedEntity, ProposedRelation
 from app.config import get_settings
-from app.crawl_batch.dedup import text_hash
-from app.crawl_batch.sentences import split_sentences
 from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Project, Relation, Role, RoutedItem
 from app.project.service import label_schema_of, settings_of
 from app.review import service as review
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
 from tests.annotation.test_engine import TEXT, World, _no_sleep, _responder
 from tests.factories import make_project, make_user
 from tests.fake_llm_server import FakeLLMServer
@@ -302,10 +302,10 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
                 s.add(doc)
                 s.commit()
             assert doc.id is not None and world.a.id is not None and world.b.id is not None
-            annotation_engine.run_annotator(doc.id, world.a.id, engine=eng)
-            annotation_engine.run_annotator(doc.id, world.b.id, engine=eng)
-            annotation_engine.crossvalidate(doc.id, engine=eng)
-            annotation_engine.augment(doc.id, engine=eng)
+            annotation_jobs.run_annotator(doc.id, world.a.id, engine=eng)
+            annotation_jobs.run_annotator(doc.id, world.b.id, engine=eng)
+            annotation_jobs.crossvalidate(doc.id, engine=eng)
+            annotation_jobs.augment(doc.id, engine=eng)
             with Session(eng, expire_on_commit=False) as s:
                 document = s.get(Document, doc.id)
                 assert document is not None

@@ -12,7 +12,7 @@ from app.annotation.windows import (
     make_windows,
     merge_entities,
 )
-from app.crawl_batch.sentences import split_sentences
+from app.webtext.sentences import split_sentences
 
 
 def window_tokens(text: str, sentences: list[tuple[int, int]], window: list[int]) -> int:

@@ -154,6 +154,23 @@ def test_documents_list_filters_searches_and_pages(
     assert app_client.get(url, params={"per_page": 100000}, headers=admin_headers).status_code == 422
 
 
+def test_documents_list_oldest_first_across_pages(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    project = make_project(session)
+    pid = project.id or 0
+    for i in (3, 1, 2):
+        _doc(session, pid, i)
+    url = f"/api/v1/projects/{pid}/documents"
+    items = app_client.get(url, headers=admin_headers).json()["items"]
+    assert [d["title"] for d in items] == ["标题3", "标题1", "标题2"]  # stored in this order
+    ids = [d["id"] for d in items]
+    assert ids == sorted(ids)
+    first = app_client.get(url, params={"per_page": 2, "page": 1}, headers=admin_headers).json()["items"]
+    second = app_client.get(url, params={"per_page": 2, "page": 2}, headers=admin_headers).json()["items"]
+    assert [d["id"] for d in first + second] == ids
+
+
 def test_document_detail_has_text_and_sentence_offsets(
     session: Session, app_client: TestClient, admin_headers: dict[str, str]
 ) -> None:

@@ -11,11 +11,9 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from app.crawl_batch import ingest
-from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_to_bytes
-from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.ingest import ingest_batch
-from app.crawl_batch.pipeline import IngestPolicy, Processed, process_record
+from app.crawl_batch import jobs as ingest_jobs
+from app.crawl_batch import known_documents
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import (
@@ -31,6 +29,9 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.project.service import create_project
+from app.webtext.dedup import is_current_signature, minhash_signature, signature_to_bytes
+from app.webtext.formats import RawRecord
+from app.webtext.pipeline import IngestPolicy, Processed, process_record
 from tests.conftest import FIXTURES
 from tests.factories import html_page, warc_response
 
@@ -221,9 +222,9 @@ def test_uploading_the_same_file_twice_creates_no_duplicates(ing: Ingest) -> Non
 def test_duplicate_urls_add_up_across_stores_and_batches_up_to_the_limit(
     ing: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "PROCESS_RECORDS", 2)
-    monkeypatch.setattr(ingest, "CHUNK_RECORDS", 1)
-    monkeypatch.setattr(ingest, "MAX_DUPLICATE_URLS", 5)
+    monkeypatch.setattr(ingest_jobs, "PROCESS_RECORDS", 2)
+    monkeypatch.setattr(ingest_jobs, "CHUNK_RECORDS", 1)
+    monkeypatch.setattr(ingest_jobs, "MAX_DUPLICATE_URLS", 5)
     pid = ing.project()
     text = "".join(ZH_PARAGRAPHS)
 
@@ -252,7 +253,7 @@ def test_a_text_stored_meanwhile_by_another_batch_counts_as_a_duplicate(
     texts = [_unique_text(i) for i in range(3)]
     taken = process_record(RawRecord(kind="text", offset=0, text=texts[1]), IngestPolicy())
     assert isinstance(taken, Processed)
-    start = ingest._start
+    start = ingest_jobs._start
 
     def start_then_store_one_elsewhere(engine: Engine, batch_id: int, slice_no: int) -> object:
         run = start(engine, batch_id, slice_no)
@@ -262,7 +263,7 @@ def test_a_text_stored_meanwhile_by_another_batch_counts_as_a_duplicate(
             session.commit()
         return run
 
-    monkeypatch.setattr(ingest, "_start", start_then_store_one_elsewhere)
+    monkeypatch.setattr(ingest_jobs, "_start", start_then_store_one_elsewhere)
     lines = "\n".join(json.dumps({"text": t, "url": f"https://a.example/{i}"}) for i, t in enumerate(texts))
     batch = ing.batch(pid, lines.encode(), "race.jsonl")
     assert batch.status == BatchStatus.done, (batch.failure_reason, batch.errors)
@@ -288,7 +289,7 @@ def test_near_duplicates_are_folded_into_the_kept_document(ing: Ingest) -> None:
 
 
 def test_existing_documents_are_loaded_chunk_by_chunk(ing: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "LOAD_CHUNK", 2)
+    monkeypatch.setattr(known_documents, "LOAD_CHUNK", 2)
     pid = ing.project(min_chars=10)
     texts = [_unique_text(i) * 2 for i in range(5)]
 
@@ -315,7 +316,7 @@ def test_existing_documents_are_loaded_chunk_by_chunk(ing: Ingest, monkeypatch: 
 def test_documents_signed_by_the_older_minhash_scheme_are_re_signed(
     ing: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "RESIGN_CHUNK", 2)
+    monkeypatch.setattr(known_documents, "RESIGN_CHUNK", 2)
     pid = ing.project(min_chars=10)
     texts = [_unique_text(i) * 2 for i in range(3)]
     raw = "\n".join(json.dumps({"text": t, "url": f"https://a.example/{i}"}) for i, t in enumerate(texts))
@@ -448,9 +449,9 @@ def test_a_killed_worker_resumes_without_duplicates(ing: Ingest, monkeypatch: py
         json.dumps({"text": t, "url": f"https://r.example/{i}"}, ensure_ascii=False) for i, t in enumerate(texts)
     )
     # Records are processed two at a time and stored three at a time: stores happen after records 4 and 8.
-    monkeypatch.setattr(ingest, "PROCESS_RECORDS", 2)
-    monkeypatch.setattr(ingest, "CHUNK_RECORDS", 3)
-    original = ingest._handle
+    monkeypatch.setattr(ingest_jobs, "PROCESS_RECORDS", 2)
+    monkeypatch.setattr(ingest_jobs, "CHUNK_RECORDS", 3)
+    original = ingest_jobs._handle
     calls = {"n": 0}
 
     def dying(run: object, items: object) -> None:
@@ -459,7 +460,7 @@ def test_a_killed_worker_resumes_without_duplicates(ing: Ingest, monkeypatch: py
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing catches it, like SIGKILL
         original(run, items)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest, "_handle", dying)
+    monkeypatch.setattr(ingest_jobs, "_handle", dying)
     with pytest.raises(KeyboardInterrupt):
         ing.batch(pid, raw.encode(), "resume.jsonl")
     with Session(ing.engine) as s:
@@ -467,7 +468,7 @@ def test_a_killed_worker_resumes_without_duplicates(ing: Ingest, monkeypatch: py
     assert batch.status == BatchStatus.running
     assert batch.checkpoint == 8
     assert batch.counts["kept"] == 8
-    monkeypatch.setattr(ingest, "_handle", original)
+    monkeypatch.setattr(ingest_jobs, "_handle", original)
     assert batch.id is not None
     ingest_batch(batch.id, engine=ing.engine)  # the job delivered again
     done = ing.get(batch.id)
@@ -485,7 +486,7 @@ def test_an_unexpected_error_fails_the_batch_but_not_the_worker(ing: Ingest, mon
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ingest, "process_records", broken)
+    monkeypatch.setattr(ingest_jobs, "process_records", broken)
     batch = ing.batch(pid, json.dumps({"text": "你好"}).encode(), "x.jsonl")
     assert batch.status == BatchStatus.failed
     assert batch.failure_reason is not None and "Internal error" in batch.failure_reason

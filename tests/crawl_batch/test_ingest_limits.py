@@ -16,16 +16,17 @@ from sqlmodel import Session
 
 from app import jobs
 from app.config import get_settings
-from app.crawl_batch import extraction_sandbox, ingest
-from app.crawl_batch.extraction import extract_main_text
-from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
-from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.ingest import ingest_batch
-from app.crawl_batch.markup_limits import nesting_depth
-from app.crawl_batch.pipeline import IngestPolicy, Skipped, process_record
+from app.crawl_batch import jobs as ingest_jobs
+from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch
 from app.crawl_batch.uploads import StoredUpload
 from app.models import BatchStatus, CrawlBatch, Project
+from app.webtext import extraction_sandbox
+from app.webtext.extraction import extract_main_text
+from app.webtext.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
+from app.webtext.formats import RawRecord
+from app.webtext.markup_limits import nesting_depth
+from app.webtext.pipeline import IngestPolicy, Skipped, process_record
 from tests.crawl_batch.test_ingest import ZH_PARAGRAPHS, Ingest, _unique_text
 from tests.factories import html_page, warc_response
 
@@ -173,8 +174,8 @@ def test_a_small_batch_queued_behind_a_huge_one_finishes_first(ing: Ingest, monk
     queue: deque[tuple[str, dict[str, Any]]] = deque()
     monkeypatch.setattr(jobs, "_send", lambda name, ids: queue.append((name, ids)))
     # Slices end at every store (the huge batch has 40 of them) so that the test stays small.
-    monkeypatch.setattr(ingest, "CHUNK_RECORDS", 1)
-    monkeypatch.setattr(ingest, "PROCESS_RECORDS", 8)
+    monkeypatch.setattr(ingest_jobs, "CHUNK_RECORDS", 1)
+    monkeypatch.setattr(ingest_jobs, "PROCESS_RECORDS", 8)
     monkeypatch.setattr(get_settings(), "ingest_slice_seconds", 1e-9)
     pid = ing.project(min_chars=10)
 

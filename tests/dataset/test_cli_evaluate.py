@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app import cli
-from app.crawl_batch.docred import parse_docred
 from app.dataset.exporters import export_docred, export_jsonl
+from app.dataset.jobs import build_snapshot
 from app.dataset.records import ExportDocument, from_docred
 from app.dataset.service import bind_of
-from app.dataset.snapshots import build_snapshot
+from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.dataset.conftest import World
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from app.crawl_batch.docred import parse_docred
 from app.dataset.evaluation import NO_TRAIN, TRAIN, EvaluationInputError, evaluate, load_predictions
 from app.dataset.exporters import export_docred, export_jsonl
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.dataset.docred_official_eval import official_evaluate
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from app.crawl_batch.docred import DocredDocument, _is_cjk, parse_docred
 from app.dataset.brat import brat_files, export_brat
 from app.dataset.exporters import (
     _CJK,
@@ -41,6 +40,7 @@ from app.dataset.records import (
     ProposalRecord,
     from_docred,
 )
+from app.webtext.docred import DocredDocument, _is_cjk, parse_docred
 from tests.conftest import FIXTURES
 
 

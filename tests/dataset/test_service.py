@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.crawl_batch.docred import parse_docred
 from app.dataset.loaders import Selection, iter_documents
 from app.dataset.service import bind_of, plan_export
 from app.dataset.splits import check_ratios, split_of
 from app.models import Entity
+from app.webtext.docred import parse_docred
 from tests.dataset.conftest import World
 from tests.factories import REVIEW_TEXT, make_project
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from app.dataset.jobs import build_snapshot
 from app.dataset.service import bind_of
-from app.dataset.snapshots import build_snapshot
 from app.models import DatasetSnapshot, Document, DocumentStatus, Entity
 from tests.dataset.conftest import World
 from tests.dataset.docred_official_eval import official_evaluate

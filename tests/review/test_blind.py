@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from app.dataset.jobs import build_snapshot
 from app.dataset.service import bind_of
-from app.dataset.snapshots import build_snapshot
 from app.models import Decision, Document, DocumentStatus, Entity, Relation, Role
 from app.review.blind import recall_summary
 from tests.factories import (

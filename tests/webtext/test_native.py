@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-import app.crawl_batch
-from app.crawl_batch import dedup, native, pipeline
-from app.crawl_batch.formats import RawRecord
-from app.crawl_batch.pipeline import IngestPolicy, Processed, process_records
+import app.webtext
+from app.webtext import dedup, native, pipeline
+from app.webtext.formats import RawRecord
+from app.webtext.pipeline import IngestPolicy, Processed, process_records
 from tests.conftest import require_compiled_module
 
 PAGE = (
@@ -27,7 +27,7 @@ def reloaded_native() -> Iterator[None]:
 
 
 def _stand_in(version: object) -> types.ModuleType:
-    module = types.ModuleType("app.crawl_batch._native")
+    module = types.ModuleType("app.webtext._native")
     if version is not None:
         module.VERSION = version  # type: ignore[attr-defined]
     return module
@@ -37,8 +37,8 @@ def _stand_in(version: object) -> types.ModuleType:
 @pytest.mark.parametrize("version", [None, native.VERSION - 1, "1"])
 def test_a_module_built_from_other_source_is_not_used(monkeypatch: pytest.MonkeyPatch, version: object) -> None:
     stand_in = _stand_in(version)
-    monkeypatch.setitem(sys.modules, "app.crawl_batch._native", stand_in)
-    monkeypatch.setattr(app.crawl_batch, "_native", stand_in, raising=False)
+    monkeypatch.setitem(sys.modules, "app.webtext._native", stand_in)
+    monkeypatch.setattr(app.webtext, "_native", stand_in, raising=False)
     importlib.reload(native)
     assert native.compiled is None
 

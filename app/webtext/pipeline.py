@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.crawl_batch.dedup import Signature, fingerprint_many, signature_to_bytes
-from app.crawl_batch.docred import DocredDocument, DocredError, parse_docred
-from app.crawl_batch.extraction import (
+from app.webtext.dedup import Signature, fingerprint_many, signature_to_bytes
+from app.webtext.docred import DocredDocument, DocredError, parse_docred
+from app.webtext.extraction import (
     CharClasses,
     Extracted,
     Extractor,
@@ -21,13 +21,13 @@ from app.crawl_batch.extraction import (
     detect_script,
     extract_main_text,
 )
-from app.crawl_batch.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
-from app.crawl_batch.formats import RawRecord, storable
-from app.crawl_batch.markup_limits import nesting_depth
+from app.webtext.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
+from app.webtext.formats import RawRecord, storable
+from app.webtext.markup_limits import nesting_depth
 
 # Without it, the Python definitions below do the same, slower.
-from app.crawl_batch.native import compiled as _native
-from app.crawl_batch.sentences import split_sentences
+from app.webtext.native import compiled as _native
+from app.webtext.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # NUL and other C0 controls (but tab and newline) are never content and break Postgres text columns. One class

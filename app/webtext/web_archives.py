@@ -11,7 +11,7 @@ from typing import BinaryIO, Protocol
 import brotli  # type: ignore[import-untyped]
 from fastwarc.warc import ArchiveIterator, WarcHeader, WarcRecord, WarcRecordType
 
-from app.crawl_batch.formats import (
+from app.webtext.formats import (
     DECOMPRESSION_ERRORS,
     MAX_RECORD_BYTES,
     MAX_TOTAL_BYTES,

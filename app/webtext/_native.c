@@ -1,7 +1,7 @@
 /* Compiled versions of per-record text steps of ingestion, each equal to a pure Python definition that stays
- * in app/crawl_batch (the fallback when this module is not built, and the reference its tests compare with).
+ * in app/webtext (the fallback when this module is not built, and the reference its tests compare with).
  * They read Python strings as code points: no decoding, no locale. Python uses the module through
- * app/crawl_batch/native.py, which checks VERSION. */
+ * app/webtext/native.py, which checks VERSION. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -434,7 +434,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "app.crawl_batch._native", "Compiled per-record text steps of ingestion.", -1, methods,
+    PyModuleDef_HEAD_INIT, "app.webtext._native", "Compiled per-record text steps of ingestion.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.crawl_batch.docred import DocredError, parse_docred
+from app.webtext.docred import DocredError, parse_docred
 from tests.conftest import FIXTURES
 
 

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 
 import orjson
 
-from app.crawl_batch.extraction import Extracted, Extractor, extract_main_text
+from app.webtext.extraction import Extracted, Extractor, extract_main_text
 
 _READY = b"ready"
 _STARTUP_SECONDS = 120

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from app.crawl_batch.extraction import (
+from app.webtext.extraction import (
     CharClasses,
     Extractor,
     cjk_ratio,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from app.crawl_batch import dedup, hash_normalization, near_duplicates
-from app.crawl_batch.dedup import (
+from app.webtext import dedup, hash_normalization, near_duplicates
+from app.webtext.dedup import (
     Signature,
     estimate_jaccard,
     fingerprint,
@@ -21,8 +21,8 @@ from app.crawl_batch.dedup import (
     signature_to_bytes,
     text_hash,
 )
-from app.crawl_batch.hash_normalization import normalize_for_hash
-from app.crawl_batch.near_duplicates import (
+from app.webtext.hash_normalization import normalize_for_hash
+from app.webtext.near_duplicates import (
     NearDuplicateIndex,
     TextHashIds,
     Verdict,
@@ -318,7 +318,7 @@ def test_long_text_is_hashed_in_chunks() -> None:
 
 
 def test_fingerprint_equals_hash_and_signature_computed_apart() -> None:
-    from app.crawl_batch.dedup import fingerprint, minhash_signature, text_hash
+    from app.webtext.dedup import fingerprint, minhash_signature, text_hash
 
     for text in ["", "𠮷野家😀", "张伟于2008年毕业于北京大学。" * 20]:
         digest, signature = fingerprint(text)

@@ -15,10 +15,10 @@ VERSION = 1
 log = logging.getLogger(__name__)
 
 try:
-    from app.crawl_batch import _native as compiled
+    from app.webtext import _native as compiled
 except ImportError:  # built without a C compiler
     compiled = None  # type: ignore[assignment]
 else:
     if getattr(compiled, "VERSION", None) != VERSION:
-        log.warning("app.crawl_batch._native was built from another version of _native.c; run pip install again")
+        log.warning("app.webtext._native was built from another version of _native.c; run pip install again")
         compiled = None  # type: ignore[assignment]

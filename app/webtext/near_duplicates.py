@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from app.crawl_batch.dedup import (
+from app.webtext.dedup import (
     DEFAULT_NUM_PERM,
     DEFAULT_SEED,
     DEFAULT_THRESHOLD,

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 
-from app.crawl_batch.extraction import decode_html
-from app.crawl_batch.formats import (
+from app.webtext.extraction import decode_html
+from app.webtext.formats import (
     DECOMPRESSION_ERRORS,
     MAX_RECORD_BYTES,
     MAX_TOTAL_BYTES,
@@ -30,8 +30,8 @@ from app.crawl_batch.formats import (
     open_decompressed,
     storable,
 )
-from app.crawl_batch.web_archives import iter_arc, iter_warc
-from app.crawl_batch.zip_members import unpack_member, workdir_for
+from app.webtext.web_archives import iter_arc, iter_warc
+from app.webtext.zip_members import unpack_member, workdir_for
 
 Item = RawRecord | RecordError
 _SKIP_CHUNK = 1024 * 1024

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastwarc.stream_io import ZstdWriter
 
-from app.crawl_batch.formats import (
+from app.webtext.formats import (
     FormatError,
     LimitExceededError,
     ReadProgress,

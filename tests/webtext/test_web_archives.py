@@ -9,9 +9,9 @@ import brotli  # type: ignore[import-untyped]
 import pytest
 from fastwarc.stream_io import Lz4Writer, ZstdWriter
 
-from app.crawl_batch.extraction import decode_html
-from app.crawl_batch.formats import FormatError, RawRecord, ReadProgress, RecordError
-from app.crawl_batch.web_archives import PayloadError, decode_payload, iter_arc, iter_warc
+from app.webtext.extraction import decode_html
+from app.webtext.formats import FormatError, RawRecord, ReadProgress, RecordError
+from app.webtext.web_archives import PayloadError, decode_payload, iter_arc, iter_warc
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 WARCS = FIXTURES / "warc"

@@ -11,7 +11,7 @@ from typing import TypeGuard
 import numpy as np
 from numpy.typing import NDArray
 
-from app.crawl_batch.hash_normalization import (
+from app.webtext.hash_normalization import (
     codes_to_text,
     normalize_for_hash,
     normalize_in_full,
@@ -21,7 +21,7 @@ from app.crawl_batch.hash_normalization import (
 )
 
 # Without it, the NumPy path below computes the same.
-from app.crawl_batch.native import compiled as _native
+from app.webtext.native import compiled as _native
 
 Signature = NDArray[np.uint32]
 # One signature per row.

@@ -4,7 +4,7 @@ first bytes before the rest is unpacked."""
 import zipfile
 from pathlib import Path
 
-from app.crawl_batch.formats import (
+from app.webtext.formats import (
     FOREIGN_MAGICS,
     ZIP_MAGICS,
     LimitExceededError,

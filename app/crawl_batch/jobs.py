@@ -1,4 +1,5 @@
-"""The ingestion run behind job "crawl_batch.ingest": stream records, filter, dedup, store in small commits."""
+"""The body of job "crawl_batch.ingest" (workers/crawl_batch.py): stream records through app.webtext, filter,
+dedup, store in small commits."""
 
 import logging
 import time
@@ -13,17 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.crawl_batch.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
 from app.crawl_batch.document_insert import DocumentInsert
-from app.crawl_batch.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
 from app.crawl_batch.imports import store_docred_annotations
-from app.crawl_batch.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
-from app.crawl_batch.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
-from app.crawl_batch.readers import READERS, iter_records
+from app.crawl_batch.known_documents import load_known_documents
 from app.db import get_engine
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
+from app.webtext.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
+from app.webtext.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
+from app.webtext.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
+from app.webtext.readers import READERS, iter_records
 
 log = logging.getLogger(__name__)
 # Kept documents are stored, and progress saved, every this many documents or CHUNK_SECONDS, whichever is first:
@@ -35,10 +36,6 @@ PROCESS_RECORDS = 64
 MAX_STORED_ERRORS = 1000
 # A kept document lists at most this many URLs of its duplicates.
 MAX_DUPLICATE_URLS = 1000
-# Existing documents are loaded into the dedup state this many at a time, streamed rather than fetched whole.
-LOAD_CHUNK = 4096
-# Documents signed by an older MinHash scheme are re-signed from their texts this many at a time.
-RESIGN_CHUNK = 256
 # A resumed slice works at least this many times as long as it took to read up to its checkpoint.
 SKIP_FACTOR = 5
 # The batch option holding the number of the slice being ingested (see _pause_for_others).
@@ -107,48 +104,9 @@ def _start(engine: Engine, batch_id: int, slice_no: int) -> _Run | None:
             import_name="import:" + Path(batch.filename).name.split(".")[0][:80],
         )
         run.index = NearDuplicateIndex(threshold=run.policy.near_duplicate_threshold)
-        rows = session.exec(
-            select(Document.id, Document.text_hash, Document.minhash)
-            .where(Document.project_id == batch.project_id)
-            .execution_options(yield_per=LOAD_CHUNK)
-        )
-        # Documents signed by an older MinHash scheme are re-signed from their text, once.
-        stale: list[int] = []
-        num_perm = run.index.num_perm
-        for chunk in rows.partitions():
-            run.hashes.update([(digest, doc_id) for doc_id, digest, _ in chunk])
-            signed = [(digest, minhash) for _, digest, minhash in chunk if is_current_signature(minhash, num_perm)]
-            run.index.add_many(
-                [digest for digest, _ in signed], [signature_from_bytes(minhash) for _, minhash in signed]
-            )
-            stale += [
-                doc_id
-                for doc_id, _, minhash in chunk
-                if doc_id is not None and minhash and not is_current_signature(minhash, num_perm)
-            ]
-        if stale:
-            _resign(session, run.index, stale)
+        if load_known_documents(session, project_id=batch.project_id, hashes=run.hashes, index=run.index):
             session.commit()
         return run
-
-
-def _resign(session: Session, index: NearDuplicateIndex, doc_ids: list[int]) -> None:
-    """Store and index today's signature for documents signed by an older scheme, which it cannot compare."""
-    for start in range(0, len(doc_ids), RESIGN_CHUNK):
-        rows = session.exec(
-            select(Document.id, Document.text_hash, Document.text).where(
-                col(Document.id).in_(doc_ids[start : start + RESIGN_CHUNK])
-            )
-        ).all()
-        signatures = [minhash_signature(text) for _, _, text in rows]
-        session.execute(
-            update(Document),
-            [
-                {"id": doc_id, "minhash": signature_to_bytes(signature)}
-                for (doc_id, _, _), signature in zip(rows, signatures, strict=True)
-            ],
-        )
-        index.add_many([digest for _, digest, _ in rows], signatures)
 
 
 def _batch_paths(engine: Engine, batch_id: int) -> tuple[Path, str, Format | None]:

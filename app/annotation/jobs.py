@@ -1,0 +1,373 @@
+"""The bodies of the annotation jobs (workers/annotation.py): run one annotator on one document, cross-validate,
+the second look (augment), verification votes. They open and commit their own sessions, around the model calls."""
+
+import hashlib
+import logging
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col, select
+
+from app.annotation import recheck, second_look, verification
+from app.annotation.consolidate import SecondLooks
+from app.annotation.prompts import (
+    AUGMENT_TEMPLATE_VERSION,
+    RECHECK_TEMPLATE_VERSION,
+    VERIFY_TEMPLATE_VERSION,
+    prompt_version,
+)
+from app.annotation.rebuild import current_run, rebuild_document, review_started
+from app.annotation.runner import (
+    BudgetExhausted,
+    CallContext,
+    RunFailure,
+    annotate_offline,
+    annotate_windows,
+    open_context,
+    run_async,
+    version_for,
+)
+from app.annotation.schemas import AnnotationOutput
+from app.annotation.service import open_run, pair_of
+from app.db import get_engine
+from app.jobs import enqueue
+from app.models import (
+    Annotator,
+    AnnotatorKind,
+    AnnotatorRun,
+    Document,
+    Entity,
+    Mention,
+    Project,
+    Proposal,
+    Relation,
+    RunStatus,
+)
+from app.models.types import utcnow
+from app.project.schemas import LabelSchema
+from app.project.service import label_schema_of, settings_of
+
+log = logging.getLogger(__name__)
+# The agreement class of an item the two annotators typed differently.
+CONFLICT = "type_conflict"
+
+
+def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None = None) -> None:
+    """Job "annotation.run": idempotent per (document, annotator, prompt version); never pays twice."""
+    engine = engine or get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        document = session.get(Document, document_id)
+        annotator = session.get(Annotator, annotator_id)
+        if document is None or annotator is None or annotator.kind == AnnotatorKind.imported:
+            return
+        project = session.get(Project, document.project_id)
+        assert project is not None
+        schema = label_schema_of(project)
+        version = version_for(annotator, schema, project.guidelines)
+        run = session.exec(
+            select(AnnotatorRun).where(
+                AnnotatorRun.document_id == document_id,
+                AnnotatorRun.annotator_id == annotator_id,
+                AnnotatorRun.prompt_version == version,
+            )
+        ).first()
+        if run is not None and run.status == RunStatus.done:
+            _after_run(session, document)
+            session.commit()
+            return
+        if run is None:
+            run = AnnotatorRun(document_id=document_id, annotator_id=annotator_id, prompt_version=version)
+        run.status = RunStatus.running
+        run.error = None
+        session.add(run)
+        session.commit()
+        text, sentences, title = document.text, [(s, e) for s, e in document.sentences], document.title
+
+    ctx: CallContext | None = None
+    try:
+        if annotator.kind == AnnotatorKind.builtin:
+            output = annotate_offline(annotator, text, sentences)
+        else:
+            output, ctx = run_async(
+                _annotate_llm(engine, annotator, project, document_id, schema, text, sentences, title)
+            )
+        status, error = RunStatus.done, None
+    except BudgetExhausted as exc:
+        output, status, error = None, RunStatus.budget, str(exc)
+    except RunFailure as exc:
+        output, status, error = None, RunStatus.failed, str(exc)
+    except Exception as exc:
+        log.exception("annotation of document %s by annotator %s failed", document_id, annotator_id)
+        output, status, error = None, RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
+
+    with Session(engine) as session:
+        stored = session.get(AnnotatorRun, run.id)
+        document = session.get(Document, document_id)
+        if stored is None or document is None:
+            return
+        stored.status = status
+        stored.error = error
+        stored.finished_at = utcnow()
+        if output is not None:
+            stored.raw_response = output.model_dump_json()
+            stored.request_hash = hashlib.sha256(stored.raw_response.encode()).hexdigest()
+        if ctx is not None:
+            stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
+            stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
+        session.add(stored)
+        _after_run(session, document)
+        session.commit()
+
+
+async def _annotate_llm(
+    engine: Engine,
+    annotator: Annotator,
+    project: Project,
+    document_id: int,
+    schema: LabelSchema,
+    text: str,
+    sentences: list[tuple[int, int]],
+    title: str,
+) -> tuple[AnnotationOutput, CallContext]:
+    ctx = open_context(engine, annotator, project, document_id)
+    output = await annotate_windows(ctx, schema, project.guidelines, title=title, text=text, sentences=sentences)
+    return output, ctx
+
+
+def _after_run(session: Session, document: Document) -> None:
+    """When both annotators of the pair have finished (or failed) on the document, cross-validate it.
+
+    The document row is locked first: on Postgres two runs finishing at once would otherwise each see the
+    other still running (neither committed yet) and nobody would cross-validate. The second to take the
+    lock sees the first's committed run.
+    """
+    session.flush()
+    session.exec(select(Document.id).where(Document.id == document.id).with_for_update()).one()
+    a, b = pair_of(session, project_id=document.project_id)
+    finished = {RunStatus.done, RunStatus.failed}
+    for annotator in (a, b):
+        if annotator is None or annotator.kind == AnnotatorKind.imported:
+            continue
+        run = current_run(session, document, annotator)
+        if run is None or run.status not in finished:
+            return
+    enqueue(session, "annotation.crossvalidate", document_id=document.id or 0)
+
+
+def crossvalidate(document_id: int, *, engine: Engine | None = None) -> None:
+    """Job "annotation.crossvalidate": ground both outputs, align them, store items with agreement classes."""
+    engine = engine or get_engine()
+    with Session(engine) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        if review_started(session, document_id):
+            return  # people have started reviewing: machine proposals are not rebuilt under them
+        if rebuild_document(session, document) is None:
+            return
+        project = session.get(Project, document.project_id)
+        assert project is not None
+        settings = settings_of(project)
+        if (settings.augmentation and settings.augmentation_cap > 0) or settings.recheck:
+            # The second look rebuilds the items; verification votes follow it (see augment below).
+            enqueue(session, "annotation.augment", document_id=document_id)
+        elif settings.verification:
+            enqueue(session, "annotation.verify", document_id=document_id)
+        session.commit()
+
+
+def augment(document_id: int, *, engine: Engine | None = None) -> None:
+    """Job "annotation.augment": the blind second opinion on single-model items, mixed with the pairs both left out.
+
+    Ask (app/annotation/second_look.py), then rebuild the document's items with the answers (nothing is rebuilt
+    once review has started)."""
+    engine = engine or get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        if review_started(session, document_id):
+            _note(session, document, "augmentation", "skipped: review had started")
+            return
+        project = session.get(Project, document.project_id)
+        assert project is not None
+        schema, settings = label_schema_of(project), settings_of(project)
+        a, b = pair_of(session, project_id=project.id or 0)
+        llms = {s: x for s, x in (("a", a), ("b", b)) if x is not None and x.kind == AnnotatorKind.llm}
+        if not llms:
+            _note(session, document, "augmentation", "skipped: no LLM annotator in the pair")
+            return
+        built = rebuild_document(session, document)
+        if built is None:
+            session.commit()
+            return
+        blind = settings.recheck
+        if not blind:  # augmentation alone: the first LLM annotator, as before the second opinion existed
+            first = next(iter(llms))
+            llms = {first: llms[first]}
+        # The cap counts questions about new pairs: each candidate is asked of every annotator asked.
+        cap = settings.augmentation_cap // len(llms) if settings.augmentation else 0
+        candidates, skipped = second_look.candidates(built, schema, cap)
+        if skipped:
+            document.meta = {**document.meta, "augmentation": f"skipped: {skipped}"}
+        template = RECHECK_TEMPLATE_VERSION if blind else AUGMENT_TEMPLATE_VERSION
+        version = prompt_version(schema, project.guidelines, template)
+        asks: list[second_look.Ask] = []
+        # Everything goes to both: a candidate one finds, the other confirms (`confirmed`) or not (`unconfirmed`);
+        # a single-model item the other confirms or disputes, and the proposer's own blind answer tells a disputed
+        # item it still holds from one it withdraws; a type conflict both settle blind on one type is confirmed.
+        both = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
+        to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
+        for side, annotator in llms.items():
+            requests = recheck.plan(
+                built.entities, pairs=[*candidates, *both], to_type=to_type, n_sentences=len(document.sentences)
+            )
+            if not requests:
+                continue
+            run = open_run(session, document_id=document_id, annotator=annotator, version=version)
+            asks.append(second_look.Ask(side, annotator, requests, run.id or 0))
+        session.commit()
+        text, sentences = document.text, [(s, e) for s, e in document.sentences]
+
+    second = SecondLooks()
+    for ask in asks:
+        ctx: CallContext | None = None
+        look: recheck.Look | None = None
+        error: str | None = None
+        status = RunStatus.done
+        try:
+            ctx = open_context(engine, ask.annotator, project, document_id)
+            look = run_async(second_look.ask(ctx, schema, text, sentences, built, ask.requests, blind=blind))
+        except BudgetExhausted as exc:
+            status, error = RunStatus.budget, str(exc)
+        except RunFailure as exc:
+            status, error = RunStatus.failed, str(exc)
+        except Exception as exc:  # the other annotator's answers still count; this one's items stay for review
+            log.exception("second look at document %s by annotator %s failed", document_id, ask.annotator.id)
+            status, error = RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
+        second.looks[ask.side] = look
+        second.run_ids[ask.side] = ask.run_id
+        if error is not None:
+            second.missing[ask.side] = f"{ask.annotator.name}: {error}"
+        _store_run(engine, ask.run_id, ctx, status, error, look)
+
+    with Session(engine) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        if review_started(session, document_id):
+            _note(session, document, "augmentation", "answers kept but not applied: review had started")
+            return
+        rebuild_document(session, document, second)
+        ignored = sum(look.ignored for look in second.looks.values() if look is not None)
+        summary = "; ".join(second.missing.values()) or "done"
+        if ignored:
+            summary += f"; {ignored} answer(s) ignored (unknown pairs, entities or types)"
+        document.meta = {**document.meta, "second_look": summary}
+        session.add(document)
+        if settings.verification:  # votes attach to the rebuilt items
+            enqueue(session, "annotation.verify", document_id=document_id)
+        session.commit()
+
+
+def _store_run(
+    engine: Engine,
+    run_id: int,
+    ctx: CallContext | None,
+    status: RunStatus,
+    error: str | None,
+    look: recheck.Look | None,
+) -> None:
+    with Session(engine) as session:
+        stored = session.get(AnnotatorRun, run_id)
+        if stored is None:
+            return
+        stored.status, stored.error, stored.finished_at = status, error, utcnow()
+        if ctx is not None:
+            stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
+            stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
+        stored.raw_response = look.to_json() if look is not None else None
+        session.add(stored)
+        session.commit()
+
+
+def _note(session: Session, document: Document, key: str, value: str) -> None:
+    document.meta = {**document.meta, key: value}
+    session.add(document)
+    session.commit()
+
+
+def verify(document_id: int, *, engine: Engine | None = None) -> None:
+    """Job "annotation.verify": the other model's vote on each one-sided relation.
+
+    For relations only A proposed ask B, and the other way round (LLM annotators only); store each vote."""
+    engine = engine or get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        project = session.get(Project, document.project_id)
+        assert project is not None
+        a, b = pair_of(session, project_id=project.id or 0)
+        single = col(Relation.agreement).in_(verification.SINGLE)
+        relations = list(session.exec(select(Relation).where(Relation.document_id == document_id, single)))
+        proposers = verification.proposers(session, [r.id or 0 for r in relations])
+        entities = {e.id: e for e in session.exec(select(Entity).where(Entity.document_id == document_id))}
+        sentence_ids: dict[int, list[int]] = {}
+        for m in session.exec(select(Mention).where(Mention.document_id == document_id)):
+            sentence_ids.setdefault(m.entity_id, []).append(m.sentence_id)
+        schema = label_schema_of(project)
+        version = prompt_version(schema, project.guidelines, VERIFY_TEMPLATE_VERSION)
+        text, sentences = document.text, [(s, e) for s, e in document.sentences]
+    for verifier, proposer in ((b, a), (a, b)):
+        if verifier is None or proposer is None or verifier.kind != AnnotatorKind.llm:
+            continue
+        chosen = [r for r in relations if proposers.get(r.id or 0) == {proposer.id}]
+        if chosen:
+            _verify(engine, document_id, project, verifier, version, chosen, entities, sentence_ids, text, sentences)
+
+
+def _verify(
+    engine: Engine,
+    document_id: int,
+    project: Project,
+    verifier: Annotator,
+    version: str,
+    relations: list[Relation],
+    entities: dict[int | None, Entity],
+    sentence_ids: dict[int, list[int]],
+    text: str,
+    sentences: list[tuple[int, int]],
+) -> None:
+    schema = label_schema_of(project)
+    with Session(engine, expire_on_commit=False) as session:
+        run = open_run(session, document_id=document_id, annotator=verifier, version=version)
+        session.commit()
+
+    ctx = open_context(engine, verifier, project, document_id)
+    ask = verification.ask_votes(ctx, schema, relations, entities, sentence_ids, text, sentences)
+    try:
+        votes, status, error = run_async(ask), RunStatus.done, None
+    except BudgetExhausted as exc:
+        votes, status, error = [], RunStatus.budget, str(exc)
+    except RunFailure as exc:
+        votes, status, error = [], RunStatus.failed, str(exc)
+    with Session(engine) as session:
+        stored = session.get(AnnotatorRun, run.id)
+        if stored is None:
+            return
+        session.exec(delete(Proposal).where(col(Proposal.run_id) == stored.id))
+        stored.status, stored.error, stored.finished_at = status, error, utcnow()
+        stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
+        stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
+        session.add(stored)
+        for relation, verdict in votes:
+            session.add(
+                Proposal(
+                    run_id=stored.id or 0,
+                    item_kind="relation",
+                    item_id=relation.id or 0,
+                    proposed_type=relation.type,
+                    payload={"vote": verdict},
+                )
+            )
+        session.commit()

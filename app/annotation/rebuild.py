@@ -1,0 +1,66 @@
+"""A document's items rebuilt from the pair's finished runs (the annotation jobs' shared step)."""
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app.annotation import consolidate
+from app.annotation.runner import version_for
+from app.annotation.schemas import AnnotationOutput, SpannedOutput
+from app.annotation.service import pair_of
+from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
+from app.project.service import label_schema_of, settings_of
+
+
+def current_run(session: Session, document: Document, annotator: Annotator) -> AnnotatorRun | None:
+    """The annotator's run under the current prompt version (an old prompt's results are never reused)."""
+    project = session.get(Project, document.project_id)
+    assert project is not None
+    version = version_for(annotator, label_schema_of(project), project.guidelines)
+    return session.exec(
+        select(AnnotatorRun).where(
+            AnnotatorRun.document_id == document.id,
+            AnnotatorRun.annotator_id == annotator.id,
+            AnnotatorRun.prompt_version == version,
+        )
+    ).first()
+
+
+def _side(session: Session, document: Document, annotator: Annotator | None, schema: Any) -> consolidate.Side | None:
+    """An annotator's grounded proposals for the document, or None when it has no finished run."""
+    if annotator is None:
+        return None
+    run = current_run(session, document, annotator)
+    if run is None or run.status != RunStatus.done or not run.raw_response:
+        return None
+    if annotator.kind == AnnotatorKind.imported:
+        return consolidate.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
+    output = AnnotationOutput.model_validate_json(run.raw_response)
+    sentences = [(s, e) for s, e in document.sentences]
+    return consolidate.side_from_output(document.text, sentences, output, run, schema, annotator.name)
+
+
+def rebuild_document(
+    session: Session, document: Document, second: consolidate.SecondLooks | None = None
+) -> consolidate.Built | None:
+    """Cross-validate the pair's finished runs into the document's items (None when neither has finished)."""
+    project = session.get(Project, document.project_id)
+    assert project is not None
+    schema, settings = label_schema_of(project), settings_of(project)
+    a, b = pair_of(session, project_id=project.id or 0)
+    side_a, side_b = _side(session, document, a, schema), _side(session, document, b, schema)
+    if side_a is None and side_b is None:
+        return None
+    return consolidate.rebuild(
+        session,
+        document=document,
+        schema=schema,
+        settings=settings,
+        side_a=side_a or consolidate.Side(None, a.name if a else ""),
+        side_b=side_b or consolidate.Side(None, b.name if b else ""),
+        second=second,
+    )
+
+
+def review_started(session: Session, document_id: int) -> bool:
+    return session.exec(select(Decision.id).where(Decision.document_id == document_id)).first() is not None
