@@ -15,7 +15,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import blind, queue, service, workbench
+from app.review import blind, permissions, queue, service, workbench
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
 
@@ -123,9 +123,7 @@ def _context(
             results.append((reviewer.username if reviewer else "?", a.result or {}))
     wb = workbench.load(session, document=document, schema=schema, results=results, changed=changed)
     holder = queue.lock_holder(session, document)
-    can_act = (
-        document.status in queue.REVIEWABLE or (document.status == DocumentStatus.adjudication and user.role == "admin")
-    ) and (holder is None or holder.id == user.id)
+    can_act = permissions.may_act(user, document, reviewable=document.status in queue.REVIEWABLE, holder=holder)
     return {
         "project": project,
         "schema": schema,

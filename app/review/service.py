@@ -8,7 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.annotation import routing
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.models import (
     Agreement,
     AssignmentStatus,
@@ -24,7 +24,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.project.schemas import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import queue
+from app.review import permissions, queue
 from app.review.changes import ChangeSet, restore
 from app.review.decisions import HANDLERS, Context, refuse_while_blind, sentence_of
 
@@ -140,8 +140,7 @@ def release(session: Session, *, document: Document, user: User) -> None:
     holder = queue.lock_holder(session, document)
     if holder is None:
         return
-    if holder.id != user.id and user.role != "admin":
-        raise Forbidden(f"Only {holder.username} or an admin can release the lock on document {document.id}.")
+    permissions.check_may_release(user, document, holder)
     queue.release_lock(session, document=document)
     session.flush()
 
@@ -416,8 +415,7 @@ def prefill_adjudication(
 
 def reopen(session: Session, *, document: Document, user: User) -> Outcome:
     """An admin sends a curated document back to review; its decisions stay in the history."""
-    if user.role != "admin":
-        raise Forbidden("Only an admin can reopen a curated document.")
+    permissions.check_may_reopen(user)
     if document.status != DocumentStatus.curated:
         raise Conflict(f"Document {document.id} is not curated (it is {document.status}).")
     document.status = DocumentStatus.in_review
