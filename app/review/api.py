@@ -14,6 +14,7 @@ from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review import blind, queue, service
 from app.review.blind import RecallSummary
+from app.review.history import document_history
 from app.review.service import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
@@ -127,7 +128,7 @@ def reopen(document_id: int, session: SessionDep, user: ApiAdmin) -> dict[str, A
 @router.get("/documents/{document_id}/history")
 def history(document_id: int, session: SessionDep, _user: ApiClient) -> list[dict[str, Any]]:
     document = get_document(session, document_id)
-    return service.history(session, document_id=document.id or 0)
+    return document_history(session, document_id=document.id or 0)
 
 
 @router.get("/projects/{project_id}/review-queue")

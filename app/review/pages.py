@@ -16,6 +16,7 @@ from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import blind, permissions, queue, service, workbench
+from app.review.history import document_history
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
 
@@ -250,6 +251,6 @@ def reopen(document_id: int, session: SessionDep, user: CurrentUser) -> Response
 @router.get("/documents/{document_id}/history", response_class=HTMLResponse)
 def history(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     document = get_document(session, document_id)
-    ctx = {"document": document, "history": service.history(session, document_id=document_id)}
+    ctx = {"document": document, "history": document_history(session, document_id=document_id)}
     block = "history" if request.headers.get("hx-request") == "true" else None
     return render(request, "review/history.html", ctx, block=block)
