@@ -53,25 +53,33 @@ def prefill_adjudication(
     session: Session, *, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
 ) -> None:
     """Apply what every reviewer agreed on; leave only their differences proposed for the admin."""
+    by_key = _settle_entities(session, changes, document, results)
+    _settle_relations(session, changes, document, results, by_key)
+
+
+def _settle(changes: ChangeSet, obj: Entity | Relation, key: str, votes: list[set[str]]) -> None:
+    """Accepted by all, rejected by all, or left proposed for the admin."""
+    n = sum(key in v for v in votes)
+    status = ItemStatus.accepted if n == len(votes) else ItemStatus.rejected if n == 0 else ItemStatus.proposed
+    if obj.status != status:
+        changes.touch(obj)
+        obj.status = status
+
+
+def _settle_entities(
+    session: Session, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
+) -> dict[str, Entity]:
+    """Settle the document's entities by vote and add the reviewers' own; returns every entity by its key."""
     doc_id = document.id or 0
-    entity_votes = [{e["key"] for e in r.get("entities", [])} for r in results]
-    relation_votes = [{x["key"] for x in r.get("relations", [])} for r in results]
+    votes = [{e["key"] for e in r.get("entities", [])} for r in results]
     spans: dict[int, list[list[int]]] = {}
     for m in session.exec(select(Mention).where(Mention.document_id == doc_id)):
         spans.setdefault(m.entity_id, []).append([m.start, m.end])
     by_key: dict[str, Entity] = {}
-
-    def settle(obj: Entity | Relation, key: str, votes: list[set[str]]) -> None:
-        n = sum(key in v for v in votes)
-        status = ItemStatus.accepted if n == len(votes) else ItemStatus.rejected if n == 0 else ItemStatus.proposed
-        if obj.status != status:
-            changes.touch(obj)
-            obj.status = status
-
     for e in session.exec(select(Entity).where(Entity.document_id == doc_id)):
         key = entity_key(e.type, sorted(spans.get(e.id or 0, [])))
         by_key[key] = e
-        settle(e, key, entity_votes)
+        _settle(changes, e, key, votes)
         for m in session.exec(select(Mention).where(Mention.entity_id == e.id)):
             if m.status != e.status:
                 changes.touch(m)
@@ -80,42 +88,60 @@ def prefill_adjudication(
         for item in r.get("entities", []):
             if item["key"] in by_key:
                 continue
-            n = sum(item["key"] in v for v in entity_votes)
+            n = sum(item["key"] in v for v in votes)
             status = ItemStatus.accepted if n == len(results) else ItemStatus.proposed
-            entity = Entity(
+            by_key[item["key"]] = _add_entity(changes, document, item, status)
+    return by_key
+
+
+def _add_entity(changes: ChangeSet, document: Document, item: dict[str, Any], status: ItemStatus) -> Entity:
+    doc_id = document.id or 0
+    entity = Entity(
+        document_id=doc_id,
+        type=item["type"],
+        name=item["name"],
+        status=status,
+        agreement=Agreement.manual,
+        grounded=True,
+    )
+    changes.add(entity)
+    for start, end in item["spans"]:
+        changes.add(
+            Mention(
+                entity_id=entity.id or 0,
                 document_id=doc_id,
-                type=item["type"],
-                name=item["name"],
+                start=start,
+                end=end,
+                text=document.text[start:end],
+                sentence_id=sentence_of(document, start),
                 status=status,
-                agreement=Agreement.manual,
-                grounded=True,
             )
-            changes.add(entity)
-            for start, end in item["spans"]:
-                changes.add(
-                    Mention(
-                        entity_id=entity.id or 0,
-                        document_id=doc_id,
-                        start=start,
-                        end=end,
-                        text=document.text[start:end],
-                        sentence_id=sentence_of(document, start),
-                        status=status,
-                    )
-                )
-            by_key[item["key"]] = entity
+        )
+    return entity
+
+
+def _settle_relations(
+    session: Session,
+    changes: ChangeSet,
+    document: Document,
+    results: list[dict[str, Any]],
+    by_key: dict[str, Entity],
+) -> None:
+    """Settle the document's relations by vote and add the reviewers' own between entities that remain."""
+    doc_id = document.id or 0
+    votes = [{x["key"] for x in r.get("relations", [])} for r in results]
     id_key = {e.id: k for k, e in by_key.items()}
     existing: set[str] = set()
     for rel in session.exec(select(Relation).where(Relation.document_id == doc_id)):
         key = relation_key(id_key.get(rel.head_id, ""), rel.type, id_key.get(rel.tail_id, ""))
         existing.add(key)
-        settle(rel, key, relation_votes)
+        _settle(changes, rel, key, votes)
     for r in results:
         for item in r.get("relations", []):
             if item["key"] in existing or item["head"] not in by_key or item["tail"] not in by_key:
                 continue
             existing.add(item["key"])
-            n = sum(item["key"] in v for v in relation_votes)
+            n = sum(item["key"] in v for v in votes)
             changes.add(
                 Relation(
                     document_id=doc_id,
