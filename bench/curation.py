@@ -113,6 +113,7 @@ from app.models import (
 from app.models.crawl_batch import BatchStatus
 from app.project.schemas import LabelSchema
 from app.project.service import create_project, label_schema_of
+from app.review.commands import parse_command
 from app.review.service import decide, submit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -785,11 +786,9 @@ class Reviewer:
                     self.session,
                     document=self.document,
                     user=self.user,
-                    item=item,
-                    item_id=item_id,
-                    action=action,
-                    params=params,
-                    version=self.document.version,
+                    command=parse_command(
+                        {"item": item, "id": item_id, "action": action, "version": self.document.version, **params}
+                    ),
                 )
         except AppError:
             self.session.refresh(self.document)

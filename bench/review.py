@@ -93,6 +93,7 @@ from app.project.presets import ZH_GENERAL
 from app.project.service import create_project, label_schema_of
 from app.review import pages as review_pages
 from app.review import service, workbench
+from app.review.commands import parse_command
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the live-server helpers; it is not an installed package
@@ -978,11 +979,7 @@ def profile(stored: Stored, n: int) -> Iterator[str]:
                 s,
                 document=document,
                 user=viewer,
-                item=item,
-                item_id=item_id,
-                action=action,
-                params={},
-                version=document.version,
+                command=parse_command({"item": item, "id": item_id, "action": action, "version": document.version}),
             )
             t1 = time.perf_counter()
             review_pages._update(post, s, outcome.document, viewer, outcome, action)

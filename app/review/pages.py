@@ -17,6 +17,7 @@ from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import blind, permissions, queue, service, workbench
+from app.review.commands import command_from_form
 from app.review.history import document_history
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
@@ -205,22 +206,12 @@ def _answer(
 @router.post("/documents/{document_id}/decide", response_class=HTMLResponse)
 async def decide(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
     version, form = await _form(request)
-    item, raw_id, action = form.pop("item", ""), form.pop("id", ""), form.pop("action", "")
+    command = command_from_form(form, version=version)
 
     def change(document: Document) -> Outcome:
-        item_id = int(raw_id) if raw_id.isdigit() else None
-        return service.decide(
-            session,
-            document=document,
-            user=user,
-            item=item,
-            item_id=item_id,
-            action=action,
-            params=form,
-            version=version,
-        )
+        return service.decide(session, document=document, user=user, command=command)
 
-    return await run_in_threadpool(_answer, request, session, document_id, user, action, change)
+    return await run_in_threadpool(_answer, request, session, document_id, user, command.action, change)
 
 
 @router.post("/documents/{document_id}/undo", response_class=HTMLResponse)

@@ -8,7 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.annotation import routing
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict
 from app.models import (
     AssignmentStatus,
     Decision,
@@ -23,10 +23,11 @@ from app.models import (
 from app.models.types import utcnow
 from app.project.schemas import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import permissions, queue
+from app.review import decisions, permissions, queue
 from app.review.adjudication import curated_result, prefill_adjudication
 from app.review.changes import ChangeSet, restore
-from app.review.decisions import HANDLERS, Context, refuse_while_blind
+from app.review.commands import DecisionCommand
+from app.review.decisions import Context, refuse_while_blind
 
 # Decisions that end a reviewer's pass: undo never reaches back across them.
 BARRIERS = {"submit", "reopen"}
@@ -147,40 +148,23 @@ def release(session: Session, *, document: Document, user: User) -> None:
     session.flush()
 
 
-def decide(
-    session: Session,
-    *,
-    document: Document,
-    user: User,
-    item: str,
-    item_id: int | None,
-    action: str,
-    params: dict[str, Any],
-    version: int,
-) -> Outcome:
-    """Apply one reviewer action; the audit log gets every row it touched, before and after."""
-    handler = HANDLERS.get((item, action))
-    if handler is None:
-        known = sorted({a for (i, a) in HANDLERS if i == item})
-        if not known:
-            raise InvalidInput.for_field("item", f"Unknown item {item!r}: entity, mention, relation or document.")
-        raise InvalidInput.for_field("action", f"Unknown action {action!r} for a {item}: {', '.join(known)}.")
-    schema, _settings = open_for_change(session, document=document, user=user, version=version)
+def decide(session: Session, *, document: Document, user: User, command: DecisionCommand) -> Outcome:
+    """Apply one reviewer command; the audit log gets every row it touched, before and after."""
+    schema, _settings = open_for_change(session, document=document, user=user, version=command.version)
     changes = ChangeSet(session)
-    ctx = Context(session=session, document=document, schema=schema, changes=changes, params=dict(params))
-    summary = handler(ctx, item_id)
-    created = ctx.params.get("created_id")
+    ctx = Context(session=session, document=document, schema=schema, changes=changes)
+    summary = decisions.apply(ctx, command)
     decision = record_decision(
         session,
         document=document,
         user=user,
-        kind=item,
-        item_id=item_id if item_id is not None else created,
-        action=action,
+        kind=command.item,
+        item_id=command.id if command.id is not None else ctx.created_id,
+        action=command.action,
         changes=changes,
         summary=summary,
     )
-    return Outcome(document, decision, summary, changed_ids(changes), created)
+    return Outcome(document, decision, summary, changed_ids(changes), ctx.created_id)
 
 
 def _since_barrier(session: Session, document_id: int, barriers: set[str] = BARRIERS) -> list[Decision]:

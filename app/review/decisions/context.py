@@ -1,6 +1,5 @@
 """The state a decision works on, and the row-level moves every kind of decision shares."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +14,13 @@ from app.review.changes import ChangeSet
 
 @dataclass
 class Context:
+    """What a decision handler works on; a handler that creates an item leaves its id in `created_id`."""
+
     session: Session
     document: Document
     schema: LabelSchema
     changes: ChangeSet
-    params: dict[str, Any]
-
-
-Handler = Callable[[Context, int | None], str]
+    created_id: int | None = None
 
 
 def proposals_hidden(document: Document) -> bool:

@@ -4,6 +4,7 @@ from sqlmodel import col, select
 
 from app.errors import InvalidInput
 from app.models import Agreement, AnnotatorRun, Entity, ItemStatus, Proposal, Relation
+from app.review.commands import AcceptAgreed, RejectAnnotator
 from app.review.decisions.context import (
     Context,
     accept_arguments,
@@ -11,10 +12,9 @@ from app.review.decisions.context import (
     relations_of,
     set_entity_status,
 )
-from app.review.decisions.inputs import int_param
 
 
-def accept_agreed(ctx: Context, _item_id: int | None) -> str:
+def accept_agreed(ctx: Context, _command: AcceptAgreed) -> str:
     """Accept every agreed, grounded item still awaiting review."""
     refuse_while_blind(ctx.document, "there is nothing agreed to accept until the blind pass is finished.")
     n = 0
@@ -42,10 +42,10 @@ def accept_agreed(ctx: Context, _item_id: int | None) -> str:
     return f"accepted {n} agreed item(s)"
 
 
-def reject_from_annotator(ctx: Context, _item_id: int | None) -> str:
+def reject_from_annotator(ctx: Context, command: RejectAnnotator) -> str:
     """Reject every item still awaiting review that only this annotator proposed."""
     refuse_while_blind(ctx.document, "the models' proposals are hidden until the blind pass is finished.")
-    annotator_id = int_param(ctx.params, "annotator")
+    annotator_id = command.annotator
     run_ids = set(
         ctx.session.exec(
             select(AnnotatorRun.id).where(

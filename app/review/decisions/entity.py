@@ -2,6 +2,7 @@
 
 from app.errors import InvalidInput
 from app.models import Entity, ItemStatus
+from app.review.commands import EntityAddMention, EntityCreate, EntityMerge, EntityRetype, EntityStatus
 from app.review.decisions.context import (
     Context,
     check_span_free,
@@ -18,15 +19,15 @@ from app.review.decisions.context import (
 from app.review.decisions.inputs import entity_param, entity_type, given_name, span_of
 
 
-def entity_accept(ctx: Context, item_id: int | None) -> str:
-    entity = get_item(ctx, Entity, item_id)
+def accept(ctx: Context, command: EntityStatus) -> str:
+    entity = get_item(ctx, Entity, command.id)
     set_entity_status(ctx, entity, ItemStatus.accepted)
     return f"accepted {entity_label(entity)}"
 
 
-def entity_reject(ctx: Context, item_id: int | None) -> str:
+def reject(ctx: Context, command: EntityStatus) -> str:
     """Rejecting an entity rejects its relations too: a relation needs both of its arguments."""
-    entity = get_item(ctx, Entity, item_id)
+    entity = get_item(ctx, Entity, command.id)
     set_entity_status(ctx, entity, ItemStatus.rejected)
     n = 0
     for r in relations_of(ctx, entity.id or 0):
@@ -37,22 +38,22 @@ def entity_reject(ctx: Context, item_id: int | None) -> str:
     return f"rejected {entity_label(entity)}" + (f" and its {n} relation(s)" if n else "")
 
 
-def entity_retype(ctx: Context, item_id: int | None) -> str:
-    entity = get_item(ctx, Entity, item_id)
-    new = entity_type(ctx)
+def retype(ctx: Context, command: EntityRetype) -> str:
+    entity = get_item(ctx, Entity, command.id)
+    new = entity_type(ctx, command.type)
     old = entity.type
     set_entity_status(ctx, entity, ItemStatus.accepted)
     entity.type = new
     return f"{entity.name}: {old} → {new}"
 
 
-def entity_create(ctx: Context, _item_id: int | None) -> str:
-    start, end, sentence = span_of(ctx)
-    etype = entity_type(ctx)
+def create(ctx: Context, command: EntityCreate) -> str:
+    start, end, sentence = span_of(ctx, command)
+    etype = entity_type(ctx, command.type)
     check_span_free(ctx, start, end)
-    entity = new_entity(ctx, etype, given_name(ctx) or ctx.document.text[start:end])
+    entity = new_entity(ctx, etype, given_name(ctx, command.name) or ctx.document.text[start:end])
     new_mention(ctx, entity, start, end, sentence)
-    ctx.params["created_id"] = entity.id
+    ctx.created_id = entity.id
     return f"created {entity_label(entity)} at {start}–{end}"
 
 
@@ -72,16 +73,16 @@ def _delete_entity(ctx: Context, entity: Entity) -> int:
     return n
 
 
-def entity_delete(ctx: Context, item_id: int | None) -> str:
-    entity = get_item(ctx, Entity, item_id)
+def delete(ctx: Context, command: EntityStatus) -> str:
+    entity = get_item(ctx, Entity, command.id)
     n = _delete_entity(ctx, entity)
     return f"deleted {entity_label(entity)}" + (f" and its {n} relation(s)" if n else "")
 
 
-def entity_merge(ctx: Context, item_id: int | None) -> str:
+def merge(ctx: Context, command: EntityMerge) -> str:
     """Coreference: the entity's mentions, relations and provenance move to `into`; the entity goes."""
-    source = get_item(ctx, Entity, item_id)
-    target = entity_param(ctx, "into")
+    source = get_item(ctx, Entity, command.id)
+    target = entity_param(ctx, command.into)
     if target.id == source.id:
         raise InvalidInput.for_field("into", "An entity cannot be merged into itself.")
     spans = {(m.start, m.end) for m in mentions_of(ctx, target.id or 0)}
@@ -114,9 +115,9 @@ def entity_merge(ctx: Context, item_id: int | None) -> str:
     return f"merged {entity_label(source)} into {entity_label(target)}"
 
 
-def entity_add_mention(ctx: Context, item_id: int | None) -> str:
-    entity = get_item(ctx, Entity, item_id)
-    start, end, sentence = span_of(ctx)
+def add_mention(ctx: Context, command: EntityAddMention) -> str:
+    entity = get_item(ctx, Entity, command.id)
+    start, end, sentence = span_of(ctx, command)
     check_span_free(ctx, start, end)
     mention = new_mention(ctx, entity, start, end, sentence)
     set_entity_status(ctx, entity, ItemStatus.accepted)

@@ -2,6 +2,7 @@
 
 from app.errors import InvalidInput
 from app.models import Entity, ItemStatus, Mention
+from app.review.commands import MentionAdjust, MentionDelete, MentionSplit
 from app.review.decisions.context import (
     Context,
     check_span_free,
@@ -15,9 +16,9 @@ from app.review.decisions.context import (
 from app.review.decisions.inputs import entity_type, span_of
 
 
-def mention_adjust(ctx: Context, item_id: int | None) -> str:
-    mention: Mention = get_item(ctx, Mention, item_id)
-    start, end, sentence = span_of(ctx)
+def adjust(ctx: Context, command: MentionAdjust) -> str:
+    mention: Mention = get_item(ctx, Mention, command.id)
+    start, end, sentence = span_of(ctx, command)
     check_span_free(ctx, start, end, except_mention=mention.id)
     old = mention.text
     ctx.changes.touch(mention)
@@ -35,8 +36,8 @@ def _only_mention(ctx: Context, mention: Mention, what: str) -> None:
         raise InvalidInput.for_field("id", f"{mention.text!r} is the entity's only mention: {what}.")
 
 
-def mention_delete(ctx: Context, item_id: int | None) -> str:
-    mention: Mention = get_item(ctx, Mention, item_id)
+def delete(ctx: Context, command: MentionDelete) -> str:
+    mention: Mention = get_item(ctx, Mention, command.id)
     _only_mention(ctx, mention, "reject or delete the entity instead")
     ctx.changes.delete(mention)
     ctx.session.flush()
@@ -46,18 +47,18 @@ def mention_delete(ctx: Context, item_id: int | None) -> str:
     return f"removed mention {mention.text!r} at {mention.start}–{mention.end}"
 
 
-def mention_split(ctx: Context, item_id: int | None) -> str:
+def split(ctx: Context, command: MentionSplit) -> str:
     """Split a mention off into a new entity (the same type unless `type` is given)."""
-    mention: Mention = get_item(ctx, Mention, item_id)
+    mention: Mention = get_item(ctx, Mention, command.id)
     _only_mention(ctx, mention, "there is nothing to split it from")
     old = ctx.session.get(Entity, mention.entity_id)
     assert old is not None
-    etype = entity_type(ctx) if ctx.params.get("type") else old.type
+    etype = entity_type(ctx, command.type) if command.type else old.type
     entity = new_entity(ctx, etype, mention.text)
     ctx.changes.touch(mention)
     mention.entity_id = entity.id or 0
     mention.status = ItemStatus.accepted
     ctx.session.flush()
     follow_mentions(ctx, old)
-    ctx.params["created_id"] = entity.id
+    ctx.created_id = entity.id
     return f"split {mention.text!r} off {entity_label(old)} as {entity_label(entity)}"

@@ -2,6 +2,7 @@
 
 from app.errors import InvalidInput
 from app.models import Agreement, Entity, ItemStatus, Relation
+from app.review.commands import RelationCreate, RelationEvidence, RelationRetype, RelationStatus
 from app.review.decisions.context import (
     Context,
     accept_arguments,
@@ -12,29 +13,29 @@ from app.review.decisions.context import (
     proposals_of,
     relation_label,
 )
-from app.review.decisions.inputs import check_relation_type, entity_param, evidence_of, relation_type
+from app.review.decisions.inputs import check_relation_type, entity_param, evidence_of
 
 
-def relation_accept(ctx: Context, item_id: int | None) -> str:
+def accept(ctx: Context, command: RelationStatus) -> str:
     """Accepting a relation accepts its head and tail too."""
-    relation: Relation = get_item(ctx, Relation, item_id)
+    relation: Relation = get_item(ctx, Relation, command.id)
     ctx.changes.touch(relation)
     relation.status = ItemStatus.accepted
     accept_arguments(ctx, relation)
     return f"accepted {relation_label(ctx, relation)}"
 
 
-def relation_reject(ctx: Context, item_id: int | None) -> str:
-    relation: Relation = get_item(ctx, Relation, item_id)
+def reject(ctx: Context, command: RelationStatus) -> str:
+    relation: Relation = get_item(ctx, Relation, command.id)
     ctx.changes.touch(relation)
     relation.status = ItemStatus.rejected
     return f"rejected {relation_label(ctx, relation)}"
 
 
-def relation_retype(ctx: Context, item_id: int | None) -> str:
-    relation: Relation = get_item(ctx, Relation, item_id)
+def retype(ctx: Context, command: RelationRetype) -> str:
+    relation: Relation = get_item(ctx, Relation, command.id)
     head, tail = arguments_of(ctx, relation)
-    new = relation_type(ctx, head, tail)
+    new = check_relation_type(ctx.schema, command.type, head, tail)
     check_relation_free(ctx, head.id or 0, tail.id or 0, new, except_id=relation.id)
     old = relation.type
     ctx.changes.touch(relation)
@@ -44,8 +45,8 @@ def relation_retype(ctx: Context, item_id: int | None) -> str:
     return f"{head.name} —{old}→ {tail.name}: type {old} → {new}"
 
 
-def relation_swap(ctx: Context, item_id: int | None) -> str:
-    relation: Relation = get_item(ctx, Relation, item_id)
+def swap(ctx: Context, command: RelationStatus) -> str:
+    relation: Relation = get_item(ctx, Relation, command.id)
     head, tail = arguments_of(ctx, relation)
     check_relation_type(ctx.schema, relation.type, tail, head)  # the schema must allow the reversed direction
     check_relation_free(ctx, tail.id or 0, head.id or 0, relation.type, except_id=relation.id)
@@ -56,9 +57,9 @@ def relation_swap(ctx: Context, item_id: int | None) -> str:
     return f"swapped to {tail.name} —{relation.type}→ {head.name}"
 
 
-def relation_evidence(ctx: Context, item_id: int | None) -> str:
-    relation: Relation = get_item(ctx, Relation, item_id)
-    evidence = evidence_of(ctx)
+def evidence(ctx: Context, command: RelationEvidence) -> str:
+    relation: Relation = get_item(ctx, Relation, command.id)
+    evidence = evidence_of(ctx, command.evidence)
     old = relation.evidence
     ctx.changes.touch(relation)
     relation.evidence = evidence
@@ -75,12 +76,13 @@ def _closest_sentences(ctx: Context, head: Entity, tail: Entity) -> list[int]:
     return sorted({h, t})
 
 
-def relation_create(ctx: Context, _item_id: int | None) -> str:
-    head, tail = entity_param(ctx, "head"), entity_param(ctx, "tail")
+def create(ctx: Context, command: RelationCreate) -> str:
+    head, tail = entity_param(ctx, command.head), entity_param(ctx, command.tail)
     if head.id == tail.id:
         raise InvalidInput.for_field("tail", "A relation needs two different entities.")
-    rtype = relation_type(ctx, head, tail)
-    evidence = evidence_of(ctx) if "evidence" in ctx.params else _closest_sentences(ctx, head, tail)
+    rtype = check_relation_type(ctx.schema, command.type, head, tail)
+    given = command.evidence
+    evidence = _closest_sentences(ctx, head, tail) if given is None else evidence_of(ctx, given)
     check_relation_free(ctx, head.id or 0, tail.id or 0, rtype)
     relation = Relation(
         document_id=ctx.document.id or 0,
@@ -93,12 +95,12 @@ def relation_create(ctx: Context, _item_id: int | None) -> str:
     )
     ctx.changes.add(relation)
     accept_arguments(ctx, relation)
-    ctx.params["created_id"] = relation.id
+    ctx.created_id = relation.id
     return f"created {head.name} —{rtype}→ {tail.name}"
 
 
-def relation_delete(ctx: Context, item_id: int | None) -> str:
-    relation: Relation = get_item(ctx, Relation, item_id)
+def delete(ctx: Context, command: RelationStatus) -> str:
+    relation: Relation = get_item(ctx, Relation, command.id)
     label = relation_label(ctx, relation)
     for p in proposals_of(ctx, "relation", relation.id or 0):
         ctx.changes.delete(p)
