@@ -29,6 +29,14 @@ class FieldError:
         return {"field": self.field, "loc": list(self.loc), "message": self.message}
 
 
+def field_error(error: Any) -> FieldError:
+    """A pydantic error with its field; a discriminator that matched nothing (an unknown `action`) is named."""
+    loc = tuple(p for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, str((error.get("ctx") or {}).get("discriminator", "")).strip("'"))
+    return FieldError(loc, error["msg"])
+
+
 class AppError(Exception):
     """An expected failure with a status code and a message safe to show to the user."""
 
@@ -164,10 +172,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            FieldError(tuple(p for p in e.get("loc", ()) if p not in ("body", "query", "path")), e["msg"])
-            for e in exc.errors()
-        ]
+        errors = [field_error(e) for e in exc.errors()]
         first = errors[0].field if errors else "request"
         return error_response(request, 422, f"Invalid input: {first}", errors)
 

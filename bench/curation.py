@@ -110,6 +110,7 @@ from app.models import (
 from app.models.crawl_batch import BatchStatus
 from app.project.schemas import LabelSchema
 from app.project.service import create_project, label_schema_of
+from app.review.commands import parse_command
 from app.review.service import decide, submit
 from app.webtext.dedup import text_hash
 from app.webtext.docred import parse_docred
@@ -785,11 +786,9 @@ class Reviewer:
                     self.session,
                     document=self.document,
                     user=self.user,
-                    item=item,
-                    item_id=item_id,
-                    action=action,
-                    params=params,
-                    version=self.document.version,
+                    command=parse_command(
+                        {"item": item, "id": item_id, "action": action, "version": self.document.version, **params}
+                    ),
                 )
         except AppError:
             self.session.refresh(self.document)

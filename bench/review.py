@@ -91,6 +91,7 @@ from app.project.presets import ZH_GENERAL
 from app.project.service import create_project, label_schema_of
 from app.review import pages as review_pages
 from app.review import service, workbench
+from app.review.commands import parse_command
 from app.webtext.dedup import text_hash
 from app.webtext.sentences import split_sentences
 
@@ -978,11 +979,7 @@ def profile(stored: Stored, n: int) -> Iterator[str]:
                 s,
                 document=document,
                 user=viewer,
-                item=item,
-                item_id=item_id,
-                action=action,
-                params={},
-                version=document.version,
+                command=parse_command({"item": item, "id": item_id, "action": action, "version": document.version}),
             )
             t1 = time.perf_counter()
             review_pages._update(post, s, outcome.document, viewer, outcome, action)

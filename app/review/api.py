@@ -3,7 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from app.auth.deps import ApiAdmin, ApiClient
 from app.crawl_batch.service import get_document
@@ -14,20 +14,11 @@ from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review import blind, queue, service
 from app.review.blind import RecallSummary
+from app.review.commands import DecisionCommand
+from app.review.history import document_history
 from app.review.service import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
-
-
-class DecisionRequest(BaseModel):
-    """One action; the other fields depend on it (start/end/type/unit, type, into, head/tail, evidence, ...)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    item: str = Field(description="entity | mention | relation | document")
-    id: StoredInt | None = Field(default=None, description="the item's id (absent for create)")
-    action: str = Field(description="accept, reject, retype, create, delete, merge, swap, evidence, ...")
-    version: StoredInt = Field(description="the document version the client saw; 409 if it changed since")
 
 
 class VersionRequest(BaseModel):
@@ -61,21 +52,10 @@ def lock_view(session: SessionDep, document: Document) -> dict[str, Any]:
 
 
 @router.post("/documents/{document_id}/decisions")
-def decide(document_id: int, body: DecisionRequest, session: SessionDep, user: ApiClient) -> dict[str, Any]:
+def decide(document_id: int, body: DecisionCommand, session: SessionDep, user: ApiClient) -> dict[str, Any]:
     """Apply one decision; 409 with the current `version` when the document changed since `version`."""
     document = get_document(session, document_id)
-    params = dict(body.model_extra or {})
-    outcome = service.decide(
-        session,
-        document=document,
-        user=user,
-        item=body.item,
-        item_id=body.id,
-        action=body.action,
-        params=params,
-        version=body.version,
-    )
-    return outcome_view(outcome)
+    return outcome_view(service.decide(session, document=document, user=user, command=body))
 
 
 @router.post("/documents/{document_id}/undo")
@@ -127,7 +107,7 @@ def reopen(document_id: int, session: SessionDep, user: ApiAdmin) -> dict[str, A
 @router.get("/documents/{document_id}/history")
 def history(document_id: int, session: SessionDep, _user: ApiClient) -> list[dict[str, Any]]:
     document = get_document(session, document_id)
-    return service.history(session, document_id=document.id or 0)
+    return document_history(session, document_id=document.id or 0)
 
 
 @router.get("/projects/{project_id}/review-queue")

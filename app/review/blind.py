@@ -30,7 +30,7 @@ from app.review.recall import (
     record_items,
     tally,
 )
-from app.review.service import Outcome, _changed, _open, _record
+from app.review.service import Outcome, changed_ids, open_for_change, record_decision
 
 FINISH_ACTION = "finish_blind"
 RECORD_KEY = "recall_audit"
@@ -148,7 +148,7 @@ def finish_blind_pass(session: Session, *, document: Document, user: User, versi
             f"Document {document.id} is not reviewed blind: only documents drawn for the recall audit have a "
             "blind pass."
         )
-    schema, _settings = _open(session, document=document, user=user, version=version)
+    schema, _settings = open_for_change(session, document=document, user=user, version=version)
     items = _items(session, document.id or 0)
     symmetric = {r.code for r in schema.relation_types if r.symmetric}
     match = match_blind(
@@ -167,7 +167,7 @@ def finish_blind_pass(session: Session, *, document: Document, user: User, versi
         f"{len(match.entity_fold) + len(match.relation_fold)} identical to a proposal merged into it; "
         "the proposals are shown"
     )
-    decision = _record(
+    decision = record_decision(
         session,
         document=document,
         user=user,
@@ -177,7 +177,7 @@ def finish_blind_pass(session: Session, *, document: Document, user: User, versi
         changes=changes,
         summary=summary,
     )
-    return Outcome(document, decision, summary, _changed(changes))
+    return Outcome(document, decision, summary, changed_ids(changes))
 
 
 @dataclass(frozen=True)

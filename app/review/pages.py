@@ -1,5 +1,6 @@
 """Review pages: the queue, the workbench (htmx partial updates; a decision never reloads the page), history."""
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +16,9 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import blind, queue, service, workbench
+from app.review import blind, permissions, queue, service, workbench
+from app.review.commands import command_from_form
+from app.review.history import document_history
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
 
@@ -123,9 +126,7 @@ def _context(
             results.append((reviewer.username if reviewer else "?", a.result or {}))
     wb = workbench.load(session, document=document, schema=schema, results=results, changed=changed)
     holder = queue.lock_holder(session, document)
-    can_act = (
-        document.status in queue.REVIEWABLE or (document.status == DocumentStatus.adjudication and user.role == "admin")
-    ) and (holder is None or holder.id == user.id)
+    can_act = permissions.may_act(user, document, reviewable=document.status in queue.REVIEWABLE, holder=holder)
     return {
         "project": project,
         "schema": schema,
@@ -167,72 +168,81 @@ def _update(
 
 
 def _stale(request: Request, session: Session, document_id: int, user: User, exc: StaleVersion) -> Response:
-    document = get_document(session, document_id)  # reloaded: the rollback expired it
+    # The version's compare-and-set is the gate's first write, so a stale request wrote nothing: the request's
+    # boundary has nothing to undo; only the rows this session read are refreshed to draw the current state.
+    session.expire_all()
+    document = get_document(session, document_id)
     ctx = _context(session, document, user)
     ctx.update(full=True, summary=None, conflict=exc.message)
     return render(request, "review/_update.html", ctx, status_code=409)
 
 
-async def _act(request: Request, document_id: int, session: Session, user: User, verb: str) -> Response:
+async def _form(request: Request) -> tuple[int, dict[str, str]]:
+    """The posted version (every change names the one it was made on) and the rest of the form."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     version_raw = form.pop("version", "")
     if not version_raw.strip().lstrip("-").isdigit():
         raise InvalidInput.for_field("version", "The document version is missing; reload the page.")
-    version = int(version_raw)
+    return int(version_raw), form
 
-    def run() -> Response:
-        document = get_document(session, document_id)
-        try:
-            if verb == "decide":
-                item = form.pop("item", "")
-                raw_id = form.pop("id", "")
-                action = form.pop("action", "")
-                outcome = service.decide(
-                    session,
-                    document=document,
-                    user=user,
-                    item=item,
-                    item_id=int(raw_id) if raw_id.isdigit() else None,
-                    action=action,
-                    params=form,
-                    version=version,
-                )
-            elif verb == "undo":
-                action = "undo"
-                outcome = service.undo(session, document=document, user=user, version=version)
-            elif verb == "finish_blind":
-                action = "finish_blind"
-                outcome = blind.finish_blind_pass(session, document=document, user=user, version=version)
-            else:
-                action = "submit"
-                outcome = service.submit(session, document=document, user=user, version=version)
-        except StaleVersion as exc:
-            session.rollback()
-            return _stale(request, session, document_id, user, exc)
-        return _update(request, session, outcome.document, user, outcome, action)
 
-    return await run_in_threadpool(run)
+def _answer(
+    request: Request,
+    session: Session,
+    document_id: int,
+    user: User,
+    action: str,
+    change: Callable[[Document], Outcome],
+) -> Response:
+    """Apply one change to the document and draw what it changed (a stale version redraws it, with a 409)."""
+    document = get_document(session, document_id)
+    try:
+        outcome = change(document)
+    except StaleVersion as exc:
+        return _stale(request, session, document_id, user, exc)
+    return _update(request, session, outcome.document, user, outcome, action)
 
 
 @router.post("/documents/{document_id}/decide", response_class=HTMLResponse)
 async def decide(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    return await _act(request, document_id, session, user, "decide")
+    version, form = await _form(request)
+    command = command_from_form(form, version=version)
+
+    def change(document: Document) -> Outcome:
+        return service.decide(session, document=document, user=user, command=command)
+
+    return await run_in_threadpool(_answer, request, session, document_id, user, command.action, change)
 
 
 @router.post("/documents/{document_id}/undo", response_class=HTMLResponse)
 async def undo(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    return await _act(request, document_id, session, user, "undo")
+    version, _form_rest = await _form(request)
+
+    def change(document: Document) -> Outcome:
+        return service.undo(session, document=document, user=user, version=version)
+
+    return await run_in_threadpool(_answer, request, session, document_id, user, "undo", change)
 
 
 @router.post("/documents/{document_id}/submit", response_class=HTMLResponse)
 async def submit(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    return await _act(request, document_id, session, user, "submit")
+    version, _form_rest = await _form(request)
+
+    def change(document: Document) -> Outcome:
+        return service.submit(session, document=document, user=user, version=version)
+
+    return await run_in_threadpool(_answer, request, session, document_id, user, "submit", change)
 
 
 @router.post("/documents/{document_id}/finish-blind", response_class=HTMLResponse)
 async def finish_blind(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
     """End the blind pass: the proposals appear, the ones identical to the reviewer's items already settled."""
-    return await _act(request, document_id, session, user, "finish_blind")
+    version, _form_rest = await _form(request)
+
+    def change(document: Document) -> Outcome:
+        return blind.finish_blind_pass(session, document=document, user=user, version=version)
+
+    return await run_in_threadpool(_answer, request, session, document_id, user, "finish_blind", change)
 
 
 @router.post("/documents/{document_id}/release", response_class=HTMLResponse)
@@ -252,6 +262,6 @@ def reopen(document_id: int, session: SessionDep, user: CurrentUser) -> Response
 @router.get("/documents/{document_id}/history", response_class=HTMLResponse)
 def history(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     document = get_document(session, document_id)
-    ctx = {"document": document, "history": service.history(session, document_id=document_id)}
+    ctx = {"document": document, "history": document_history(session, document_id=document_id)}
     block = "history" if request.headers.get("hx-request") == "true" else None
     return render(request, "review/history.html", ctx, block=block)

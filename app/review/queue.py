@@ -26,6 +26,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.project.schemas import ProjectSettings
+from app.review import permissions
 
 REVIEWABLE = [DocumentStatus.new, DocumentStatus.annotated, DocumentStatus.in_review]
 ORDERS = ("priority", "random", "batch")
@@ -123,8 +124,7 @@ def check_can_review(session: Session, *, document: Document, user: User, settin
     if document.status == DocumentStatus.annotating:
         raise Conflict(f"Document {document.id} is still being annotated; review it when its annotation is done.")
     if document.status == DocumentStatus.adjudication:
-        if user.role != "admin":
-            raise Conflict(f"Document {document.id} awaits an admin's adjudication of its reviews.")
+        permissions.check_may_adjudicate(user, document)
         return
     if settings.reviewers_per_document > 1:
         done = session.exec(
@@ -167,7 +167,7 @@ def queue(
 ) -> list[dict[str, Any]]:
     """Documents awaiting review by `user`, best first; each says who holds it if someone does."""
     query = select(Document).where(Document.project_id == project_id)
-    if user.role == "admin":
+    if permissions.sees_adjudication_queue(user):
         query = query.where(col(Document.status).in_([*REVIEWABLE, DocumentStatus.adjudication]))
     else:
         query = query.where(col(Document.status).in_(REVIEWABLE))

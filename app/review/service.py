@@ -8,9 +8,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.annotation import routing
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.errors import Conflict
 from app.models import (
-    Agreement,
     AssignmentStatus,
     Decision,
     Document,
@@ -24,9 +23,11 @@ from app.models import (
 from app.models.types import utcnow
 from app.project.schemas import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
-from app.review import queue
+from app.review import decisions, permissions, queue
+from app.review.adjudication import curated_result, prefill_adjudication
 from app.review.changes import ChangeSet, restore
-from app.review.decisions import HANDLERS, Context, refuse_while_blind, sentence_of
+from app.review.commands import DecisionCommand
+from app.review.decisions import Context, refuse_while_blind
 
 # Decisions that end a reviewer's pass: undo never reaches back across them.
 BARRIERS = {"submit", "reopen"}
@@ -77,7 +78,9 @@ def _bump_version(session: Session, document: Document, version: int) -> None:
     set_committed_value(document, "version", version + 1)
 
 
-def _open(session: Session, *, document: Document, user: User, version: int) -> tuple[LabelSchema, ProjectSettings]:
+def open_for_change(
+    session: Session, *, document: Document, user: User, version: int
+) -> tuple[LabelSchema, ProjectSettings]:
     """The gate every change passes: reviewable, not locked by another, on the current version; then lock."""
     schema, settings = _project_rules(session, document)
     queue.check_can_review(session, document=document, user=user, settings=settings)
@@ -92,7 +95,7 @@ def _open(session: Session, *, document: Document, user: User, version: int) -> 
     return schema, settings
 
 
-def _record(
+def record_decision(
     session: Session,
     *,
     document: Document,
@@ -121,7 +124,7 @@ def _record(
     return decision
 
 
-def _changed(changes: ChangeSet) -> dict[str, set[int]]:
+def changed_ids(changes: ChangeSet) -> dict[str, set[int]]:
     return {t: changes.ids(t) for t in ("entity", "mention", "relation")}
 
 
@@ -140,46 +143,28 @@ def release(session: Session, *, document: Document, user: User) -> None:
     holder = queue.lock_holder(session, document)
     if holder is None:
         return
-    if holder.id != user.id and user.role != "admin":
-        raise Forbidden(f"Only {holder.username} or an admin can release the lock on document {document.id}.")
+    permissions.check_may_release(user, document, holder)
     queue.release_lock(session, document=document)
     session.flush()
 
 
-def decide(
-    session: Session,
-    *,
-    document: Document,
-    user: User,
-    item: str,
-    item_id: int | None,
-    action: str,
-    params: dict[str, Any],
-    version: int,
-) -> Outcome:
-    """Apply one reviewer action; the audit log gets every row it touched, before and after."""
-    handler = HANDLERS.get((item, action))
-    if handler is None:
-        known = sorted({a for (i, a) in HANDLERS if i == item})
-        if not known:
-            raise InvalidInput.for_field("item", f"Unknown item {item!r}: entity, mention, relation or document.")
-        raise InvalidInput.for_field("action", f"Unknown action {action!r} for a {item}: {', '.join(known)}.")
-    schema, _settings = _open(session, document=document, user=user, version=version)
+def decide(session: Session, *, document: Document, user: User, command: DecisionCommand) -> Outcome:
+    """Apply one reviewer command; the audit log gets every row it touched, before and after."""
+    schema, _settings = open_for_change(session, document=document, user=user, version=command.version)
     changes = ChangeSet(session)
-    ctx = Context(session=session, document=document, schema=schema, changes=changes, params=dict(params))
-    summary = handler(ctx, item_id)
-    created = ctx.params.get("created_id")
-    decision = _record(
+    ctx = Context(session=session, document=document, schema=schema, changes=changes)
+    summary = decisions.apply(ctx, command)
+    decision = record_decision(
         session,
         document=document,
         user=user,
-        kind=item,
-        item_id=item_id if item_id is not None else created,
-        action=action,
+        kind=command.item,
+        item_id=command.id if command.id is not None else ctx.created_id,
+        action=command.action,
         changes=changes,
         summary=summary,
     )
-    return Outcome(document, decision, summary, _changed(changes), created)
+    return Outcome(document, decision, summary, changed_ids(changes), ctx.created_id)
 
 
 def _since_barrier(session: Session, document_id: int, barriers: set[str] = BARRIERS) -> list[Decision]:
@@ -192,7 +177,7 @@ def _since_barrier(session: Session, document_id: int, barriers: set[str] = BARR
 
 def undo(session: Session, *, document: Document, user: User, version: int) -> Outcome:
     """Revert the user's last decision on the document (since their pass began)."""
-    _open(session, document=document, user=user, version=version)
+    open_for_change(session, document=document, user=user, version=version)
     candidates = [
         d
         for d in _since_barrier(session, document.id or 0, UNDO_BARRIERS)
@@ -206,7 +191,7 @@ def undo(session: Session, *, document: Document, user: User, version: int) -> O
     target.undone_at = utcnow()
     session.add(target)
     summary = f"undid: {(target.after or {}).get('summary', target.action)}"
-    decision = _record(
+    decision = record_decision(
         session,
         document=document,
         user=user,
@@ -217,47 +202,7 @@ def undo(session: Session, *, document: Document, user: User, version: int) -> O
         summary=summary,
         extra={"undoes": target.id},
     )
-    return Outcome(document, decision, summary, _changed(changes))
-
-
-def curated_result(session: Session, document_id: int) -> dict[str, Any]:
-    """The accepted items as span keys: what a reviewer decided, comparable across reviewers."""
-    keys: dict[int, str] = {}
-    entities = []
-    spans: dict[int, list[list[int]]] = {}
-    for m in session.exec(
-        select(Mention).where(Mention.document_id == document_id, Mention.status != ItemStatus.rejected)
-    ):
-        spans.setdefault(m.entity_id, []).append([m.start, m.end])
-    for e in session.exec(
-        select(Entity).where(Entity.document_id == document_id, Entity.status == ItemStatus.accepted)
-    ):
-        s = sorted(spans.get(e.id or 0, []))
-        key = entity_key(e.type, s)
-        keys[e.id or 0] = key
-        entities.append({"key": key, "type": e.type, "name": e.name, "spans": s})
-    relations = [
-        {
-            "key": relation_key(keys[r.head_id], r.type, keys[r.tail_id]),
-            "head": keys[r.head_id],
-            "tail": keys[r.tail_id],
-            "type": r.type,
-            "evidence": r.evidence,
-        }
-        for r in session.exec(
-            select(Relation).where(Relation.document_id == document_id, Relation.status == ItemStatus.accepted)
-        )
-        if r.head_id in keys and r.tail_id in keys
-    ]
-    return {"entities": entities, "relations": relations}
-
-
-def entity_key(etype: str, spans: list[list[int]]) -> str:
-    return etype + "|" + ",".join(f"{s}-{e}" for s, e in spans)
-
-
-def relation_key(head: str, rtype: str, tail: str) -> str:
-    return f"{head} >{rtype}> {tail}"
+    return Outcome(document, decision, summary, changed_ids(changes))
 
 
 def _reject_remaining(session: Session, changes: ChangeSet, document_id: int) -> int:
@@ -279,7 +224,7 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
     next reviewer; when all have submitted, an admin adjudicates what they disagree on.
     """
     refuse_while_blind(document, "finish it first; its proposals are then shown for review.")
-    _schema, settings = _open(session, document=document, user=user, version=version)
+    _schema, settings = open_for_change(session, document=document, user=user, version=version)
     changes = ChangeSet(session)
     doc_id = document.id or 0
     if document.status == DocumentStatus.adjudication:
@@ -305,7 +250,7 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
         else:
             summary = f"submitted review {len(done)} of {settings.reviewers_per_document}"
     queue.release_lock(session, document=document)
-    decision = _record(
+    decision = record_decision(
         session,
         document=document,
         user=user,
@@ -315,7 +260,7 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
         changes=changes,
         summary=summary,
     )
-    return Outcome(document, decision, summary, _changed(changes))
+    return Outcome(document, decision, summary, changed_ids(changes))
 
 
 def _curate(session: Session, document: Document) -> None:
@@ -334,90 +279,9 @@ def _finish_assignment(session: Session, *, document: Document, user: User, resu
     session.add(assignment)
 
 
-def prefill_adjudication(
-    session: Session, *, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
-) -> None:
-    """Apply what every reviewer agreed on; leave only their differences proposed for the admin."""
-    doc_id = document.id or 0
-    entity_votes = [{e["key"] for e in r.get("entities", [])} for r in results]
-    relation_votes = [{x["key"] for x in r.get("relations", [])} for r in results]
-    spans: dict[int, list[list[int]]] = {}
-    for m in session.exec(select(Mention).where(Mention.document_id == doc_id)):
-        spans.setdefault(m.entity_id, []).append([m.start, m.end])
-    by_key: dict[str, Entity] = {}
-
-    def settle(obj: Entity | Relation, key: str, votes: list[set[str]]) -> None:
-        n = sum(key in v for v in votes)
-        status = ItemStatus.accepted if n == len(votes) else ItemStatus.rejected if n == 0 else ItemStatus.proposed
-        if obj.status != status:
-            changes.touch(obj)
-            obj.status = status
-
-    for e in session.exec(select(Entity).where(Entity.document_id == doc_id)):
-        key = entity_key(e.type, sorted(spans.get(e.id or 0, [])))
-        by_key[key] = e
-        settle(e, key, entity_votes)
-        for m in session.exec(select(Mention).where(Mention.entity_id == e.id)):
-            if m.status != e.status:
-                changes.touch(m)
-                m.status = e.status
-    for r in results:  # the reviewers' own entities (created, merged, re-spanned)
-        for item in r.get("entities", []):
-            if item["key"] in by_key:
-                continue
-            n = sum(item["key"] in v for v in entity_votes)
-            status = ItemStatus.accepted if n == len(results) else ItemStatus.proposed
-            entity = Entity(
-                document_id=doc_id,
-                type=item["type"],
-                name=item["name"],
-                status=status,
-                agreement=Agreement.manual,
-                grounded=True,
-            )
-            changes.add(entity)
-            for start, end in item["spans"]:
-                changes.add(
-                    Mention(
-                        entity_id=entity.id or 0,
-                        document_id=doc_id,
-                        start=start,
-                        end=end,
-                        text=document.text[start:end],
-                        sentence_id=sentence_of(document, start),
-                        status=status,
-                    )
-                )
-            by_key[item["key"]] = entity
-    id_key = {e.id: k for k, e in by_key.items()}
-    existing: set[str] = set()
-    for rel in session.exec(select(Relation).where(Relation.document_id == doc_id)):
-        key = relation_key(id_key.get(rel.head_id, ""), rel.type, id_key.get(rel.tail_id, ""))
-        existing.add(key)
-        settle(rel, key, relation_votes)
-    for r in results:
-        for item in r.get("relations", []):
-            if item["key"] in existing or item["head"] not in by_key or item["tail"] not in by_key:
-                continue
-            existing.add(item["key"])
-            n = sum(item["key"] in v for v in relation_votes)
-            changes.add(
-                Relation(
-                    document_id=doc_id,
-                    head_id=by_key[item["head"]].id or 0,
-                    tail_id=by_key[item["tail"]].id or 0,
-                    type=item["type"],
-                    evidence=item["evidence"],
-                    agreement=Agreement.manual,
-                    status=ItemStatus.accepted if n == len(results) else ItemStatus.proposed,
-                )
-            )
-
-
 def reopen(session: Session, *, document: Document, user: User) -> Outcome:
     """An admin sends a curated document back to review; its decisions stay in the history."""
-    if user.role != "admin":
-        raise Forbidden("Only an admin can reopen a curated document.")
+    permissions.check_may_reopen(user)
     if document.status != DocumentStatus.curated:
         raise Conflict(f"Document {document.id} is not curated (it is {document.status}).")
     document.status = DocumentStatus.in_review
@@ -425,7 +289,7 @@ def reopen(session: Session, *, document: Document, user: User) -> Outcome:
     document.version += 1
     routing.forget_outcomes(session, document_id=document.id or 0)
     changes = ChangeSet(session)
-    decision = _record(
+    decision = record_decision(
         session,
         document=document,
         user=user,
@@ -436,54 +300,3 @@ def reopen(session: Session, *, document: Document, user: User) -> Outcome:
         summary="reopened for review",
     )
     return Outcome(document, decision, "reopened for review")
-
-
-def history(session: Session, *, document_id: int, limit: int = 500) -> list[dict[str, Any]]:
-    """The document's decisions, newest first: who, when, what, before and after."""
-    names = {u.id: u.username for u in session.exec(select(User))}
-    rows = session.exec(
-        select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id).desc()).limit(limit)
-    )
-    return [
-        {
-            "id": d.id,
-            "user": names.get(d.user_id, "?") if d.user_id else "system",
-            "at": d.created_at,
-            "item": d.item_kind,
-            "item_id": d.item_id,
-            "action": d.action,
-            "summary": (d.after or {}).get("summary", d.action),
-            "undone": d.undone_at is not None,
-            "version": d.document_version,
-            "changes": describe_changes((d.before or {}).get("rows", []), (d.after or {}).get("rows", [])),
-        }
-        for d in rows
-    ]
-
-
-def describe_changes(before: list[list[Any]], after: list[list[Any]]) -> list[str]:
-    """One line per changed row: what it was and what it became ("relation 5: status proposed → accepted")."""
-    lines = []
-    for (table, row_id, old), (_t, _i, new) in zip(before, after, strict=False):
-        if table == "proposal":
-            continue
-        if old is None:
-            lines.append(f"{table} {row_id}: created {_brief(table, new)}")
-        elif new is None:
-            lines.append(f"{table} {row_id}: deleted {_brief(table, old)}")
-        else:
-            diffs = [f"{k} {old.get(k)} → {v}" for k, v in new.items() if old.get(k) != v]
-            lines.append(f"{table} {row_id}: " + "; ".join(diffs))
-    return lines
-
-
-def _brief(table: str, values: dict[str, Any] | None) -> str:
-    if not values:
-        return ""
-    if table == "entity":
-        return f"{values.get('name')} ({values.get('type')}, {values.get('status')})"
-    if table == "mention":
-        return f"{values.get('text')!r} at {values.get('start')}–{values.get('end')}"
-    if table == "relation":
-        return f"{values.get('head_id')} —{values.get('type')}→ {values.get('tail_id')} ({values.get('status')})"
-    return ""

@@ -14,9 +14,9 @@ from app.annotation.service import pair_of
 from app.models import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
 from app.project.schemas import LabelSchema
 from app.review import rows
+from app.review.adjudication import entity_key, relation_key
 from app.review.decisions import allowed_relation_types, proposals_hidden
 from app.review.highlight import Span, render_sentences, render_text
-from app.review.service import entity_key, relation_key
 
 STATUS_ORDER = {"proposed": 0, "accepted": 1, "rejected": 2}
 # Highlighted text by (document, version, spans): the same page is drawn again and again while nothing moves.

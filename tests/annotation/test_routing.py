@@ -17,6 +17,7 @@ from app.config import get_settings
 from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Project, Relation, Role, RoutedItem
 from app.project.service import label_schema_of, settings_of
 from app.review import service as review
+from app.review.commands import parse_command
 from app.webtext.dedup import text_hash
 from app.webtext.sentences import split_sentences
 from tests.annotation.test_engine import TEXT, World, _no_sleep, _responder
@@ -123,11 +124,7 @@ def test_curation_records_what_reviewers_made_of_each_item_and_reopening_forgets
             session,
             document=doc,
             user=reviewer,
-            item=item,
-            item_id=item_id,
-            action=action,
-            params=params,
-            version=doc.version,
+            command=parse_command({"item": item, "id": item_id, "action": action, "version": doc.version, **params}),
         )
 
     act("relation", relations[("张伟", "毕业于", "北京大学")].id, "accept")  # correct (and its head and tail)
@@ -175,21 +172,16 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
             session,
             document=first,
             user=reviewer,
-            item="relation",
-            item_id=relations[key].id,
-            action="accept",
-            params={},
-            version=first.version,
+            command=parse_command(
+                {"item": "relation", "id": relations[key].id, "action": "accept", "version": first.version}
+            ),
         )
+    target = relations[("李娜", "出生于", "上海")].id
     review.decide(
         session,
         document=first,
         user=reviewer,
-        item="relation",
-        item_id=relations[("李娜", "出生于", "上海")].id,
-        action="reject",
-        params={},
-        version=first.version,
+        command=parse_command({"item": "relation", "id": target, "action": "reject", "version": first.version}),
     )
     review.submit(session, document=first, user=reviewer, version=first.version)
     # relation|a_only|gpt|*: 3 of 4 correct, bound 0.36 < 0.51 with min_evidence 4: still reviewed. Entities: 上海
@@ -212,21 +204,16 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
                 session,
                 document=doc,
                 user=reviewer,
-                item="relation",
-                item_id=rels[key].id,
-                action="accept",
-                params={},
-                version=doc.version,
+                command=parse_command(
+                    {"item": "relation", "id": rels[key].id, "action": "accept", "version": doc.version}
+                ),
             )
+        target = rels[("李娜", "出生于", "上海")].id
         review.decide(
             session,
             document=doc,
             user=reviewer,
-            item="relation",
-            item_id=rels[("李娜", "出生于", "上海")].id,
-            action="accept",
-            params={},
-            version=doc.version,
+            command=parse_command({"item": "relation", "id": target, "action": "accept", "version": doc.version}),
         )
         review.submit(session, document=doc, user=reviewer, version=doc.version)
     later = _document(session, project, DOC.replace("2008", "2020"))
@@ -319,11 +306,9 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
                             s,
                             document=document,
                             user=reviewer,
-                            item=kind,
-                            item_id=item.id,
-                            action="accept",
-                            params={},
-                            version=document.version,
+                            command=parse_command(
+                                {"item": kind, "id": item.id, "action": "accept", "version": document.version}
+                            ),
                         )
                         decisions += 1
                 review.submit(s, document=document, user=reviewer, version=document.version)

@@ -116,7 +116,7 @@ def test_create_entity_from_code_points_and_utf16(app_client: TestClient, sessio
         (10, 10_000, "code_point", "out of range"),
         (5, 3, "code_point", "out of range"),
         (0, 0, "code_point", "out of range"),
-        ("x", 3, "code_point", "must be an integer"),
+        ("x", 3, "code_point", "entity.create.start"),
         (None, 3, "utf16", "splits the surrogate pair"),
         (0, 15, "code_point", "cannot cross sentences"),
     ],
@@ -133,6 +133,44 @@ def test_bad_offsets_change_nothing(
     assert message in r.json()["detail"]
     assert len(session.exec(select(Entity)).all()) == len(before)
     assert session.exec(select(Decision)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"item": "entity", "action": "accept", "bogus": 1}, "entity.accept.bogus"),  # a field the action never reads
+        ({"item": "entity", "action": "fly"}, "entity.action"),
+        ({"item": "planet", "action": "accept"}, "item"),
+        ({"action": "accept"}, "item"),
+        ({"item": "entity", "action": "merge"}, "entity.merge.into"),  # a field the action needs
+        ({"item": "relation", "action": "create", "head": 1, "tail": "two", "type": "R"}, "relation.create.tail"),
+        ({"item": "relation", "action": "evidence", "evidence": {"a": 1}}, "relation.evidence.evidence"),
+        ({"item": "relation", "action": "evidence", "evidence": "1, x"}, "relation.evidence.evidence[1]"),
+        ({"item": "entity", "action": "create", "start": 0, "end": 1, "type": "PER", "unit": "bytes"}, None),
+    ],
+)
+def test_a_malformed_command_is_a_422_naming_the_field(
+    app_client: TestClient, session: Session, world: Any, body: dict[str, Any], field: str | None
+) -> None:
+    if body.get("action") in ("accept", "merge", "evidence", "fly"):
+        body = {"id": world["ents"][0].id, **body}
+    r = decide(app_client, world, **body)
+    assert r.status_code == 422, r.text
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert fields[0] == (field or "entity.create.unit"), fields
+    assert r.json()["detail"] == f"Invalid input: {fields[0]}"
+    assert session.exec(select(Decision)).all() == []
+
+
+def test_openapi_shows_each_decision_command(app_client: TestClient) -> None:
+    spec = app_client.get("/api/v1/openapi.json").json()
+    body = spec["paths"]["/api/v1/documents/{document_id}/decisions"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["discriminator"]["propertyName"] == "item", schema
+    create = spec["components"]["schemas"]["EntityCreate"]
+    assert set(create["required"]) >= {"item", "action", "start", "end", "type", "version"}
+    assert create["additionalProperties"] is False
+    assert create["properties"]["unit"]["enum"] == ["code_point", "utf16"]
 
 
 def test_item_of_another_document_is_not_found(app_client: TestClient, session: Session, world: Any) -> None:

@@ -74,7 +74,7 @@ def test_two_reviews_then_adjudication(app_client: TestClient, session: Session)
         json={"item": "relation", "id": rels[1].id, "action": "reject", "version": _version(app_client, doc_id, alice)},
         headers=alice,
     )
-    assert blocked.status_code == 409 and "adjudication" in blocked.json()["detail"]
+    assert blocked.status_code == 403 and "adjudication" in blocked.json()["detail"]
     _act(app_client, doc_id, admin, item="relation", id=rels[1].id, action="reject")
     done = _submit(app_client, doc_id, admin)
     assert done["status"] == "curated"

@@ -94,6 +94,29 @@ def test_stale_decision_redraws_with_a_conflict(app_client: TestClient, session:
     assert session.get(Entity, ents[1].id).status == "proposed"
 
 
+def test_a_form_decision_is_parsed_into_its_command(app_client: TestClient, session: Session, doc: Any) -> None:
+    """The workbench's form carries strings ("1, 2" evidence, an empty id, the CSRF token): the same command as the
+    API's; a field the action needs but lacks is a 422 naming it, with nothing written."""
+    document, _ents, rels = doc
+    login(app_client, "alice")
+    token = page_csrf(app_client, f"/documents/{document.id}/review")
+    headers = {"HX-Request": "true", "X-CSRF-Token": token}
+    url, version = f"/documents/{document.id}/decide", document.version
+    form = {"item": "relation", "id": rels[0].id, "action": "evidence", "evidence": "1， 0", "csrf_token": token}
+    r = app_client.post(url, data={**form, "name": "", "version": version}, headers=headers)
+    assert r.status_code == 200, r.text
+    session.expire_all()
+    assert session.get(Relation, rels[0].id).evidence == [0, 1]
+    form["evidence"] = ""  # the workbench's prompt left empty: the relation keeps no evidence sentence
+    r = app_client.post(url, data={**form, "version": version + 1}, headers=headers)
+    assert r.status_code == 200, r.text
+    session.expire_all()
+    assert session.get(Relation, rels[0].id).evidence == []
+    bad = {"item": "entity", "id": "", "action": "merge", "version": version + 2}
+    r = app_client.post(url, data=bad, headers=headers)
+    assert r.status_code == 422 and "entity.merge.id" in r.text
+
+
 def test_locked_document_is_read_only_for_another_reviewer(app_client: TestClient, session: Session, doc: Any) -> None:
     document, ents, _ = doc
     login(app_client, "alice")
