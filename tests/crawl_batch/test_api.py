@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_a_streamed_upload_without_length_is_cut_at_the_limit(
     boundary = "b0undary"
     head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n\r\n'.encode()
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield head
         for _ in range(50):
             yield b"y" * 1000
