@@ -147,6 +147,22 @@ def session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its cheapest in this process: production's cost (64 MiB, 3 passes) is ~0.1-1 s per hash or check
+    on this machine, paid by every sign-in of every test. What the tests assert (accepted, refused, locked out,
+    rehashed) does not depend on the cost; the live servers of tests/e2e and tests/browser hash at full cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from app.auth import service
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_hasher", cheap)
+        patch.setattr(service, "_DUMMY_HASH", cheap.hash("unknown user"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis_keys() -> Iterator[None]:
     yield
