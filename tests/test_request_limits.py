@@ -1,6 +1,5 @@
 """Bounds on a request: integers a database column can hold, and the size of a JSON body."""
 
-import asyncio
 import json
 import re
 from collections.abc import MutableMapping
@@ -14,6 +13,7 @@ from sqlmodel import Session
 from app.config import get_settings
 from app.main import ROUTERS, create_app
 from app.request_limits import integer_params
+from tests.aio import run_async
 from tests.factories import bearer, login, make_project, make_token, make_user
 
 HUGE = "99999999999999999999"  # past 2**63 - 1
@@ -127,7 +127,7 @@ def _post_streamed(path: str, *, chunks: int, content_length: int | None) -> tup
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], json.loads(body), pulled
