@@ -60,7 +60,7 @@ lists examples); decisions per batch (the learning curve); tokens per document b
 look's share of one full-document annotate call; the targets, learning beside today.
 
 Run: .venv/bin/python bench/curation.py [--quick] [--profile typical|strong|weak] [--seed 1] [--explain N]
-(full: 60 Re-DocRED + 240 Chinese documents in 8 batches, ~7 minutes on 2 cores; --quick: 12 + 30 in 4, ~1 minute)
+(full: 60 Re-DocRED + 240 Chinese documents in 8 batches, ~7 minutes on 2 cores; --quick: 6 + 16 in 4, ~50 CPU-seconds)
 """
 
 import argparse
@@ -1633,16 +1633,16 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a small run: 12 DocRED + 30 Chinese documents, 4 batches")
-    parser.add_argument("--docred", type=int, default=None, help="Re-DocRED dev documents (default 60; quick 12)")
-    parser.add_argument("--zh", type=int, default=None, help="generated Chinese documents (default 240; quick 30)")
+    parser.add_argument("--quick", action="store_true", help="a small run: 6 DocRED + 16 Chinese documents, 4 batches")
+    parser.add_argument("--docred", type=int, default=None, help="Re-DocRED dev documents (default 60; quick 6)")
+    parser.add_argument("--zh", type=int, default=None, help="generated Chinese documents (default 240; quick 16)")
     parser.add_argument("--batches", type=int, default=None, help="batches (default 8; quick 4)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="typical", help="model noise (default typical)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
     parser.add_argument("--explain", type=int, default=0, help="print this many wrong items of each kind per policy")
     args = parser.parse_args()
-    defaults = (12, 30, 4) if args.quick else (60, 240, 8)
+    defaults = (6, 16, 4) if args.quick else (60, 240, 8)
     for name, value in zip(("docred", "zh", "batches"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)

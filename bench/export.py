@@ -10,7 +10,8 @@ RSS before and its peak (VmHWM) after:
 - once per backend, the HTTP endpoint served by uvicorn, downloaded by a streaming client (server RSS).
 
 Targets: export ≥ 20 MB/s and peak RSS growth ≤ 150 MB.
-Run: .venv/bin/python bench/export.py [--docs N] [--backend sqlite|postgres|both] [--keep]
+Run: .venv/bin/python bench/export.py [--quick] [--docs N] [--backend sqlite|postgres|both] [--keep]
+(--quick: 3,000 documents unless given; the same paths, a smaller set.)
 """
 
 import argparse
@@ -368,11 +369,15 @@ def _backends(choice: str, tmp: Path) -> Iterator[tuple[str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="a small run (3,000 documents unless given)")
+    parser.add_argument("--docs", type=int, default=None, help="documents (default 100,000; quick 3,000)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--no-http", action="store_true", help="skip the uvicorn endpoint run")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the Postgres database")
     args = parser.parse_args()
+    if args.docs is None:
+        args.docs = 3_000 if args.quick else 100_000
+    print(f"targets: export ≥ {THROUGHPUT_TARGET:.0f} MB/s, peak RSS growth ≤ {RSS_TARGET_MB:.0f} MB", flush=True)
 
     from app import migrations
 

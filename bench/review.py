@@ -29,7 +29,9 @@ signs in through /login over HTTP keep-alive (httpx), then:
 --profile runs the render and decision paths in this process (TestClient) under cProfile and prints the top
 functions, plus a breakdown of the review page: workbench.load, the highlighted text, the item panel.
 
-Run: .venv/bin/python bench/review.py [--n 50] [--decisions 100] [--no-browser] [--profile]
+Run: .venv/bin/python bench/review.py [--quick] [--n 50] [--decisions 100] [--no-browser] [--profile]
+(--quick: the same document and steps with fewer repetitions: 10 renders, 20 decisions, 2 warm-ups, 3 browser
+loads, 6 browser decisions, unless given.)
 """
 
 import argparse
@@ -104,6 +106,8 @@ RENDER_TARGET_MS = 80.0
 DECIDE_TARGET_MS = 30.0
 READY_TARGET_MS = 1000.0
 UPDATE_TARGET_MS = 100.0
+# Repetitions (full run, --quick): the document and every step stay the same, only the samples get fewer.
+QUICK_SIZES = {"n": (50, 10), "decisions": (100, 20), "warmup": (5, 2), "loads": (10, 3), "browser_decisions": (20, 6)}
 TEXT_LENGTH = 20_000
 ENTITIES = 400
 MENTIONS_PER_ENTITY = 3
@@ -1202,17 +1206,18 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=50, help="page renders per page (default 50)")
-    parser.add_argument("--decisions", type=int, default=100, help="decision round trips (default 100)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed requests of each kind first (default 5)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions of every step (see above)")
+    parser.add_argument("--n", type=int, default=None, help="page renders per page (default 50; quick 10)")
+    parser.add_argument("--decisions", type=int, default=None, help="decision round trips (default 100; quick 20)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed requests of each kind (default 5; quick 2)")
     parser.add_argument(
         "--browser",
         action=argparse.BooleanOptionalAction,
         default=Path(CHROMIUM).is_file(),
         help=f"headless Chromium part (default: on when {CHROMIUM} exists)",
     )
-    parser.add_argument("--loads", type=int, default=10, help="browser page loads after a cold one (default 10)")
-    parser.add_argument("--browser-decisions", type=int, default=20, help="browser decisions (default 20)")
+    parser.add_argument("--loads", type=int, default=None, help="page loads after a cold one (default 10; quick 3)")
+    parser.add_argument("--browser-decisions", type=int, default=None, help="browser decisions (default 20; quick 6)")
     parser.add_argument("--profile", action="store_true", help="cProfile the render and decision paths in process")
     parser.add_argument("--profile-only", action="store_true", help="only the profile: no server, no browser")
     parser.add_argument("--profile-n", type=int, default=10, help="profiled page renders; twice as many decisions")
@@ -1221,6 +1226,9 @@ def main() -> None:
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--core", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for name, (full, quick) in QUICK_SIZES.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     if args.serve:
         serve(args.serve, args.core)
         return

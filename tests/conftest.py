@@ -16,7 +16,8 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="concord-test-"))
 os.environ["CONCORD_DATA_DIR"] = str(_TMP / "data")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-# Every test session gets its own databases and Redis key prefix, so concurrent runs cannot disturb each other.
+# Every test session gets its own databases and Redis key prefix, so concurrent runs cannot disturb each other;
+# so does every pytest-xdist worker, each a process of its own that imports this module (and its own temp dir).
 RUN_ID = uuid.uuid4().hex[:8]
 os.environ["REDIS_KEY_PREFIX"] = f"concord-test-{RUN_ID}:"
 os.environ.pop("DATABASE_URL", None)
@@ -78,6 +79,14 @@ from sqlmodel import Session  # noqa: E402
 from app import migrations  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from tests.live_server import LiveConcord, run_cli  # noqa: E402
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) the tests on live servers share one worker: the session's `concord
+    serve` instances and Chromium then start once, not once per worker."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("live"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -145,6 +154,22 @@ def session(engine: Engine) -> Iterator[Session]:
         db.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its cheapest in this process: production's cost (64 MiB, 3 passes) is ~0.1-1 s per hash or check
+    on this machine, paid by every sign-in of every test. What the tests assert (accepted, refused, locked out,
+    rehashed) does not depend on the cost; the live servers of tests/e2e and tests/browser hash at full cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from app.auth import service
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_hasher", cheap)
+        patch.setattr(service, "_DUMMY_HASH", cheap.hash("unknown user"))
+        yield
 
 
 @pytest.fixture(autouse=True)

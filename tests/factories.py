@@ -97,11 +97,13 @@ def make_review_document(
     """An annotated document ready for review: entities (type, name, spans, agreement, status) and relations
     (head index, tail index, type, evidence, agreement, status); annotators A and B propose them by agreement."""
     from app.models import (
+        Agreement,
         Annotator,
         AnnotatorRun,
         Document,
         DocumentStatus,
         Entity,
+        ItemStatus,
         Mention,
         Proposal,
         Relation,
@@ -186,7 +188,12 @@ def make_review_document(
     ents = []
     for etype, name, spans, agreement, status in entities:
         e = Entity(
-            document_id=doc.id or 0, type=etype, name=name, agreement=agreement, status=status, grounded=bool(spans)
+            document_id=doc.id or 0,
+            type=etype,
+            name=name,
+            agreement=Agreement(agreement),
+            status=ItemStatus(status),
+            grounded=bool(spans),
         )
         session.add(e)
         session.flush()
@@ -200,7 +207,7 @@ def make_review_document(
                     end=end,
                     text=text[s:end],
                     sentence_id=sid,
-                    status=status,
+                    status=ItemStatus(status),
                 )
             )
         propose("entity", e.id or 0, agreement, etype)
@@ -213,8 +220,8 @@ def make_review_document(
             tail_id=ents[t].id or 0,
             type=rtype,
             evidence=evidence,
-            agreement=agreement,
-            status=status,
+            agreement=Agreement(agreement),
+            status=ItemStatus(status),
         )
         session.add(r)
         session.flush()
@@ -267,7 +274,7 @@ def make_routed_item(
 ) -> Any:
     """A machine item as calibrated routing recorded it (its outcome once its document was curated)."""
     from app.annotation.calibration import slice_key
-    from app.models import RoutedItem
+    from app.models import ItemOutcome, Route, RoutedItem
 
     routed = RoutedItem(
         project_id=document.project_id,
@@ -278,9 +285,9 @@ def make_routed_item(
         agreement=agreement,
         proposers=proposers,
         type=item_type,
-        route=route,
+        route=Route(route),
         reason=reason,
-        outcome=outcome,
+        outcome=None if outcome is None else ItemOutcome(outcome),
     )
     session.add(routed)
     session.flush()

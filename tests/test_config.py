@@ -16,7 +16,7 @@ def test_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
 
 
 def test_configured_secret_key_wins_and_writes_nothing(tmp_path: Path) -> None:
-    settings = Settings(concord_data_dir=tmp_path, secret_key="configured-secret")  # type: ignore[arg-type]
+    settings = Settings(concord_data_dir=tmp_path, secret_key="configured-secret")
     assert settings.resolved_secret_key() == "configured-secret"
     assert not (tmp_path / "secret_key").exists()
 

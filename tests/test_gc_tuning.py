@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from celery import signals
+from celery.utils.dispatch import Signal
 
 from app.gc_tuning import THRESHOLDS, tune_gc
 from workers import celery_app  # noqa: F401  (connects the worker signal handlers)
@@ -33,7 +34,7 @@ def test_tuning_raises_the_thresholds_and_freezes_what_is_alive() -> None:
 
 @pytest.mark.usefixtures("default_gc")
 @pytest.mark.parametrize("signal", [signals.worker_init, signals.worker_process_init])
-def test_a_worker_tunes_the_collector_when_it_starts(signal: signals.Signal) -> None:
+def test_a_worker_tunes_the_collector_when_it_starts(signal: Signal) -> None:
     assert gc.get_threshold() == (700, 10, 10)
     signal.send(sender=None)
     assert gc.get_threshold() == THRESHOLDS

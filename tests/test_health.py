@@ -15,6 +15,7 @@ from app.config import get_settings
 from app.health import SharedCheck
 from app.main import create_app
 from app.models import HealthProbe, Role
+from tests.aio import run_async
 from tests.factories import bearer, login, make_token, make_user
 
 DEEP_OK = {"database": "ok", "broker": "ok", "worker": "ok (fake:1)", "status": "ok"}
@@ -113,7 +114,7 @@ def test_a_burst_of_deep_checks_runs_one_and_holds_no_thread(
             return await asyncio.gather(*deep)
 
     started = time.monotonic()
-    answers = asyncio.run(burst())
+    answers = run_async(burst())
     elapsed = time.monotonic() - started
     assert [a.status_code for a in answers] == [200] * 60
     assert all(a.json() == DEEP_OK for a in answers)
@@ -135,11 +136,11 @@ def test_shared_check_runs_again_only_after_its_interval() -> None:
     async def gather(n: int) -> list[dict[str, str]]:
         return await asyncio.gather(*(shared.report() for _ in range(n)))
 
-    first = asyncio.run(gather(10))
+    first = run_async(gather(10))
     assert {r["n"] for r in first} == {"1"}
-    assert asyncio.run(gather(3))[0]["n"] == "1"  # within the interval: the last answer
+    assert run_async(gather(3))[0]["n"] == "1"  # within the interval: the last answer
     time.sleep(0.6)
-    assert {r["n"] for r in asyncio.run(gather(5))} == {"2"}
+    assert {r["n"] for r in run_async(gather(5))} == {"2"}
     assert shared.runs == len(calls) == 2
 
 
@@ -148,4 +149,4 @@ def test_a_failing_check_is_an_error_report_not_a_hang() -> None:
         raise RuntimeError("database gone")
 
     shared = SharedCheck(broken, min_interval=0)
-    assert asyncio.run(shared.report()) == {"worker": "error: RuntimeError", "status": "error"}
+    assert run_async(shared.report()) == {"worker": "error: RuntimeError", "status": "error"}

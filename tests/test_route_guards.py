@@ -55,7 +55,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _calls(dependant: Dependant) -> set[object]:
-    found = {dependant.call}
+    found: set[object] = {dependant.call}
     for sub in dependant.dependencies:
         found |= _calls(sub)
     return found
@@ -67,7 +67,7 @@ def _routes() -> list[tuple[str, str, APIRoute]]:
         for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
-        for method in sorted(route.methods)
+        for method in sorted(route.methods or ())
     ]
     assert len(found) >= 15
     return found

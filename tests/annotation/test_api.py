@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.models import Annotator, CrawlBatch, Document, Entity, ItemStatus, Mention, Role
+from app.models import Agreement, Annotator, BatchStatus, CrawlBatch, Document, Entity, ItemStatus, Mention, Role
 from tests.factories import bearer, login, make_project, make_token, make_user, page_csrf
 
 
@@ -109,8 +109,8 @@ def test_annotate_queues_jobs_and_checks_the_batch(
 ) -> None:
     project = make_project(session)
     other = make_project(session, name="其他项目")
-    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status="done")
-    foreign = CrawlBatch(project_id=other.id or 0, filename="c.jsonl", status="done")
+    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status=BatchStatus.done)
+    foreign = CrawlBatch(project_id=other.id or 0, filename="c.jsonl", status=BatchStatus.done)
     session.add_all([batch, foreign])
     session.commit()
     for i in range(3):
@@ -138,7 +138,9 @@ def test_document_endpoint_returns_items_with_offsets_and_provenance(
     doc = Document(project_id=project.id or 0, text="𠮷野家在东京。", text_hash="h", sentences=[[0, 7]])
     session.add(doc)
     session.commit()
-    entity = Entity(document_id=doc.id or 0, type="ORG", name="𠮷野家", agreement="agreed", status=ItemStatus.accepted)
+    entity = Entity(
+        document_id=doc.id or 0, type="ORG", name="𠮷野家", agreement=Agreement.agreed, status=ItemStatus.accepted
+    )
     session.add(entity)
     session.commit()
     session.add(

@@ -24,6 +24,7 @@ from app.models import (
     Project,
     Relation,
     RoutedItem,
+    RunStatus,
 )
 from app.project.service import create_project
 from app.webtext.dedup import text_hash
@@ -416,7 +417,9 @@ def test_malformed_second_opinion_json_leaves_the_items_in_review(world: World) 
 
 def test_costs_tokens_and_latency_are_recorded_per_run(world: World) -> None:
     world.run_all()
-    runs = {(r.annotator_id, r.prompt_version.split("+")[0]): r for r in world.runs()}
+    runs: dict[tuple[int | None, str], AnnotatorRun] = {
+        (r.annotator_id, r.prompt_version.split("+")[0]): r for r in world.runs()
+    }
     a_run = runs[(world.a.id, "annotate-v1")]
     assert a_run.status == "done"
     assert a_run.input_tokens > 0 and a_run.output_tokens > 0
@@ -432,7 +435,7 @@ def test_a_rerun_pays_nothing_and_changes_nothing(world: World) -> None:
     before = sorted((e.name, e.agreement) for e in world.items()[0])
     with Session(world.engine) as s:  # as if a killed worker's job came back: runs not yet marked done
         for run in s.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == world.doc.id)):
-            run.status = "running"
+            run.status = RunStatus.running
             s.add(run)
         s.commit()
     world.run_all()

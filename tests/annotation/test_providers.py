@@ -20,6 +20,7 @@ from app.annotation.providers import (
 )
 from app.annotation.schemas import AnnotationOutput, parse_model_json
 from app.config import Settings
+from tests.aio import run_async
 from tests.fake_llm_server import DEFAULT_ENTITIES, FakeLLMServer, FakeReply, contract_reply
 
 KEY = "sk-test-SECRET-123"
@@ -59,7 +60,7 @@ def run(provider: Provider, call: Callable[[], Awaitable[Completion]]) -> Comple
         finally:
             await close_provider(provider)
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def complete(provider: Provider, **overrides: Any) -> Completion:
@@ -481,7 +482,7 @@ def retry(provider: Provider, **options: Any) -> tuple[Completion | ProviderErro
         return await call_with_retries(provider, sleep=sleep, **options, **ARGS)
 
     try:
-        return asyncio.run(main()), delays
+        return run_async(main()), delays
     except ProviderError as exc:
         return exc, delays
 
@@ -552,7 +553,7 @@ def test_calls_overlap_on_the_server(name: str) -> None:
             finally:
                 await provider.aclose()
 
-        results = asyncio.run(many())
+        results = run_async(many())
 
     assert [r.finish for r in results] == ["stop"] * 8
     assert server.max_in_flight == 8

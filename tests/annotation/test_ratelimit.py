@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from app.annotation.providers import Completion, ProviderError, call_with_retries
 from app.annotation.ratelimit import Limits, RateLimiter
 from app.config import get_settings
+from tests.aio import run_async
 from tests.fake_llm_server import FakeLLMServer, _Handler
 
 
@@ -43,7 +44,7 @@ def test_concurrency_is_capped_across_independent_limiters() -> None:
         await c1.aclose()
         await c2.aclose()
 
-    asyncio.run(main())
+    run_async(main())
     assert peak == 3
 
 
@@ -65,7 +66,7 @@ def test_requests_per_minute_bucket_admits_a_burst_then_waits() -> None:
         await client.aclose()
         return [*stamps, refilled]
 
-    *stamps, refilled = asyncio.run(main())
+    *stamps, refilled = run_async(main())
     # Admissions beyond what refilled while draining had to wait for the bucket, at 10 per second.
     assert stamps[-1] >= (8 - refilled - 1) / 10
 
@@ -80,7 +81,7 @@ def test_a_dead_holder_frees_its_slot_after_the_lease_expires() -> None:
         await asyncio.wait_for(limiter.acquire(1), timeout=5)
         await client.aclose()
 
-    asyncio.run(main())
+    run_async(main())
 
 
 def test_a_held_slot_is_renewed_so_nobody_takes_it_while_the_call_runs() -> None:
@@ -106,7 +107,7 @@ def test_a_held_slot_is_renewed_so_nobody_takes_it_while_the_call_runs() -> None
             await client.aclose()
         return acquired_at - released_at
 
-    assert asyncio.run(main()) >= 0  # the second caller got the slot only after the first let go
+    assert run_async(main()) >= 0  # the second caller got the slot only after the first let go
 
 
 class _CountingProvider:
@@ -170,7 +171,7 @@ def test_the_limit_holds_across_threads_with_retries_long_calls_and_stalled_loop
 
     def run(index: int) -> None:
         barrier.wait()
-        asyncio.run(worker(index))
+        run_async(worker(index))
 
     pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
     for t in pool:
@@ -200,7 +201,7 @@ def test_a_lease_that_expired_while_its_call_ran_counts_again_at_the_next_renewa
             await client.aclose()
         return leases, let_in
 
-    assert asyncio.run(main()) == (1, False)
+    assert run_async(main()) == (1, False)
 
 
 def test_a_released_lease_is_never_renewed_back() -> None:
@@ -222,7 +223,7 @@ def test_a_released_lease_is_never_renewed_back() -> None:
         await client.aclose()
         return leases
 
-    assert asyncio.run(main()) == 0
+    assert run_async(main()) == 0
 
 
 def test_the_fake_server_counts_a_call_in_flight_only_until_its_answer_goes_out(

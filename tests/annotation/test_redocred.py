@@ -116,8 +116,7 @@ def imported(
             assert batch.id is not None
         ingest_batch(batch.id, engine=engine)
         with Session(engine, expire_on_commit=False) as s:
-            project = s.get(Project, project.id)
-            assert project is not None
+            project = s.get_one(Project, project.id)
             llm = create_annotator(
                 s,
                 project=project,

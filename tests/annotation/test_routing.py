@@ -139,7 +139,7 @@ def test_curation_records_what_reviewers_made_of_each_item_and_reopening_forgets
     # Retyping 李娜 → 上海 accepted both arguments, as accepting a relation does.
     review.submit(session, document=doc, user=reviewer, version=doc.version)
     assert doc.status == "curated"
-    by_item = {
+    by_item: dict[tuple[str, int | None], ItemOutcome | None] = {
         (r.item_kind, r.item_id): r.outcome
         for r in session.exec(select(RoutedItem).where(RoutedItem.document_id == doc.id))
     }
@@ -298,8 +298,9 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
                 assert document is not None
                 for model in (Relation, Entity):
                     for item in s.exec(select(model).where(model.document_id == doc.id, model.status == "proposed")):
+                        assert isinstance(item, Relation | Entity)
                         s.refresh(item)
-                        if item.status != ItemStatus.proposed or (model is Entity and not item.grounded):
+                        if item.status != ItemStatus.proposed or (isinstance(item, Entity) and not item.grounded):
                             continue
                         kind = "relation" if model is Relation else "entity"
                         review.decide(
@@ -321,7 +322,7 @@ def test_a_second_batch_needs_fewer_decisions_than_the_first(llm_world: World) -
     assert second < first
     with Session(eng) as s:
         rows = routing.slice_report(
-            s, project_id=world.project.id or 0, settings=settings_of(s.get(Project, world.project.id))
-        )  # type: ignore[arg-type]
+            s, project_id=world.project.id or 0, settings=settings_of(s.get_one(Project, world.project.id))
+        )
     trusted_by_evidence = [r for r in rows if r.trusted and "precision bound" in r.reason]
     assert trusted_by_evidence, rows

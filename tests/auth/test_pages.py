@@ -213,7 +213,7 @@ def test_cookies_are_secure_and_hsts_sent_when_the_public_url_is_https(
 ) -> None:
     monkeypatch.setattr(get_settings(), "public_url", public_url)
     monkeypatch.setattr(get_settings(), "cookie_secure", cookie_secure)
-    app_client.base_url = "https://testserver"  # type: ignore[assignment] # a Secure cookie travels over https only
+    app_client.base_url = "https://testserver"  # a Secure cookie travels over https only
     make_user(session)
     page = app_client.get("/login")
     csrf_cookie = _cookie(page.headers.multi_items(), "concord_csrf")

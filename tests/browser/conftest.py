@@ -15,6 +15,7 @@ from playwright.sync_api import (
     Error,
     Page,
     Response,
+    ViewportSize,
     expect,
     sync_playwright,
 )
@@ -34,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 # Assertions wait up to 15 s (Playwright's default is 5): on a loaded two-core CI machine a live server's answer
 # can take seconds; a real failure still fails, only later.
 expect.set_options(timeout=15_000)

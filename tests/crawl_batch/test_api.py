@@ -1,9 +1,9 @@
 """Batches and documents over the API: uploads stream to disk, limits, roles, listing."""
 
-import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from app.config import get_settings
 from app.crawl_batch.service import upload_dir
 from app.models import CrawlBatch, Document, Role
+from tests.aio import run_async
 from tests.factories import bearer, make_project, make_token, make_user
 
 
@@ -75,7 +76,7 @@ def test_a_streamed_upload_without_length_is_cut_at_the_limit(
     boundary = "b0undary"
     head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n\r\n'.encode()
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield head
         for _ in range(50):
             yield b"y" * 1000
@@ -219,7 +220,7 @@ def test_an_aborted_upload_logs_one_line_and_stores_nothing(
     before = _files(project.id or 0)
     caplog.set_level(logging.INFO)
     # An exception out of the app is what the server logs as a second traceback.
-    asyncio.run(app_client.app(scope, receive, send))  # type: ignore[arg-type]
+    run_async(app_client.app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 400
     assert [r for r in caplog.records if r.exc_info] == []
     assert [r.getMessage() for r in caplog.records if "abort" in r.getMessage()] == [

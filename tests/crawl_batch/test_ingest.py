@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.crawl_batch import jobs as ingest_jobs
 from app.crawl_batch import known_documents
@@ -89,7 +89,7 @@ class Ingest:
 
     def documents(self, project_id: int) -> list[Document]:
         with Session(self.engine) as s:
-            return list(s.exec(select(Document).where(Document.project_id == project_id).order_by(Document.id)))
+            return list(s.exec(select(Document).where(Document.project_id == project_id).order_by(col(Document.id))))
 
     def cleanup(self) -> None:
         with Session(self.engine) as s:
@@ -372,9 +372,13 @@ def test_docred_import_keeps_annotations_as_an_import_annotator(ing: Ingest) -> 
     with Session(ing.engine) as s:  # one session at a time: on SQLite each transaction takes the write lock
         annotators = s.exec(select(Annotator).where(Annotator.project_id == pid)).all()
         assert [(a.name, a.kind) for a in annotators] == [("import:redocred_dev", "import")]
-        n_entities = s.exec(select(func.count()).select_from(Entity).where(Entity.document_id.in_(doc_ids))).one()  # type: ignore[union-attr]
-        n_mentions = s.exec(select(func.count()).select_from(Mention).where(Mention.document_id.in_(doc_ids))).one()  # type: ignore[union-attr]
-        n_relations = s.exec(select(func.count()).select_from(Relation).where(Relation.document_id.in_(doc_ids))).one()  # type: ignore[union-attr]
+        n_entities = s.exec(select(func.count()).select_from(Entity).where(col(Entity.document_id).in_(doc_ids))).one()
+        n_mentions = s.exec(
+            select(func.count()).select_from(Mention).where(col(Mention.document_id).in_(doc_ids))
+        ).one()
+        n_relations = s.exec(
+            select(func.count()).select_from(Relation).where(col(Relation.document_id).in_(doc_ids))
+        ).one()
     assert n_entities == sum(len(d["vertexSet"]) for d in docs)
     assert n_mentions == sum(len(v) for d in docs for v in d["vertexSet"])
     assert n_relations == sum(len(d["labels"]) for d in docs)

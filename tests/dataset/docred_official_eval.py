@@ -27,7 +27,10 @@
 # Adaptation (the scoring logic is untouched): the command-line wrapper that read res/result.json,
 # ref/dev_test.json and the train files from disk and wrote scores.txt is replaced by two functions over
 # in-memory lists; gen_train_facts takes the training documents instead of a file name and no longer caches
-# a .fact file; the scores are returned instead of printed.
+# a .fact file; the scores are returned instead of printed; official_evaluate's signature carries type hints
+# (Any) so that typed tests may call it.
+
+from typing import Any
 
 
 def gen_train_facts(ori_data):
@@ -43,7 +46,7 @@ def gen_train_facts(ori_data):
     return fact_in_train
 
 
-def official_evaluate(truth, tmp, train_annotated=(), train_distant=()):
+def official_evaluate(truth: Any, tmp: Any, train_annotated: Any = (), train_distant: Any = ()) -> Any:
     """truth: DocRED documents; tmp: results records {title, h_idx, t_idx, r, evidence}."""
     fact_in_train_annotated = gen_train_facts(train_annotated)
     fact_in_train_distant = gen_train_facts(train_distant)

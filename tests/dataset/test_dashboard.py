@@ -6,7 +6,19 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.dataset.dashboard import dashboard
-from app.models import Annotator, AnnotatorRun, Entity, Mention, Proposal, ReviewAssignment, Role, RunStatus
+from app.models import (
+    Agreement,
+    Annotator,
+    AnnotatorRun,
+    BatchStatus,
+    Entity,
+    ItemStatus,
+    Mention,
+    Proposal,
+    ReviewAssignment,
+    Role,
+    RunStatus,
+)
 from tests.dataset.conftest import World
 from tests.factories import REVIEW_TEXT, login, make_user
 
@@ -20,7 +32,9 @@ def _enrich(session: Session, world: World) -> None:
         for p in session.exec(select(Proposal).where(Proposal.item_kind == "relation", Proposal.item_id == rel.id)):
             p.payload = {"audit": True}
             session.add(p)
-    session.add(Entity(document_id=world.pending.id or 0, type="PER", name="幻影", agreement="a_only", grounded=False))
+    session.add(
+        Entity(document_id=world.pending.id or 0, type="PER", name="幻影", agreement=Agreement.a_only, grounded=False)
+    )
     carol = make_user(session, username="carol", role=Role.reviewer)
     dave = make_user(session, username="dave", role=Role.reviewer)
     for user, keys in ((carol, ["e1", "e2"]), (dave, ["e1"])):
@@ -45,7 +59,13 @@ def _enrich(session: Session, world: World) -> None:
     session.add(evil_run)
     session.flush()
     start = REVIEW_TEXT.index("杭州")
-    odd = Entity(document_id=world.curated.id or 0, type=EVIL, name="杭州", status="accepted", agreement="manual")
+    odd = Entity(
+        document_id=world.curated.id or 0,
+        type=EVIL,
+        name="杭州",
+        status=ItemStatus.accepted,
+        agreement=Agreement.manual,
+    )
     session.add(odd)
     session.flush()
     session.add(
@@ -56,7 +76,7 @@ def _enrich(session: Session, world: World) -> None:
             end=start + 2,
             text="杭州",
             sentence_id=3,
-            status="accepted",
+            status=ItemStatus.accepted,
         )
     )
     session.add(Proposal(run_id=evil_run.id or 0, item_kind="entity", item_id=odd.id or 0, proposed_type=EVIL))
@@ -211,7 +231,7 @@ def test_routing_section_lists_slices_trusted_first_with_the_policy_and_totals(
 def _batch(session: Session, world: World) -> int:
     from app.models import CrawlBatch
 
-    batch = CrawlBatch(project_id=world.project.id or 0, filename="empty.jsonl", status="done")
+    batch = CrawlBatch(project_id=world.project.id or 0, filename="empty.jsonl", status=BatchStatus.done)
     session.add(batch)
     session.commit()
     return batch.id or 0

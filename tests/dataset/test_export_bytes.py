@@ -9,6 +9,7 @@ import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -16,18 +17,22 @@ from sqlmodel import Session
 from app.dataset.loaders import Selection, _loads, iter_documents
 from app.dataset.service import bind_of, plan_export
 from app.models import (
+    Agreement,
     Annotator,
     AnnotatorRun,
     CrawlBatch,
     Decision,
     Document,
+    DocumentStatus,
     Entity,
+    ItemStatus,
     Mention,
     Project,
     Proposal,
     Relation,
     ReviewAssignment,
     Role,
+    RunStatus,
     User,
 )
 
@@ -81,28 +86,29 @@ def _build(session: Session) -> Project:
         Document(
             id=BASE + 1, project_id=BASE, batch_id=BASE, url="https://news.example.cn/1", title=title,
             warc_record_id="<urn:uuid:1>", crawl_date=T0, language="zh", text=ZH_TEXT,
-            sentences=_sentences(ZH_TEXT, "任职。", "上海。", "科技。"), text_hash="h1", status="curated",
+            sentences=_sentences(ZH_TEXT, "任职。", "上海。", "科技。"), text_hash="h1", status=DocumentStatus.curated,
             curated_at=T0, meta={"source": "ignored: the batch names the source", "other": 1},
         ),
         Document(
             id=BASE + 2, project_id=BASE, title=title, language="en", text=EN_TEXT,
-            sentences=_sentences(EN_TEXT, "Paris .", "stay ."), text_hash="h2", status="curated",
+            sentences=_sentences(EN_TEXT, "Paris .", "stay ."), text_hash="h2", status=DocumentStatus.curated,
             meta={"source": "import:redocred", "docred_sents": EN_TOKENS},
         ),
         Document(
             id=BASE + 3, project_id=BASE, title="  ", language="en", text=WORDS_TEXT,
-            sentences=_sentences(WORDS_TEXT, "02!", "left."), text_hash="h3", status="curated", curated_at=T0,
+            sentences=_sentences(WORDS_TEXT, "02!", "left."), text_hash="h3", status=DocumentStatus.curated,
+            curated_at=T0,
         ),
         Document(id=BASE + 4, project_id=BASE, title="bare", text=BARE_TEXT, sentences=[], text_hash="h4",
-                 status="curated", language=None, url=None),
+                 status=DocumentStatus.curated, language=None, url=None),
         Document(id=BASE + 5, project_id=BASE, title="pending", language="zh", text=PENDING_TEXT,
-                 sentences=_sentences(PENDING_TEXT, "。"), text_hash="h5", status="annotated"),
+                 sentences=_sentences(PENDING_TEXT, "。"), text_hash="h5", status=DocumentStatus.annotated),
     ]  # fmt: skip
     session.add_all(docs)
     session.flush()
     runs = [
         AnnotatorRun(id=BASE + 10 * d + a, document_id=BASE + d, annotator_id=BASE + a, prompt_version=f"v{a}",
-                     status="done", cost=0.0012 * a + d / 1000)
+                     status=RunStatus.done, cost=0.0012 * a + d / 1000)
         for d in (1, 2, 3, 5) for a in (1, 2)
     ]  # fmt: skip
     session.add_all(runs)
@@ -135,8 +141,8 @@ def _build(session: Session) -> Project:
     for d, k, etype, name, status, agreement, grounded, mentions in entity_rows:
         # Ids out of text order, so the loader's ordering is pinned too.
         entity_id = BASE + 100 * d + (10 - k)
-        session.add(Entity(id=entity_id, document_id=BASE + d, type=etype, name=name, status=status,
-                           agreement=agreement, grounded=grounded))  # fmt: skip
+        session.add(Entity(id=entity_id, document_id=BASE + d, type=etype, name=name, status=ItemStatus(status),
+                           agreement=Agreement(agreement), grounded=grounded))  # fmt: skip
         session.flush()
         text = docs[d - 1].text
         sents = docs[d - 1].sentences or [[0, len(text)]]
@@ -144,7 +150,7 @@ def _build(session: Session) -> Project:
             mention_id += 1
             sid = max((i for i, (a, _) in enumerate(sents) if a <= start), default=0)
             session.add(Mention(id=mention_id, entity_id=entity_id, document_id=BASE + d, start=start, end=end,
-                                text=text[start:end], sentence_id=sid, status=m_status))  # fmt: skip
+                                text=text[start:end], sentence_id=sid, status=ItemStatus(m_status)))  # fmt: skip
     session.flush()
 
     def ent(d: int, k: int) -> int:
@@ -165,9 +171,10 @@ def _build(session: Session) -> Project:
     ]
     for d, k, h, t, rtype, evidence, status, agreement in relation_rows:
         session.add(Relation(id=BASE + 100 * d + (10 - k), document_id=BASE + d, head_id=ent(d, h), tail_id=ent(d, t),
-                             type=rtype, evidence=evidence, status=status, agreement=agreement))  # fmt: skip
+                             type=rtype, evidence=evidence, status=ItemStatus(status),
+                             agreement=Agreement(agreement)))  # fmt: skip
     session.flush()
-    proposals = [
+    proposals: list[tuple[int, int, str, int, str | None, bool, dict[str, Any]]] = [
         (1, 1, "entity", ent(1, 1), "PER", False, {"votes": [1, 2]}),
         (1, 2, "entity", ent(1, 1), "PER", False, {"audit": True}),
         (1, 1, "entity", ent(1, 2), "ORG", False, {}),
@@ -188,7 +195,7 @@ def _build(session: Session) -> Project:
         session.add(Proposal(id=BASE + n, run_id=BASE + 10 * d + a, item_kind=kind, item_id=item_id,
                              proposed_type=ptype, augmentation=aug, payload=payload))  # fmt: skip
     rita, bob, carol = (u.id for u in users)
-    decisions = [
+    decisions: list[tuple[int, int | None, str | None, int | None, str, Any, datetime | None, int]] = [
         (1, rita, "relation", BASE + 109, "accept", {"rows": [["relation", BASE + 109, {}], ["entity", ent(1, 1), {}],
                                                             ["entity", ent(1, 2), {}], ["mention", BASE + 1, {}]]},
          None, 2),
@@ -201,19 +208,19 @@ def _build(session: Session) -> Project:
         (3, rita, "document", None, "submit", {"summary": "done"}, None, 7),
         (3, rita, "entity", ent(3, 1), "accept", {"rows": "not a list"}, None, 7),
     ]  # fmt: skip
-    for n, (d, user_id, kind, item_id, action, after, undone, minute) in enumerate(decisions, start=1):
-        session.add(Decision(id=BASE + n, document_id=BASE + d, user_id=user_id, item_kind=kind or "document",
-                             item_id=item_id, action=action, before={"rows": []}, after=after, undone_at=undone,
+    for n, (d, user_id, d_kind, d_item, action, after, undone, minute) in enumerate(decisions, start=1):
+        session.add(Decision(id=BASE + n, document_id=BASE + d, user_id=user_id, item_kind=d_kind or "document",
+                             item_id=d_item, action=action, before={"rows": []}, after=after, undone_at=undone,
                              created_at=T0.replace(minute=minute)))  # fmt: skip
-    assignments = [
+    assignments: list[tuple[int, int | None, str, int | None]] = [
         (1, bob, "submitted", 2),
         (1, rita, "submitted", 1),
         (1, carol, "open", None),
         (3, rita, "submitted", 3),
     ]
-    for n, (d, user_id, status, minute) in enumerate(assignments, start=1):
+    for n, (d, user_id, status, submitted) in enumerate(assignments, start=1):
         session.add(ReviewAssignment(id=BASE + n, document_id=BASE + d, user_id=user_id or 0, status=status,
-                                     submitted_at=T0.replace(minute=minute) if minute else None))  # fmt: skip
+                                     submitted_at=T0.replace(minute=submitted) if submitted else None))  # fmt: skip
     session.flush()
     session.commit()
     return project

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from app.dataset.loaders import Selection, iter_documents
 from app.dataset.service import bind_of, plan_export
 from app.dataset.splits import check_ratios, split_of
-from app.models import Entity
+from app.models import Entity, ItemStatus
 from app.webtext.docred import parse_docred
 from tests.dataset.conftest import World
 from tests.factories import REVIEW_TEXT, make_project
@@ -40,7 +40,7 @@ def test_curated_export_contains_exactly_the_accepted_items(session: Session, wo
 
 
 def test_all_exports_every_document_with_its_non_rejected_items(session: Session, world: World) -> None:
-    session.add(Entity(document_id=world.pending.id or 0, type="PER", name="gone", status="rejected"))
+    session.add(Entity(document_id=world.pending.id or 0, type="PER", name="gone", status=ItemStatus.rejected))
     session.commit()
     docs = _jsonl(session, world.project.id or 0, status="all")
     assert [d["provenance"]["status"] for d in docs] == ["curated", "annotated"]

@@ -53,11 +53,12 @@ def test_accept_relation_accepts_its_entities_and_is_audited(
     assert state(session, Entity, rel.tail_id).status == "accepted"
     decision = session.exec(select(Decision).where(Decision.document_id == world["doc"].id)).one()
     assert decision.action == "accept" and decision.item_kind == "relation" and decision.item_id == rel.id
+    assert decision.before is not None and decision.after is not None
     before = {(t, i): v for t, i, v in decision.before["rows"]}
     after = {(t, i): v for t, i, v in decision.after["rows"]}
     assert before[("relation", rel.id)]["status"] == "proposed"
     assert after[("relation", rel.id)]["status"] == "accepted"
-    assert session.get(Document, world["doc"].id).status == "in_review"
+    assert session.get_one(Document, world["doc"].id).status == "in_review"
 
 
 def test_reject_entity_rejects_its_relations(app_client: TestClient, session: Session, world: Any) -> None:
@@ -80,7 +81,7 @@ def test_retype_relation_checks_the_schema(app_client: TestClient, session: Sess
     assert bad.status_code == 422
     assert "does not allow 位于 from PER to ORG" in bad.json()["detail"]
     assert state(session, Relation, rel.id).type == "毕业于"
-    assert session.get(Document, world["doc"].id).version == version
+    assert session.get_one(Document, world["doc"].id).version == version
 
 
 def test_swap_refused_when_the_schema_forbids_the_reverse(app_client: TestClient, session: Session, world: Any) -> None:

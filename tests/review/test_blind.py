@@ -309,6 +309,7 @@ def _curated_elsewhere(session: Session, project: Any, accepted_relations: int) 
         + [("ORG", o, [(text.index(o), text.index(o) + 3)], "agreed", "accepted") for o in orgs],
         relations=[(0, i + 1, "任职于", [0], "agreed", "accepted") for i in range(len(orgs))],
     )
+    assert isinstance(doc, Document)
     doc.status = DocumentStatus.curated
     session.add(doc)
     session.commit()

@@ -46,9 +46,9 @@ def test_two_reviews_then_adjudication(app_client: TestClient, session: Session)
     assert first["summary"] == "submitted review 1 of 2"
     session.expire_all()
     # Bob starts from the machine proposals, not from Alice's decisions.
-    assert session.get(Relation, rels[0].id).status == "proposed"
-    assert session.get(Relation, rels[1].id).status == "proposed"
-    assert session.get(Document, doc_id).status == "in_review"
+    assert session.get_one(Relation, rels[0].id).status == "proposed"
+    assert session.get_one(Relation, rels[1].id).status == "proposed"
+    assert session.get_one(Document, doc_id).status == "in_review"
     again = app_client.post(
         f"/api/v1/documents/{doc_id}/decisions",
         json={"item": "relation", "id": rels[3].id, "action": "accept", "version": _version(app_client, doc_id, alice)},
@@ -62,11 +62,11 @@ def test_two_reviews_then_adjudication(app_client: TestClient, session: Session)
     assert second["status"] == "adjudication"
     session.expire_all()
     # Where they agree it is settled; where they differ it waits for the admin.
-    assert session.get(Relation, rels[0].id).status == "accepted"
-    assert session.get(Relation, rels[1].id).status == "proposed"
-    assert session.get(Relation, rels[3].id).status == "rejected"  # neither accepted it
+    assert session.get_one(Relation, rels[0].id).status == "accepted"
+    assert session.get_one(Relation, rels[1].id).status == "proposed"
+    assert session.get_one(Relation, rels[3].id).status == "rejected"  # neither accepted it
     # The pre-accepted 创办 relation stays accepted (both kept it).
-    assert session.get(Relation, rels[2].id).status == "accepted"
+    assert session.get_one(Relation, rels[2].id).status == "accepted"
 
     # A reviewer cannot adjudicate; the admin settles the difference and submits.
     blocked = app_client.post(
@@ -84,7 +84,7 @@ def test_two_reviews_then_adjudication(app_client: TestClient, session: Session)
         for r in session.exec(select(Relation).where(Relation.document_id == doc_id, Relation.status == "accepted"))
     }
     assert accepted == {rels[0].id, rels[2].id}
-    assert session.get(Entity, ents[2].id).status == "rejected"  # 上海: only the rejected relation used it
+    assert session.get_one(Entity, ents[2].id).status == "rejected"  # 上海: only the rejected relation used it
     assert isinstance(session.get(Project, project.id), Project)
 
 

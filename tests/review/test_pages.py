@@ -39,7 +39,7 @@ def test_payload_documents_show_their_markup_as_text(app_client: TestClient, ses
     project_id = doc[0].project_id
     from app.models import Project
 
-    project = session.get(Project, project_id)
+    project = session.get_one(Project, project_id)
     text = '页面<script>alert("x")</script>。<img src=x onerror=alert(1)>。{{ 7*7 }}与javascript:alert(1)。'
     hostile, _, _ = make_review_document(
         session,
@@ -72,7 +72,7 @@ def test_a_decision_answers_with_fragments(app_client: TestClient, session: Sess
     assert f'id="r-{rels[0].id}"' in r.text and 'hx-swap-oob="true"' in r.text
     assert 'id="wb-main"' not in r.text  # not a full redraw
     session.expire_all()
-    assert session.get(Relation, rels[0].id).status == "accepted"
+    assert session.get_one(Relation, rels[0].id).status == "accepted"
     history = app_client.get(f"/documents/{document.id}/history").text
     assert "alice" in history and f"relation {rels[0].id}: status proposed → accepted" in history
     assert "&lt;script&gt;" in history  # the hostile title, escaped
@@ -91,7 +91,7 @@ def test_stale_decision_redraws_with_a_conflict(app_client: TestClient, session:
     assert r.status_code == 409
     assert "changed since you loaded it" in r.text and 'id="wb-main"' in r.text
     session.expire_all()
-    assert session.get(Entity, ents[1].id).status == "proposed"
+    assert session.get_one(Entity, ents[1].id).status == "proposed"
 
 
 def test_a_form_decision_is_parsed_into_its_command(app_client: TestClient, session: Session, doc: Any) -> None:
@@ -168,9 +168,9 @@ def test_provenance_badges_show_votes_audit_and_augmentation(
 
     document, ents, rels = doc
     runs = session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id)).all()
-    session.add(Proposal(run_id=runs[1].id, item_kind="relation", item_id=rels[1].id, payload={"vote": False}))
-    session.add(Proposal(run_id=runs[0].id, item_kind="relation", item_id=rels[3].id, payload={"vote": True}))
-    session.add(Proposal(run_id=runs[0].id, item_kind="entity", item_id=ents[4].id, payload={"audit": True}))
+    session.add(Proposal(run_id=runs[1].id or 0, item_kind="relation", item_id=rels[1].id, payload={"vote": False}))
+    session.add(Proposal(run_id=runs[0].id or 0, item_kind="relation", item_id=rels[3].id, payload={"vote": True}))
+    session.add(Proposal(run_id=runs[0].id or 0, item_kind="entity", item_id=ents[4].id, payload={"audit": True}))
     session.commit()
     login(app_client, "alice")
     html = app_client.get(f"/documents/{document.id}/review").text

@@ -9,7 +9,7 @@ from app.models import Document, Role
 from tests.factories import bearer, make_project, make_review_document, make_token, make_user
 
 
-def _ids(client: TestClient, project_id: int, headers: dict[str, str], **params: Any) -> list[int]:
+def _ids(client: TestClient, project_id: int | None, headers: dict[str, str], **params: Any) -> list[int]:
     r = client.get(f"/api/v1/projects/{project_id}/review-queue", params=params, headers=headers)
     assert r.status_code == 200, r.text
     return [row["id"] for row in r.json()]
@@ -61,11 +61,11 @@ def test_next_document_skips_locked_and_releases_the_current(app_client: TestCli
     r = app_client.post(f"/projects/{project.id}/review/next", data={"csrf_token": token}, follow_redirects=False)
     assert r.headers["location"] == f"/documents/{second.id}/review"
     session.expire_all()
-    assert session.get(Document, second.id).locked_by_id is not None
+    assert session.get_one(Document, second.id).locked_by_id is not None
     # Moving on from the last free document gives its lock back and says the queue is empty.
     r = app_client.post(
         f"/projects/{project.id}/review/next", data={"csrf_token": token, "skip": second.id}, follow_redirects=False
     )
     assert r.headers["location"].endswith("/review?done=1")
     session.expire_all()
-    assert session.get(Document, second.id).locked_by_id is None
+    assert session.get_one(Document, second.id).locked_by_id is None

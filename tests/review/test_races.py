@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
@@ -41,12 +41,12 @@ class Race:
         with Session(self.engine) as s:
             return int(s.execute(columns(func.count()).where(col(Decision.document_id) == self.doc_id)).scalar_one())
 
-    def both(self, first: Callable[[], httpx.Response], second: Callable[[], httpx.Response]) -> list[int]:
+    def both(self, first: Callable[[], httpx2.Response], second: Callable[[], httpx2.Response]) -> list[int]:
         """Start both requests at the same moment; their status codes, in order."""
         barrier = threading.Barrier(2)
         codes = [0, 0]
 
-        def run(i: int, call: Callable[[], httpx.Response]) -> None:
+        def run(i: int, call: Callable[[], httpx2.Response]) -> None:
             barrier.wait()
             codes[i] = call().status_code
 
@@ -98,11 +98,11 @@ def race(engine: Engine) -> Iterator[Race]:
         s.commit()
 
 
-def _claim(race: Race, who: dict[str, str]) -> Callable[[], httpx.Response]:
+def _claim(race: Race, who: dict[str, str]) -> Callable[[], httpx2.Response]:
     return lambda: race.client.post(f"/api/v1/documents/{race.doc_id}/claim", headers=who)
 
 
-def _decide(race: Race, who: dict[str, str], version: int, **body: Any) -> Callable[[], httpx.Response]:
+def _decide(race: Race, who: dict[str, str], version: int, **body: Any) -> Callable[[], httpx2.Response]:
     url = f"/api/v1/documents/{race.doc_id}/decisions"
     return lambda: race.client.post(url, json={**body, "version": version}, headers=who)
 

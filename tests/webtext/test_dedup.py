@@ -563,10 +563,9 @@ def test_signatures_and_hashes_keep_their_stored_values() -> None:
 @pytest.fixture(scope="module", params=["numpy", "compiled"])
 def fingerprint_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """fingerprint_many through each of its paths: NumPy, and the compiled module ingestion prefers."""
-    native = dedup._native
-    dedup._native = require_compiled_module() if request.param == "compiled" else None  # type: ignore[assignment]
-    yield request.param
-    dedup._native = native
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dedup, "_native", require_compiled_module() if request.param == "compiled" else None)
+        yield request.param
 
 
 def assert_fingerprints_of_each(texts: list[str]) -> None:

@@ -2,6 +2,7 @@ import gzip
 import json
 import tempfile
 import zipfile
+from collections.abc import Generator
 from itertools import islice
 from pathlib import Path
 
@@ -353,6 +354,7 @@ def test_zip_members_are_unpacked_beside_the_zip_and_removed_when_reading_stops(
     data_dir.mkdir()
     path = _zip(data_dir / "two.zip", {"a.jsonl": _jsonl({"text": "一"}, {"text": "二"}), "b.txt": b"three\n"})
     items = iter_zip(path)
+    assert isinstance(items, Generator)
     next(items)
     during = [p.name for p in data_dir.iterdir()]
     items.close()
