@@ -106,12 +106,12 @@ def test_a_form_decision_is_parsed_into_its_command(app_client: TestClient, sess
     r = app_client.post(url, data={**form, "name": "", "version": version}, headers=headers)
     assert r.status_code == 200, r.text
     session.expire_all()
-    assert session.get(Relation, rels[0].id).evidence == [0, 1]
+    assert session.get_one(Relation, rels[0].id).evidence == [0, 1]
     form["evidence"] = ""  # the workbench's prompt left empty: the relation keeps no evidence sentence
     r = app_client.post(url, data={**form, "version": version + 1}, headers=headers)
     assert r.status_code == 200, r.text
     session.expire_all()
-    assert session.get(Relation, rels[0].id).evidence == []
+    assert session.get_one(Relation, rels[0].id).evidence == []
     bad = {"item": "entity", "id": "", "action": "merge", "version": version + 2}
     r = app_client.post(url, data=bad, headers=headers)
     assert r.status_code == 422 and "entity.merge.id" in r.text
