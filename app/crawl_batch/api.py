@@ -43,6 +43,8 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 @router.get("/batches/{batch_id}")
 def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
     """Status, counts per filter reason, duplicates, record-level errors, and annotation progress and cost."""
+    # Backwards (annotation comes after crawl_batch), inside the function to keep imports acyclic: the batch's
+    # API answer carries its annotation progress.
     from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     report = service.batch_report(service.get_batch(session, batch_id)).as_dict()

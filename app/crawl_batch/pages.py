@@ -39,6 +39,8 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    # Backwards (annotation comes after crawl_batch), inside the function so importing this module stays cheap and
+    # acyclic: the batch page shows the annotation panel until it is pulled as an htmx fragment (issue 16).
     from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     batch = service.get_batch(session, batch_id)
@@ -74,6 +76,7 @@ def batch_documents(
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
 def view_document(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    # Backwards, as above: the document page shows its annotations until a document package serves them.
     from app.annotation.service import document_annotations
 
     document = service.get_document(session, document_id)

@@ -80,6 +80,8 @@ def create_project(
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def view_project(request: Request, project_id: int, session: SessionDep, user: SignedInUser) -> Response:
+    # Backwards (both come after project), inside the function to keep imports acyclic: the project page shows
+    # the annotator and batch panels until they are pulled as htmx fragments.
     from app.annotation.service import PROVIDERS, annotator_key_status, list_annotators, pair_of
     from app.crawl_batch.service import batch_report, list_batches
 
