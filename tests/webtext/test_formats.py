@@ -116,10 +116,10 @@ def test_detects_zip(tmp_path: Path) -> None:
     [
         ("empty.warc.gz", b"", "is empty"),
         ("blank.txt", b" \n\t\r\n", "only whitespace"),
-        ("gzipped-empty.jsonl.gz", gzip.compress(b""), "empty after decompression"),
+        ("gzipped-empty.jsonl.gz", gzip.compress(b"", mtime=0), "empty after decompression"),
         ("random.dat", _random_bytes(4096), "binary data"),
-        ("random.gz", gzip.compress(_random_bytes(4096)), "binary data"),
-        ("fake.warc.gz", gzip.compress(b"just some text\n" * 10), "named like a web archive"),
+        ("random.gz", gzip.compress(_random_bytes(4096), mtime=0), "binary data"),
+        ("fake.warc.gz", gzip.compress(b"just some text\n" * 10, mtime=0), "named like a web archive"),
         ("fake.warc", b"<html><body>hi</body></html>", "named like a web archive"),
         ("fake.zip", b"plain text, not a zip\n", "named like a zip"),
         ("notes.jsonl", b"plain text, not json\n", "named like a JSON file"),
