@@ -84,7 +84,7 @@ def test_integers_in_json_bodies_are_bounded_too(signed_in: tuple[TestClient, di
     decision = {"item": "entity", "id": 1, "action": "accept", "version": int(HUGE)}
     response = client.post("/api/v1/documents/1/decisions", json=decision, headers=headers)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "version"
+    assert response.json()["errors"][0]["field"] == "entity.accept.version"  # the field, in the command it belongs to
 
 
 # -- request bodies ------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,6 +31,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.document import BlindReview
+from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
 PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
@@ -248,6 +250,32 @@ class SecondLookSummary:
     not_yet: int
     # The most frequent reasons it failed ("<annotator>: <error>"), with how many documents each.
     reasons: tuple[tuple[str, int], ...]
+
+
+# How long after a batch's last finished run its page keeps waiting for a second look that has not come (one whose
+# cross-validation failed never starts): polling must end.
+SECOND_LOOK_WAIT = timedelta(minutes=10)
+
+
+def second_look_pending(session: Session, *, batch_id: int) -> bool:
+    """Whether documents of the batch wait for their second look (augmentation, the blind second opinion) after
+    its runs finished, recently: the batch page keeps polling until the counts it shows have come in."""
+    meta = col(Document.meta)
+    waiting = session.execute(
+        sa_select(func.count()).where(
+            col(Document.batch_id) == batch_id,
+            meta["second_look"].as_string().is_(None),
+            meta["augmentation"].as_string().is_(None),  # the second look was skipped, with the reason
+        )
+    ).scalar_one()
+    if not waiting:
+        return False
+    last = session.execute(
+        sa_select(func.max(col(AnnotatorRun.finished_at)))
+        .join(Document, col(Document.id) == col(AnnotatorRun.document_id))
+        .where(col(Document.batch_id) == batch_id)
+    ).scalar_one()
+    return last is not None and utcnow() - last < SECOND_LOOK_WAIT
 
 
 def second_look_summary(session: Session, *, batch_id: int, top: int = 3) -> SecondLookSummary:

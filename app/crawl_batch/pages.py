@@ -41,7 +41,12 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     # Backwards (annotation comes after crawl_batch), inside the function so importing this module stays cheap and
     # acyclic: the batch page shows the annotation panel until it is pulled as an htmx fragment (issue 16).
-    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
+    from app.annotation.service import (
+        agreement_counts,
+        batch_annotation_report,
+        second_look_pending,
+        second_look_summary,
+    )
 
     batch = service.get_batch(session, batch_id)
     report = service.batch_report(batch)
@@ -57,7 +62,8 @@ def view_batch(request: Request, batch_id: int, session: SessionDep, _user: Curr
         "agreement": agreement_counts(session, batch_id=batch_id),
         "second_look": second_look_summary(session, batch_id=batch_id),
         "recheck": settings_of(project).recheck,
-        "polling": not report.finished or annotating,
+        # Until the last stage has come in: ingestion, the annotators' runs, then the second look.
+        "polling": not report.finished or annotating or second_look_pending(session, batch_id=batch_id),
     }
     block = "progress" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/batch.html", ctx, block=block)

@@ -76,6 +76,43 @@ def test_progress_fragment_polls_until_the_batch_is_finished(session: Session, a
     assert "language" in final
 
 
+def test_the_batch_page_polls_until_the_second_look_has_come(session: Session, app_client: TestClient) -> None:
+    from datetime import timedelta
+
+    from app.models import AnnotatorRun
+    from app.models.types import utcnow
+    from tests.factories import REVIEW_TEXT, make_review_document
+
+    make_user(session)
+    project = make_project(session)
+    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status=BatchStatus.done, counts={"kept": 1})
+    session.add(batch)
+    session.commit()
+    doc, _, _ = make_review_document(session, project, text=REVIEW_TEXT, entities=[], relations=[])
+    doc.batch_id = batch.id
+    session.add(doc)
+    runs = list(session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == doc.id)))
+    for run in runs:
+        run.finished_at = utcnow()
+        session.add(run)
+    session.commit()
+    login(app_client)
+    # Both runs are done, the second look not yet: the counts it brings are still to come.
+    assert 'hx-trigger="every 1s"' in app_client.get(f"/batches/{batch.id}").text
+    doc.meta = {"second_look": "done"}
+    session.add(doc)
+    session.commit()
+    assert "every 1s" not in app_client.get(f"/batches/{batch.id}").text
+    # A second look that never comes (its cross-validation failed) is not waited for forever.
+    doc.meta = {}
+    session.add(doc)
+    for run in runs:
+        run.finished_at = utcnow() - timedelta(minutes=11)
+        session.add(run)
+    session.commit()
+    assert "every 1s" not in app_client.get(f"/batches/{batch.id}").text
+
+
 def test_document_view_shows_hostile_text_as_text(session: Session, app_client: TestClient) -> None:
     make_user(session)
     project = make_project(session)
