@@ -258,23 +258,26 @@ SECOND_LOOK_WAIT = timedelta(minutes=10)
 
 
 def second_look_pending(session: Session, *, batch_id: int) -> bool:
-    """Whether documents of the batch wait for their second look (augmentation, the blind second opinion) after
-    its runs finished, recently: the batch page keeps polling until the counts it shows have come in."""
+    """Whether documents of the batch that LLM annotators have annotated wait for their second look (augmentation,
+    the blind second opinion), their runs finished recently: the batch page keeps polling until the counts it
+    shows have come in. Imported and builtin annotations bring no second look to wait for."""
+    llm_runs = (
+        sa_select(col(AnnotatorRun.document_id), col(AnnotatorRun.finished_at))
+        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
+        .join(Document, col(Document.id) == col(AnnotatorRun.document_id))
+        .where(col(Document.batch_id) == batch_id, col(Annotator.kind) == AnnotatorKind.llm)
+    )
     meta = col(Document.meta)
     waiting = session.execute(
         sa_select(func.count()).where(
-            col(Document.batch_id) == batch_id,
+            col(Document.id).in_(llm_runs.with_only_columns(col(AnnotatorRun.document_id))),
             meta["second_look"].as_string().is_(None),
             meta["augmentation"].as_string().is_(None),  # the second look was skipped, with the reason
         )
     ).scalar_one()
     if not waiting:
         return False
-    last = session.execute(
-        sa_select(func.max(col(AnnotatorRun.finished_at)))
-        .join(Document, col(Document.id) == col(AnnotatorRun.document_id))
-        .where(col(Document.batch_id) == batch_id)
-    ).scalar_one()
+    last = session.execute(llm_runs.with_only_columns(func.max(col(AnnotatorRun.finished_at)))).scalar_one()
     return last is not None and utcnow() - last < SECOND_LOOK_WAIT
 
 

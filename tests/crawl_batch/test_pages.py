@@ -79,7 +79,7 @@ def test_progress_fragment_polls_until_the_batch_is_finished(session: Session, a
 def test_the_batch_page_polls_until_the_second_look_has_come(session: Session, app_client: TestClient) -> None:
     from datetime import timedelta
 
-    from app.models import AnnotatorRun
+    from app.models import Annotator, AnnotatorKind, AnnotatorRun
     from app.models.types import utcnow
     from tests.factories import REVIEW_TEXT, make_review_document
 
@@ -92,9 +92,11 @@ def test_the_batch_page_polls_until_the_second_look_has_come(session: Session, a
     doc.batch_id = batch.id
     session.add(doc)
     runs = list(session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == doc.id)))
-    for run in runs:
+    annotators = [session.get_one(Annotator, run.annotator_id) for run in runs]
+    for run, annotator in zip(runs, annotators, strict=True):
         run.finished_at = utcnow()
-        session.add(run)
+        annotator.kind = AnnotatorKind.llm
+        session.add_all([run, annotator])
     session.commit()
     login(app_client)
     # Both runs are done, the second look not yet: the counts it brings are still to come.
@@ -103,9 +105,18 @@ def test_the_batch_page_polls_until_the_second_look_has_come(session: Session, a
     session.add(doc)
     session.commit()
     assert "every 1s" not in app_client.get(f"/batches/{batch.id}").text
-    # A second look that never comes (its cross-validation failed) is not waited for forever.
+    # Imported (or builtin) annotations bring no second look: nothing to wait for.
     doc.meta = {}
     session.add(doc)
+    for annotator in annotators:
+        annotator.kind = AnnotatorKind.imported
+        session.add(annotator)
+    session.commit()
+    assert "every 1s" not in app_client.get(f"/batches/{batch.id}").text
+    # A second look that never comes (its cross-validation failed) is not waited for forever.
+    for annotator in annotators:
+        annotator.kind = AnnotatorKind.llm
+        session.add(annotator)
     for run in runs:
         run.finished_at = utcnow() - timedelta(minutes=11)
         session.add(run)
