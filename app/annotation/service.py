@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
+from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -53,17 +54,6 @@ class AnnotatorParameters(BaseModel):
     timeout: float = Field(default=120, gt=0, le=3600)
     json_mode: Literal["json_schema", "json_object"] | None = None
     api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
-
-
-class AnnotatorCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    provider: str
-    model: str = Field(default="", max_length=200)
-    price_input_per_m: float = Field(default=0, ge=0, le=10_000)
-    price_output_per_m: float = Field(default=0, ge=0, le=10_000)
-    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
@@ -158,7 +148,7 @@ def open_run(session: Session, *, document_id: int, annotator: Annotator, versio
 
 def start_annotation(
     session: Session, *, project: Project, batch_id: int, annotator_ids: list[int] | None = None
-) -> dict[str, int]:
+) -> AnnotationQueued:
     """Queue one job per (document, annotator) of the batch; imported annotators already have their runs."""
     batch = session.get(CrawlBatch, batch_id)
     if batch is None or batch.project_id != project.id:
@@ -179,7 +169,7 @@ def start_annotation(
             enqueue(session, "annotation.run", document_id=doc_id, annotator_id=annotator.id or 0)
         if not runnable:
             enqueue(session, "annotation.crossvalidate", document_id=doc_id)
-    return {"documents": len(doc_ids), "jobs": len(doc_ids) * max(len(runnable), 1)}
+    return AnnotationQueued(documents=len(doc_ids), jobs=len(doc_ids) * max(len(runnable), 1))
 
 
 def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:
