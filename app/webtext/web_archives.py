@@ -11,8 +11,8 @@ from typing import BinaryIO, Protocol
 import brotli  # type: ignore[import-untyped]
 from fastwarc.warc import ArchiveIterator, WarcHeader, WarcRecord, WarcRecordType
 
-from app.webtext.formats import (
-    DECOMPRESSION_ERRORS,
+from app.webtext.compression import DECOMPRESSION_ERRORS, compression_of, open_decompressed
+from app.webtext.records import (
     MAX_RECORD_BYTES,
     MAX_TOTAL_BYTES,
     FormatError,
@@ -20,8 +20,6 @@ from app.webtext.formats import (
     RawRecord,
     ReadProgress,
     RecordError,
-    compression_of,
-    open_decompressed,
 )
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

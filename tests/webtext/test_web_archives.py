@@ -10,7 +10,7 @@ import pytest
 from fastwarc.stream_io import Lz4Writer, ZstdWriter
 
 from app.webtext.extraction import decode_html
-from app.webtext.formats import FormatError, RawRecord, ReadProgress, RecordError
+from app.webtext.records import FormatError, RawRecord, ReadProgress, RecordError
 from app.webtext.web_archives import PayloadError, decode_payload, iter_arc, iter_warc
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
