@@ -17,6 +17,7 @@ from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.models import SnapshotStatus
 from app.project.service import get_project, settings_of
 from app.templating import render
 
@@ -122,7 +123,8 @@ def snapshots(
 ) -> Response:
     project = get_project(session, project_id)
     rows = snapshot_service.list_snapshots(session, project_id=project_id)
-    shown = next((s for s in rows if s.id == snapshot), None) or next((s for s in rows if s.status == "done"), None)
+    done = (s for s in rows if s.status == SnapshotStatus.done)
+    shown = next((s for s in rows if s.id == snapshot), None) or next(done, None)
     return render(
         request,
         "dataset/snapshots.html",

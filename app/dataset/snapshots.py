@@ -18,7 +18,7 @@ from app.dataset.service import FORMATS, check_format, check_split, check_status
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS, SplitError, check_ratios, split_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
-from app.models import DatasetSnapshot, Project, User
+from app.models import DatasetSnapshot, Project, SnapshotStatus, User
 
 FILE_SPLITS = ("all", *SPLITS)
 
@@ -105,7 +105,7 @@ def snapshot_file(snapshot: DatasetSnapshot, *, fmt: str, split: str = "all") ->
     """The frozen file of one format and split; 409 while the snapshot is not built."""
     check_format(fmt)
     split = check_split(split, allow_all=True) or "all"
-    if snapshot.status != "done" or not snapshot.path:
+    if snapshot.status != SnapshotStatus.done or not snapshot.path:
         raise Conflict(f"Snapshot v{snapshot.version} is {snapshot.status}; its files are not ready.")
     path = Path(snapshot.path) / file_name(fmt, split)
     if not path.is_file():
