@@ -13,6 +13,7 @@ from app.annotation.grounding import ground_entity
 from app.annotation.prompts import annotation_prompt
 from app.annotation.runner import DEFAULT_WINDOW_TOKENS
 from app.annotation.schemas import AnnotationOutput, parse_model_json
+from app.annotation.windows import make_windows
 from app.dataset.exporters import (
     TargetError,
     Triple,
@@ -171,6 +172,13 @@ def test_long_documents_become_overlapping_windows_never_truncated() -> None:
             assert triple.head in r["input"] and triple.tail in r["input"]
     found = {t for r in records for t in parse_target(r["target"])}
     assert found == {Triple("张三", "PER", "同事", "李四", "PER"), Triple("李四", "PER", "位于", "上海", "LOC")}
+
+
+def test_examples_are_the_windows_of_the_annotators_windowing() -> None:
+    for doc in [_long_document(), *_redocred(5)]:
+        for budget in (30, 200, 1024, 3000):
+            ids = [r["sentence_ids"] for r in seq2seq_records(doc, window_tokens=budget)]
+            assert ids == make_windows(doc.text, doc.sentences, budget_tokens=budget), (doc.id, budget)
 
 
 def test_documents_without_text_give_no_example_but_a_chunk_each() -> None:

@@ -38,7 +38,13 @@ def examples_of(p: Prepared, *, budget_tokens: int) -> list[Example]:
         return []
     spans = mention_spans(p)
     out = []
-    for number, ids in enumerate(make_windows(text, p.sentences, budget_tokens=budget_tokens)):
+    if len(text) <= budget_tokens:
+        # No character is estimated at more than one token, so the whole document is make_windows' one window,
+        # without a width lookup per character (most of the time an export would spend).
+        windows = [list(range(len(p.sentences)))]
+    else:
+        windows = make_windows(text, p.sentences, budget_tokens=budget_tokens)
+    for number, ids in enumerate(windows):
         first, last = ids[0], ids[-1]
         start, end = p.sentences[first][0], p.sentences[last][1]
         window_text = text[start:end]
