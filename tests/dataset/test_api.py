@@ -5,7 +5,7 @@ import json
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.annotation.schemas import AnnotationOutput, parse_model_json
+from app.annotation.contract import AnnotationOutput, parse_model_json
 from app.auth import service as auth_service
 from app.dataset.exporters import parse_target
 from app.models import ApiToken, Role

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.annotation.contract import AnnotationOutput, parse_model_json
 from app.annotation.grounding import ground_entity
 from app.annotation.prompts import annotation_prompt
 from app.annotation.runner import DEFAULT_WINDOW_TOKENS
-from app.annotation.schemas import AnnotationOutput, parse_model_json
 from app.annotation.windows import make_windows
 from app.dataset.exporters import (
     TargetError,
@@ -27,8 +27,8 @@ from app.dataset.exporters import (
 )
 from app.dataset.exporters import chat as chat_module
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.project.label_schema import LabelSchema
 from app.project.presets import DOCRED, DOCRED_GUIDELINES, ZH_GENERAL, ZH_GENERAL_GUIDELINES
-from app.project.schemas import LabelSchema
 from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.annotation.schemas import AnnotationOutput, parse_model_json
+from app.annotation.contract import AnnotationOutput, parse_model_json
 from app.dataset.exporters import parse_target
 from app.dataset.jobs import build_snapshot
 from app.dataset.service import bind_of

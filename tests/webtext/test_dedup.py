@@ -19,10 +19,10 @@ from app.webtext.dedup import (
     signature_to_bytes,
     text_hash,
 )
+from app.webtext.exact_duplicates import TextHashIds
 from app.webtext.hash_normalization import normalize_for_hash
 from app.webtext.near_duplicates import (
     NearDuplicateIndex,
-    TextHashIds,
     Verdict,
     deduplicate_chunk,
     optimal_bands,
