@@ -18,7 +18,7 @@ from app.dataset.service import bind_of
 from app.models import DatasetSnapshot, Document, DocumentStatus, Entity
 from tests.dataset.conftest import World
 from tests.dataset.docred_official_eval import official_evaluate
-from tests.factories import make_project, make_review_document
+from tests.factories import login, make_project, make_review_document
 
 
 def freeze(client: TestClient, world: World, session: Session, **body: Any) -> dict[str, Any]:
@@ -305,3 +305,19 @@ def test_a_consumer_downloads_snapshots_but_cannot_freeze_or_review(
     download = app_client.get(f"/snapshots/{snap['id']}/download?format=docred&split=train")
     assert download.status_code == 200
     assert app_client.get(f"/projects/{world.project.id}/review", follow_redirects=False).status_code == 403
+
+
+def test_snapshot_page_offers_the_generative_formats_live_and_frozen(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    snap = freeze(app_client, world, session, name="页面")
+    login(app_client, "admin")
+    page = app_client.get(f"/projects/{world.project.id}/snapshots").text
+    for fmt in ("seq2seq", "chat"):
+        assert f'href="/projects/{world.project.id}/export?format={fmt}&amp;status=curated"' in page
+        assert f'href="/snapshots/{snap["id"]}/download?format={fmt}&amp;split=train"' in page
+        assert f"{fmt}/test.jsonl" in page, "its checksums are listed"
+        live = app_client.get(f"/projects/{world.project.id}/export?format={fmt}")
+        assert live.status_code == 200 and live.headers["content-disposition"].endswith(f'-curated-{fmt}.jsonl"')
+        frozen = app_client.get(f"/snapshots/{snap['id']}/download?format={fmt}&split=all")
+        assert frozen.status_code == 200 and frozen.content == live.content
