@@ -49,7 +49,7 @@ def assistant_answer(text: str, example: Example) -> dict[str, Any]:
 def chat_records(
     doc: ExportDocument, *, schema: LabelSchema, guidelines: str = "", window_tokens: int = WINDOW_TOKENS
 ) -> list[dict[str, Any]]:
-    """The document's windows as fine-tuning records; nothing but `messages`, which strict validators require."""
+    """The document's windows as fine-tuning records: nothing but `messages`, for strict validators."""
     p = prepare(doc)
     records = []
     for example in examples_of(p, budget_tokens=window_tokens):
