@@ -14,6 +14,7 @@ from app.annotation.grounding import ground_entity
 from app.annotation.prompts import annotation_prompt
 from app.annotation.runner import DEFAULT_WINDOW_TOKENS
 from app.annotation.windows import make_windows
+from app.dataset.datasheet import DatasheetTally
 from app.dataset.exporters import (
     TargetError,
     Triple,
@@ -23,6 +24,7 @@ from app.dataset.exporters import (
     linearise,
     parse_target,
     prepare,
+    relations_outside_windows,
     seq2seq_records,
 )
 from app.dataset.exporters import chat as chat_module
@@ -172,6 +174,12 @@ def test_long_documents_become_overlapping_windows_never_truncated() -> None:
             assert triple.head in r["input"] and triple.tail in r["input"]
     found = {t for r in records for t in parse_target(r["target"])}
     assert found == {Triple("张三", "PER", "同事", "李四", "PER"), Triple("李四", "PER", "位于", "上海", "LOC")}
+    # 张三 – 北京 is in no window: the datasheet says how many such relations a snapshot has.
+    assert relations_outside_windows(doc) == 1 and relations_outside_windows(doc, window_tokens=10**6) == 0
+    tally = DatasheetTally()
+    tally.add(doc, "train")
+    tally.add(_redocred()[0], "dev")
+    assert tally.result()["relations"]["outside_seq2seq_windows"] == 1
 
 
 def test_examples_are_the_windows_of_the_annotators_windowing() -> None:

@@ -18,7 +18,15 @@ from app.dataset.exporters.conll import conll_lines, export_conll
 from app.dataset.exporters.docred import docred_record, export_docred
 from app.dataset.exporters.jsonl import export_jsonl, jsonl_record
 from app.dataset.exporters.prepare import ExportError, Prepared, prepare, trim, type_word
-from app.dataset.exporters.seq2seq import TargetError, Triple, export_seq2seq, linearise, parse_target, seq2seq_records
+from app.dataset.exporters.seq2seq import (
+    TargetError,
+    Triple,
+    export_seq2seq,
+    linearise,
+    parse_target,
+    relations_outside_windows,
+    seq2seq_records,
+)
 
 __all__ = [
     "ExportError",
@@ -40,6 +48,7 @@ __all__ = [
     "linearise",
     "parse_target",
     "prepare",
+    "relations_outside_windows",
     "seq2seq_records",
     "trim",
     "type_word",

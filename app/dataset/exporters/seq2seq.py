@@ -107,6 +107,13 @@ def seq2seq_records(doc: ExportDocument, *, window_tokens: int = WINDOW_TOKENS) 
     ]
 
 
+def relations_outside_windows(doc: ExportDocument, *, window_tokens: int = WINDOW_TOKENS) -> int:
+    """How many of the document's relations are in no example's target: their head and tail never share a window."""
+    p = prepare(doc)
+    covered = {id(r) for example in examples_of(p, budget_tokens=window_tokens) for _, _, r in example.relations}
+    return sum(id(r) not in covered for _, _, r in p.relations)
+
+
 def export_seq2seq(docs: Iterable[ExportDocument], *, window_tokens: int = WINDOW_TOKENS) -> Iterator[bytes]:
     """One compact JSON line per example; one chunk per document (empty for a document without text)."""
     for doc in docs:
