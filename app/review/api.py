@@ -1,7 +1,6 @@
 """Review over HTTP, under the same rules as the workbench: versioned, locked, audited."""
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 
 from app.auth.deps import ApiAdmin, ApiClient
 from app.crawl_batch.service import get_document
@@ -9,21 +8,21 @@ from app.db import SessionDep, require_id
 from app.models import Document
 from app.models.document import BlindReview
 from app.project.service import get_project, settings_of
-from app.request_limits import StoredInt
 from app.review import blind, queue, service
 from app.review.blind import RecallSummary
 from app.review.commands import DecisionCommand
 from app.review.history import document_history
-from app.review.schemas import DecisionOutcome, HistoryEntry, LockState, QueueEntry, ReviewerProgress
+from app.review.schemas import (
+    DecisionOutcome,
+    HistoryEntry,
+    LockState,
+    QueueEntry,
+    ReviewerProgress,
+    VersionRequest,
+)
 from app.review.service import Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
-
-
-class VersionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: StoredInt
 
 
 def outcome_view(outcome: Outcome) -> DecisionOutcome:

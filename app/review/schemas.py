@@ -1,4 +1,4 @@
-"""The review API's response shapes (the decision commands it accepts are in commands.py)."""
+"""The review API's shapes (the decision commands it accepts are in commands.py)."""
 
 from datetime import datetime
 
@@ -7,6 +7,15 @@ from pydantic import BaseModel, ConfigDict
 from app.api_types import IsoDateTime
 from app.models import DocumentStatus
 from app.models.document import BlindReview
+from app.request_limits import StoredInt
+
+
+class VersionRequest(BaseModel):
+    """Undo, submit or end a blind pass on this version of the document (409 when it changed since)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: StoredInt
 
 
 class DecisionOutcome(BaseModel):
