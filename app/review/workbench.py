@@ -24,7 +24,7 @@ from app.models import (
     Route,
     RoutedItem,
 )
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.review import rows
 from app.review.adjudication import entity_key, relation_key
 from app.review.decisions import allowed_relation_types, proposals_hidden
