@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if created and not args.no_demo:
             from app.demo import create_demo_project
 
-            _out("First run: preparing the demo project (sample batch, builtin annotators)…")
+            _out("First run: preparing the demo project (sample batch, sample answers, builtin annotators)…")
             create_demo_project(get_engine())
         outputs = []
         log_path = settings.data_dir / "logs" / "worker.log"
