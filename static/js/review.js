@@ -395,22 +395,23 @@
 
   function drawArcs(rowId) {
     arcsOf = rowId || null;
-    clearArcs();
     const row = rowId ? document.getElementById(rowId) : null;
-    if (!row) return;
-    const rels = row.dataset.kind === "relation" ? [row] : $$('#wb-relations .item[data-h="' + row.dataset.id + '"], #wb-relations .item[data-t="' + row.dataset.id + '"]');
-    if (!rels.length) return;
+    const rels = !row ? [] : row.dataset.kind === "relation" ? [row] : $$('#wb-relations .item[data-h="' + row.dataset.id + '"], #wb-relations .item[data-t="' + row.dataset.id + '"]');
+    if (!rels.length) return clearArcs();
     const text = $("#wb-text");
-    const svg = arcLayer();
+    // Every read first (a few rectangles), then every write: one layout per drawing, however long the text.
     const origin = text.getBoundingClientRect();
     const boxes = {};
     const box = (id) => boxes[id] || (boxes[id] = boxesOf(id, origin, text));
-    // Every read first, then every write: no layout between measurements.
     const arcs = rels
       .map((r) => ({ r: r, pair: closestPair(box(r.dataset.h), box(r.dataset.t)) }))
       .filter((a) => a.pair);
-    svg.setAttribute("width", text.scrollWidth);
-    svg.setAttribute("height", text.scrollHeight);
+    const width = text.scrollWidth;
+    const height = text.scrollHeight;
+    clearArcs();
+    const svg = arcLayer();
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
     arcs.forEach(({ r, pair }) => {
       const x1 = pair.h.x + pair.h.w / 2;
       const y1 = pair.h.y + 2;

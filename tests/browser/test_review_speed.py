@@ -407,3 +407,28 @@ def test_relation_arcs_follow_focus_and_hover_and_a_drag_starts_a_relation(
         (ents["北京大学"], ents["上海"], "位于")
     ]
     assert_scripts_ran_cleanly(page, js_errors)
+
+
+def test_arcs_measure_only_the_mentions_they_join_on_a_long_document(
+    page: Page, js_errors: JsErrors, world: ReviewWorld
+) -> None:
+    filler = "".join(f"第{i}段再次提到星河科技的新产品。" for i in range(400))
+    text = REVIEW_TEXT + filler
+    star = [(m.start(), m.end()) for m in re.finditer("星河科技", text)]
+    entities = [*WITHOUT_LINA[:3], ("ORG", "星河科技", star, "agreed", "accepted"), WITHOUT_LINA[4]]
+    seeded = world.seed(text=text, entities=entities, relations=WITHOUT_LINA_RELATIONS)
+    sign_in_as(page, REVIEWER_A)
+    open_workbench(page, seeded)
+    expect(page.locator(f'#wb-text [data-e~="{seeded.entities["星河科技"]}"]')).to_have_count(len(star))
+    page.evaluate(
+        """() => {
+            window.__rects = 0;
+            const original = Element.prototype.getBoundingClientRect;
+            Element.prototype.getBoundingClientRect = function () { window.__rects++; return original.call(this); };
+        }"""
+    )
+    # 北京大学 has one relation, to 张伟 (two mentions): four rectangles (with the text box), not 400 more.
+    page.locator(f'#e-{seeded.entities["北京大学"]}').evaluate("el => el.click()")
+    expect(page.locator("#wb-arcs .arc")).to_have_count(1)
+    assert page.evaluate("window.__rects") <= 4
+    assert_scripts_ran_cleanly(page, js_errors)
