@@ -428,7 +428,7 @@ def test_arcs_measure_only_the_mentions_they_join_on_a_long_document(
         }"""
     )
     # 北京大学 has one relation, to 张伟 (two mentions): four rectangles (with the text box), not 400 more.
-    page.locator(f'#e-{seeded.entities["北京大学"]}').evaluate("el => el.click()")
+    page.locator(f"#e-{seeded.entities['北京大学']}").evaluate("el => el.click()")
     expect(page.locator("#wb-arcs .arc")).to_have_count(1)
     assert page.evaluate("window.__rects") <= 4
     assert_scripts_ran_cleanly(page, js_errors)
