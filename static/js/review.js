@@ -111,11 +111,11 @@
     const row = focused();
     if (!row) {
       showRelationsOf(null);
-      drawArcs(null);
+      scheduleArcs(null);
       return;
     }
     row.classList.add("focused");
-    drawArcs(row.id);
+    scheduleArcs(row.id);
     if (scroll) row.scrollIntoView({ block: "nearest" });
     if (row.dataset.kind === "relation") {
       const head = segmentsOf(row.dataset.h);
@@ -432,6 +432,14 @@
       label.textContent = (r.querySelector(".rtype") || { textContent: "" }).textContent.replace(/^—|→$/g, "");
       svg.append(path, label);
     });
+  }
+
+  // From focus changes and redraws, once per frame: the decision's answer is on screen first, the arcs follow.
+  let arcsFrame = 0;
+  function scheduleArcs(rowId) {
+    arcsOf = rowId || null;
+    cancelAnimationFrame(arcsFrame);
+    arcsFrame = requestAnimationFrame(() => drawArcs(arcsOf));
   }
 
   // Drag from one mention to another: a relation from the first entity to the second (Shift+drag selects text).
