@@ -21,7 +21,16 @@ from app.modelling.config import (
     TrainProgress,
     TrainResult,
 )
-from app.modelling.data import Doc, Entity, Mention, Relation, TrainingData, load_snapshot, load_split
+from app.modelling.data import (
+    Doc,
+    Entity,
+    Mention,
+    Relation,
+    TrainingData,
+    check_trainable,
+    load_snapshot,
+    load_split,
+)
 from app.modelling.prediction import PredictedEntity, PredictedRelation, Prediction
 
 if TYPE_CHECKING:
@@ -83,6 +92,9 @@ def train(
 ) -> TrainResult:
     """Train on train_docs, keep the epoch best on dev relation F1, score it on test_docs when given, and write
     the model to out_dir atomically: out_dir appears complete at the end, or not at all."""
+    # Bad data and settings are refused in words even where the extra is not installed.
+    config.check()
+    check_trainable(train_docs, dev_docs)
     _require_torch()
     from app.modelling.trainer import run_training  # torch: imported on use (optional extra)
 

@@ -59,6 +59,8 @@ class TrainConfig:
     dropout: float = 0.1
     # Longest mention considered, in units (a character of Chinese, a word of Latin script).
     max_span_width: int = 16
+    # CPU threads for torch; None keeps torch's default (one per core). On a shared machine 1 is often faster.
+    threads: int | None = None
     # Stops an epoch early (tests and quick benchmarks); None reads the whole split.
     max_steps_per_epoch: int | None = None
 
@@ -75,6 +77,7 @@ class TrainConfig:
             (self.layers < 1 or self.heads < 1, "layers and heads must be at least 1"),
             (not 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (self.max_span_width < 1, "max_span_width must be at least 1"),
+            (self.threads is not None and self.threads < 1, "threads must be at least 1"),
             (self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1, "max_steps_per_epoch must be ≥ 1"),
         ]
         for bad, message in problems:

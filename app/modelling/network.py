@@ -21,7 +21,9 @@ Spans = list[tuple[int, int]]
 
 
 def _block(hidden: int) -> int:
-    return next(b for b in (64, 32, 16, 8, 4, 2, 1) if (hidden % b == 0 and hidden // b >= 2) or b == 1)
+    """The grouped bilinear's group size: ATLOP's 64 for a 768-wide encoder, smaller ones for small encoders
+    (at least eight groups, so that the pair features stay a few thousand wide)."""
+    return next(b for b in (64, 32, 16, 8, 4, 2, 1) if (hidden % b == 0 and hidden // b >= 8) or b == 1)
 
 
 class JointModel(nn.Module):
@@ -45,7 +47,7 @@ class JointModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.width = nn.Embedding(max_width, WIDTH_DIM)
         self.span_head = nn.Sequential(
-            nn.Linear(2 * hidden + WIDTH_DIM, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_types + 1)
+            nn.Linear(3 * hidden + WIDTH_DIM, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_types + 1)
         )
         self.mention = nn.Linear(2 * hidden, hidden)
         self.entity_type = nn.Embedding(max(n_types, 1), hidden)
@@ -107,7 +109,10 @@ class JointModel(nn.Module):
         device = states.device
         starts = torch.tensor(doc.span_starts, dtype=torch.long, device=device)
         ends = torch.tensor(doc.span_ends, dtype=torch.long, device=device)
-        features = torch.cat([states[starts], states[ends], self.width(ends - starts)], dim=-1)
+        # The span's two ends, the mean of its units, its width.
+        running = torch.cat([torch.zeros_like(states[:1]), states.cumsum(dim=0)])
+        means = (running[ends + 1] - running[starts]) / (ends - starts + 1).unsqueeze(1)
+        features = torch.cat([states[starts], states[ends], means, self.width(ends - starts)], dim=-1)
         return self.span_head(features)  # type: ignore[no-any-return]
 
     # Relations
@@ -137,12 +142,13 @@ class JointModel(nn.Module):
         heads = torch.tensor([h for h, _ in pairs], device=device)
         tails = torch.tensor([t for _, t in pairs], device=device)
         d = self.distance(distance)
+        vectors = self.dropout(vectors)
         zh = torch.tanh(self.head_proj(torch.cat([vectors[heads], d], dim=-1)))
         zt = torch.tanh(self.tail_proj(torch.cat([vectors[tails], d], dim=-1)))
         b1 = zh.view(len(pairs), -1, self.block)
         b2 = zt.view(len(pairs), -1, self.block)
         grouped = (b1.unsqueeze(3) * b2.unsqueeze(2)).reshape(len(pairs), -1)
-        return pairs, self.classifier(self.dropout(grouped))
+        return pairs, self.classifier(grouped)
 
     # Training
 
@@ -153,7 +159,13 @@ class JointModel(nn.Module):
         for doc, states in zip(docs, self.unit_states(docs, tokens), strict=True):
             if doc.span_starts:
                 labels = torch.tensor(doc.span_labels, device=states.device)
-                total = total + F.cross_entropy(self.span_logits(doc, states), labels)
+                losses = F.cross_entropy(self.span_logits(doc, states), labels, reduction="none")
+                # Mentions are about one candidate span in a hundred: spans that are mentions and spans that are
+                # not weigh the same in total, or the classifier learns "no mention" and stops there.
+                positive = labels > 0
+                total = total + losses[~positive].mean()
+                if positive.any():
+                    total = total + losses[positive].mean()
             if len(doc.entities) >= 2:
                 entities = [(t, spans) for _, t, spans in doc.entities]
                 pairs, logits = self.pair_logits(doc, states, entities)

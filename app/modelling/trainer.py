@@ -62,6 +62,8 @@ def run_training(
     if out_dir.exists():
         raise TrainingRefused(f"{out_dir.name} already exists; a model is never overwritten")
     device = pick_device(config.device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     assembly = assemble_for_training(config, train_docs)  # BackboneError before anything is written
