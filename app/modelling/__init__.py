@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from app.modelling.predictor import Predictor
 
 __all__ = [
+    "INSTALL_HINT",
     "BackboneError",
     "Doc",
     "Entity",

@@ -118,12 +118,26 @@ def load_backbone(name: str) -> tuple[Any, Any]:
 
 def _check_encoder(name: str, config: Any) -> None:
     architectures = getattr(config, "architectures", None) or []
+    model_type = getattr(config, "model_type", "?")
     if getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False):
-        raise BackboneError(f"cannot load backbone {name}: {config.model_type} is not an encoder")
-    if any("CausalLM" in a or "Seq2Seq" in a for a in architectures):
-        raise BackboneError(f"cannot load backbone {name}: {architectures[0]} is a generative model, not an encoder")
+        raise BackboneError(f"cannot load backbone {name}: {model_type} is not an encoder")
+    if _decoder_only(model_type) or any(
+        part in a for a in architectures for part in ("CausalLM", "LMHeadModel", "ConditionalGeneration", "Seq2Seq")
+    ):
+        raise BackboneError(f"cannot load backbone {name}: {model_type} is a generative model, not an encoder")
     if not isinstance(getattr(config, "hidden_size", None), int):
         raise BackboneError(f"cannot load backbone {name}: its config has no hidden_size")
+
+
+def _decoder_only(model_type: str) -> bool:
+    """A family with a causal language model head and no masked one (GPT-2, Llama, Qwen…)."""
+    try:
+        from transformers.models.auto import modeling_auto  # the optional extra, only with a backbone
+    except ImportError:
+        return False
+    causal = getattr(modeling_auto, "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", {})
+    masked = getattr(modeling_auto, "MODEL_FOR_MASKED_LM_MAPPING_NAMES", {})
+    return model_type in causal and model_type not in masked
 
 
 def window_limit(config: TrainConfig, model: Any) -> int:
