@@ -15,7 +15,8 @@ from app.modelling.features import EncodedDoc, LabelSpace, sentence_distance
 WIDTH_DIM = 32
 DISTANCES = 8  # sentence distance buckets 0..6, 7+
 MAX_LABELS = 4  # relation types proposed for one pair at most
-WINDOWS_PER_PASS = 16  # encoder windows per forward pass (bounds memory on long documents)
+WINDOWS_PER_PASS = 16
+POSITIVE_WEIGHT = 10.0  # encoder windows per forward pass (bounds memory on long documents)
 
 Spans = list[tuple[int, int]]
 
@@ -160,12 +161,10 @@ class JointModel(nn.Module):
             if doc.span_starts:
                 labels = torch.tensor(doc.span_labels, device=states.device)
                 losses = F.cross_entropy(self.span_logits(doc, states), labels, reduction="none")
-                # Mentions are about one candidate span in a hundred: spans that are mentions and spans that are
-                # not weigh the same in total, or the classifier learns "no mention" and stops there.
-                positive = labels > 0
-                total = total + losses[~positive].mean()
-                if positive.any():
-                    total = total + losses[positive].mean()
+                # About one candidate span in a hundred is a mention: unweighted, the classifier learns "no mention"
+                # and stays there for many epochs. Mentions weigh POSITIVE_WEIGHT times as much.
+                weights = 1.0 + (POSITIVE_WEIGHT - 1.0) * (labels > 0).float()
+                total = total + (losses * weights).sum() / weights.sum()
             if len(doc.entities) >= 2:
                 entities = [(t, spans) for _, t, spans in doc.entities]
                 pairs, logits = self.pair_logits(doc, states, entities)
