@@ -203,8 +203,9 @@ def main() -> int:
 def _print_row(row: dict[str, Any]) -> None:
     tr, dv, te = row["documents"]
     print(
-        f"\n{row['dataset']}: {tr}/{dv}/{te} documents (train/dev/test), {row['epochs']} epochs (best {row['best_epoch']}),"
-        f" {row['seconds_per_epoch']:.1f} s per epoch (training only), {row['seconds']:.0f} s in all, "
+        f"\n{row['dataset']}: {tr}/{dv}/{te} documents (train/dev/test), {row['epochs']} epochs "
+        f"(best {row['best_epoch']}), {row['seconds_per_epoch']:.1f} s per epoch (training only), "
+        f"{row['seconds']:.0f} s in all, "
         f"peak RSS {row['peak_rss_mb']:.0f} MB"
     )
     print(f"  {'test':24s} {'model P/R/F1':>22s}   {'baseline P/R/F1':>22s}")
