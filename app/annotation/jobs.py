@@ -8,7 +8,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from app.annotation import recheck, second_look, verification
-from app.annotation.consolidate import SecondLooks
+from app.annotation.contract import AnnotationOutput
 from app.annotation.prompts import (
     AUGMENT_TEMPLATE_VERSION,
     RECHECK_TEMPLATE_VERSION,
@@ -26,8 +26,8 @@ from app.annotation.runner import (
     run_async,
     version_for,
 )
-from app.annotation.schemas import AnnotationOutput
 from app.annotation.service import open_run, pair_of
+from app.annotation.sides import SecondLooks
 from app.db import get_engine
 from app.jobs import enqueue
 from app.models import (
@@ -43,7 +43,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.types import utcnow
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.project.schemas import ProjectSettings
+from app.project.label_schema import ProjectSettings
 from app.review import permissions
 
 REVIEWABLE = [DocumentStatus.new, DocumentStatus.annotated, DocumentStatus.in_review]

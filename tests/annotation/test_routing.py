@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 
 from app.annotation import jobs as annotation_jobs
 from app.annotation import routing
-from app.annotation.consolidate import Side, rebuild
+from app.annotation.consolidate import rebuild
 from app.annotation.crossval import ProposedEntity, ProposedRelation
+from app.annotation.sides import Side
 from app.config import get_settings
 from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Project, Relation, Role, RoutedItem
 from app.project.service import label_schema_of, settings_of
@@ -230,7 +231,7 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
 
 def test_out_of_range_policy_settings_are_refused_naming_the_field(session: Session) -> None:
     from app.errors import InvalidInput
-    from app.project.schemas import parse_project_settings
+    from app.project.label_schema import parse_project_settings
 
     for field, value in (
         ("target_precision", 0.5),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import app.modelling
+from tests.modelling.conftest import require_torch
 from tests.webtext.test_package import FORBIDDEN, imported_modules
 
 PACKAGE = Path(app.modelling.__file__).parent
@@ -56,3 +57,14 @@ def test_importing_the_package_does_not_import_torch() -> None:
     code = "import sys, app.modelling; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_predictor_loads_nothing_of_the_web_or_the_database() -> None:
+    require_torch()
+    # The model annotator imports the predictor inside a worker: it must not drag in another layer of the app.
+    code = (
+        "import sys, app.modelling.predictor\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'sqlalchemy', 'sqlmodel', 'celery'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

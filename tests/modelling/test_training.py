@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.annotation.schemas import AnnotationOutput
+from app.annotation.contract import AnnotationOutput
 from app.dataset.evaluation import evaluate
 from app.modelling import (
     BackboneError,
