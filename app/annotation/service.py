@@ -36,6 +36,8 @@ from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
 PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
+# "sample" replays the answers recorded for the demo's sample batch (app/annotation/sample.py): accepted, not offered.
+SAMPLE_PROVIDER = "sample"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 
 
@@ -68,7 +70,7 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         raise InvalidInput(f"Invalid annotator: {errors[0].field}: {errors[0].message}", errors=errors) from None
     if not _NAME.match(body.name):
         raise InvalidInput.for_field("name", "Use letters, digits and _ . : - (at most 100), starting alphanumeric.")
-    if body.provider not in PROVIDERS:
+    if body.provider not in PROVIDERS and body.provider != SAMPLE_PROVIDER:
         raise InvalidInput.for_field("provider", f"Unknown provider; use one of {', '.join(PROVIDERS)}.")
     if body.provider in LLM_PROVIDERS and not body.model:
         raise InvalidInput.for_field("model", "Name the model (e.g. gpt-4o-mini, deepseek-chat, gemini-2.5-flash).")
