@@ -121,38 +121,36 @@ def test_two_reviewers_claiming_one_document_exactly_one_holds_it(race: Race) ->
         _release(race, race.alice if winner == "alice" else race.bob)
 
 
+def _accept_against_reject(
+    race: Race, rel: int, accepting: dict[str, str], rejecting: dict[str, str], round_: int
+) -> list[int]:
+    """Both decide on the same version at once; exactly one decision lands, and the item shows the winner's."""
+    before = race.doc()
+    decisions = race.decisions()
+    codes = race.both(
+        _decide(race, accepting, before.version, item="relation", id=rel, action="accept"),
+        _decide(race, rejecting, before.version, item="relation", id=rel, action="reject"),
+    )
+    assert race.doc().version == before.version + 1 and race.decisions() == decisions + 1, f"round {round_}: {codes}"
+    with Session(race.engine) as s:
+        status = s.get(Relation, rel).status  # type: ignore[union-attr]
+    assert status == ("accepted" if codes[0] == 200 else "rejected"), f"round {round_}: the loser wrote"
+    return codes
+
+
 def test_two_reviewers_deciding_on_one_version_exactly_one_wins(race: Race) -> None:
     rel = race.rels[0]
     for round_ in range(ROUNDS):
-        before = race.doc()
-        decisions = race.decisions()
-        codes = race.both(
-            _decide(race, race.alice, before.version, item="relation", id=rel, action="accept"),
-            _decide(race, race.bob, before.version, item="relation", id=rel, action="reject"),
-        )
+        codes = _accept_against_reject(race, rel, race.alice, race.bob, round_)
         # The loser either lost the version (409) or met the winner's lock (423): a conflict either way.
         assert sorted(codes)[0] == 200 and sorted(codes)[1] in (409, 423), f"round {round_}: {codes}"
         winner = "alice" if codes[0] == 200 else "bob"
-        after = race.doc()
-        assert after.version == before.version + 1 and race.decisions() == decisions + 1, f"round {round_}"
-        assert after.locked_by_id == race.user_ids[winner]
-        with Session(race.engine) as s:
-            status = s.get(Relation, rel).status  # type: ignore[union-attr]
-        assert status == ("accepted" if winner == "alice" else "rejected"), f"round {round_}: the loser wrote"
+        assert race.doc().locked_by_id == race.user_ids[winner]
         _release(race, race.alice if winner == "alice" else race.bob)
 
 
 def test_one_reviewer_in_two_tabs_on_one_version_gets_one_409(race: Race) -> None:
     rel = race.rels[1]
     for round_ in range(ROUNDS):
-        before = race.doc()
-        decisions = race.decisions()
-        codes = race.both(
-            _decide(race, race.alice, before.version, item="relation", id=rel, action="accept"),
-            _decide(race, race.alice, before.version, item="relation", id=rel, action="reject"),
-        )
+        codes = _accept_against_reject(race, rel, race.alice, race.alice, round_)
         assert sorted(codes) == [200, 409], f"round {round_}: {codes}"
-        assert race.doc().version == before.version + 1 and race.decisions() == decisions + 1, f"round {round_}"
-        with Session(race.engine) as s:
-            status = s.get(Relation, rel).status  # type: ignore[union-attr]
-        assert status == ("accepted" if codes[0] == 200 else "rejected"), f"round {round_}: the loser wrote"
