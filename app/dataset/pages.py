@@ -18,6 +18,7 @@ from app.dataset.splits import DEFAULT_RATIOS
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.project.service import get_project, settings_of
+from app.review.counts import DECISIONS_MEANING
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -111,6 +112,7 @@ def dashboard(
             "batches": list_batches(session, project_id=project_id),
             "f": figures,
             "charts": charts(figures),
+            "decisions_meaning": DECISIONS_MEANING,
             "routing": routing_figures(session, project_id=project_id, settings=settings_of(project), batch_id=batch),
         },
     )
