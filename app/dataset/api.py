@@ -50,6 +50,9 @@ class SnapshotRequest(BaseModel):
     split: dict[str, float] | None = Field(default=None, description='e.g. {"train": 0.8, "dev": 0.1, "test": 0.1}')
     status: str = "curated"
     batch: StoredInt | None = None
+    confirm_empty_splits: bool = Field(
+        default=False, description="freeze even if a split given a share would hold no document (otherwise 409)"
+    )
 
 
 def snapshot_view(snapshot: DatasetSnapshot) -> dict[str, Any]:
@@ -74,7 +77,8 @@ def snapshot_view(snapshot: DatasetSnapshot) -> dict[str, Any]:
 
 @router.post("/projects/{project_id}/snapshots", status_code=202)
 def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep, user: ApiAdmin) -> dict[str, Any]:
-    """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken."""
+    """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken, or when a split given a share
+    would be empty (the body then has `split_counts`; send `confirm_empty_splits: true` to freeze anyway)."""
     snapshot = snapshot_service.create_snapshot(
         session,
         project=get_project(session, project_id),
@@ -84,6 +88,7 @@ def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep,
         split=body.split,
         status=body.status,
         batch_id=body.batch,
+        confirm_empty_splits=body.confirm_empty_splits,
     )
     return snapshot_view(snapshot)
 
