@@ -240,7 +240,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from app.dataset.evaluation import EvaluationInputError
+    from app.dataset.predictions import EvaluationInputError
     from app.dataset.service import evaluate_files
 
     def bad(message: str) -> int:

@@ -58,7 +58,7 @@ from app.config import get_settings
 from app.db import make_engine, session_scope
 from app.models import CrawlBatch, Document, Project
 from app.models.crawl_batch import BatchStatus
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.project.service import create_project, label_schema_of, resolve_schema
 from app.webtext.dedup import text_hash
 from app.webtext.sentences import split_sentences

@@ -108,7 +108,7 @@ from app.models import (
     User,
 )
 from app.models.crawl_batch import BatchStatus
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.project.service import create_project, label_schema_of
 from app.review.commands import parse_command
 from app.review.service import decide, submit

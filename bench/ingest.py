@@ -61,8 +61,8 @@ from app.project.service import create_project
 from app.webtext import native
 from app.webtext.dedup import fingerprint_many
 from app.webtext.extraction import cjk_ratio, decode_html, detect_language, detect_script, extract_main_text
-from app.webtext.formats import RawRecord
 from app.webtext.pipeline import IngestPolicy, process_record, process_records
+from app.webtext.records import RawRecord
 from app.webtext.sentences import split_sentences
 from app.webtext.web_archives import iter_warc
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import combinations, product
 
-from app.project.schemas import LabelSchema, RelationType
+from app.project.label_schema import LabelSchema, RelationType
 
 _FAR = sys.maxsize
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from app.annotation.schemas import AnnotationOutput, EntityOut, RelationOut
+from app.annotation.contract import AnnotationOutput, EntityOut, RelationOut
 
 BUILTIN_PROVIDERS = ("builtin:lexicon", "builtin:patterns")
 _ORG_SUFFIXES = (

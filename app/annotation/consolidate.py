@@ -6,6 +6,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from app.annotation.calibration import Destination
+from app.annotation.contract import AnnotationOutput, SpannedOutput
 from app.annotation.crossval import EntityMatch, ProposedEntity, ProposedRelation, align_entities, align_relations
 from app.annotation.grounding import consensus_spans, ground_entity, outside_others
 from app.annotation.recheck import (
@@ -19,7 +20,6 @@ from app.annotation.recheck import (
     span_key,
 )
 from app.annotation.routing import Router, recall_sampled
-from app.annotation.schemas import AnnotationOutput, SpannedOutput
 from app.models import (
     Agreement,
     AnnotatorRun,
@@ -30,7 +30,7 @@ from app.models import (
     Proposal,
     Relation,
 )
-from app.project.schemas import LabelSchema, ProjectSettings
+from app.project.label_schema import LabelSchema, ProjectSettings
 
 MACHINE_AGREEMENTS = [
     Agreement.agreed,

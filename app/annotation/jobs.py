@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation import recheck, second_look, verification
 from app.annotation.consolidate import SecondLooks
+from app.annotation.contract import AnnotationOutput
 from app.annotation.prompts import (
     AUGMENT_TEMPLATE_VERSION,
     RECHECK_TEMPLATE_VERSION,
@@ -26,7 +27,6 @@ from app.annotation.runner import (
     run_async,
     version_for,
 )
-from app.annotation.schemas import AnnotationOutput
 from app.annotation.service import open_run, pair_of
 from app.db import get_engine
 from app.jobs import enqueue
@@ -43,7 +43,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.types import utcnow
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 
 TEMPLATE_VERSION = "annotate-v1"
 AUGMENT_TEMPLATE_VERSION = "augment-v1"

@@ -5,8 +5,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.annotation import consolidate
+from app.annotation.contract import AnnotationOutput, SpannedOutput
 from app.annotation.runner import version_for
-from app.annotation.schemas import AnnotationOutput, SpannedOutput
 from app.annotation.service import pair_of
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
 from app.project.service import label_schema_of, settings_of

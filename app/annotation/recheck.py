@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.annotation.augmentation import allowed_types, closeness, pair_sentence_window
-from app.annotation.schemas import AugmentationOutput, RecheckOutput
-from app.project.schemas import LabelSchema
+from app.annotation.contract import AugmentationOutput, RecheckOutput
+from app.project.label_schema import LabelSchema
 
 NOT_AN_ENTITY = "NONE"
 # The default cap (40 candidates) plus a long document's single-model pairs fit in one request: the sentences, the

@@ -37,7 +37,7 @@ from app.models import (
     RoutedItem,
 )
 from app.models.types import utcnow
-from app.project.schemas import LabelSchema, ProjectSettings
+from app.project.label_schema import LabelSchema, ProjectSettings
 
 
 def policy_of(settings: ProjectSettings) -> Policy:

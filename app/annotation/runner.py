@@ -19,16 +19,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS, annotate_builtin
+from app.annotation.contract import AnnotationOutput, EntityOut, OutputError, RelationOut, parse_model_json
 from app.annotation.cost import call_cost
 from app.annotation.prompts import REPAIR, Prompt, annotation_prompt, prompt_version
 from app.annotation.providers import Completion, ProviderError, call_with_retries, make_provider, resolve_credentials
 from app.annotation.ratelimit import Limits, RateLimiter
-from app.annotation.schemas import AnnotationOutput, EntityOut, OutputError, RelationOut, parse_model_json
 from app.annotation.service import project_spent
 from app.annotation.windows import WindowEntity, estimate_tokens, make_windows, merge_entities
 from app.config import get_settings
 from app.models import Annotator, AnnotatorKind, LlmCall, Project
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")

@@ -8,11 +8,11 @@ other's disputed triples, so a vote never accepts anything by itself. The job "a
 from sqlmodel import Session, col, select
 
 from app.annotation.augmentation import batches, pair_sentence_window
+from app.annotation.contract import VerificationOutput
 from app.annotation.prompts import verification_prompt
 from app.annotation.runner import CallContext, ask_json
-from app.annotation.schemas import VerificationOutput
 from app.models import Agreement, AnnotatorRun, Entity, Proposal, Relation
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 
 STATEMENTS_PER_REQUEST = 10
 

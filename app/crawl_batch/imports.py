@@ -4,7 +4,7 @@ from sqlmodel import Session, select
 
 # Backwards (annotation comes after crawl_batch): an imported dataset's annotations are stored in annotation's
 # output contract, as the run of an import annotator.
-from app.annotation.schemas import RelationOut, SpannedEntity, SpannedOutput
+from app.annotation.contract import RelationOut, SpannedEntity, SpannedOutput
 from app.models import (
     Agreement,
     Annotator,

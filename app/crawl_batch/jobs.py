@@ -21,10 +21,12 @@ from app.db import get_engine
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
-from app.webtext.formats import Format, FormatError, RawRecord, ReadProgress, RecordError
-from app.webtext.near_duplicates import NearDuplicateIndex, TextHashIds, deduplicate_chunk
+from app.webtext.exact_duplicates import TextHashIds
+from app.webtext.formats import Format
+from app.webtext.near_duplicates import NearDuplicateIndex, deduplicate_chunk
 from app.webtext.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
 from app.webtext.readers import READERS, iter_records
+from app.webtext.records import FormatError, RawRecord, ReadProgress, RecordError
 
 log = logging.getLogger(__name__)
 # Kept documents are stored, and progress saved, every this many documents or CHUNK_SECONDS, whichever is first:

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from app.models import Document
 from app.webtext.dedup import is_current_signature, minhash_signature, signature_from_bytes, signature_to_bytes
-from app.webtext.near_duplicates import NearDuplicateIndex, TextHashIds
+from app.webtext.exact_duplicates import TextHashIds
+from app.webtext.near_duplicates import NearDuplicateIndex
 
 # Existing documents are loaded into the dedup state this many at a time, streamed rather than fetched whole.
 LOAD_CHUNK = 4096

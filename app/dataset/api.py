@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 
 from app.auth.deps import ApiAdmin, ApiDatasetReader
 from app.dataset import snapshots as snapshot_service
-from app.dataset.evaluation import EvaluationInputError
+from app.dataset.predictions import EvaluationInputError
 from app.dataset.service import FORMATS, check_format, evaluate_files, plan_export
 from app.db import SessionDep
 from app.errors import InvalidInput, PayloadTooLarge

@@ -97,13 +97,9 @@ def _labels(doc: ExportDocument) -> dict[tuple[int, int], str]:
     return {pair: "|".join(sorted(t)) for pair, t in types.items()}
 
 
-def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:
-    """Cohen's kappa of two raters' labels; None when chance agreement is total (one label throughout)."""
-    return kappa_of_counts(Counter(pairs))
-
-
 def kappa_of_counts(pairs: Counter[tuple[str, str]]) -> float | None:
-    """Cohen's kappa from the count of each (label by A, label by B) pair."""
+    """Cohen's kappa from the count of each (label by A, label by B) pair; None when chance agreement is total
+    (one label throughout)."""
     n = sum(pairs.values())
     if not n:
         return None
@@ -118,7 +114,8 @@ def kappa_of_counts(pairs: Counter[tuple[str, str]]) -> float | None:
 
 
 class AgreementTally:
-    """annotator_agreement, fed one document pair at a time: constant memory over any number of documents."""
+    """A against B, fed one document pair at a time (constant memory over any number of documents): entity and
+    relation P/R/F1, and kappa over candidate pairs, on the documents both annotated."""
 
     def __init__(self) -> None:
         self.documents = 0
@@ -162,33 +159,6 @@ class AgreementTally:
                 "related_pairs": sum(c for (x, y), c in self.labelled.items() if x != NO_RELATION or y != NO_RELATION),
             },
         }
-
-
-def annotator_agreement(a: Sequence[ExportDocument], b: Sequence[ExportDocument]) -> dict[str, Any]:
-    """A against B on the documents both annotated: entity and relation P/R/F1, kappa over candidate pairs."""
-    b_docs = _by_id(b)
-    tally = AgreementTally()
-    for doc_a in a:
-        tally.add(doc_a, b_docs.get(doc_a.id))
-    a_ids = {d.id for d in a}
-    tally.only_b = sum(1 for d in b_docs if d not in a_ids)
-    return tally.result()
-
-
-def agreement_shares(docs: Sequence[ExportDocument]) -> dict[str, Any]:
-    """How many entities and relations fall in each agreement class (agreed, type_conflict, a_only, ...)."""
-
-    def shares(classes: Counter[str]) -> dict[str, Any]:
-        total = sum(classes.values())
-        return {
-            "total": total,
-            "classes": {k: {"count": v, "share": v / total} for k, v in sorted(classes.items())},
-        }
-
-    return {
-        "entities": shares(Counter(e.provenance.agreement or "unknown" for d in docs for e in d.entities)),
-        "relations": shares(Counter(r.provenance.agreement or "unknown" for d in docs for r in d.relations)),
-    }
 
 
 def against_gold(items: Sequence[ExportDocument], gold: Sequence[ExportDocument]) -> dict[str, Any]:

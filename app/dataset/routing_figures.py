@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.routing import RoutingTotals, SliceRow, routing_totals, slice_report
 from app.models import Document
-from app.project.schemas import ProjectSettings
+from app.project.label_schema import ProjectSettings
 
 
 @dataclass(frozen=True)

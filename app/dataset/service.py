@@ -7,10 +7,10 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.crawl_batch.service import get_batch
-from app.dataset.brat import export_brat
-from app.dataset.evaluation import EvaluationInputError, EvaluationReport, evaluate, load_predictions
-from app.dataset.exporters import export_conll, export_docred, export_jsonl
+from app.dataset.evaluation import EvaluationReport, evaluate
+from app.dataset.exporters import export_brat, export_conll, export_docred, export_jsonl
 from app.dataset.loaders import STATUSES, Bind, Selection, iter_documents
+from app.dataset.predictions import EvaluationInputError, load_predictions
 from app.dataset.records import ExportDocument
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.errors import InvalidInput

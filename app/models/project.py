@@ -16,7 +16,7 @@ class Project(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     description: str = ""
     preset: str | None = Field(default=None, max_length=64)
-    # The validated LabelSchema (app.project.schemas) as JSON: entity types, relation types.
+    # The validated LabelSchema (app.project.label_schema) as JSON: entity types, relation types.
     label_schema: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     guidelines: str = ""
     # Ingestion and annotation policy (languages to keep, thresholds, audit rate, ...).

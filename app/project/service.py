@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 from app.errors import FieldError, InvalidInput, NotFound
 from app.models import Project, User
 from app.models.types import utcnow
+from app.project.label_schema import LabelSchema, ProjectSettings, parse_label_schema, parse_project_settings
 from app.project.presets import PRESETS
-from app.project.schemas import LabelSchema, ProjectSettings, parse_label_schema, parse_project_settings
 
 DEFAULT_SETTINGS: dict[str, Any] = ProjectSettings().model_dump()
 

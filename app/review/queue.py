@@ -24,7 +24,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.project.schemas import ProjectSettings
+from app.project.label_schema import ProjectSettings
 from app.review import permissions
 from app.review.counts import decisions_by_reviewer
 

@@ -21,7 +21,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.project.schemas import LabelSchema, ProjectSettings
+from app.project.label_schema import LabelSchema, ProjectSettings
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import decisions, permissions, queue
 from app.review.adjudication import curated_result, prefill_adjudication

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.annotation.agreement_classes import CLASSES, AgreementClass, described
 from app.annotation.service import pair_of
 from app.models import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.review import rows
 from app.review.adjudication import entity_key, relation_key
 from app.review.decisions import allowed_relation_types, proposals_hidden

@@ -64,11 +64,6 @@ def mix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return values
 
 
-def shingle_hashes(text: str, *, seed: int = DEFAULT_SEED) -> NDArray[np.uint64]:
-    """Return the 32-bit hashes (as uint64) of the character 5-grams of the normalized text, as MinHash sees them."""
-    return _shingle_keys(_codes_for_hash(text)[1], seed).astype(np.uint64)
-
-
 @functools.cache
 def _shingle_constants(seed: int) -> tuple[tuple[int, ...], int]:
     """Odd multipliers for the positions of a 5-gram and the length, then the salt, drawn from SplitMix64."""
@@ -287,10 +282,3 @@ def signature_from_bytes(data: bytes) -> Signature:
     if not values or len(values) % 4:
         raise ValueError("signature bytes must be a non-empty multiple of 4 after the tag")
     return np.frombuffer(values, dtype="<u4").astype(np.uint32)
-
-
-def estimate_jaccard(first: Signature, second: Signature) -> float:
-    """Estimate the Jaccard similarity of two texts as the share of equal signature slots."""
-    if first.shape != second.shape:
-        raise ValueError("signatures have different lengths")
-    return float(np.count_nonzero(first == second)) / first.size

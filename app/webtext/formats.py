@@ -1,40 +1,28 @@
-"""Format detection for uploaded crawl files, and the plain records and errors every reader yields.
+"""Format detection for uploaded crawl files, and the checks on zip member names.
 
-Readers live beside this module: web_archives.py (WARC, WET, ARC) and readers.py (JSONL, text, HTML, DocRED,
-zip, and iter_records, which dispatches on detect_format).
+The records readers yield live in records.py, compressed streams in compression.py; the readers themselves in
+web_archives.py (WARC, WET, ARC) and readers.py (JSONL, text, HTML, DocRED, zip, and iter_records, which
+dispatches on detect_format).
 """
 
-import bz2
-import gzip
 import io
 import json
-import lzma
 import re
 import zipfile
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, Protocol, overload
+from typing import IO, Literal
 
 import ijson  # type: ignore[import-untyped]
-from fastwarc.stream_io import Lz4Reader, ZstdReader
+
+from app.webtext.compression import DECOMPRESSION_ERRORS, open_decompressed
+from app.webtext.records import SNIFF_BYTES, FormatError, LimitExceededError, ReadProgress
 
 Format = Literal["warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip"]
-RecordKind = Literal["html", "text", "docred"]
 
-MAX_RECORD_BYTES = 20 * 1024**2
-MAX_TOTAL_BYTES = 20 * 1024**3
-SNIFF_BYTES = 64 * 1024
 # Reading the first JSON object of a CCNet file may take more than the sniff sample, but never more than this.
 MAX_SNIFF_BYTES = 16 * 1024**2
 TEXT_FIELDS = ("raw_content", "text", "content")
 DOCRED_FIELDS = frozenset({"title", "sents", "vertexSet"})
-
-# What Python's and FastWARC's decompressors raise on corrupt or truncated input.
-DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 FOREIGN_MAGICS = (
@@ -64,67 +52,6 @@ _WARC_TYPE = re.compile(rb"\nWARC-Type:[ \t]*([A-Za-z]+)", re.IGNORECASE)
 _CONTROL_BYTES = bytes([*range(9), 11, *range(14, 27), *range(28, 32), 127])
 _MAX_CONTROL_SHARE = 0.01
 _WINDOWS_DRIVE = re.compile(r"\A[A-Za-z]:")
-
-
-class FormatError(ValueError):
-    """A file that is not (or no longer) readable as a supported crawl format."""
-
-
-class LimitExceededError(FormatError):
-    """Reading stopped because a size limit was reached (e.g. a decompression bomb)."""
-
-
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, which triples the cost of building
-# the one per record that readers make.
-@dataclass(slots=True)
-class RawRecord:
-    """One document as read from the input, before decoding and extraction; readers make it, nothing changes it."""
-
-    kind: RecordKind
-    # Where the record starts: the compressed file offset for WARC/ARC (gzip members are addressable),
-    # the uncompressed byte offset for line- and JSON-based formats.
-    offset: int
-    url: str | None = None
-    title: str | None = None
-    record_id: str | None = None
-    crawl_date: datetime | None = None
-    # Undecoded body for "html" (decode with extraction.decode_html); None when text is set.
-    content_bytes: bytes | None = None
-    text: str | None = None
-    http_status: int | None = None
-    # Full Content-Type, charset included, as the server or file declared it.
-    content_type: str | None = None
-    language_hint: str | None = None
-    docred: dict[str, Any] | None = None
-    # Name of the zip member the record came from.
-    member: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordError:
-    """A record that could not be read; fatal when reading the file stopped there."""
-
-    offset: int
-    message: str
-    line: int | None = None
-    member: str | None = None
-    fatal: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for the batch's JSON error list."""
-        return {key: value for key, value in asdict(self).items() if value is not None}
-
-
-@dataclass(slots=True)
-class ReadProgress:
-    """Counters a reader updates as it goes; share one across the files of a batch to cap the batch."""
-
-    bytes_read: int = 0
-    decompressed_bytes: int = 0
-
-
-class _Readable(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
 
 
 def detect_format(path: Path, filename: str) -> Format:
@@ -165,83 +92,6 @@ def is_unsafe_member_name(name: str) -> bool:
     return (
         not name or "\x00" in name or name.startswith(("/", "\\")) or bool(_WINDOWS_DRIVE.match(name)) or ".." in parts
     )
-
-
-@contextmanager
-def open_decompressed(
-    path: Path, *, progress: ReadProgress, max_total_bytes: int = MAX_TOTAL_BYTES
-) -> Iterator[io.BufferedReader]:
-    """Open path as a buffered binary stream, transparently decompressed and metered against the limit."""
-    with path.open("rb") as file:
-        head = file.read(8)
-        file.seek(0)
-        source = _decompressor(head, file)
-        raw = _MeteredReader(source, file, progress, max_total_bytes)
-        yield io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
-
-
-def compression_of(head: bytes) -> str | None:
-    """Name of the compression whose magic bytes start head, if any."""
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"\x28\xb5\x2f\xfd") or (head[1:4] == b"\x2a\x4d\x18" and 0x50 <= head[0] <= 0x5F):
-        return "zstd"
-    if head.startswith(b"\x04\x22\x4d\x18"):
-        return "lz4"
-    if head.startswith(b"BZh"):
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    return None
-
-
-def _decompressor(head: bytes, file: BinaryIO) -> _Readable:
-    compression = compression_of(head)
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=file, mode="rb")
-    if compression == "zstd":
-        return ZstdReader(file)
-    if compression == "lz4":
-        return Lz4Reader(file)
-    if compression == "bzip2":
-        return bz2.BZ2File(file)
-    if compression == "xz":
-        return lzma.LZMAFile(file)
-    return file
-
-
-class _MeteredReader(io.RawIOBase):
-    """Counts decompressed bytes into a ReadProgress and stops at the limit, so a bomb cannot fill memory."""
-
-    def __init__(self, source: _Readable, file: BinaryIO, progress: ReadProgress, limit: int) -> None:
-        # read1 makes one decompression step per call; read() would loop and lose the bytes decoded
-        # before a truncated or corrupt stream raises.
-        self._read = getattr(source, "read1", source.read)
-        self._file = file
-        self._progress = progress
-        self._limit = limit
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        # FastWARC asks for the position of any stream it is given, seekable or not.
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        data: bytes = self._read(len(buffer))
-        count = len(data)
-        buffer[:count] = data
-        self._position += count
-        self._progress.decompressed_bytes += count
-        self._progress.bytes_read = self._file.tell()
-        if self._progress.decompressed_bytes > self._limit:
-            raise LimitExceededError(
-                f"decompressed data exceeds the limit of {self._limit:,} bytes "
-                f"after {self._progress.bytes_read:,} input bytes (possible decompression bomb)"
-            )
-        return count
 
 
 def _sniff(path: Path, filename: str) -> Format:
@@ -398,16 +248,3 @@ def _describe_suffix(suffixes: tuple[str, ...]) -> str:
     if ".json" in suffixes:
         return "a JSON file"
     return "a web archive (WARC/ARC)"
-
-
-# JSON escapes such as "\ud800" decode to lone surrogates, which no database encoding can store.
-_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-@overload
-def storable(text: str) -> str: ...
-@overload
-def storable(text: None) -> None: ...
-def storable(text: str | None) -> str | None:
-    """The text with lone surrogates replaced by U+FFFD, as undecodable bytes are elsewhere."""
-    return _LONE_SURROGATES.sub("\ufffd", text) if text else text

@@ -22,11 +22,11 @@ from app.webtext.extraction import (
     extract_main_text,
 )
 from app.webtext.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
-from app.webtext.formats import RawRecord, storable
 from app.webtext.markup_limits import nesting_depth
 
 # Without it, the Python definitions below do the same, slower.
 from app.webtext.native import compiled as _native
+from app.webtext.records import RawRecord, storable
 from app.webtext.sentences import split_sentences
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})

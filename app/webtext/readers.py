@@ -12,22 +12,18 @@ from typing import Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 
+from app.webtext.compression import DECOMPRESSION_ERRORS, open_decompressed
 from app.webtext.extraction import decode_html
-from app.webtext.formats import (
-    DECOMPRESSION_ERRORS,
+from app.webtext.formats import TEXT_FIELDS, Format, check_zip_members, detect_format
+from app.webtext.records import (
     MAX_RECORD_BYTES,
     MAX_TOTAL_BYTES,
     SNIFF_BYTES,
-    TEXT_FIELDS,
-    Format,
     FormatError,
     LimitExceededError,
     RawRecord,
     ReadProgress,
     RecordError,
-    check_zip_members,
-    detect_format,
-    open_decompressed,
     storable,
 )
 from app.webtext.web_archives import iter_arc, iter_warc

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-import brotli  # type: ignore[import-untyped]
 from fastwarc.warc import ArchiveIterator, WarcHeader, WarcRecord, WarcRecordType
 
-from app.webtext.formats import (
-    DECOMPRESSION_ERRORS,
+from app.webtext.compression import DECOMPRESSION_ERRORS, compression_of, open_decompressed
+from app.webtext.http_payloads import PayloadError, decode_payload
+from app.webtext.records import (
     MAX_RECORD_BYTES,
     MAX_TOTAL_BYTES,
     FormatError,
@@ -20,14 +20,11 @@ from app.webtext.formats import (
     RawRecord,
     ReadProgress,
     RecordError,
-    compression_of,
-    open_decompressed,
 )
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_ARC_HEADER_LINE = 8192
 _READ_CHUNK = 1024 * 1024
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _ARC_DATE = re.compile(rb"\d{14,}")
 _HTTP_HEAD_END = re.compile(rb"\r?\n\r?\n")
 # Common Crawl labels WET records with ISO 639-3 codes; the rest of Concord speaks ISO 639-1.
@@ -44,10 +41,6 @@ class _LineStream(Protocol):
     def readline(self, size: int | None = -1, /) -> bytes: ...
 
     def read(self, size: int | None = -1, /) -> bytes: ...
-
-
-class PayloadError(ValueError):
-    """An HTTP payload whose transfer or content encoding cannot be undone."""
 
 
 def iter_warc(
@@ -161,26 +154,6 @@ def iter_arc(
         yield RecordError(progress.bytes_read, str(exc), fatal=True)
     except DECOMPRESSION_ERRORS as exc:
         yield RecordError(progress.bytes_read, f"ARC data is corrupt or truncated: {exc}", fatal=True)
-
-
-def decode_payload(
-    body: bytes, *, transfer_encoding: str | None, content_encoding: str | None, max_bytes: int
-) -> bytes:
-    """Undo chunked transfer and gzip/deflate/br content encoding, never inflating beyond max_bytes."""
-    if transfer_encoding and "chunked" in transfer_encoding.lower():
-        body = _dechunk(body)
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    for coding in reversed(codings):
-        if coding in ("", "identity"):
-            continue
-        try:
-            body = _decode_content(body, coding, max_bytes)
-        except PayloadError:
-            # Some archivers store the decoded body but keep the original Content-Encoding header.
-            if body.lstrip()[:1] == b"<":
-                continue
-            raise
-    return body
 
 
 def _read_warc_record(record: WarcRecord, max_bytes: int) -> RawRecord | RecordError | None:
@@ -383,61 +356,6 @@ def _skip(stream: _LineStream, length: int) -> int:
             break
         skipped += len(chunk)
     return skipped
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = bytearray()
-    position = 0
-    while position < len(body):
-        end = body.find(b"\n", position)
-        line = body[position : end if end >= 0 else len(body)].split(b";")[0].strip()
-        if not _CHUNK_SIZE.fullmatch(line):
-            raise PayloadError(
-                f"invalid chunked transfer encoding: bad chunk size {line[:20]!r} at payload byte {position}"
-            )
-        size = int(line, 16)
-        if size == 0 or end < 0:
-            break
-        out += body[end + 1 : end + 1 + size]
-        position = end + 1 + size
-        # Each chunk ends with CRLF; tolerate a bare LF.
-        position += 2 if body[position : position + 2] == b"\r\n" else 1
-    # A body cut off mid-chunk keeps what arrived, like a browser would.
-    return bytes(out)
-
-
-def _decode_content(body: bytes, coding: str, max_bytes: int) -> bytes:
-    if coding in ("gzip", "x-gzip"):
-        return _inflate(body, 16 + zlib.MAX_WBITS, coding, max_bytes)
-    if coding == "deflate":
-        try:
-            return _inflate(body, zlib.MAX_WBITS, coding, max_bytes)
-        except PayloadError:
-            # Many servers send raw deflate without the zlib wrapper.
-            return _inflate(body, -zlib.MAX_WBITS, coding, max_bytes)
-    if coding == "br":
-        try:
-            out: bytes = brotli.Decompressor().process(body, output_buffer_limit=max_bytes + 1)
-        except brotli.error as exc:
-            raise PayloadError(f"corrupt br content encoding: {exc}") from exc
-        return _within_limit(out, coding, max_bytes)
-    raise PayloadError(f"unsupported Content-Encoding {coding!r}")
-
-
-def _inflate(body: bytes, wbits: int, coding: str, max_bytes: int) -> bytes:
-    try:
-        out = zlib.decompressobj(wbits).decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise PayloadError(f"corrupt {coding} content encoding: {exc}") from exc
-    return _within_limit(out, coding, max_bytes)
-
-
-def _within_limit(out: bytes, coding: str, max_bytes: int) -> bytes:
-    if len(out) > max_bytes:
-        raise PayloadError(
-            f"{coding} content inflates beyond the limit of {max_bytes:,} bytes (possible decompression bomb)"
-        )
-    return out
 
 
 def _looks_like_html(body: bytes) -> bool:

@@ -4,13 +4,9 @@ first bytes before the rest is unpacked."""
 import zipfile
 from pathlib import Path
 
-from app.webtext.formats import (
-    FOREIGN_MAGICS,
-    ZIP_MAGICS,
-    LimitExceededError,
-    compression_of,
-    looks_binary,
-)
+from app.webtext.compression import compression_of
+from app.webtext.formats import FOREIGN_MAGICS, ZIP_MAGICS, looks_binary
+from app.webtext.records import LimitExceededError
 
 # Members are copied this many bytes at a time; the first step's bytes decide whether the rest is copied at all.
 COPY_CHUNK = 1024 * 1024

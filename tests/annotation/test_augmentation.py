@@ -12,7 +12,7 @@ from app.annotation.augmentation import (
     candidate_pairs,
     pair_sentence_window,
 )
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 
 
 def schema(*relations: dict[str, object]) -> LabelSchema:

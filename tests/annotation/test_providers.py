@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from app.annotation.contract import AnnotationOutput, parse_model_json
 from app.annotation.providers import (
     Completion,
     GeminiProvider,
@@ -18,7 +19,6 @@ from app.annotation.providers import (
     env_prefix_for,
     make_provider,
 )
-from app.annotation.schemas import AnnotationOutput, parse_model_json
 from app.config import Settings
 from tests.aio import run_async
 from tests.fake_llm_server import DEFAULT_ENTITIES, FakeLLMServer, FakeReply, contract_reply

@@ -1,6 +1,7 @@
 """The blind second opinion's pure core: what is asked (blended, nearest first), how answers are read, and what
 they make of single-model items and of pairs both models missed."""
 
+from app.annotation.contract import AugmentationOutput, PairAnswer, RecheckOutput
 from app.annotation.recheck import (
     KnownEntity,
     Look,
@@ -14,9 +15,8 @@ from app.annotation.recheck import (
     relation_opinion,
     span_key,
 )
-from app.annotation.schemas import AugmentationOutput, PairAnswer, RecheckOutput
+from app.project.label_schema import LabelSchema
 from app.project.presets import PRESETS
-from app.project.schemas import LabelSchema
 
 SCHEMA = LabelSchema.model_validate(PRESETS["zh-general"][1])
 ZHANG = KnownEntity("0-2", "张伟", "PER", (0,))

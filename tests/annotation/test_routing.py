@@ -230,7 +230,7 @@ def test_later_documents_are_routed_by_what_reviewers_decided(session: Session, 
 
 def test_out_of_range_policy_settings_are_refused_naming_the_field(session: Session) -> None:
     from app.errors import InvalidInput
-    from app.project.schemas import parse_project_settings
+    from app.project.label_schema import parse_project_settings
 
     for field, value in (
         ("target_precision", 0.5),

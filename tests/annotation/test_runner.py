@@ -1,7 +1,7 @@
 """Window outputs merge into one document output."""
 
+from app.annotation.contract import AnnotationOutput, EntityOut, RelationOut
 from app.annotation.runner import merge_outputs
-from app.annotation.schemas import AnnotationOutput, EntityOut, RelationOut
 
 
 def test_entities_merge_across_windows_and_relations_follow_them() -> None:

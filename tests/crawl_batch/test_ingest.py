@@ -30,8 +30,8 @@ from app.models import (
 from app.models.types import utcnow
 from app.project.service import create_project
 from app.webtext.dedup import is_current_signature, minhash_signature, signature_to_bytes
-from app.webtext.formats import RawRecord
 from app.webtext.pipeline import IngestPolicy, Processed, process_record
+from app.webtext.records import RawRecord
 from tests.conftest import FIXTURES
 from tests.factories import html_page, warc_response
 

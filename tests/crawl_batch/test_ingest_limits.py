@@ -24,9 +24,9 @@ from app.models import BatchStatus, CrawlBatch, Project
 from app.webtext import extraction_sandbox
 from app.webtext.extraction import extract_main_text
 from app.webtext.extraction_sandbox import ExtractionStoppedError, extract_with_time_limit
-from app.webtext.formats import RawRecord
 from app.webtext.markup_limits import nesting_depth
 from app.webtext.pipeline import IngestPolicy, Skipped, process_record
+from app.webtext.records import RawRecord
 from tests.crawl_batch.test_ingest import ZH_PARAGRAPHS, Ingest, _unique_text
 from tests.factories import html_page, warc_response
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from app.dataset.evaluation import NO_TRAIN, TRAIN, EvaluationInputError, evaluate, load_predictions
+from app.dataset.evaluation import NO_TRAIN, TRAIN, evaluate
 from app.dataset.exporters import export_docred, export_jsonl
+from app.dataset.predictions import EvaluationInputError, load_predictions
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
 from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES

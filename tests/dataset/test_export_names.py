@@ -5,8 +5,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.dataset.brat import brat_files
-from app.dataset.exporters import docred_record, export_jsonl, jsonl_record
+from app.dataset.exporters import brat_files, docred_record, export_jsonl, jsonl_record
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention
 
 # A small alphabet so that names often do and often do not occur in the text; CJK, astral and blank included.

@@ -12,23 +12,20 @@ from typing import Any
 
 import pytest
 
-from app.dataset.brat import brat_files, export_brat
 from app.dataset.exporters import (
-    _CJK,
-    _WORD_TOKEN,
     ExportError,
-    _mention_spans,
-    _sentence_cuts,
-    _token_range,
-    _tokenize,
+    brat_files,
     conll_lines,
     docred_record,
+    export_brat,
     export_conll,
     export_docred,
     export_jsonl,
     jsonl_record,
     prepare,
 )
+from app.dataset.exporters.prepare import mention_spans
+from app.dataset.exporters.tokens import CJK, WORD_TOKEN, sentence_cuts, token_range, tokenize
 from app.dataset.records import (
     DecisionRecord,
     DocumentProvenance,
@@ -103,7 +100,7 @@ def _fixture() -> list[dict[str, Any]]:
 
 
 def test_token_pattern_uses_the_importers_cjk_ranges() -> None:
-    pattern = re.compile(f"[{_CJK}]")
+    pattern = re.compile(f"[{CJK}]")
     for code in [0x2E7F, 0x2E80, 0x4E00, 0x9FFF, 0xA000, 0xF8FF, 0xF900, 0xFAFF, 0xFF0C, 0xFFEF, 0x1F600, 0x20BB7]:
         assert bool(pattern.match(chr(code))) == _is_cjk(chr(code)), hex(code)
 
@@ -526,7 +523,7 @@ def test_jsonl_reads_with_pyarrow_json_as_hf_datasets_does() -> None:
 
 
 def test_docred_tokens_and_positions_equal_the_span_tokenizers_on_random_documents() -> None:
-    """docred_record counts tokens between cuts (findall); the spans of _tokenize with _token_range are the
+    """docred_record counts tokens between cuts (findall); the spans of tokenize with token_range are the
     reference it must agree with, blanks, CJK, astral characters and word-internal punctuation included."""
     rng = random.Random(7)
     alphabet = [*"ab张三。，! .-'’3\n\t 𠮷😀ＡＢ", "abc", "3.14", "n't", "U.S."]
@@ -545,12 +542,12 @@ def test_docred_tokens_and_positions_equal_the_span_tokenizers_on_random_documen
         doc = ExportDocument("1", "t", text, sentences, entities)
         record = docred_record(doc)
         prepared = prepare(doc)
-        spans = _mention_spans(prepared)
-        cuts = _sentence_cuts(prepared, spans)
-        tokens = [_tokenize(text, s, c, _WORD_TOKEN) for s, c in zip(prepared.sentences, cuts, strict=True)]
+        spans = mention_spans(prepared)
+        cuts = sentence_cuts(prepared, spans)
+        tokens = [tokenize(text, s, c, WORD_TOKEN) for s, c in zip(prepared.sentences, cuts, strict=True)]
         assert record["sents"] == [[text[a:b] for a, b in sentence] for sentence in tokens]
         expected = [
-            [(sid, _token_range(tokens[sid], start, end)) for sid, (start, end) in entity_spans]
+            [(sid, token_range(tokens[sid], start, end)) for sid, (start, end) in entity_spans]
             for entity_spans in spans
         ]
         expected = [[(sid, pos) for sid, pos in vertex if pos] for vertex in expected]

@@ -1,13 +1,29 @@
-"""Agreement between annotators, agreement-class shares, and items against a curated gold."""
+"""Agreement between annotators and items against a curated gold."""
 
 import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
-from app.dataset.metrics import against_gold, agreement_shares, annotator_agreement, cohen_kappa, prf
+from app.dataset.metrics import AgreementTally, against_gold, kappa_of_counts, prf
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
 
 TEXT = "张三毕业于北京大学，后来在𠮷野家😀工作。李四也是。"
+
+
+def annotator_agreement(a: Sequence[ExportDocument], b: Sequence[ExportDocument]) -> dict[str, Any]:
+    """A against B as the dashboard tallies it: document pairs by id, then the documents only B has."""
+    b_docs = {d.id: d for d in b}
+    tally = AgreementTally()
+    for doc_a in a:
+        tally.add(doc_a, b_docs.get(doc_a.id))
+    a_ids = {d.id for d in a}
+    for doc_b in b:
+        if doc_b.id not in a_ids:
+            tally.add(None, doc_b)
+    return tally.result()
 
 
 def _m(surface: str, nth: int = 0) -> ExportMention:
@@ -39,9 +55,9 @@ def test_prf_handles_empty_counts() -> None:
 def test_cohen_kappa_matches_a_worked_example() -> None:
     # 50 items: both yes 20, both no 15, A yes/B no 5, A no/B yes 10 → po 0.7, pe 0.5, kappa 0.4.
     pairs = [("yes", "yes")] * 20 + [("no", "no")] * 15 + [("yes", "no")] * 5 + [("no", "yes")] * 10
-    assert cohen_kappa(pairs) == pytest.approx(0.4)
-    assert cohen_kappa([("none", "none")] * 4) is None  # one label throughout: undefined
-    assert cohen_kappa([]) is None
+    assert kappa_of_counts(Counter(pairs)) == pytest.approx(0.4)
+    assert kappa_of_counts(Counter([("none", "none")] * 4)) is None  # one label throughout: undefined
+    assert kappa_of_counts(Counter()) is None
 
 
 def test_annotator_agreement_pairs_entities_despite_type_conflicts() -> None:
@@ -85,24 +101,6 @@ def test_entity_pairing_is_one_to_one_by_shared_mentions() -> None:
         result = annotator_agreement([a], [b])
         assert result["relations"]["correct"] == 1
         assert result["kappa"]["pairs"] == 2
-
-
-def test_agreement_shares_count_each_class() -> None:
-    doc = _doc(
-        [
-            _e(0, "PER", _m("张三"), agreement="agreed"),
-            _e(1, "ORG", _m("北京大学"), agreement="agreed"),
-            _e(2, "ORG", _m("𠮷野家"), agreement="a_only"),
-            _e(3, "PER", _m("李四")),
-        ],
-        [_r(0, 1, "educated_at", "type_conflict")],
-    )
-    shares = agreement_shares([doc])
-    assert shares["entities"]["total"] == 4
-    assert shares["entities"]["classes"]["agreed"] == {"count": 2, "share": 0.5}
-    assert shares["entities"]["classes"]["unknown"]["count"] == 1
-    assert shares["relations"]["classes"] == {"type_conflict": {"count": 1, "share": 1.0}}
-    assert agreement_shares([]) == {"entities": {"total": 0, "classes": {}}, "relations": {"total": 0, "classes": {}}}
 
 
 def test_items_against_gold_overall_and_per_agreement_class() -> None:

@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 from fastwarc.stream_io import ZstdWriter
 
-from app.webtext.formats import (
-    FormatError,
-    LimitExceededError,
-    ReadProgress,
-    RecordError,
-    compression_of,
-    detect_format,
-    is_unsafe_member_name,
-    open_decompressed,
-)
+from app.webtext.compression import compression_of, open_decompressed
+from app.webtext.formats import detect_format, is_unsafe_member_name
+from app.webtext.records import FormatError, LimitExceededError, ReadProgress, RecordError
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 WARCS = FIXTURES / "warc"

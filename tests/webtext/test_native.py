@@ -9,8 +9,8 @@ import pytest
 
 import app.webtext
 from app.webtext import dedup, native, pipeline
-from app.webtext.formats import RawRecord
 from app.webtext.pipeline import IngestPolicy, Processed, process_records
+from app.webtext.records import RawRecord
 from tests.conftest import require_compiled_module
 
 PAGE = (

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.webtext.extraction import _paragraphs
-from app.webtext.formats import RawRecord
 from app.webtext.pipeline import IngestPolicy, Processed, clean_text_in_python, process_record
+from app.webtext.records import RawRecord
 from tests.conftest import require_compiled_module
 
 SENTENCE = "北京大学于一八九八年创办，是中国近代第一所国立综合性大学。"

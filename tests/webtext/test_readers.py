@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.webtext.extraction import decode_html
-from app.webtext.formats import FormatError, RawRecord, ReadProgress, RecordError
 from app.webtext.readers import iter_docred, iter_html, iter_jsonl, iter_records, iter_text, iter_zip
+from app.webtext.records import FormatError, RawRecord, ReadProgress, RecordError
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 DOCRED = FIXTURES / "docred" / "redocred_dev.json"

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Agreement, Document, Entity, ItemStatus, Mention, Proposal, Relation
 from app.models.document import BlindReview
-from app.project.schemas import LabelSchema
+from app.project.label_schema import LabelSchema
 from app.review.changes import ChangeSet
 
 

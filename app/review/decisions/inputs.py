@@ -2,7 +2,7 @@
 
 from app.errors import InvalidInput
 from app.models import Document, Entity
-from app.project.schemas import LabelSchema, RelationType
+from app.project.label_schema import LabelSchema, RelationType
 from app.review.commands import SpanFields
 from app.review.decisions.context import Context, get_item
 

@@ -1,4 +1,4 @@
-"""The LLM output contract (v1), parsed tolerantly, and the annotation API's shapes."""
+"""The LLM output contract (v1): what an annotator answers, parsed tolerantly."""
 
 import json
 import re

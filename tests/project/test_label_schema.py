@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from app.errors import InvalidInput
+from app.project.label_schema import parse_label_schema
 from app.project.presets import DOCRED, PERSON_RELATIONS, PRESETS, ZH_GENERAL
-from app.project.schemas import parse_label_schema
 
 
 def _fields(data: Any) -> list[str]:

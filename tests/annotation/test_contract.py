@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.annotation.schemas import AnnotationOutput, AugmentationOutput, OutputError, parse_model_json
+from app.annotation.contract import AnnotationOutput, AugmentationOutput, OutputError, parse_model_json
 
 GOOD = '{"entities": [{"id": "E1", "type": "PER", "name": "张三", "mentions": ["张三"]}], "relations": []}'
 

@@ -1,5 +1,5 @@
 """brat standoff: a zip of <id>.txt and <id>.ann per document plus annotation.conf, streamed one document at a
-time. Offsets count code points, as brat does; entities and relations are those exporters.prepare keeps."""
+time. Offsets count code points, as brat does; entities and relations are those prepare keeps."""
 
 import io
 import re
@@ -7,7 +7,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from app.dataset.exporters import prepare, trim, type_word
+from app.dataset.exporters.prepare import prepare, trim, type_word
 from app.dataset.records import ExportDocument
 
 _BRAT_LINE = re.compile(r"[^\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
