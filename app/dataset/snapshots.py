@@ -107,7 +107,7 @@ def check_no_empty_split(
     if empty:
         n = sum(counts.values())
         shares = " / ".join(f"{name} {ratios[name]:g}" for name in SPLITS)
-        which = " and ".join(empty)
+        which = empty[0] if len(empty) == 1 else ", ".join(empty[:-1]) + " and " + empty[-1]
         raise EmptySplits(
             f"With {n} {'curated ' if status == 'curated' else ''}document{'' if n == 1 else 's'} and ratios "
             f"{shares}, the {which} split{'' if len(empty) == 1 else 's'} would be empty. Change the ratios, or "
