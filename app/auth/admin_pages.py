@@ -165,7 +165,7 @@ def create_token(
 ) -> Response:
     values = {"user_id": user_id, "name": name, "expires_days": expires_days}
     try:
-        owner = int(user_id) if user_id.isdigit() else 0
+        owner = int(user_id) if user_id.isdecimal() else 0
         token, secret = tokens.create_token(session, owner_id=owner, name=name, expires_days=expires_days)
     except AppError as exc:
         return _tokens_page(request, session, error=exc, values=values)

@@ -65,7 +65,7 @@ def expiry_after(days: str) -> datetime | None:
     days = days.strip()
     if not days:
         return None
-    if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
+    if not days.isdecimal() or not 1 <= int(days) <= MAX_DAYS:
         raise InvalidInput.for_field(
             "expires_days", f"Give a whole number of days from 1 to {MAX_DAYS}, or leave it empty for no expiry."
         )
@@ -74,7 +74,8 @@ def expiry_after(days: str) -> datetime | None:
 
 def create_token(session: Session, *, owner_id: int, name: str, expires_days: str) -> tuple[ApiToken, str]:
     """A new token for an active user; the secret is returned once and stored only as a hash."""
-    owner = session.get(User, owner_id)
+    # Bounded before the lookup: a form field can carry any number, a BIGINT column cannot.
+    owner = session.get(User, owner_id) if 0 < owner_id < 2**63 else None
     if owner is None:
         raise InvalidInput.for_field("user_id", "Choose the user the token acts for.")
     if not owner.is_active:

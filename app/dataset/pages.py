@@ -18,6 +18,7 @@ from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput
 from app.project.service import get_project, settings_of
+from app.request_limits import StoredInt
 from app.review.counts import DECISIONS_MEANING
 from app.templating import render, render_form
 
@@ -165,7 +166,7 @@ def freeze(
     session: SessionDep,
     user: AdminUser,
     name: Annotated[str, Form()] = "",
-    seed: Annotated[int, Form()] = 0,
+    seed: Annotated[StoredInt, Form()] = 0,
     status: Annotated[str, Form()] = "curated",
     train: Annotated[str, Form()] = "0.8",
     dev: Annotated[str, Form()] = "0.1",

@@ -71,9 +71,13 @@ def test_a_bad_expiry_or_owner_is_explained_once(session: Session, app_client: T
     )
     assert bad.status_code == 422
     assert bad.text.count("Give a whole number of days") == 1
+    for days in ("²", "0", "9" * 30, "1.5"):
+        data = {"user_id": str(rev.id), "expires_days": days, "csrf_token": csrf}
+        assert app_client.post("/admin/tokens", data=data).status_code == 422, days
     assert 'id="err-expires_days"' in bad.text and 'value="x"' in bad.text
-    nobody = app_client.post("/admin/tokens", data={"user_id": "", "expires_days": "", "csrf_token": csrf})
-    assert nobody.status_code == 422 and nobody.text.count("Choose the user the token acts for.") == 1
+    for user_id in ("", "abc", "²", "9" * 30):
+        nobody = app_client.post("/admin/tokens", data={"user_id": user_id, "expires_days": "", "csrf_token": csrf})
+        assert nobody.status_code == 422 and nobody.text.count("Choose the user the token acts for.") == 1
     assert session.exec(select(ApiToken)).first() is None
 
 

@@ -57,6 +57,8 @@ def test_the_page_warns_with_the_counts_and_freezes_once_confirmed(
     )
     assert session.exec(select(DatasetSnapshot)).first() is None
 
+    huge = app_client.post(url, data={**form, "seed": "9" * 30})
+    assert huge.status_code == 422 and "Seed" in huge.text
     bad = app_client.post(url, data={**form, "dev": "a tenth"})
     assert bad.status_code == 422 and bad.text.count("Give each split&#39;s share as a number") == 1
 
