@@ -86,15 +86,18 @@ def error_text(message: str, errors: list[FieldError] | None = None, inline: Ite
         return ErrorText(message, ())
     inline = set(inline)
     rest = [e for e in errors if e.field not in inline]
-    if not rest:
-        n = len({e.field for e in errors})
-        return ErrorText("Correct the field marked below." if n == 1 else f"Correct the {n} fields marked below.", ())
-    first = errors[0]
     # "Invalid schema: schema.x: the problem" is the API's one-line summary; a person reads the list instead.
-    machine = re.match(rf"^(.+?): {re.escape(first.field)}(: .*)?$", message)
+    machine = re.match(rf"^(.+?): {re.escape(errors[0].field)}(: .*)?$", message)
+    restates = message.strip() in {e.message.strip() for e in errors}
+    if not rest:
+        if machine or restates:
+            n = len({e.field for e in errors})
+            lead = "Correct the field marked below." if n == 1 else f"Correct the {n} fields marked below."
+            return ErrorText(lead, ())
+        return ErrorText(message, ())
     if machine:
         lead = machine.group(1) + ":"
-    elif len(errors) == 1 and message.strip() == first.message.strip():
+    elif restates and len(errors) == 1:
         return ErrorText(message, ())
     else:
         lead = message

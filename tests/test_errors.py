@@ -41,6 +41,10 @@ def test_the_apis_one_line_summary_becomes_a_list_in_words() -> None:
 def test_a_problem_shown_beside_its_field_is_not_repeated_above() -> None:
     e = FieldError(("name",), "A project named 'x' already exists.")
     assert error_text(e.message, [e], inline=["name"]) == ErrorText("Correct the field marked below.", ())
+    # A message of its own is kept above the field's.
+    assert error_text("Give either a preset or a schema.", [FieldError(("preset",), "one of: a, b")], ["preset"]) == (
+        ErrorText("Give either a preset or a schema.", ())
+    )
     other = FieldError(("preset",), "one of: a, b")
     text = error_text("Give either a preset or a schema.", [other], inline=["name"])
     assert text == ErrorText("Give either a preset or a schema.", (("preset", "Preset: one of: a, b"),))
