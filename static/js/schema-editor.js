@@ -144,7 +144,7 @@
       tr.append(td);
     }
     const removeLabel = `Remove ${singular.toLowerCase()} ${i + 1}`;
-    const remove = el("button", { type: "button", class: "link remove-type", "aria-label": removeLabel }, "Remove");
+    const remove = el("button", { type: "button", class: "remove-type", "aria-label": removeLabel }, "Remove");
     remove.addEventListener("click", () => {
       this.schema[listKey].splice(i, 1);
       this.write();
