@@ -1,17 +1,15 @@
 """Turn the pair's outputs into a document's items: ground, align, classify, auto-accept, with provenance."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from app.annotation.calibration import Destination
-from app.annotation.contract import AnnotationOutput, SpannedOutput
-from app.annotation.crossval import EntityMatch, ProposedEntity, ProposedRelation, align_entities, align_relations
-from app.annotation.grounding import consensus_spans, ground_entity, outside_others
+from app.annotation.crossval import EntityMatch, ProposedEntity, align_entities, align_relations
+from app.annotation.grounding import consensus_spans, outside_others
 from app.annotation.recheck import (
     KnownEntity,
-    Look,
     entity_opinion,
     found_pairs,
     relation_opinion,
@@ -20,9 +18,9 @@ from app.annotation.recheck import (
     span_key,
 )
 from app.annotation.routing import Router, recall_sampled
+from app.annotation.sides import Built, SecondLooks, Side
 from app.models import (
     Agreement,
-    AnnotatorRun,
     Document,
     DocumentStatus,
     Entity,
@@ -44,60 +42,6 @@ MACHINE_AGREEMENTS = [
     Agreement.unconfirmed,
     Agreement.imported,
 ]
-
-
-@dataclass
-class Side:
-    """One annotator's grounded proposals for the document."""
-
-    run: AnnotatorRun | None
-    # The annotator's name: slices of proposals are told apart by who proposed them.
-    name: str = ""
-    entities: list[ProposedEntity] = field(default_factory=list)
-    relations: list[ProposedRelation] = field(default_factory=list)
-    sentence_of: dict[tuple[int, int], int] = field(default_factory=dict)
-
-
-def side_from_output(
-    text: str,
-    sentences: list[tuple[int, int]],
-    output: AnnotationOutput,
-    run: AnnotatorRun | None,
-    schema: LabelSchema,
-    name: str = "",
-) -> Side:
-    """Ground every entity's mention strings; unknown types and dangling relations are dropped."""
-    side = Side(run, name)
-    known_types = set(schema.entity_codes())
-    keys = set()
-    for e in output.entities:
-        if e.type not in known_types or e.id in keys:
-            continue
-        keys.add(e.id)
-        spans = ground_entity(text, sentences, e.name, e.mentions)
-        for s in spans:
-            side.sentence_of[(s.start, s.end)] = s.sentence_id
-        side.entities.append(
-            ProposedEntity(key=e.id, type=e.type, name=e.name, spans=[(s.start, s.end) for s in spans])
-        )
-    relation_codes = {r.code for r in schema.relation_types}
-    for r in output.relations:
-        if r.head in keys and r.tail in keys and r.head != r.tail and r.type in relation_codes:
-            evidence = sorted({i for i in r.evidence if 0 <= i < len(sentences)})
-            side.relations.append(ProposedRelation(head=r.head, tail=r.tail, type=r.type, evidence=evidence))
-    return side
-
-
-def side_from_spans(output: SpannedOutput, run: AnnotatorRun | None, name: str = "") -> Side:
-    side = Side(run, name)
-    for e in output.entities:
-        for start, end, sid in e.spans:
-            side.sentence_of[(start, end)] = sid
-        side.entities.append(ProposedEntity(key=e.id, type=e.type, name=e.name, spans=[(s[0], s[1]) for s in e.spans]))
-    side.relations = [
-        ProposedRelation(head=r.head, tail=r.tail, type=r.type, evidence=r.evidence) for r in output.relations
-    ]
-    return side
 
 
 def remove_items(session: Session, *, document_id: int, agreements: list[Agreement], entities: bool = True) -> None:
@@ -124,26 +68,6 @@ def remove_items(session: Session, *, document_id: int, agreements: list[Agreeme
     if entity_ids:
         session.exec(delete(Entity).where(col(Entity.id).in_(entity_ids)))
     session.flush()
-
-
-@dataclass
-class SecondLooks:
-    """The blind answers of the pair's annotators ("a", "b"), the runs that hold them, and why any is missing."""
-
-    looks: dict[str, Look | None] = field(default_factory=dict)
-    run_ids: dict[str, int] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Built:
-    """What a rebuild made: the items as the second look needs them (keyed by spans)."""
-
-    entities: dict[str, KnownEntity] = field(default_factory=dict)
-    # Entity key → its class and the side that proposed it alone ("a"/"b"), or "" for both.
-    entity_class: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # (head key, tail key, type, class, side alone or "") of every relation.
-    relations: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
 
 def _sentence_id(sentences: list[tuple[int, int]], start: int) -> int:
@@ -220,74 +144,101 @@ class _Builder:
         by_key_a = {e.key: e for e in side_a.entities}
         by_key_b = {e.key: e for e in side_b.entities}
         self.matches = align_entities(side_a.entities, side_b.entities).matches
-        sentences = [(s, e) for s, e in self.document.sentences]
         pairs = [
             (by_key_a.get(m.a_key) if m.a_key else None, by_key_b.get(m.b_key) if m.b_key else None)
             for m in self.matches
         ]
         spans = outside_others([consensus_spans(ea.spans if ea else [], eb.spans if eb else []) for ea, eb in pairs])
         for match, (ea, eb), kept in zip(self.matches, pairs, spans, strict=True):
-            first = ea or eb
-            assert first is not None
-            alone = "" if ea is not None and eb is not None else ("a" if ea is not None else "b")
-            key = span_key(kept)
-            answers = [_Answer(s, e.type) for s, e in (("a", ea), ("b", eb)) if e is not None]
-            agreement: str = match.agreement
-            entity_type = first.type
-            if alone and kept:
-                opinion = entity_opinion(
-                    agreement, first.type, key, self.second.looks.get(_other(alone)), own=self.second.looks.get(alone)
-                )
-                agreement = opinion.agreement
-                if opinion.other_type is not None:
-                    answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
-            elif agreement == "type_conflict" and ea is not None and eb is not None and kept:
-                settled = settled_entity_type((ea.type, eb.type), key, self.second.looks)
-                if settled is not None:
-                    agreement, entity_type = "confirmed", settled
-                    answers += [_Answer("a", settled, second_look=True), _Answer("b", settled, second_look=True)]
-            entity = Entity(
-                document_id=self.doc_id,
-                type=entity_type,
-                name=first.name,
-                agreement=Agreement(agreement),
-                grounded=bool(kept),
+            self._entity(match, ea, eb, kept)
+
+    def _entity(
+        self, match: EntityMatch, ea: ProposedEntity | None, eb: ProposedEntity | None, kept: list[tuple[int, int]]
+    ) -> None:
+        """Store one aligned entity with its mentions, its class settled by the second look, and route it."""
+        first = ea or eb
+        assert first is not None
+        alone = "" if ea is not None and eb is not None else ("a" if ea is not None else "b")
+        key = span_key(kept)
+        agreement, entity_type, answers = self._settle_entity(match, ea, eb, alone, key, bool(kept))
+        entity = Entity(
+            document_id=self.doc_id,
+            type=entity_type,
+            name=first.name,
+            agreement=Agreement(agreement),
+            grounded=bool(kept),
+        )
+        self.session.add(entity)
+        self.session.flush()
+        assert entity.id is not None
+        verdict = self.router.entity(
+            entity,
+            proposers=self._names(alone or "ab"),
+            spans=kept,
+            sample=f"{self.doc_id}:entity:{first.name}|{entity_type}",
+            note=self._note(alone) if agreement == match.agreement else "",
+        )
+        self._provenance("entity", entity.id, answers, verdict.destination == Destination.audit)
+        sentence_ids = self._mentions(entity, entity.id, kept)
+        for side, proposed in (("a", ea), ("b", eb)):
+            if proposed is not None:
+                self.merged[side][proposed.key] = entity
+        if kept:
+            self.keys[entity.id] = key
+            self.by_key[key] = entity
+            self.built.entities[key] = KnownEntity(key, entity.name, entity.type, tuple(sorted(sentence_ids)))
+            self.built.entity_class[key] = (match.agreement, alone)
+
+    def _settle_entity(
+        self,
+        match: EntityMatch,
+        ea: ProposedEntity | None,
+        eb: ProposedEntity | None,
+        alone: str,
+        key: str,
+        grounded: bool,
+    ) -> tuple[str, str, list[_Answer]]:
+        """The entity's class and type once the second look is applied, with every answer that speaks for it."""
+        first = ea or eb
+        assert first is not None
+        answers = [_Answer(s, e.type) for s, e in (("a", ea), ("b", eb)) if e is not None]
+        agreement: str = match.agreement
+        entity_type = first.type
+        if alone and grounded:
+            opinion = entity_opinion(
+                agreement, first.type, key, self.second.looks.get(_other(alone)), own=self.second.looks.get(alone)
             )
-            self.session.add(entity)
-            self.session.flush()
-            assert entity.id is not None
-            verdict = self.router.entity(
-                entity,
-                proposers=self._names(alone or "ab"),
-                spans=kept,
-                sample=f"{self.doc_id}:entity:{first.name}|{entity_type}",
-                note=self._note(alone) if agreement == match.agreement else "",
-            )
-            self._provenance("entity", entity.id, answers, verdict.destination == Destination.audit)
-            sentence_ids = set()
-            for start, end in kept:
-                sid = side_a.sentence_of.get((start, end), side_b.sentence_of.get((start, end)))
-                sid = sid if sid is not None else _sentence_id(sentences, start)
-                sentence_ids.add(sid)
-                self.session.add(
-                    Mention(
-                        entity_id=entity.id,
-                        document_id=self.doc_id,
-                        start=start,
-                        end=end,
-                        text=self.document.text[start:end],
-                        sentence_id=sid,
-                        status=entity.status,
-                    )
+            agreement = opinion.agreement
+            if opinion.other_type is not None:
+                answers.append(_Answer(_other(alone), opinion.other_type, second_look=True))
+        elif agreement == "type_conflict" and ea is not None and eb is not None and grounded:
+            settled = settled_entity_type((ea.type, eb.type), key, self.second.looks)
+            if settled is not None:
+                agreement, entity_type = "confirmed", settled
+                answers += [_Answer("a", settled, second_look=True), _Answer("b", settled, second_look=True)]
+        return agreement, entity_type, answers
+
+    def _mentions(self, entity: Entity, entity_id: int, kept: list[tuple[int, int]]) -> set[int]:
+        """Store the entity's grounded mentions; the sentences they stand in."""
+        side_a, side_b = self.sides["a"], self.sides["b"]
+        sentences = [(s, e) for s, e in self.document.sentences]
+        sentence_ids = set()
+        for start, end in kept:
+            sid = side_a.sentence_of.get((start, end), side_b.sentence_of.get((start, end)))
+            sid = sid if sid is not None else _sentence_id(sentences, start)
+            sentence_ids.add(sid)
+            self.session.add(
+                Mention(
+                    entity_id=entity_id,
+                    document_id=self.doc_id,
+                    start=start,
+                    end=end,
+                    text=self.document.text[start:end],
+                    sentence_id=sid,
+                    status=entity.status,
                 )
-            for side, proposed in (("a", ea), ("b", eb)):
-                if proposed is not None:
-                    self.merged[side][proposed.key] = entity
-            if kept:
-                self.keys[entity.id] = key
-                self.by_key[key] = entity
-                self.built.entities[key] = KnownEntity(key, entity.name, entity.type, tuple(sorted(sentence_ids)))
-                self.built.entity_class[key] = (match.agreement, alone)
+            )
+        return sentence_ids
 
     def relations(self) -> None:
         side_a, side_b = self.sides["a"], self.sides["b"]

@@ -8,7 +8,6 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from app.annotation import recheck, second_look, verification
-from app.annotation.consolidate import SecondLooks
 from app.annotation.contract import AnnotationOutput
 from app.annotation.prompts import (
     AUGMENT_TEMPLATE_VERSION,
@@ -28,6 +27,7 @@ from app.annotation.runner import (
     version_for,
 )
 from app.annotation.service import open_run, pair_of
+from app.annotation.sides import SecondLooks
 from app.db import get_engine
 from app.jobs import enqueue
 from app.models import (

@@ -1,14 +1,13 @@
 """A document's items rebuilt from the pair's finished runs (the annotation jobs' shared step)."""
 
-from typing import Any
-
 from sqlmodel import Session, select
 
-from app.annotation import consolidate
+from app.annotation import consolidate, sides
 from app.annotation.contract import AnnotationOutput, SpannedOutput
 from app.annotation.runner import version_for
 from app.annotation.service import pair_of
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
+from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 
@@ -26,7 +25,7 @@ def current_run(session: Session, document: Document, annotator: Annotator) -> A
     ).first()
 
 
-def _side(session: Session, document: Document, annotator: Annotator | None, schema: Any) -> consolidate.Side | None:
+def _side(session: Session, document: Document, annotator: Annotator | None, schema: LabelSchema) -> sides.Side | None:
     """An annotator's grounded proposals for the document, or None when it has no finished run."""
     if annotator is None:
         return None
@@ -34,15 +33,15 @@ def _side(session: Session, document: Document, annotator: Annotator | None, sch
     if run is None or run.status != RunStatus.done or not run.raw_response:
         return None
     if annotator.kind == AnnotatorKind.imported:
-        return consolidate.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
+        return sides.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
     output = AnnotationOutput.model_validate_json(run.raw_response)
     sentences = [(s, e) for s, e in document.sentences]
-    return consolidate.side_from_output(document.text, sentences, output, run, schema, annotator.name)
+    return sides.side_from_output(document.text, sentences, output, run, schema, annotator.name)
 
 
 def rebuild_document(
-    session: Session, document: Document, second: consolidate.SecondLooks | None = None
-) -> consolidate.Built | None:
+    session: Session, document: Document, second: sides.SecondLooks | None = None
+) -> sides.Built | None:
     """Cross-validate the pair's finished runs into the document's items (None when neither has finished)."""
     project = session.get(Project, document.project_id)
     assert project is not None
@@ -56,8 +55,8 @@ def rebuild_document(
         document=document,
         schema=schema,
         settings=settings,
-        side_a=side_a or consolidate.Side(None, a.name if a else ""),
-        side_b=side_b or consolidate.Side(None, b.name if b else ""),
+        side_a=side_a or sides.Side(None, a.name if a else ""),
+        side_b=side_b or sides.Side(None, b.name if b else ""),
         second=second,
     )
 

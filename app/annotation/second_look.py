@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from app.annotation import recheck
 from app.annotation.augmentation import CandidateEntity, allowed_types, candidate_pairs
-from app.annotation.consolidate import Built
 from app.annotation.contract import AugmentationOutput, RecheckOutput
 from app.annotation.prompts import augmentation_prompt, recheck_prompt
 from app.annotation.runner import CallContext, ask_json
+from app.annotation.sides import Built
 from app.models import Annotator
 from app.project.label_schema import LabelSchema
 

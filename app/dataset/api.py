@@ -31,7 +31,7 @@ def export(
     project_id: int,
     session: SessionDep,
     _user: ApiDatasetReader,
-    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
+    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll | seq2seq | chat"),
     status: str = Query(default="curated", description="curated | all"),
     batch: int | None = None,
     split: str | None = Query(default=None, description="train | dev | test (by the seeded hash of the id)"),
@@ -110,13 +110,13 @@ def download(
     snapshot_id: int,
     session: SessionDep,
     _user: ApiDatasetReader,
-    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll"),
+    fmt: str = Query(default="jsonl", alias="format", description="docred | jsonl | brat | conll | seq2seq | chat"),
     split: str = Query(default="all", description="train | dev | test | all"),
 ) -> FileResponse:
     """The frozen file, unchanged by any later edit."""
     snapshot = snapshot_service.get_snapshot(session, snapshot_id)
     path = snapshot_service.snapshot_file(snapshot, fmt=check_format(fmt), split=split)
-    filename = f"concord-project{snapshot.project_id}-v{snapshot.version}-{split}{''.join(path.suffixes)}"
+    filename = snapshot_service.download_name(snapshot, fmt=fmt, split=split)
     return FileResponse(path, media_type=FORMATS[fmt][1], filename=filename)
 
 

@@ -3,6 +3,7 @@
 from collections import Counter
 from typing import Any
 
+from app.dataset.exporters.seq2seq import relations_outside_windows
 from app.dataset.metrics import is_intra_sentence
 from app.dataset.records import ExportDocument
 
@@ -19,6 +20,7 @@ class DatasheetTally:
         self.relation_agreement: Counter[str] = Counter()
         self.mentions = 0
         self.cross_sentence = 0
+        self.outside_seq2seq_windows = 0
         self.annotators: dict[str, set[str]] = {}
         self.reviewers: set[str] = set()
         self.cost = 0.0
@@ -30,6 +32,7 @@ class DatasheetTally:
         self.languages[doc.language or "unknown"] += 1
         self.characters += len(doc.text)
         self.reviewers.update(doc.provenance.reviewers)
+        self.outside_seq2seq_windows += relations_outside_windows(doc)
         self.cost += float(doc.provenance.notes.get("cost_usd", "0") or 0)
         exported = {e.index for e in doc.entities if e.mentions}
         for e in doc.entities:
@@ -66,6 +69,8 @@ class DatasheetTally:
                 "by_type": dict(sorted(self.relation_types.items())),
                 "cross_sentence": self.cross_sentence,
                 "cross_sentence_share": self.cross_sentence / relations if relations else None,
+                # In no seq2seq example: head and tail far apart in a long document (docs/api.md, seq2seq).
+                "outside_seq2seq_windows": self.outside_seq2seq_windows,
             },
             "agreement_classes": {
                 "entities": dict(sorted(self.entity_agreement.items())),

@@ -14,6 +14,7 @@ from app.dataset.dashboard import item_figures
 from app.dataset.exporters import ExportError
 from app.dataset.loaders import Bind, Selection, selected_document_ids
 from app.dataset.routing_figures import datasheet_routing
+from app.dataset.service import generative_settings
 from app.dataset.snapshots import snapshot_dir, write_files
 from app.dataset.splits import DEFAULT_RATIOS, check_ratios
 from app.db import get_engine
@@ -57,6 +58,7 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
         routing = _routing(bind, project, selection)
         datasheet = _datasheet(snapshot, project, counts, figures, ratios, routing)
         datasheet["recall_audit"] = _recall_audit(bind, project, selection)
+        datasheet["formats"] = generative_settings(project)
         (building / "datasheet.json").write_text(json.dumps(datasheet, ensure_ascii=False, indent=2))
         shutil.rmtree(final, ignore_errors=True)  # a half-finished earlier attempt of this same version
         building.rename(final)

@@ -217,5 +217,5 @@ def download(
 ) -> FileResponse:
     snapshot = snapshot_service.get_snapshot(session, snapshot_id)
     path = snapshot_service.snapshot_file(snapshot, fmt=check_format(fmt), split=split)
-    filename = f"concord-project{snapshot.project_id}-v{snapshot.version}-{split}{''.join(path.suffixes)}"
+    filename = snapshot_service.download_name(snapshot, fmt=fmt, split=split)
     return FileResponse(path, media_type=FORMATS[fmt][1], filename=filename)

@@ -2,27 +2,42 @@
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
+from app.annotation.contract import CONTRACT_VERSION
+from app.annotation.prompts import prompt_version
 from app.crawl_batch.service import get_batch
 from app.dataset.evaluation import EvaluationReport, evaluate
-from app.dataset.exporters import export_brat, export_conll, export_docred, export_jsonl
+from app.dataset.exporters import export_brat, export_chat, export_conll, export_docred, export_jsonl, export_seq2seq
+from app.dataset.exporters.chat import WINDOW_TOKENS as CHAT_WINDOW_TOKENS
+from app.dataset.exporters.seq2seq import LINEARISATION
+from app.dataset.exporters.seq2seq import WINDOW_TOKENS as SEQ2SEQ_WINDOW_TOKENS
 from app.dataset.loaders import STATUSES, Bind, Selection, iter_documents
 from app.dataset.predictions import EvaluationInputError, load_predictions
 from app.dataset.records import ExportDocument
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.errors import InvalidInput
 from app.models import Project
-from app.project.service import get_project
+from app.project.service import get_project, label_schema_of
 
 FORMATS: dict[str, tuple[str, str]] = {
     "docred": ("json", "application/json"),
     "jsonl": ("jsonl", "application/x-ndjson"),
     "brat": ("zip", "application/zip"),
     "conll": ("conll", "text/plain; charset=utf-8"),
+    "seq2seq": ("jsonl", "application/x-ndjson"),
+    "chat": ("jsonl", "application/x-ndjson"),
 }
+# For generative models; their files are .jsonl like the JSONL export's, so their names carry the format.
+GENERATIVE_FORMATS = ("seq2seq", "chat")
+
+
+def format_tag(fmt: str) -> str:
+    """What a download's file name adds for a format whose extension another format shares ("-chat")."""
+    return f"-{fmt}" if fmt in GENERATIVE_FORMATS else ""
 
 
 def check_format(fmt: str) -> str:
@@ -47,13 +62,29 @@ def check_split(split: str | None, *, allow_all: bool = False) -> str | None:
 
 
 def writer_for(fmt: str, project: Project) -> Callable[[Iterable[ExportDocument]], Iterator[bytes]]:
-    """The streaming exporter of a format (brat declares the project's types in annotation.conf)."""
+    """The streaming exporter of a format (brat declares the project's types in annotation.conf; chat asks with the
+    project's schema and guidelines)."""
+    if fmt == "chat":
+        label_schema, guidelines = label_schema_of(project), project.guidelines
+        return lambda docs: export_chat(docs, schema=label_schema, guidelines=guidelines)
     if fmt == "brat":
         schema = project.label_schema or {}
         entity_types = [str(t.get("code")) for t in schema.get("entity_types", []) if isinstance(t, dict)]
         relation_types = [str(t.get("code")) for t in schema.get("relation_types", []) if isinstance(t, dict)]
         return lambda docs: export_brat(docs, entity_types=entity_types, relation_types=relation_types)
-    return {"docred": export_docred, "jsonl": export_jsonl, "conll": export_conll}[fmt]
+    return {"docred": export_docred, "jsonl": export_jsonl, "conll": export_conll, "seq2seq": export_seq2seq}[fmt]
+
+
+def generative_settings(project: Project) -> dict[str, dict[str, Any]]:
+    """What a trainer needs to know of the seq2seq and chat files (the datasheet's `formats`)."""
+    return {
+        "seq2seq": {"linearisation": LINEARISATION, "window_tokens": SEQ2SEQ_WINDOW_TOKENS},
+        "chat": {
+            "contract": CONTRACT_VERSION,
+            "prompt_version": prompt_version(label_schema_of(project), project.guidelines),
+            "window_tokens": CHAT_WINDOW_TOKENS,
+        },
+    }
 
 
 def documents_for(fmt: str, bind: Bind, selection: Selection) -> Iterator[ExportDocument]:
@@ -102,7 +133,7 @@ def plan_export(
         parts.append(f"{split}-seed{seed}")
     ext, media_type = FORMATS[fmt]
     chunks = writer_for(fmt, project)(documents_for(fmt, bind_of(session), selection))
-    return Export(f"{'-'.join(parts)}.{ext}", media_type, _coalesced(chunks))
+    return Export(f"{'-'.join(parts)}{format_tag(fmt)}.{ext}", media_type, _coalesced(chunks))
 
 
 def _coalesced(chunks: Iterable[bytes], size: int = 512 * 1024) -> Iterator[bytes]:

@@ -14,7 +14,7 @@ from app.config import get_settings
 from app.dataset.datasheet import DatasheetTally
 from app.dataset.loaders import Bind, Selection, iter_documents, selected_document_ids
 from app.dataset.records import DocumentProvenance, ExportDocument
-from app.dataset.service import FORMATS, check_format, check_split, check_status, writer_for
+from app.dataset.service import FORMATS, check_format, check_split, check_status, format_tag, writer_for
 from app.dataset.splits import (
     DEFAULT_RATIOS,
     SPLITS,
@@ -46,6 +46,11 @@ def snapshot_dir(project_id: int, version: int) -> Path:
 
 def file_name(fmt: str, split: str) -> str:
     return f"{fmt}/{split}.{FORMATS[fmt][0]}"
+
+
+def download_name(snapshot: DatasetSnapshot, *, fmt: str, split: str) -> str:
+    """The name a downloaded file is saved under (seq2seq and chat say so: they are .jsonl too)."""
+    return f"concord-project{snapshot.project_id}-v{snapshot.version}-{split}{format_tag(fmt)}.{FORMATS[fmt][0]}"
 
 
 def create_snapshot(

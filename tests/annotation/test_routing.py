@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 
 from app.annotation import jobs as annotation_jobs
 from app.annotation import routing
-from app.annotation.consolidate import Side, rebuild
+from app.annotation.consolidate import rebuild
 from app.annotation.crossval import ProposedEntity, ProposedRelation
+from app.annotation.sides import Side
 from app.config import get_settings
 from app.models import Document, Entity, ItemOutcome, ItemStatus, Mention, Project, Relation, Role, RoutedItem
 from app.project.service import label_schema_of, settings_of

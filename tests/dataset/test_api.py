@@ -5,7 +5,9 @@ import json
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from app.annotation.contract import AnnotationOutput, parse_model_json
 from app.auth import service as auth_service
+from app.dataset.exporters import parse_target
 from app.models import ApiToken, Role
 from tests.dataset.conftest import World
 from tests.factories import bearer, make_project, make_token, make_user
@@ -33,11 +35,33 @@ def test_export_streams_each_format_with_a_file_name(app_client: TestClient, wor
     assert r.status_code == 200 and "张\tB-PER" in r.text
 
 
+def test_generative_exports_stream_only_curated_items(app_client: TestClient, world: World) -> None:
+    r = app_client.get(_url(world, "?format=seq2seq"), headers=world.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    assert r.headers["content-disposition"].endswith('-curated-seq2seq.jsonl"')
+    [example] = [json.loads(line) for line in r.text.splitlines()]
+    assert example["input"] == world.curated.text and example["id"] == f"{world.curated.id}:0"
+    triples = parse_target(example["target"])
+    assert {(t.head, t.head_type, t.relation) for t in triples} == {("张伟", "PER", "任职于"), ("张伟", "PER", "创办")}
+    r = app_client.get(_url(world, "?format=chat"), headers=world.admin)
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('-curated-chat.jsonl"')
+    [record] = [json.loads(line) for line in r.text.splitlines()]
+    system, user, assistant = record["messages"]
+    assert "Entity types:" not in system["content"] and "Entity types:" in user["content"]
+    assert "任职于" in user["content"] and world.curated.text[:5] in user["content"]
+    answer = parse_model_json(assistant["content"], AnnotationOutput)
+    assert {r.type for r in answer.relations} == {"任职于", "创办"}, "the rejected 出生于 is not there"
+    r = app_client.get(_url(world, "?format=seq2seq&status=all"), headers=world.admin)
+    assert "王芳" in r.text and len(r.text.splitlines()) == 2
+
+
 def test_unknown_format_is_a_422_naming_the_allowed_ones(app_client: TestClient, world: World) -> None:
     r = app_client.get(_url(world, "?format=xml"), headers=world.admin)
     assert r.status_code == 422
     body = r.json()
-    assert "docred, jsonl, brat, conll" in body["detail"] and body["errors"][0]["field"] == "format"
+    assert "docred, jsonl, brat, conll, seq2seq, chat" in body["detail"] and body["errors"][0]["field"] == "format"
+    r = app_client.get(_url(world, "?format=Seq2Seq"), headers=world.admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
     r = app_client.get(_url(world, "?format=jsonl&status=maybe"), headers=world.admin)
     assert r.status_code == 422 and "curated, all" in r.json()["detail"]
     r = app_client.get(_url(world, "?format=jsonl&split=validation"), headers=world.admin)

@@ -11,12 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from app.annotation.contract import AnnotationOutput, parse_model_json
+from app.dataset.exporters import parse_target
 from app.dataset.jobs import build_snapshot
 from app.dataset.service import bind_of
 from app.models import DatasetSnapshot, Document, DocumentStatus, Entity
 from tests.dataset.conftest import World
 from tests.dataset.docred_official_eval import official_evaluate
-from tests.factories import make_project, make_review_document
+from tests.factories import login, make_project, make_review_document
 
 
 def freeze(client: TestClient, world: World, session: Session, **body: Any) -> dict[str, Any]:
@@ -69,7 +71,14 @@ def test_build_writes_every_format_and_split_with_checksums_and_datasheet(
     assert snap["status"] == "done", snap
     assert set(snap["checksums"]) == {
         f"{fmt}/{split}.{ext}"
-        for fmt, ext in (("docred", "json"), ("jsonl", "jsonl"), ("brat", "zip"), ("conll", "conll"))
+        for fmt, ext in (
+            ("docred", "json"),
+            ("jsonl", "jsonl"),
+            ("brat", "zip"),
+            ("conll", "conll"),
+            ("seq2seq", "jsonl"),
+            ("chat", "jsonl"),
+        )
         for split in ("all", "train", "dev", "test")
     }
     for name, digest in snap["checksums"].items():
@@ -98,6 +107,32 @@ def test_build_writes_every_format_and_split_with_checksums_and_datasheet(
     other = next(s for s in ("train", "dev", "test") if s != own_split)
     assert download(app_client, world, snap["id"], "docred", other) == b"[]"
     assert zipfile.ZipFile(io.BytesIO(download(app_client, world, snap["id"], "brat"))).testzip() is None
+
+
+def test_snapshot_has_the_generative_formats_per_split_with_checksums(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    snap = freeze(app_client, world, session, name="generative", seed=5)
+    assert snap["status"] == "done", snap
+    [doc] = [json.loads(line) for line in download(app_client, world, snap["id"], "jsonl").splitlines()]
+    own = doc["provenance"]["split"]
+    for fmt in ("seq2seq", "chat"):
+        assert set(snap["files"][fmt]) == {"all", "train", "dev", "test"}
+        for split in ("all", "train", "dev", "test"):
+            r = app_client.get(snap["files"][fmt][split], headers=world.admin)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+            assert r.headers["content-disposition"].endswith(f'-v1-{split}-{fmt}.jsonl"')
+            assert hashlib.sha256(r.content).hexdigest() == snap["checksums"][f"{fmt}/{split}.jsonl"]
+            assert len(r.content.splitlines()) == (1 if split in ("all", own) else 0), (fmt, split)
+    [example] = [json.loads(x) for x in download(app_client, world, snap["id"], "seq2seq").splitlines()]
+    assert example["input"] == world.curated.text
+    assert {t.relation for t in parse_target(example["target"])} == {"任职于", "创办"}
+    [record] = [json.loads(x) for x in download(app_client, world, snap["id"], "chat").splitlines()]
+    answer = parse_model_json(record["messages"][2]["content"], AnnotationOutput)
+    assert {r.type for r in answer.relations} == {"任职于", "创办"}
+    formats = snap["datasheet"]["formats"]
+    assert formats["seq2seq"] == {"linearisation": "concord-triples-v1", "window_tokens": 1024}
+    assert formats["chat"]["contract"] == "v1" and formats["chat"]["prompt_version"].startswith("annotate-v1+")
 
 
 def test_official_docred_scorer_gives_one_scoring_a_download_against_itself(
@@ -150,7 +185,8 @@ def test_files_never_change_after_later_edits_and_old_versions_stay_downloadable
     session: Session, app_client: TestClient, world: World
 ) -> None:
     v1 = freeze(app_client, world, session, name="before")
-    before = {fmt: download(app_client, world, v1["id"], fmt) for fmt in ("docred", "jsonl", "brat", "conll")}
+    formats = ("docred", "jsonl", "brat", "conll", "seq2seq", "chat")
+    before = {fmt: download(app_client, world, v1["id"], fmt) for fmt in formats}
     zhang = session.exec(select(Entity).where(Entity.document_id == world.curated.id, Entity.name == "张伟")).one()
     zhang.type = "ORG"
     session.add(zhang)
@@ -273,3 +309,19 @@ def test_a_consumer_downloads_snapshots_but_cannot_freeze_or_review(
     download = app_client.get(f"/snapshots/{snap['id']}/download?format=docred&split=train")
     assert download.status_code == 200
     assert app_client.get(f"/projects/{world.project.id}/review", follow_redirects=False).status_code == 403
+
+
+def test_snapshot_page_offers_the_generative_formats_live_and_frozen(
+    session: Session, app_client: TestClient, world: World
+) -> None:
+    snap = freeze(app_client, world, session, name="页面")
+    login(app_client, "admin")
+    page = app_client.get(f"/projects/{world.project.id}/snapshots").text
+    for fmt in ("seq2seq", "chat"):
+        assert f'href="/projects/{world.project.id}/export?format={fmt}&amp;status=curated"' in page
+        assert f'href="/snapshots/{snap["id"]}/download?format={fmt}&amp;split=train"' in page
+        assert f"{fmt}/test.jsonl" in page, "its checksums are listed"
+        live = app_client.get(f"/projects/{world.project.id}/export?format={fmt}")
+        assert live.status_code == 200 and live.headers["content-disposition"].endswith(f'-curated-{fmt}.jsonl"')
+        frozen = app_client.get(f"/snapshots/{snap['id']}/download?format={fmt}&split=all")
+        assert frozen.status_code == 200 and frozen.content == live.content

@@ -81,13 +81,17 @@ def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
     }
 
 
+def json_line(record: dict[str, Any]) -> bytes:
+    """One compact JSON line (no blanks between tokens), newline included: orjson, or json for what it refuses."""
+    try:
+        line = orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        # What orjson refuses (an integer beyond 64 bits, a non-string key) is written by json, as compact.
+        line = _COMPACT_JSON.encode(record).encode()
+    return line + b"\n"
+
+
 def export_jsonl(docs: Iterable[ExportDocument]) -> Iterator[bytes]:
     """One JSON object per line, compact (no blanks between tokens); nothing at all for no documents."""
     for doc in docs:
-        record = jsonl_record(doc)
-        try:
-            line = orjson.dumps(record)
-        except orjson.JSONEncodeError:
-            # What orjson refuses (an integer beyond 64 bits, a non-string key) is written by json, as compact.
-            line = _COMPACT_JSON.encode(record).encode()
-        yield line + b"\n"
+        yield json_line(jsonl_record(doc))
