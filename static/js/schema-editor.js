@@ -68,10 +68,15 @@
     if (!Array.isArray(schema.relation_types)) schema.relation_types = [];
     this.box.append(this.table("entity_types", "Entity types", ENTITY_FIELDS, "Add entity type"));
     this.box.append(this.table("relation_types", "Relation types", RELATION_FIELDS, "Add relation type"));
-    const known = schema.entity_types.map((t) => t && t.code).filter(Boolean).join(", ");
-    this.box.append(el("p", { class: "muted small" },
-      "Head and tail types: entity type codes separated by spaces or commas (empty: any)" +
-        (known ? "; known: " + known + "." : ".")));
+    this.hint = el("p", { class: "muted small schema-hint" });
+    this.box.append(this.hint);
+    this.showKnown();
+  };
+
+  Editor.prototype.showKnown = function () {
+    const known = this.schema.entity_types.map((t) => t && t.code).filter(Boolean).join(", ");
+    this.hint.textContent = "Head and tail types: entity type codes separated by spaces or commas (empty: any)" +
+      (known ? "; known: " + known + "." : ".");
   };
 
   Editor.prototype.table = function (listKey, title, fields, addLabel) {
@@ -163,6 +168,7 @@
     if (key === "description" && value === "") delete item[key];
     else item[key] = value;
     this.write();
+    if (listKey === "entity_types" && key === "code") this.showKnown();
   };
 
   // The server names each problem by its field path (data-field on the error list): put it beside that input.

@@ -30,6 +30,7 @@ def _create_from_the_form(page: Page, name: str) -> None:
     editor.get_by_label("Entity type 1, code").fill("PER")
     editor.get_by_label("Entity type 1, name").fill("人物")
     editor.get_by_label("Entity type 1, colour", exact=True).fill("#2f6fde")
+    expect(editor.locator(".schema-hint")).to_contain_text("known: PER.")
     editor.get_by_role("button", name="Add relation type").click()
     editor.get_by_label("Relation type 1, code").fill("亲属")
     editor.get_by_label("Relation type 1, name").fill("亲属")
