@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from sqlmodel import Session, select
 
@@ -57,12 +58,21 @@ def _worker_command(concurrency: int, name: str, queues: str = "concord", pool: 
     ]
 
 
+def _announce(url: str, created: tuple[str, str] | None) -> None:
+    """The last lines on the terminal once everything runs: where to sign in, and the first password."""
+    if created:
+        _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
+        _out(f"  {created[1]}")
+        _out("  (it is shown only now; you will choose your own password after signing in)")
+    _out(f"Concord is ready at {url}")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.data_dir import DataDirInUse, DataDirLock, make_private
     from app.embedded_broker import EmbeddedRedis
-    from app.process_family import exit_on_sigterm, stop_children
+    from app.process_family import exit_on_sigterm, start_worker, stop_children, when_serving
 
     exit_on_sigterm()
     settings = get_settings()
@@ -80,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.resolved_secret_key()
     broker = EmbeddedRedis(settings, pass_fds=inherited) if settings.embedded_broker else None
     workers: list[subprocess.Popen[bytes]] = []
+    log_file: IO[bytes] | None = None
     try:
         if broker is not None:
             broker.start()
@@ -88,23 +99,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if created and not args.no_demo:
             from app.demo import create_demo_project
 
-            _out("First run: preparing the demo project (sample batch, builtin annotators)…")
+            _out("First run: preparing the demo project (sample batch, sample answers, builtin annotators)…")
             create_demo_project(get_engine())
+        outputs = []
+        log_path = settings.data_dir / "logs" / "worker.log"
         if not args.no_worker:
-            cpu = _worker_command(args.worker_concurrency, "embedded@%h")
-            workers.append(subprocess.Popen(cpu, pass_fds=inherited))  # noqa: S603
-            llm = _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads")
-            workers.append(subprocess.Popen(llm, pass_fds=inherited))  # noqa: S603
+            # Celery's banners and logs go to a file unless --verbose: they used to scroll the sign-in away.
+            if args.verbose:
+                sink = sys.stdout.buffer
+            else:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                sink = log_file = log_path.open("ab")
+            for command in (
+                _worker_command(args.worker_concurrency, "embedded@%h"),
+                _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
+            ):
+                process, output = start_worker(command, sink=sink, pass_fds=inherited)
+                workers.append(process)
+                outputs.append(output)
         url = settings.public_url or f"http://{args.host}:{args.port}/"
         _out(f"Concord is starting at {url}")
         _out(
             f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
             f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if workers else 'none'}"
+            + ("" if args.verbose or not workers else f" (its log: {log_path})")
         )
-        if created:
-            _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
-            _out(f"  {created[1]}")
-            _out("  (it is shown only now; you will choose your own password after signing in)")
+        when_serving(args.host, args.port, outputs, lambda: _announce(url, created))
         uvicorn.run(
             "app.main:create_app",
             factory=True,
@@ -115,6 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     finally:
         stop_children(workers, broker)
+        if log_file is not None:
+            log_file.close()
         if lock is not None:
             lock.release()
     return 0
@@ -201,6 +223,18 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    settings = get_settings()
+    _out(f"data dir  {settings.data_dir}")
+    _out(f"database  {make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)}")
+    # Checking must not create: an embedded database would be made (empty) just by connecting to it.
+    if settings.embedded_database and not (settings.data_dir / "concord.db").is_file():
+        return _fail(
+            f"no Concord installation in {settings.data_dir} (no concord.db there): run `concord doctor` where you "
+            "run `concord serve`, or set CONCORD_DATA_DIR (or DATABASE_URL) to the one to check"
+        )
+
     from app.health import health_report
     from app.webtext.native import compiled
 
@@ -287,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
     p.add_argument("--no-demo", action="store_true", help="on a fresh data directory, skip the demo project")
+    p.add_argument(
+        "--verbose", action="store_true", help="show the workers' output here (default: <data dir>/logs/worker.log)"
+    )
     p.add_argument("--worker-concurrency", type=int, default=2, help="processes for ingestion and other CPU work")
     p.add_argument(
         "--llm-concurrency", type=int, default=24, help="threads for model calls (≥ 1.5× the annotators' concurrency)"

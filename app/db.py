@@ -4,7 +4,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import Depends
@@ -95,3 +95,15 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def require_id(row: _Stored) -> int:
+    """The id of a row that has been flushed. A row without one is a bug, said loudly instead of read as 0."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush it before using its id")
+    return row.id

@@ -11,6 +11,7 @@ import redis
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -133,7 +134,19 @@ def authorize_deep_check(request: Request, session: Session) -> None:
         raise Forbidden("The deep health check is for admins.")
 
 
-@router.get("/healthz")
+class HealthReport(BaseModel):
+    """What /healthz answers (the shape, for OpenAPI: the route writes the report dict as it is)."""
+
+    database: str = Field(description='"ok" or "error: <reason>"')
+    broker: str = Field(description='"ok" or "error: <reason>"')
+    worker: str | None = Field(default=None, description='deep check only: "ok (<worker>)" or "error: <reason>"')
+    status: str = Field(description='"ok" (200) or "error" (503)')
+
+
+_REPORT = {"model": HealthReport, "description": "every check and the overall status"}
+
+
+@router.get("/healthz", responses={200: _REPORT, 503: _REPORT})
 async def healthz(request: Request, session: SessionDep, deep: bool = False) -> JSONResponse:
     """Liveness (`/healthz`, anyone) and a job round trip through a worker (`/healthz?deep=1`, admins or
     HEALTH_TOKEN; at most one at a time and one per HEALTH_DEEP_INTERVAL_SECONDS, shared by every caller)."""

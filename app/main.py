@@ -14,6 +14,7 @@ from app.annotation import pages as annotation_pages
 from app.auth import admin_pages as auth_admin_pages
 from app.auth import pages as auth_pages
 from app.auth.csrf import CSRF_COOKIE
+from app.auth.deps import OptionalUser
 from app.config import get_settings
 from app.crawl_batch import api as batch_api
 from app.crawl_batch import pages as batch_pages
@@ -118,7 +119,8 @@ def create_app() -> FastAPI:
         app.include_router(router)
 
     @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
-    def api_docs(request: Request) -> Response:
+    def api_docs(request: Request, _viewer: OptionalUser) -> Response:
+        # Public, but a signed-in viewer keeps the top bar's navigation and account links.
         return render(request, "api_docs.html")
 
     app.add_middleware(BodyLimitMiddleware)

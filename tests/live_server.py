@@ -123,6 +123,11 @@ class LiveConcord:
         else:
             self.stop()
             raise RuntimeError(f"concord serve did not become healthy:\n{self.output()}")
+        # The sign-in block comes last, once the workers are ready and the server listens.
+        while "Concord is ready at" not in self.output() and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"concord serve exited early:\n{self.output()}")
+            time.sleep(0.2)
         match = re.search(r"one-time password:\n\s+(\S+)", self.output())
         self.admin_password = match.group(1) if match else None
         return self

@@ -19,6 +19,7 @@ from app.annotation.recheck import (
 )
 from app.annotation.routing import Router, recall_sampled
 from app.annotation.sides import Built, SecondLooks, Side
+from app.db import require_id
 from app.models import (
     Agreement,
     Document,
@@ -254,7 +255,7 @@ class _Builder:
             if head is None or tail is None or first is None:
                 continue
             alone = "" if ra is not None and rb is not None else ("a" if ra is not None else "b")
-            pair = (self.keys.get(head.id or 0, ""), self.keys.get(tail.id or 0, ""))
+            pair = (self.keys.get(require_id(head), ""), self.keys.get(require_id(tail), ""))
             self.related.add(pair)
             answers = [_Answer(s, r.type) for s, r in (("a", ra), ("b", rb)) if r is not None]
             agreement: str = rmatch.agreement
@@ -305,8 +306,8 @@ class _Builder:
     ) -> None:
         relation = Relation(
             document_id=self.doc_id,
-            head_id=head.id or 0,
-            tail_id=tail.id or 0,
+            head_id=require_id(head),
+            tail_id=require_id(tail),
             type=relation_type,
             evidence=evidence,
             agreement=Agreement(agreement),

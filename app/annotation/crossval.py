@@ -7,7 +7,9 @@ from typing import Literal
 
 from app.annotation.grounding import normalize_name
 
-Agreement = Literal["agreed", "type_conflict", "a_only", "b_only"]
+# How an item of one annotator aligns with the other's: the machine classes of `models.Agreement`, before the
+# second look adds confirmed, disputed, augmented and the rest.
+AlignmentClass = Literal["agreed", "type_conflict", "a_only", "b_only"]
 
 # Two spans that overlap without being identical count as the same mention from this IoU on.
 MIN_SPAN_IOU = 0.5
@@ -35,7 +37,7 @@ class ProposedRelation:
 class EntityMatch:
     a_key: str | None
     b_key: str | None
-    agreement: Agreement
+    agreement: AlignmentClass
 
 
 @dataclass
@@ -55,7 +57,7 @@ class RelationMatch:
 
     a: int | None
     b: int | None
-    agreement: Agreement
+    agreement: AlignmentClass
     a_duplicates: tuple[int, ...] = field(default=())
     b_duplicates: tuple[int, ...] = field(default=())
 
@@ -89,7 +91,7 @@ def align_entities(a: list[ProposedEntity], b: list[ProposedEntity]) -> EntityAl
             matches.append(EntityMatch(entity.key, None, "a_only"))
             continue
         other = b[b_of_a[i]]
-        agreement: Agreement = "agreed" if entity.type == other.type else "type_conflict"
+        agreement: AlignmentClass = "agreed" if entity.type == other.type else "type_conflict"
         matches.append(EntityMatch(entity.key, other.key, agreement))
     matches += [EntityMatch(None, entity.key, "b_only") for j, entity in enumerate(b) if j not in taken]
     return EntityAlignment(matches)
@@ -111,7 +113,7 @@ def align_relations(
     b_groups = _collapse([(r.head, r.tail, r.type) for r in b], symmetric_types)
     b_by_identity = {g.identity: g for g in b_groups if g.identity is not None}
     partner: dict[int, _Group] = {}
-    agreement: dict[int, Agreement] = {}
+    agreement: dict[int, AlignmentClass] = {}
     used: set[int] = set()
     for g in a_groups:
         other = b_by_identity.get(g.identity) if g.identity is not None else None

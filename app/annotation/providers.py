@@ -391,6 +391,10 @@ def make_provider(
 
     `annotator_env_prefix` is an annotator name or its CONCORD_ANNOTATOR_<NAME> prefix (see resolve_credentials).
     """
+    if provider == "sample":  # the demo's replayed answers: no key, no network
+        from app.annotation.sample import SampleProvider  # here: sample.py imports this module's types
+
+        return SampleProvider(model)
     credentials = resolve_credentials(
         provider, settings=settings, annotator_env_prefix=annotator_env_prefix, environ=environ
     )

@@ -6,6 +6,7 @@ from app.annotation import consolidate, sides
 from app.annotation.contract import AnnotationOutput, SpannedOutput
 from app.annotation.runner import version_for
 from app.annotation.service import pair_of
+from app.db import require_id
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
 from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
@@ -46,7 +47,7 @@ def rebuild_document(
     project = session.get(Project, document.project_id)
     assert project is not None
     schema, settings = label_schema_of(project), settings_of(project)
-    a, b = pair_of(session, project_id=project.id or 0)
+    a, b = pair_of(session, project_id=require_id(project))
     side_a, side_b = _side(session, document, a, schema), _side(session, document, b, schema)
     if side_a is None and side_b is None:
         return None

@@ -25,6 +25,7 @@ from app.annotation.calibration import (
     tally_counts,
     trusted,
 )
+from app.db import require_id
 from app.models import (
     Agreement,
     Document,
@@ -194,7 +195,7 @@ def _entity_correct(entity: Entity | None, item: RoutedItem, spans: dict[int, se
         return False
     proposed = {(int(s), int(e)) for s, e in item.proposed.get("spans", [])}
     # Mentions the reviewer added are fine; a moved or removed proposed span is a boundary error.
-    return proposed <= spans.get(entity.id or 0, set())
+    return proposed <= spans.get(require_id(entity), set())
 
 
 def _relation_correct(relation: Relation | None, item: RoutedItem) -> bool:

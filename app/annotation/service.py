@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
+from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -35,6 +36,8 @@ from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
 PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
+# "sample" replays the answers recorded for the demo's sample batch (app/annotation/sample.py): accepted, not offered.
+SAMPLE_PROVIDER = "sample"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 
 
@@ -55,17 +58,6 @@ class AnnotatorParameters(BaseModel):
     api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
 
 
-class AnnotatorCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    provider: str
-    model: str = Field(default="", max_length=200)
-    price_input_per_m: float = Field(default=0, ge=0, le=10_000)
-    price_output_per_m: float = Field(default=0, ge=0, le=10_000)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
-
 def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
     """A new annotator for the project, validated; secrets are refused as parameters."""
     try:
@@ -78,7 +70,7 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         raise InvalidInput(f"Invalid annotator: {errors[0].field}: {errors[0].message}", errors=errors) from None
     if not _NAME.match(body.name):
         raise InvalidInput.for_field("name", "Use letters, digits and _ . : - (at most 100), starting alphanumeric.")
-    if body.provider not in PROVIDERS:
+    if body.provider not in PROVIDERS and body.provider != SAMPLE_PROVIDER:
         raise InvalidInput.for_field("provider", f"Unknown provider; use one of {', '.join(PROVIDERS)}.")
     if body.provider in LLM_PROVIDERS and not body.model:
         raise InvalidInput.for_field("model", "Name the model (e.g. gpt-4o-mini, deepseek-chat, gemini-2.5-flash).")
@@ -158,7 +150,7 @@ def open_run(session: Session, *, document_id: int, annotator: Annotator, versio
 
 def start_annotation(
     session: Session, *, project: Project, batch_id: int, annotator_ids: list[int] | None = None
-) -> dict[str, int]:
+) -> AnnotationQueued:
     """Queue one job per (document, annotator) of the batch; imported annotators already have their runs."""
     batch = session.get(CrawlBatch, batch_id)
     if batch is None or batch.project_id != project.id:
@@ -179,7 +171,7 @@ def start_annotation(
             enqueue(session, "annotation.run", document_id=doc_id, annotator_id=annotator.id or 0)
         if not runnable:
             enqueue(session, "annotation.crossvalidate", document_id=doc_id)
-    return {"documents": len(doc_ids), "jobs": len(doc_ids) * max(len(runnable), 1)}
+    return AnnotationQueued(documents=len(doc_ids), jobs=len(doc_ids) * max(len(runnable), 1))
 
 
 def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from app.annotation.augmentation import batches, pair_sentence_window
 from app.annotation.contract import VerificationOutput
 from app.annotation.prompts import verification_prompt
 from app.annotation.runner import CallContext, ask_json
+from app.db import require_id
 from app.models import Agreement, AnnotatorRun, Entity, Proposal, Relation
 from app.project.label_schema import LabelSchema
 
@@ -47,7 +48,7 @@ async def ask_votes(
 ) -> list[tuple[Relation, bool]]:
     """The verifier's true/false vote on each relation, asked STATEMENTS_PER_REQUEST at a time."""
     votes: list[tuple[Relation, bool]] = []
-    for chunk in batches([(r.id or 0, 0) for r in relations], STATEMENTS_PER_REQUEST):
+    for chunk in batches([(require_id(r), 0) for r in relations], STATEMENTS_PER_REQUEST):
         items = [next(r for r in relations if r.id == rid) for rid, _ in chunk]
         ids = pair_sentence_window(
             [

@@ -20,19 +20,36 @@ def fail(message: str) -> int:
     return 1
 
 
+class NoPassword(Exception):
+    """Nothing on stdin, and no terminal to show a generated password on."""
+
+
 def _read_password() -> tuple[str, bool]:
     """From stdin when it is not a terminal; otherwise generated (and shown once)."""
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n"), False
+        line = sys.stdin.readline()
+        if not line.strip("\r\n"):
+            raise NoPassword
+        return line.rstrip("\r\n"), False
     from app.auth import service  # here: every concord command loads this module, few need the services
 
     return service.generate_password(), True
 
 
+def _no_password(command: str) -> int:
+    return fail(
+        f'no password on stdin and no terminal: pipe one in (echo "$PW" | concord {command} …), '
+        "or run it on a terminal to have a one-time password generated"
+    )
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
     from app.auth import service  # here: every concord command loads this module, few need the services
 
-    password, generated = _read_password()
+    try:
+        password, generated = _read_password()
+    except NoPassword:
+        return _no_password("create-user")
     try:
         with session_scope() as session:
             service.create_user(
@@ -97,7 +114,10 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
 def cmd_user_set_password(args: argparse.Namespace) -> int:
     from app.auth import users  # here: every concord command loads this module, few need the services
 
-    password, generated = _read_password()
+    try:
+        password, generated = _read_password()
+    except NoPassword:
+        return _no_password("user set-password")
     try:
         with session_scope() as session:
             user = user_by_name(session, args.username)

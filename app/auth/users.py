@@ -7,6 +7,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.auth import service
+from app.db import require_id
 from app.errors import Conflict, NotFound
 from app.models import ApiToken, User
 from app.models.types import utcnow
@@ -44,7 +45,7 @@ def list_users(session: Session) -> list[UserRow]:
     tokens: dict[int, int] = dict(session.exec(live).all())
     return [
         UserRow(
-            id=u.id or 0,
+            id=require_id(u),
             username=u.username,
             role=u.role,
             is_active=u.is_active,
@@ -52,7 +53,7 @@ def list_users(session: Session) -> list[UserRow]:
             created_at=u.created_at,
             last_login_at=u.last_login_at,
             disabled_at=u.disabled_at,
-            active_tokens=tokens.get(u.id or 0, 0),
+            active_tokens=tokens.get(require_id(u), 0),
         )
         for u in session.exec(select(User).order_by(col(User.username))).all()
     ]

@@ -1,22 +1,21 @@
 """Exports, snapshots and evaluation over HTTP (reading: admin and consumer tokens; the rest: admin tokens)."""
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from app.auth.deps import ApiAdmin, ApiDatasetReader
 from app.dataset import snapshots as snapshot_service
+from app.dataset.evaluation import EvaluationReport
 from app.dataset.predictions import EvaluationInputError
+from app.dataset.schemas import EVALUATE_BODY, SnapshotDetail, SnapshotRead, SnapshotRequest, binary_responses
 from app.dataset.service import FORMATS, check_format, evaluate_files, plan_export
-from app.db import SessionDep
+from app.db import SessionDep, require_id
 from app.errors import InvalidInput, PayloadTooLarge
-from app.models import DatasetSnapshot
+from app.models import DatasetSnapshot, SnapshotStatus
 from app.project.service import get_project
-from app.request_limits import StoredInt, own_body_limit
+from app.request_limits import own_body_limit
 
 router = APIRouter(prefix="/api/v1", tags=["dataset"])
 MAX_PREDICTIONS_BYTES = 256 * 1024**2
@@ -26,7 +25,11 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
 
-@router.get("/projects/{project_id}/export")
+@router.get(
+    "/projects/{project_id}/export",
+    response_class=StreamingResponse,
+    responses=binary_responses(sorted({media for _ext, media in FORMATS.values()}), "the export file"),
+)
 def export(
     project_id: int,
     session: SessionDep,
@@ -42,41 +45,28 @@ def export(
     return StreamingResponse(plan.chunks, media_type=plan.media_type, headers=_attachment(plan.filename))
 
 
-class SnapshotRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(max_length=200)
-    seed: StoredInt = 0
-    split: dict[str, float] | None = Field(default=None, description='e.g. {"train": 0.8, "dev": 0.1, "test": 0.1}')
-    status: str = "curated"
-    batch: StoredInt | None = None
-    confirm_empty_splits: bool = Field(
-        default=False, description="freeze even if a split given a share would hold no document (otherwise 409)"
+def snapshot_view(snapshot: DatasetSnapshot) -> SnapshotRead:
+    done = snapshot.status == SnapshotStatus.done
+    base = f"/api/v1/snapshots/{snapshot.id}/download"
+    return SnapshotRead(
+        id=require_id(snapshot),
+        project_id=snapshot.project_id,
+        name=snapshot.name,
+        version=f"v{snapshot.version}",
+        status=snapshot.status,
+        seed=snapshot.split_seed,
+        params=snapshot.params,
+        created_at=snapshot.created_at,
+        error=snapshot.datasheet.get("error") if snapshot.status == SnapshotStatus.failed else None,
+        checksums=snapshot.checksums,
+        files={fmt: {s: f"{base}?format={fmt}&split={s}" for s in snapshot_service.FILE_SPLITS} for fmt in FORMATS}
+        if done
+        else {},
     )
 
 
-def snapshot_view(snapshot: DatasetSnapshot) -> dict[str, Any]:
-    done = snapshot.status == "done"
-    base = f"/api/v1/snapshots/{snapshot.id}/download"
-    return {
-        "id": snapshot.id,
-        "project_id": snapshot.project_id,
-        "name": snapshot.name,
-        "version": f"v{snapshot.version}",
-        "status": snapshot.status,
-        "seed": snapshot.split_seed,
-        "params": snapshot.params,
-        "created_at": snapshot.created_at.isoformat(),
-        "error": snapshot.datasheet.get("error") if snapshot.status == "failed" else None,
-        "checksums": snapshot.checksums,
-        "files": {fmt: {s: f"{base}?format={fmt}&split={s}" for s in snapshot_service.FILE_SPLITS} for fmt in FORMATS}
-        if done
-        else {},
-    }
-
-
-@router.post("/projects/{project_id}/snapshots", status_code=202)
-def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep, user: ApiAdmin) -> dict[str, Any]:
+@router.post("/projects/{project_id}/snapshots", status_code=202, response_model=SnapshotRead)
+def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep, user: ApiAdmin) -> SnapshotRead:
     """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken, or when a split given a share
     would be empty (the body then has `split_counts`; send `confirm_empty_splits: true` to freeze anyway)."""
     snapshot = snapshot_service.create_snapshot(
@@ -93,19 +83,24 @@ def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep,
     return snapshot_view(snapshot)
 
 
-@router.get("/projects/{project_id}/snapshots")
-def list_snapshots(project_id: int, session: SessionDep, _user: ApiDatasetReader) -> list[dict[str, Any]]:
+@router.get("/projects/{project_id}/snapshots", response_model=list[SnapshotRead])
+def list_snapshots(project_id: int, session: SessionDep, _user: ApiDatasetReader) -> list[SnapshotRead]:
     get_project(session, project_id)
     return [snapshot_view(s) for s in snapshot_service.list_snapshots(session, project_id=project_id)]
 
 
-@router.get("/snapshots/{snapshot_id}")
-def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiDatasetReader) -> dict[str, Any]:
+@router.get("/snapshots/{snapshot_id}", response_model=SnapshotDetail)
+def get_snapshot(snapshot_id: int, session: SessionDep, _user: ApiDatasetReader) -> SnapshotDetail:
+    """The snapshot with its datasheet."""
     snapshot = snapshot_service.get_snapshot(session, snapshot_id)
-    return {**snapshot_view(snapshot), "datasheet": snapshot.datasheet}
+    return SnapshotDetail(**snapshot_view(snapshot).model_dump(), datasheet=snapshot.datasheet)
 
 
-@router.get("/snapshots/{snapshot_id}/download")
+@router.get(
+    "/snapshots/{snapshot_id}/download",
+    response_class=FileResponse,
+    responses=binary_responses(sorted({media for _ext, media in FORMATS.values()}), "the frozen file"),
+)
 def download(
     snapshot_id: int,
     session: SessionDep,
@@ -129,7 +124,13 @@ async def _read_limited(source: UploadFile | None, what: str) -> bytes | None:
     return data
 
 
-@router.post("/snapshots/{snapshot_id}/evaluate")
+# JSONResponse as before: Python's JSON writer spells small floats as it always did here (1e-05, not 0.00001).
+@router.post(
+    "/snapshots/{snapshot_id}/evaluate",
+    response_model=EvaluationReport,
+    response_class=JSONResponse,
+    openapi_extra=EVALUATE_BODY,
+)
 @own_body_limit
 async def evaluate(
     snapshot_id: int,
@@ -137,7 +138,7 @@ async def evaluate(
     session: SessionDep,
     _user: ApiAdmin,
     split: str = Query(default="all", description="the gold split: train | dev | test | all"),
-) -> JSONResponse:
+) -> EvaluationReport:
     """Score predictions (multipart file `pred`, optional `train`; or the file itself as the body) against the
     snapshot's DocRED gold: NER, strict relations, DocRED F1 / Ign F1 / evidence F1, intra vs inter."""
     snapshot = snapshot_service.get_snapshot(session, snapshot_id)
@@ -163,4 +164,4 @@ async def evaluate(
         report = await run_in_threadpool(evaluate_files, gold_path.read_bytes(), predicted, train)
     except EvaluationInputError as exc:
         raise InvalidInput.for_field("pred", str(exc)) from None
-    return JSONResponse(report.as_dict())
+    return report

@@ -18,7 +18,7 @@ from app.dataset.service import generative_settings
 from app.dataset.snapshots import snapshot_dir, write_files
 from app.dataset.splits import DEFAULT_RATIOS, check_ratios
 from app.db import get_engine
-from app.models import DatasetSnapshot, Project
+from app.models import DatasetSnapshot, Project, SnapshotStatus
 from app.models.types import utcnow
 from app.project.service import settings_of
 from app.review.blind import recall_summary
@@ -32,12 +32,12 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
     bind = bind if bind is not None else get_engine()
     with Session(bind, expire_on_commit=False) as session:
         snapshot = session.get(DatasetSnapshot, snapshot_id)
-        if snapshot is None or snapshot.status == "done":
+        if snapshot is None or snapshot.status == SnapshotStatus.done:
             return
         project = session.get(Project, snapshot.project_id)
         if project is None:
             return
-        snapshot.status = "running"
+        snapshot.status = SnapshotStatus.running
         session.add(snapshot)
         session.commit()
         a, b = pair_of(session, project_id=project.id or 0)
@@ -138,7 +138,7 @@ def _finish(
         snapshot = session.get(DatasetSnapshot, snapshot_id)
         if snapshot is None:
             return
-        snapshot.status = "failed" if failed else "done"
+        snapshot.status = SnapshotStatus.failed if failed else SnapshotStatus.done
         snapshot.datasheet = {"error": failed} if failed else (datasheet or {})
         snapshot.checksums = checksums or {}
         snapshot.path = path

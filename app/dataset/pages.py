@@ -17,6 +17,7 @@ from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput
+from app.models import SnapshotStatus
 from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review.counts import DECISIONS_MEANING
@@ -130,7 +131,8 @@ def _snapshots_page(
 ) -> Response:
     project = get_project(session, project_id)
     rows = snapshot_service.list_snapshots(session, project_id=project_id)
-    shown = next((s for s in rows if s.id == snapshot), None) or next((s for s in rows if s.status == "done"), None)
+    done = (s for s in rows if s.status == SnapshotStatus.done)
+    shown = next((s for s in rows if s.id == snapshot), None) or next(done, None)
     ctx = {
         "project": project,
         "snapshots": rows,

@@ -26,7 +26,7 @@ from app.dataset.splits import (
 )
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
-from app.models import DatasetSnapshot, Project, User
+from app.models import DatasetSnapshot, Project, SnapshotStatus, User
 
 FILE_SPLITS = ("all", *SPLITS)
 
@@ -151,7 +151,7 @@ def snapshot_file(snapshot: DatasetSnapshot, *, fmt: str, split: str = "all") ->
     """The frozen file of one format and split; 409 while the snapshot is not built."""
     check_format(fmt)
     split = check_split(split, allow_all=True) or "all"
-    if snapshot.status != "done" or not snapshot.path:
+    if snapshot.status != SnapshotStatus.done or not snapshot.path:
         raise Conflict(f"Snapshot v{snapshot.version} is {snapshot.status}; its files are not ready.")
     path = Path(snapshot.path) / file_name(fmt, split)
     if not path.is_file():

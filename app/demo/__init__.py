@@ -1,4 +1,10 @@
-"""The demo project a fresh installation starts with: a small Chinese batch annotated by the builtin annotators."""
+"""The demo project a fresh installation starts with: a small Chinese batch run through the whole loop.
+
+Two sample model annotators (A and B) replay answers recorded for this batch (app/annotation/sample.py): no key,
+no network, nothing paid. With them the batch shows what real models bring: agreed items, type conflicts, items
+the blind second look confirmed, disputed or withdrew, pairs found later, costs and the dashboard. The two builtin
+annotators (real but weak, offline) run beside them for comparison.
+"""
 
 import logging
 from pathlib import Path
@@ -7,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.annotation import jobs as annotation_jobs
+from app.annotation.sample import SAMPLE_PROVIDER
 from app.annotation.service import create_annotator, list_annotators
 from app.crawl_batch.jobs import ingest_batch
 from app.crawl_batch.service import create_batch, upload_dir
@@ -16,7 +23,9 @@ from app.project.service import create_project
 
 log = logging.getLogger(__name__)
 SAMPLE = Path(__file__).with_name("sample_batch.jsonl")
-DEMO_NAME = "示例项目（内置标注器演示）"
+DEMO_NAME = "示例项目（样例答案演示）"
+# The sample annotators: recorded model answers, replayed (role → model label, prices per 1M tokens in / out).
+SAMPLE_MODELS = {"A": ("sample-model-a", 0.27, 1.10), "B": ("sample-model-b", 0.30, 2.50)}
 
 
 def create_demo_project(engine: Engine) -> int:
@@ -26,20 +35,29 @@ def create_demo_project(engine: Engine) -> int:
             session,
             name=DEMO_NAME,
             preset="zh-general",
-            description="A small sample of Chinese web-style pages, annotated by the offline builtin annotators "
-            "(weak by design). Add two LLM annotators to see the real loop.",
+            description="A small sample of Chinese web-style pages. Annotators A and B are sample answers: model "
+            "answers recorded for this batch and replayed (no key, no live model calls, nothing paid; the costs "
+            "shown are what the calls would cost). The builtin annotators (offline, weak by design) run beside "
+            "them. Add your own model annotators for real work.",
         )
         assert project.id is not None
-        create_annotator(
-            session,
-            project=project,
-            data={"name": "builtin-lexicon", "provider": "builtin:lexicon", "parameters": {"role": "A"}},
-        )
-        create_annotator(
-            session,
-            project=project,
-            data={"name": "builtin-patterns", "provider": "builtin:patterns", "parameters": {"role": "B"}},
-        )
+        for name, provider in (("builtin-lexicon", "builtin:lexicon"), ("builtin-patterns", "builtin:patterns")):
+            create_annotator(session, project=project, data={"name": name, "provider": provider})
+        # Prices as a real pair might charge, so the batch page and the dashboard show what the calls would cost;
+        # the answers are replayed and nothing is paid.
+        for role, (model, price_in, price_out) in SAMPLE_MODELS.items():
+            create_annotator(
+                session,
+                project=project,
+                data={
+                    "name": f"sample-answers-{role.lower()}",
+                    "provider": SAMPLE_PROVIDER,
+                    "model": model,
+                    "price_input_per_m": price_in,
+                    "price_output_per_m": price_out,
+                    "parameters": {"role": role},
+                },
+            )
         folder = upload_dir(project.id)
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / "demo-sample_batch.jsonl"
@@ -61,5 +79,6 @@ def create_demo_project(engine: Engine) -> int:
             assert annotator_id is not None
             annotation_jobs.run_annotator(doc_id, annotator_id, engine=engine)
         annotation_jobs.crossvalidate(doc_id, engine=engine)
+        annotation_jobs.augment(doc_id, engine=engine)  # the blind second look, from the recorded answers
     log.info("demo project %s ready with %d documents", project_id, len(doc_ids))
     return project_id

@@ -14,7 +14,7 @@ from app.models.annotation import (
     RunStatus,
 )
 from app.models.crawl_batch import BatchStatus, CrawlBatch
-from app.models.dataset import DatasetSnapshot
+from app.models.dataset import DatasetSnapshot, SnapshotStatus
 from app.models.document import Document, DocumentStatus
 from app.models.health import HealthProbe
 from app.models.project import Project
@@ -49,5 +49,6 @@ __all__ = [
     "Route",
     "RoutedItem",
     "RunStatus",
+    "SnapshotStatus",
     "User",
 ]

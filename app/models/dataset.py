@@ -1,12 +1,20 @@
 """Frozen, versioned dataset snapshots."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.types import UTCDateTime, utcnow
+
+
+class SnapshotStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
 
 
 class DatasetSnapshot(SQLModel, table=True):
@@ -20,7 +28,7 @@ class DatasetSnapshot(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=200)
     version: int
-    status: str = Field(default="queued", sa_column=Column(String(16), nullable=False))
+    status: SnapshotStatus = Field(default=SnapshotStatus.queued, sa_column=Column(String(16), nullable=False))
     split_seed: int = 0
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     datasheet: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

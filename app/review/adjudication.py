@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from app.db import require_id
 from app.models import Agreement, Document, Entity, ItemStatus, Mention, Relation
 from app.review.changes import ChangeSet
 from app.review.decisions import sentence_of
@@ -21,9 +22,9 @@ def curated_result(session: Session, document_id: int) -> dict[str, Any]:
     for e in session.exec(
         select(Entity).where(Entity.document_id == document_id, Entity.status == ItemStatus.accepted)
     ):
-        s = sorted(spans.get(e.id or 0, []))
+        s = sorted(spans.get(require_id(e), []))
         key = entity_key(e.type, s)
-        keys[e.id or 0] = key
+        keys[require_id(e)] = key
         entities.append({"key": key, "type": e.type, "name": e.name, "spans": s})
     relations = [
         {
@@ -70,14 +71,14 @@ def _settle_entities(
     session: Session, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
 ) -> dict[str, Entity]:
     """Settle the document's entities by vote and add the reviewers' own; returns every entity by its key."""
-    doc_id = document.id or 0
+    doc_id = require_id(document)
     votes = [{e["key"] for e in r.get("entities", [])} for r in results]
     spans: dict[int, list[list[int]]] = {}
     for m in session.exec(select(Mention).where(Mention.document_id == doc_id)):
         spans.setdefault(m.entity_id, []).append([m.start, m.end])
     by_key: dict[str, Entity] = {}
     for e in session.exec(select(Entity).where(Entity.document_id == doc_id)):
-        key = entity_key(e.type, sorted(spans.get(e.id or 0, [])))
+        key = entity_key(e.type, sorted(spans.get(require_id(e), [])))
         by_key[key] = e
         _settle(changes, e, key, votes)
         for m in session.exec(select(Mention).where(Mention.entity_id == e.id)):
@@ -95,7 +96,7 @@ def _settle_entities(
 
 
 def _add_entity(changes: ChangeSet, document: Document, item: dict[str, Any], status: ItemStatus) -> Entity:
-    doc_id = document.id or 0
+    doc_id = require_id(document)
     entity = Entity(
         document_id=doc_id,
         type=item["type"],
@@ -108,7 +109,7 @@ def _add_entity(changes: ChangeSet, document: Document, item: dict[str, Any], st
     for start, end in item["spans"]:
         changes.add(
             Mention(
-                entity_id=entity.id or 0,
+                entity_id=require_id(entity),
                 document_id=doc_id,
                 start=start,
                 end=end,
@@ -128,7 +129,7 @@ def _settle_relations(
     by_key: dict[str, Entity],
 ) -> None:
     """Settle the document's relations by vote and add the reviewers' own between entities that remain."""
-    doc_id = document.id or 0
+    doc_id = require_id(document)
     votes = [{x["key"] for x in r.get("relations", [])} for r in results]
     id_key = {e.id: k for k, e in by_key.items()}
     existing: set[str] = set()
@@ -145,8 +146,8 @@ def _settle_relations(
             changes.add(
                 Relation(
                     document_id=doc_id,
-                    head_id=by_key[item["head"]].id or 0,
-                    tail_id=by_key[item["tail"]].id or 0,
+                    head_id=require_id(by_key[item["head"]]),
+                    tail_id=require_id(by_key[item["tail"]]),
                     type=item["type"],
                     evidence=item["evidence"],
                     agreement=Agreement.manual,

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
+from app.db import require_id
 from app.errors import Conflict
 from app.models import Agreement, Document, DocumentStatus, Entity, ItemStatus, Mention, Relation, User
 from app.models.document import BlindReview
@@ -61,8 +62,8 @@ def _items(session: Session, document_id: int) -> _Items:
     ):
         manual = e.agreement == Agreement.manual
         if manual:
-            own.add(e.id or 0)
-        entities[manual].append(MarkedEntity(e.id or 0, e.type, frozenset(spans.get(e.id or 0, set()))))
+            own.add(require_id(e))
+        entities[manual].append(MarkedEntity(require_id(e), e.type, frozenset(spans.get(require_id(e), set()))))
     relations: dict[bool, list[MarkedRelation]] = {True: [], False: []}
     for r in session.exec(
         select(Relation).where(Relation.document_id == document_id, Relation.status != ItemStatus.rejected)
@@ -70,7 +71,7 @@ def _items(session: Session, document_id: int) -> _Items:
         manual = r.agreement == Agreement.manual
         if manual and not (r.head_id in own and r.tail_id in own):
             continue  # a reviewer's relation always joins their own entities in a blind pass; anything else is not
-        relations[manual].append(MarkedRelation(r.id or 0, r.head_id, r.tail_id, r.type))
+        relations[manual].append(MarkedRelation(require_id(r), r.head_id, r.tail_id, r.type))
     return _Items(entities[True], relations[True], entities[False], relations[False])
 
 
@@ -149,7 +150,7 @@ def finish_blind_pass(session: Session, *, document: Document, user: User, versi
             "blind pass."
         )
     schema, _settings = open_for_change(session, document=document, user=user, version=version)
-    items = _items(session, document.id or 0)
+    items = _items(session, require_id(document))
     symmetric = {r.code for r in schema.relation_types if r.symmetric}
     match = match_blind(
         items.blind_entities, items.blind_relations, items.machine_entities, items.machine_relations, symmetric
@@ -158,7 +159,7 @@ def finish_blind_pass(session: Session, *, document: Document, user: User, versi
     document.blind_review = BlindReview.revealed
     document.meta = {**document.meta, RECORD_KEY: record}
     changes = ChangeSet(session)
-    _fold(session, changes, document.id or 0, match)
+    _fold(session, changes, require_id(document), match)
     marked_e, marked_r = len(items.blind_entities), len(items.blind_relations)
     summary = (
         f"finished the blind pass: marked {_count(marked_e, 'entity', 'entities')} "

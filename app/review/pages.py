@@ -143,7 +143,9 @@ def _context(
 @router.get("/documents/{document_id}/review", response_class=HTMLResponse)
 def review_document(request: Request, document_id: int, session: SessionDep, user: CurrentUser) -> Response:
     document = get_document(session, document_id)
-    return render(request, "review/workbench.html", _context(session, document, user))
+    ctx = _context(session, document, user)
+    ctx["progress"] = queue.project_progress(session, project_id=document.project_id, besides=document_id)
+    return render(request, "review/workbench.html", ctx)
 
 
 def _update(
@@ -152,7 +154,7 @@ def _update(
     """The fragments a decision changed: state bar, and the rows and sentences it touched (or everything)."""
     if action in STRUCTURAL or document.status == DocumentStatus.curated:
         ctx = _context(session, document, user)
-        ctx.update(full=True, summary=outcome.summary)
+        ctx.update(full=True, summary=outcome.summary, created=outcome.created_id)
         return render(request, "review/_update.html", ctx)
     changed = {k: set(v) for k, v in outcome.changed.items()}
     ctx = _context(session, document, user, changed=changed)
@@ -162,6 +164,7 @@ def _update(
     ctx.update(
         full=False,
         summary=outcome.summary,
+        created=outcome.created_id,
         entities=[wb.entities[i] for i in sorted(entity_ids) if i in wb.entities],
         relations=wb.relations,
         sentences=wb.sentences_html(sentences),
@@ -175,7 +178,7 @@ def _stale(request: Request, session: Session, document_id: int, user: User, exc
     session.expire_all()
     document = get_document(session, document_id)
     ctx = _context(session, document, user)
-    ctx.update(full=True, summary=None, conflict=exc.message)
+    ctx.update(full=True, summary=None, created=None, conflict=exc.message)
     return render(request, "review/_update.html", ctx, status_code=409)
 
 

@@ -156,6 +156,28 @@ def open_items_by_document(session: Session, *, project_id: int) -> dict[int, in
     return counts
 
 
+@dataclass(frozen=True)
+class ProjectProgress:
+    """What is left to review in a project besides one document: the workbench adds that document's live count."""
+
+    documents: int
+    items: int
+
+
+def project_progress(session: Session, *, project_id: int, besides: int) -> ProjectProgress:
+    """Documents still to review and their items to review, not counting the document `besides`."""
+    open_docs = select(Document.id).where(
+        Document.project_id == project_id, col(Document.status).in_(REVIEWABLE), Document.id != besides
+    )
+    documents = session.execute(columns(func.count()).select_from(open_docs.subquery())).scalar_one()
+    items = 0
+    for model in (Entity, Relation):
+        items += session.execute(
+            columns(func.count()).where(col(model.document_id).in_(open_docs), col(model.status) == ItemStatus.proposed)
+        ).scalar_one()
+    return ProjectProgress(int(documents), int(items))
+
+
 def queue(
     session: Session,
     *,

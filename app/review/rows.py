@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from app.review.workbench import EntityView, RelationView
 
 _OOB = ' hx-swap-oob="true"'
+_AUTO = " auto"  # accepted by routing without review
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +69,7 @@ def entity_row(
     rels = f'<span class="muted small">{e.relation_count} rel.</span>' if e.relation_count else ""
     status, agreement = text(e.status), text(e.agreement)
     return (
-        f'<div class="item ent st-{status} ag-{agreement}" id="e-{e.id}" data-kind="entity" '
+        f'<div class="item ent st-{status} ag-{agreement}{_AUTO if e.auto else ""}" id="e-{e.id}" data-kind="entity" '
         f'data-id="{e.id}" data-type="{text(e.type)}" data-name="{text(e.name)}" data-mentions="{mentions}"'
         f'{_OOB if oob else ""}>{chip(e)} <span class="code">{text(e.type)}</span> {count} '
         f"{_agreement(e.agreement, classes)}{_badges(e.badges)}"
@@ -90,7 +91,7 @@ def relation_row(
     cross = f'<span class="pv cross" title="cross-sentence: {d} sentence(s) apart">↔{d}</span> ' if d else ""
     status, agreement = text(r.status), text(r.agreement)
     return (
-        f'<div class="item rel st-{status} ag-{agreement}" id="r-{r.id}" data-kind="relation" '
+        f'<div class="item rel st-{status} ag-{agreement}{_AUTO if r.auto else ""}" id="r-{r.id}" data-kind="relation" '
         f'data-id="{r.id}" data-h="{r.head.id}" data-t="{r.tail.id}" data-ev="{ev}" data-type="{text(r.type)}" '
         f'data-types="{text(allowed)}"{_OOB if oob else ""}>{chip(r.head)} '
         f'<span class="rtype">—{text(r.type_name)}→</span> {chip(r.tail)} '

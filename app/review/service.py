@@ -8,6 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.annotation import routing
+from app.db import require_id
 from app.errors import Conflict
 from app.models import (
     AssignmentStatus,
@@ -109,7 +110,7 @@ def record_decision(
 ) -> Decision:
     before, after = changes.rows()
     decision = Decision(
-        document_id=document.id or 0,
+        document_id=require_id(document),
         user_id=user.id,
         item_kind=kind,
         item_id=item_id,
@@ -180,7 +181,7 @@ def undo(session: Session, *, document: Document, user: User, version: int) -> O
     open_for_change(session, document=document, user=user, version=version)
     candidates = [
         d
-        for d in _since_barrier(session, document.id or 0, UNDO_BARRIERS)
+        for d in _since_barrier(session, require_id(document), UNDO_BARRIERS)
         if d.user_id == user.id and d.undone_at is None and d.action not in NOT_UNDOABLE
     ]
     if not candidates:
@@ -226,7 +227,7 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
     refuse_while_blind(document, "finish it first; its proposals are then shown for review.")
     _schema, settings = open_for_change(session, document=document, user=user, version=version)
     changes = ChangeSet(session)
-    doc_id = document.id or 0
+    doc_id = require_id(document)
     if document.status == DocumentStatus.adjudication:
         n = _reject_remaining(session, changes, doc_id)
         summary = f"adjudicated: curated ({n} undecided item(s) rejected)"
@@ -268,7 +269,7 @@ def _curate(session: Session, document: Document) -> None:
     document.status = DocumentStatus.curated
     document.curated_at = utcnow()
     session.flush()
-    routing.record_outcomes(session, document_id=document.id or 0)
+    routing.record_outcomes(session, document_id=require_id(document))
 
 
 def _finish_assignment(session: Session, *, document: Document, user: User, result: dict[str, Any] | None) -> None:
@@ -287,7 +288,7 @@ def reopen(session: Session, *, document: Document, user: User) -> Outcome:
     document.status = DocumentStatus.in_review
     document.curated_at = None
     document.version += 1
-    routing.forget_outcomes(session, document_id=document.id or 0)
+    routing.forget_outcomes(session, document_id=require_id(document))
     changes = ChangeSet(session)
     decision = record_decision(
         session,

@@ -11,7 +11,19 @@ from sqlmodel import Session, col, select
 
 from app.annotation.agreement_classes import CLASSES, AgreementClass, described
 from app.annotation.service import pair_of
-from app.models import Agreement, Annotator, AnnotatorKind, AnnotatorRun, Document, Entity, Mention, Proposal, Relation
+from app.models import (
+    Agreement,
+    Annotator,
+    AnnotatorKind,
+    AnnotatorRun,
+    Document,
+    Entity,
+    Mention,
+    Proposal,
+    Relation,
+    Route,
+    RoutedItem,
+)
 from app.project.label_schema import LabelSchema
 from app.review import rows
 from app.review.adjudication import entity_key, relation_key
@@ -36,6 +48,7 @@ class EntityView:
     mentions: list[tuple[int, int, int, str, int]] = field(default_factory=list)  # id, start, end, text, sentence
     badges: list[tuple[str, str, str]] = field(default_factory=list)  # (css class, label, tooltip or "")
     relation_count: int = 0
+    auto: bool = False  # accepted by routing without review (its slice is trusted)
 
     @cached_property
     def sentences(self) -> frozenset[int]:
@@ -54,6 +67,7 @@ class RelationView:
     status: str
     agreement: str
     badges: list[tuple[str, str, str]] = field(default_factory=list)
+    auto: bool = False  # accepted by routing without review (its slice is trusted)
 
     @property
     def distance(self) -> int | None:
@@ -334,6 +348,8 @@ def load(
             if audit and not any(b[0] == "audit" for b in view.badges):
                 view.badges.append(("audit", "audit", "a trusted item sampled for a spot check"))
 
+    if not hidden:
+        _mark_auto_accepted(conn, doc_id or 0, entities, relations)
     reviewers: dict[str, list[str]] = {}
     for who, result in results or []:
         for item in [*result.get("entities", []), *result.get("relations", [])]:
@@ -350,6 +366,23 @@ def load(
         described(a=a.name if a else None, b=b.name if b else None),
         blind_pass=hidden,
     )
+
+
+def _mark_auto_accepted(
+    conn: Any, document_id: int, entities: dict[int, EntityView], relations: list[RelationView]
+) -> None:
+    """Items routing accepted without review: "Review agreed items too" stops on them."""
+    views: dict[tuple[str, int], EntityView | RelationView] = {("entity", e.id): e for e in entities.values()}
+    views.update({("relation", r.id): r for r in relations})
+    for kind, item_id in conn.execute(
+        columns(col(RoutedItem.item_kind), col(RoutedItem.item_id)).where(
+            col(RoutedItem.document_id) == document_id, col(RoutedItem.route) == Route.auto
+        )
+    ):
+        view = views.get((kind, item_id))
+        if view is not None:
+            view.auto = True
+            view.badges.append(("auto", "auto", "accepted without review: its slice of items has proven precise"))
 
 
 def status_counts(session: Session, document_id: int, *, own_only: bool = False) -> dict[str, int]:

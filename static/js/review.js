@@ -111,9 +111,11 @@
     const row = focused();
     if (!row) {
       showRelationsOf(null);
+      scheduleArcs(null);
       return;
     }
     row.classList.add("focused");
+    scheduleArcs(row.id);
     if (scroll) row.scrollIntoView({ block: "nearest" });
     if (row.dataset.kind === "relation") {
       const head = segmentsOf(row.dataset.h);
@@ -146,10 +148,31 @@
     for (let n = 0; n < items.length; n++) {
       i = i + step;
       if (i < 0 || i >= items.length) break;
-      if (!onlyTodo || items[i].classList.contains("st-proposed")) return focusItem(items[i]);
+      if (!onlyTodo || stopsHere(items[i])) return focusItem(items[i]);
     }
     hint(onlyTodo ? (step > 0 ? "No more items to review below." : "No items to review above.") : "");
   }
+
+  // "Review agreed items too": j/k also stop on items accepted without review (per browser session).
+  const AGREED_TOO = "concord.reviewAgreedToo";
+  function agreedToo() {
+    try {
+      return sessionStorage.getItem(AGREED_TOO) === "1";
+    } catch (_e) {
+      return false;
+    }
+  }
+  function setAgreedToo(on) {
+    try {
+      sessionStorage.setItem(AGREED_TOO, on ? "1" : "0");
+    } catch (_e) {
+      /* storage disabled: the box still works on this page */
+    }
+  }
+  function stopsHere(row) {
+    return row.classList.contains("st-proposed") || (agreedTooBox() && agreedTooBox().checked && row.classList.contains("auto"));
+  }
+  const agreedTooBox = () => $("#wb-agreed-too");
 
   // --- the picker: a small keyboard list dialog ---------------------------------------------------------
 
@@ -161,17 +184,27 @@
     $("#picker-title").textContent = title;
     input.value = opts.input || "";
     input.placeholder = opts.placeholder || (opts.freeText ? "" : "type to filter");
-    let active = 0;
+    let active = Math.max(0, options.findIndex((o) => opts.preselect !== undefined && o.value === opts.preselect));
     let shown = options;
+    // Only the keys this list answers to: typing a free value has no ↑/↓, a type list has its numbers.
+    $("#picker-keys").textContent =
+      opts.keys ||
+      (opts.freeText ? "Enter confirm · Esc cancel" : "↑/↓ choose · " + (opts.numbered ? "1–9 pick · " : "") + "Enter confirm · Esc cancel");
     function draw() {
       const q = input.value.trim().toLowerCase();
       shown = opts.freeText ? options : options.filter((o) => !q || (o.label + " " + (o.value || "")).toLowerCase().includes(q));
       if (active >= shown.length) active = Math.max(0, shown.length - 1);
+      const numbered = opts.numbered && !input.value;
       list.replaceChildren(
         ...shown.map((o, i) => {
           const li = document.createElement("li");
           li.setAttribute("role", "option");
-          li.textContent = o.label;
+          if (numbered && o.key) {
+            const k = document.createElement("kbd");
+            k.textContent = o.key;
+            li.append(k, " ");
+          }
+          li.append(o.label);
           if (o.hint) {
             const small = document.createElement("span");
             small.className = "muted small";
@@ -214,6 +247,12 @@
         if (opts.freeText && !shown.length) finish(input.value);
         else if (shown[active]) finish(shown[active].value);
       } else if (e.key === "Escape") { e.preventDefault(); finish(null); }
+      else if (opts.numbered && !input.value && /^[0-9]$/.test(e.key)) {
+        // Number keys pick from a type list while nothing is typed (typing filters, digits included, after that).
+        e.preventDefault();
+        const chosen = options.find((o) => o.key === e.key);
+        if (chosen) finish(chosen.value);
+      }
     }
     function onCancel(e) { e.preventDefault(); finish(null); }
     input.addEventListener("input", onInput);
@@ -228,8 +267,28 @@
 
   // --- schema and document lookups ----------------------------------------------------------------------
 
+  // Type lists number their first nine types in schema order, so a number always means the same type.
+  const numbered = (options) => options.map((o, i) => Object.assign({ key: i < 9 ? String(i + 1) : "" }, o));
+
   function entityTypes() {
-    return $$("#entity-types li").map((li) => ({ label: li.textContent + " · " + li.dataset.code, value: li.dataset.code }));
+    return numbered($$("#entity-types li").map((li) => ({ label: li.textContent + " · " + li.dataset.code, value: li.dataset.code })));
+  }
+
+  // The last type chosen, per project and kind, offered first next time (this browser only).
+  const lastTypeKey = (kind) => "concord.lastType." + wb.dataset.project + "." + kind;
+  function lastType(kind) {
+    try {
+      return localStorage.getItem(lastTypeKey(kind)) || undefined;
+    } catch (_e) {
+      return undefined;
+    }
+  }
+  function rememberType(kind, code) {
+    try {
+      localStorage.setItem(lastTypeKey(kind), code);
+    } catch (_e) {
+      /* storage full or disabled: nothing to remember with */
+    }
   }
 
   function relationTypesFor(headType, tailType) {
@@ -240,6 +299,10 @@
         return (!heads.length || heads.includes(headType)) && (!tails.length || tails.includes(tailType));
       })
       .map((li) => ({ label: li.textContent + " · " + li.dataset.code, value: li.dataset.code }));
+  }
+
+  function relationTypeOptions(headType, tailType) {
+    return numbered(relationTypesFor(headType, tailType));
   }
 
   function entityRows(exceptId) {
@@ -277,6 +340,175 @@
     return out;
   }
 
+  // --- relation arcs --------------------------------------------------------------------------------------
+
+  // Arcs of one entity's relations (the focused or hovered one) over the text, as brat and INCEpTION draw them.
+  // Only that entity's arcs are drawn, from the rectangles of the few mentions involved: nothing else is measured.
+  const SVG = "http://www.w3.org/2000/svg";
+  let arcsOf = null; // what is drawn: an entity row id ("e-12") or a relation row id
+
+  function arcLayer() {
+    const text = $("#wb-text");
+    let svg = $("#wb-arcs", text);
+    if (!svg) {
+      svg = document.createElementNS(SVG, "svg");
+      svg.id = "wb-arcs";
+      svg.setAttribute("class", "wb-arcs");
+      svg.setAttribute("aria-hidden", "true");
+      const defs = document.createElementNS(SVG, "defs");
+      const marker = document.createElementNS(SVG, "marker");
+      marker.id = "arc-head";
+      for (const [k, v] of Object.entries({ viewBox: "0 0 8 8", refX: "7", refY: "4", markerWidth: "7", markerHeight: "7", orient: "auto" })) marker.setAttribute(k, v);
+      const tip = document.createElementNS(SVG, "path");
+      tip.setAttribute("d", "M0,0 L8,4 L0,8 z");
+      marker.appendChild(tip);
+      defs.appendChild(marker);
+      svg.appendChild(defs);
+      text.prepend(svg);
+    }
+    return svg;
+  }
+
+  function clearArcs() {
+    const svg = $("#wb-arcs");
+    if (svg) $$(".arc, .arc-label, .arc-drag", svg).forEach((el) => el.remove());
+  }
+
+  // Rectangles of an entity's mentions in the text's scrolled coordinates.
+  function boxesOf(entityId, origin, text) {
+    return segmentsOf(entityId).map((seg) => {
+      const r = seg.getBoundingClientRect();
+      return { x: r.left - origin.left + text.scrollLeft, y: r.top - origin.top + text.scrollTop, w: r.width, h: r.height };
+    });
+  }
+
+  function closestPair(heads, tails) {
+    let best = null;
+    for (const h of heads) {
+      for (const t of tails) {
+        const d = Math.abs(h.y - t.y) * 4 + Math.abs(h.x - t.x);
+        if (!best || d < best.d) best = { d: d, h: h, t: t };
+      }
+    }
+    return best;
+  }
+
+  function drawArcs(rowId) {
+    arcsOf = rowId || null;
+    const row = rowId ? document.getElementById(rowId) : null;
+    const rels = !row ? [] : row.dataset.kind === "relation" ? [row] : $$('#wb-relations .item[data-h="' + row.dataset.id + '"], #wb-relations .item[data-t="' + row.dataset.id + '"]');
+    if (!rels.length) return clearArcs();
+    const text = $("#wb-text");
+    // Every read first (a few rectangles), then every write: one layout per drawing, however long the text.
+    const origin = text.getBoundingClientRect();
+    const boxes = {};
+    const box = (id) => boxes[id] || (boxes[id] = boxesOf(id, origin, text));
+    const arcs = rels
+      .map((r) => ({ r: r, pair: closestPair(box(r.dataset.h), box(r.dataset.t)) }))
+      .filter((a) => a.pair);
+    const width = text.scrollWidth;
+    const height = text.scrollHeight;
+    clearArcs();
+    const svg = arcLayer();
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    arcs.forEach(({ r, pair }) => {
+      const x1 = pair.h.x + pair.h.w / 2;
+      const y1 = pair.h.y + 2;
+      const x2 = pair.t.x + pair.t.w / 2;
+      const y2 = pair.t.y + 2;
+      const lift = 14 + Math.min(40, Math.abs(x2 - x1) / 10) + Math.abs(y2 - y1) / 6;
+      const top = Math.min(y1, y2) - lift;
+      const path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", "M" + x1 + "," + y1 + " C" + x1 + "," + top + " " + x2 + "," + top + " " + x2 + "," + y2);
+      path.setAttribute("class", "arc st-" + statusOf(r));
+      path.setAttribute("marker-end", "url(#arc-head)");
+      path.dataset.rel = r.dataset.id;
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("class", "arc-label st-" + statusOf(r));
+      label.setAttribute("x", (x1 + x2) / 2);
+      label.setAttribute("y", top + lift * 0.25);
+      label.setAttribute("text-anchor", "middle");
+      label.textContent = (r.querySelector(".rtype") || { textContent: "" }).textContent.replace(/^—|→$/g, "");
+      svg.append(path, label);
+    });
+  }
+
+  // From focus changes and redraws, once per frame: the decision's answer is on screen first, the arcs follow.
+  let arcsFrame = 0;
+  function scheduleArcs(rowId) {
+    arcsOf = rowId || null;
+    cancelAnimationFrame(arcsFrame);
+    arcsFrame = requestAnimationFrame(() => drawArcs(arcsOf));
+  }
+
+  // Drag from one mention to another: a relation from the first entity to the second (Shift+drag selects text).
+  let drag = null;
+  function onTextMouseDown(e) {
+    const seg = e.target.closest("#wb-text .m");
+    if (!seg || e.button !== 0 || e.shiftKey || !canAct()) return;
+    drag = { from: seg.dataset.p, x: e.clientX, y: e.clientY, moved: false };
+  }
+  function onTextMouseMove(e) {
+    if (!drag) {
+      const seg = e.target.closest("#wb-text .m");
+      const row = seg ? null : e.target.closest("#wb-panel .items > .item.ent");
+      const want = seg ? "e-" + seg.dataset.p : row ? row.id : focusedArcs();
+      if (want !== arcsOf) drawArcs(want);
+      return;
+    }
+    if (Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) < 6) return;
+    drag.moved = true;
+    const text = $("#wb-text");
+    const origin = text.getBoundingClientRect();
+    const svg = arcLayer();
+    let line = $(".arc-drag", svg);
+    if (!line) {
+      line = document.createElementNS(SVG, "line");
+      line.setAttribute("class", "arc-drag");
+      svg.appendChild(line);
+      svg.setAttribute("width", text.scrollWidth);
+      svg.setAttribute("height", text.scrollHeight);
+    }
+    line.setAttribute("x1", drag.x - origin.left + text.scrollLeft);
+    line.setAttribute("y1", drag.y - origin.top + text.scrollTop);
+    line.setAttribute("x2", e.clientX - origin.left + text.scrollLeft);
+    line.setAttribute("y2", e.clientY - origin.top + text.scrollTop);
+  }
+  function onTextMouseUp(e) {
+    const d = drag;
+    drag = null;
+    const line = $("#wb-arcs .arc-drag");
+    if (line) line.remove();
+    if (!d || !d.moved) return;
+    const seg = e.target.closest && e.target.closest("#wb-text .m");
+    if (!seg || seg.dataset.p === d.from) return;
+    const head = document.getElementById("e-" + d.from);
+    const tail = document.getElementById("e-" + seg.dataset.p);
+    if (!head || !tail) return;
+    window.getSelection().removeAllRanges();
+    focusItem(head, false);
+    relationBetween(head, tail);
+  }
+  const focusedArcs = () => {
+    const row = focused();
+    return row ? row.id : null;
+  };
+
+  // --- progress -----------------------------------------------------------------------------------------
+
+  // This document's items left (from the state bar) and the project's, which is the rest of the project
+  // (counted when the page was drawn) plus this document while it is still to review.
+  function updateProgress() {
+    const box = $("#wb-progress");
+    if (!box) return;
+    const todo = Number(($("#todo-count") || { textContent: "0" }).textContent) || 0;
+    const open = ["new", "annotated", "in_review"].includes(state().dataset.status);
+    $("#doc-items-left").textContent = todo;
+    $("#project-items-left").textContent = Number(box.dataset.itemsElsewhere) + (open ? todo : 0);
+    $("#project-docs-left").textContent = Number(box.dataset.docsElsewhere) + (open ? 1 : 0);
+  }
+
   // --- actions ------------------------------------------------------------------------------------------
 
   async function accept(status) {
@@ -290,15 +522,21 @@
     const row = focused();
     if (!row) return hint("Focus an item first (j / k).");
     if (row.dataset.kind === "entity") {
-      const t = await pick("Entity type for " + row.dataset.name, entityTypes());
-      if (t) await decide("entity", row.dataset.id, "retype", { type: t });
+      const t = await pick("Entity type for " + row.dataset.name, entityTypes(), { numbered: true, preselect: row.dataset.type });
+      if (t) {
+        rememberType("entity", t);
+        await decide("entity", row.dataset.id, "retype", { type: t });
+      }
     } else {
       const allowed = (row.dataset.types || "").split(" ").filter(Boolean);
       const names = Object.fromEntries($$("#relation-types li").map((li) => [li.dataset.code, li.textContent]));
-      const options = allowed.map((c) => ({ label: names[c] + " · " + c, value: c }));
+      const options = numbered(allowed.map((c) => ({ label: names[c] + " · " + c, value: c })));
       if (!options.length) return hint("The schema allows no relation type for this head and tail.");
-      const t = await pick("Relation type", options);
-      if (t) await decide("relation", row.dataset.id, "retype", { type: t });
+      const t = await pick("Relation type", options, { numbered: true, preselect: row.dataset.type });
+      if (t) {
+        rememberType("relation", t);
+        await decide("relation", row.dataset.id, "retype", { type: t });
+      }
     }
     applyFocus(false);
   }
@@ -324,15 +562,31 @@
       if (!chosen) return;
       span = chosen.split(":").map(Number);
     }
+    // Refused here, before a type is chosen: the server would refuse it after.
+    if (!withinOneSentence(span[0], span[1])) return hint("A mention cannot cross sentences: select text within one sentence.");
     const options = entityTypes();
     const row = focused();
-    if (row && row.dataset.kind === "entity") options.unshift({ label: "+ another mention of " + row.dataset.name, value: "@mention" });
-    const t = await pick("Type of the new entity", options);
+    if (row && row.dataset.kind === "entity") options.unshift({ label: "+ another mention of " + row.dataset.name, value: "@mention", key: "0" });
+    const t = await pick("Type of the new entity", options, { numbered: true, preselect: lastType("entity") });
     if (!t) return;
     window.getSelection().removeAllRanges();
-    if (t === "@mention") await decide("entity", row.dataset.id, "add_mention", { start: span[0], end: span[1] });
-    else await decide("entity", null, "create", { start: span[0], end: span[1], type: t });
-    applyFocus(false);
+    if (t === "@mention") {
+      await decide("entity", row.dataset.id, "add_mention", { start: span[0], end: span[1] });
+      return applyFocus(false);
+    }
+    rememberType("entity", t);
+    const ok = await decide("entity", null, "create", { start: span[0], end: span[1], type: t });
+    // The new entity takes the focus, so r (a relation from it) follows at once.
+    const created = ok ? document.getElementById("e-" + state().dataset.created) : null;
+    if (created) focusItem(created);
+    else applyFocus(false);
+  }
+
+  function withinOneSentence(start, end) {
+    return $$("#wb-text .sent").some((sent) => {
+      const s = sentenceStart(sent);
+      return s <= start && end <= s + ConcordOffsets.codePointLength(sent.textContent);
+    });
   }
 
   async function createRelation() {
@@ -340,11 +594,19 @@
     if (!row || row.dataset.kind !== "entity") return hint("Focus the head entity first, then press r.");
     const tailId = await pick("Tail of the relation from " + row.dataset.name, entityRows(row.dataset.id));
     if (!tailId) return;
-    const tail = document.getElementById("e-" + tailId);
-    const options = relationTypesFor(row.dataset.type, tail.dataset.type);
-    if (!options.length) return hint("The schema allows no relation from " + row.dataset.type + " to " + tail.dataset.type + ".");
-    const t = await pick(row.dataset.name + " → " + tail.dataset.name + ": type", options);
-    if (t) await decide("relation", null, "create", { head: row.dataset.id, tail: tailId, type: t });
+    await relationBetween(row, document.getElementById("e-" + tailId));
+  }
+
+  // The type list for a new relation from `head` to `tail` (entity rows), then the relation.
+  async function relationBetween(head, tail) {
+    if (!canAct()) return hint("This document is read only for you.");
+    const options = relationTypeOptions(head.dataset.type, tail.dataset.type);
+    if (!options.length) return hint("The schema allows no relation from " + head.dataset.type + " to " + tail.dataset.type + ".");
+    const t = await pick(head.dataset.name + " → " + tail.dataset.name + ": type", options, { numbered: true, preselect: lastType("relation") });
+    if (t) {
+      rememberType("relation", t);
+      await decide("relation", null, "create", { head: head.dataset.id, tail: tail.dataset.id, type: t });
+    }
     applyFocus(false);
   }
 
@@ -422,8 +684,9 @@
       else start = Math.max(0, Math.min(end - 1, start + d));
       $("#picker-filter").value = textOf(start, end);
     }
-    const result = pick("Adjust “" + mention.text + "”: ←/→ start, Shift+←/→ end, Enter to save", [], {
+    const result = pick("Adjust “" + mention.text + "”", [], {
       freeText: true,
+      keys: "←/→ move the start · Shift+←/→ the end · Enter save · Esc cancel",
       input: mention.text,
       onInput: () => {},
     }).then((v) => (v === null ? null : [start, end]))
@@ -434,6 +697,19 @@
 
   async function bulkAcceptAgreed() {
     if (blindPass()) return hint("Blind pass: there are no proposals to accept until you finish it (Shift+F).");
+    // Audit items are there to be looked at: accepting them unseen defeats the spot check, so ask first.
+    const agreed = $$("#wb-panel .items > .item.st-proposed.ag-agreed");
+    const audits = agreed.filter((r) => r.querySelector(".pv.audit")).length;
+    if (audits) {
+      const ok = await pick(
+        "Accept all " + agreed.length + " agreed item(s)? " + audits + " of them are flagged for audit (a spot check of the routing): look at them first?",
+        [
+          { label: "Cancel: I will look at the audit items first", value: null },
+          { label: "Accept all " + agreed.length + ", the audit items too", value: "yes" },
+        ]
+      );
+      if (ok !== "yes") return;
+    }
     await decide("document", null, "accept_agreed");
     applyFocus(false);
   }
@@ -473,8 +749,11 @@
 
   function toggleHelp() {
     const help = $("#wb-help");
-    if (help.open) help.close();
-    else help.showModal();
+    if (help.open) return help.close();
+    help.showModal();
+    // Opened at its top, even in a short window (the Close button at the bottom would take the focus).
+    help.scrollTop = 0;
+    $("#help-title").focus();
   }
 
   const COMMANDS = {
@@ -554,7 +833,29 @@
     document.body.addEventListener("htmx:afterRequest", (e) => {
       if (e.detail.elt === wb || wb.contains(e.detail.elt)) lastOk = e.detail.successful;
     });
-    document.body.addEventListener("htmx:afterSettle", () => applyFocus(false));
+    document.body.addEventListener("htmx:afterSettle", () => {
+      applyFocus(false);
+      updateProgress();
+    });
+    const main = $("#wb-main");
+    main.addEventListener("mousedown", onTextMouseDown);
+    main.addEventListener("mousemove", onTextMouseMove);
+    document.addEventListener("mouseup", onTextMouseUp);
+    $("#wb-text") && main.addEventListener("mouseleave", () => drawArcs(focusedArcs()));
+    let resizing = 0;
+    window.addEventListener("resize", () => {
+      cancelAnimationFrame(resizing);
+      resizing = requestAnimationFrame(() => drawArcs(arcsOf));
+    });
+    const box = agreedTooBox();
+    if (box) {
+      box.checked = agreedToo();
+      box.addEventListener("change", () => {
+        setAgreedToo(box.checked);
+        box.blur(); // the keys work again at once
+      });
+    }
+    updateProgress();
     wb.dataset.ready = "true";
   }
 

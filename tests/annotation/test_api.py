@@ -35,6 +35,14 @@ def test_create_and_list_annotators(session: Session, app_client: TestClient, ad
     )
     assert made.status_code == 201, made.text
     assert made.json()["parameters"] == {"role": "A", "json_mode": "json_object", "concurrency": 8}
+    assert list(made.json()) == [
+        "id", "name", "kind", "provider", "model", "parameters", "price_input_per_m", "price_output_per_m"
+    ]  # fmt: skip
+    assert (made.json()["kind"], made.json()["price_input_per_m"], made.json()["price_output_per_m"]) == (
+        "llm",
+        0.27,
+        1.1,
+    )
     gem = app_client.post(
         url, json={"name": "gemini", "provider": "gemini", "model": "gemini-2.5-flash"}, headers=admin
     )

@@ -266,7 +266,7 @@ def test_a_reviewer_works_a_document_from_the_keyboard(page: Page, js_errors: Js
 
     # t: retype 张伟 —同事→ 李娜 to 师生, choosing by typing in the picker.
     page.keyboard.press("t")
-    expect(page.locator("#picker-list li")).to_have_text(["亲属 · 亲属", "同事 · 同事", "师生 · 师生"])
+    expect(page.locator("#picker-list li")).to_have_text(["1 亲属 · 亲属", "2 同事 · 同事", "3 师生 · 师生"])
     v = version(page)
     pick(page, "师生")
     settled(page, v)
@@ -430,7 +430,7 @@ def test_a_relation_from_the_keyboard(page: Page, js_errors: JsErrors, world: Re
     pick(page, "上海")
     # ORG → LOC: the schema allows only 位于.
     expect(page.locator("#picker-title")).to_have_text("北京大学 → 上海: type")
-    expect(page.locator("#picker-list li")).to_have_text(["位于 · 位于"])
+    expect(page.locator("#picker-list li")).to_have_text(["1 位于 · 位于"])
     v = version(page)
     page.keyboard.press("Enter")
     settled(page, v)

@@ -51,6 +51,11 @@ def test_versions_count_up_and_a_taken_name_is_a_conflict(
     second = app_client.post(url, json={"name": "release-2", "seed": 7, **ok}, headers=world.admin)
     assert (first.status_code, second.status_code) == (202, 202)
     assert (first.json()["version"], second.json()["version"]) == ("v1", "v2")
+    # The same keys in the same order as ever, the time as `isoformat()` writes it.
+    assert list(first.json()) == [
+        "id", "project_id", "name", "version", "status", "seed", "params", "created_at", "error", "checksums", "files"
+    ]  # fmt: skip
+    assert first.json()["created_at"].endswith("+00:00") and first.json()["files"] == {}
     again = app_client.post(url, json={"name": "release"}, headers=world.admin)
     assert again.status_code == 409 and "already has a snapshot named 'release'" in again.json()["detail"]
     bad = app_client.post(url, json={"name": "x", "split": {"train": 0.9, "dev": 0.3}}, headers=world.admin)
@@ -85,6 +90,8 @@ def test_build_writes_every_format_and_split_with_checksums_and_datasheet(
         fmt, rest = name.split("/")
         data = download(app_client, world, snap["id"], fmt, rest.split(".")[0])
         assert hashlib.sha256(data).hexdigest() == digest, name
+    assert list(snap)[-2:] == ["files", "datasheet"] and snap["error"] is None
+    assert snap["files"]["jsonl"]["dev"] == f"/api/v1/snapshots/{snap['id']}/download?format=jsonl&split=dev"
     sheet = snap["datasheet"]
     assert sheet["version"] == "v1" and sheet["documents"]["all"] == 1
     assert sum(sheet["documents"][s] for s in ("train", "dev", "test")) == 1

@@ -28,6 +28,32 @@ def test_fresh_data_dir_gets_secret_key_database_broker_and_first_admin(embedded
     assert secret.read_text() not in embedded_concord.output()
 
 
+def test_serve_ends_with_the_sign_in_and_keeps_worker_output_in_a_file(embedded_concord: LiveConcord) -> None:
+    output = embedded_concord.output()
+    # The workers' banners and logs are in the data directory, not between the user and the password.
+    assert "celery@" not in output and "[tasks]" not in output
+    worker_log = (embedded_concord.data_dir / "logs" / "worker.log").read_text()
+    assert "embedded@" in worker_log and " ready." in worker_log
+    assert "logs/worker.log" in output
+    # The sign-in block comes after everything uvicorn says on starting.
+    assert output.index("one-time password:") > output.index("Application startup complete")
+    assert output.rstrip().splitlines()[-1].startswith("Concord is ready at")
+
+
+def test_serve_verbose_shows_the_workers_and_still_ends_with_the_sign_in(tmp_path: Path) -> None:
+    live = LiveConcord(tmp_path / "data", extra_args=["--no-demo", "--verbose"]).start()
+    try:
+        output = live.output()
+        assert live.admin_password, output
+        ready = [i for i, line in enumerate(output.splitlines()) if " ready." in line and "@" in line]
+        signin = next(i for i, line in enumerate(output.splitlines()) if "one-time password:" in line)
+        assert len(ready) == 2, output
+        assert max(ready) < signin
+        assert not (live.data_dir / "logs" / "worker.log").exists()
+    finally:
+        live.stop()
+
+
 def test_deep_health_check_round_trips_a_job_through_the_worker(live_concord: LiveConcord) -> None:
     anonymous = httpx.get(live_concord.url + "/healthz", params={"deep": 1}, timeout=30)
     assert anonymous.status_code == 401

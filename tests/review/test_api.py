@@ -271,3 +271,28 @@ def test_submit_curates_exactly_what_was_decided(app_client: TestClient, session
     assert [h["action"] for h in history] == ["submit", "reject", "accept"]
     assert history[0]["user"] == "alice"
     assert f"relation {world['rels'][1].id}: status proposed → rejected" in history[1]["changes"]
+
+
+def test_answers_keep_their_shape(app_client: TestClient, session: Session, world: Any) -> None:
+    """The typed answers write what the hand-built ones did: the same keys in the same order, and times as they
+    were written (the lock's by `isoformat()`, "+00:00"; the history's by pydantic, "Z")."""
+    doc_id = world["doc"].id
+    claimed = app_client.post(f"/api/v1/documents/{doc_id}/claim", headers=world["alice"]).json()
+    assert list(claimed) == ["document", "version", "status", "locked_by", "locked_until"]
+    assert claimed["locked_until"].endswith("+00:00")
+    done = decide(app_client, world, item="entity", id=world["ents"][1].id, action="accept").json()
+    assert list(done) == ["document", "version", "status", "summary", "decision", "created_id", "changed"]
+    assert done["changed"]["entity"] == [world["ents"][1].id]
+    history = app_client.get(f"/api/v1/documents/{doc_id}/history", headers=world["alice"]).json()
+    assert list(history[0]) == [
+        "id", "user", "at", "item", "item_id", "action", "summary", "undone", "version", "changes"
+    ]  # fmt: skip
+    assert history[0]["at"].endswith("Z") and history[0]["user"] == "alice"
+    queue = app_client.get(f"/api/v1/projects/{world['project'].id}/review-queue", headers=world["bob"]).json()
+    assert list(queue[0]) == ["id", "title", "status", "version", "open_items", "blind_review", "locked_by"]
+    assert queue[0]["locked_by"] == "alice"
+    progress = app_client.get(f"/api/v1/projects/{world['project'].id}/reviewers", headers=world["bob"]).json()
+    assert progress == [
+        {"user_id": progress[0]["user_id"], "documents": 0, "documents_24h": 0, "decisions": 1, "decisions_24h": 1,
+         "username": "alice"}
+    ]  # fmt: skip

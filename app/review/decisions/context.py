@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app.db import require_id
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Agreement, Document, Entity, ItemStatus, Mention, Proposal, Relation
 from app.models.document import BlindReview
@@ -76,7 +77,7 @@ def proposals_of(ctx: Context, kind: str, item_id: int) -> list[Proposal]:
 def set_entity_status(ctx: Context, entity: Entity, status: ItemStatus) -> None:
     ctx.changes.touch(entity)
     entity.status = status
-    for m in mentions_of(ctx, entity.id or 0):
+    for m in mentions_of(ctx, require_id(entity)):
         if m.status != status:
             ctx.changes.touch(m)
             m.status = status
@@ -92,7 +93,7 @@ def name_from_mentions(name: str, texts: list[str]) -> str:
 
 def follow_mentions(ctx: Context, entity: Entity) -> None:
     """Re-derive the entity's name after its mentions changed (adjusted, moved, removed)."""
-    texts = [m.text for m in mentions_of(ctx, entity.id or 0)]
+    texts = [m.text for m in mentions_of(ctx, require_id(entity))]
     name = name_from_mentions(entity.name, texts)
     if name != entity.name:
         ctx.changes.touch(entity)
@@ -106,7 +107,7 @@ def entity_label(entity: Entity) -> str:
 def new_entity(ctx: Context, etype: str, name: str) -> Entity:
     """A reviewer's own entity: accepted, grounded, agreement 'manual'."""
     entity = Entity(
-        document_id=ctx.document.id or 0,
+        document_id=require_id(ctx.document),
         type=etype,
         name=name,
         status=ItemStatus.accepted,
@@ -119,8 +120,8 @@ def new_entity(ctx: Context, etype: str, name: str) -> Entity:
 
 def new_mention(ctx: Context, entity: Entity, start: int, end: int, sentence: int) -> Mention:
     mention = Mention(
-        entity_id=entity.id or 0,
-        document_id=ctx.document.id or 0,
+        entity_id=require_id(entity),
+        document_id=require_id(ctx.document),
         start=start,
         end=end,
         text=ctx.document.text[start:end],

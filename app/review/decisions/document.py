@@ -2,6 +2,7 @@
 
 from sqlmodel import col, select
 
+from app.db import require_id
 from app.errors import InvalidInput
 from app.models import Agreement, AnnotatorRun, Entity, ItemStatus, Proposal, Relation
 from app.review.commands import AcceptAgreed, RejectAnnotator
@@ -76,7 +77,7 @@ def reject_from_annotator(ctx: Context, command: RejectAnnotator) -> str:
         if ("entity", entity.id) in only:
             n += 1
             set_entity_status(ctx, entity, ItemStatus.rejected)
-            for r in relations_of(ctx, entity.id or 0):
+            for r in relations_of(ctx, require_id(entity)):
                 if r.status == ItemStatus.proposed:
                     ctx.changes.touch(r)
                     r.status = ItemStatus.rejected

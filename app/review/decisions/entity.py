@@ -1,5 +1,6 @@
 """Decisions on an entity: accept, reject, retype, create, delete, merge, add a mention."""
 
+from app.db import require_id
 from app.errors import InvalidInput
 from app.models import Entity, ItemStatus
 from app.review.commands import EntityAddMention, EntityCreate, EntityMerge, EntityRetype, EntityStatus
@@ -30,7 +31,7 @@ def reject(ctx: Context, command: EntityStatus) -> str:
     entity = get_item(ctx, Entity, command.id)
     set_entity_status(ctx, entity, ItemStatus.rejected)
     n = 0
-    for r in relations_of(ctx, entity.id or 0):
+    for r in relations_of(ctx, require_id(entity)):
         if r.status != ItemStatus.rejected:
             ctx.changes.touch(r)
             r.status = ItemStatus.rejected
@@ -59,14 +60,14 @@ def create(ctx: Context, command: EntityCreate) -> str:
 
 def _delete_entity(ctx: Context, entity: Entity) -> int:
     n = 0
-    for r in relations_of(ctx, entity.id or 0):
-        for p in proposals_of(ctx, "relation", r.id or 0):
+    for r in relations_of(ctx, require_id(entity)):
+        for p in proposals_of(ctx, "relation", require_id(r)):
             ctx.changes.delete(p)
         ctx.changes.delete(r)
         n += 1
-    for m in mentions_of(ctx, entity.id or 0):
+    for m in mentions_of(ctx, require_id(entity)):
         ctx.changes.delete(m)
-    for p in proposals_of(ctx, "entity", entity.id or 0):
+    for p in proposals_of(ctx, "entity", require_id(entity)):
         ctx.changes.delete(p)
     ctx.session.flush()
     ctx.changes.delete(entity)
@@ -85,29 +86,29 @@ def merge(ctx: Context, command: EntityMerge) -> str:
     target = entity_param(ctx, command.into)
     if target.id == source.id:
         raise InvalidInput.for_field("into", "An entity cannot be merged into itself.")
-    spans = {(m.start, m.end) for m in mentions_of(ctx, target.id or 0)}
-    for m in mentions_of(ctx, source.id or 0):
+    spans = {(m.start, m.end) for m in mentions_of(ctx, require_id(target))}
+    for m in mentions_of(ctx, require_id(source)):
         if (m.start, m.end) in spans:
             ctx.changes.delete(m)
             continue
         ctx.changes.touch(m)
-        m.entity_id = target.id or 0
+        m.entity_id = require_id(target)
         m.status = ItemStatus.accepted
-    existing = {(r.head_id, r.tail_id, r.type) for r in relations_of(ctx, target.id or 0)}
-    for r in relations_of(ctx, source.id or 0):
+    existing = {(r.head_id, r.tail_id, r.type) for r in relations_of(ctx, require_id(target))}
+    for r in relations_of(ctx, require_id(source)):
         head = target.id if r.head_id == source.id else r.head_id
         tail = target.id if r.tail_id == source.id else r.tail_id
         if head == tail or (head, tail, r.type) in existing:
-            for p in proposals_of(ctx, "relation", r.id or 0):
+            for p in proposals_of(ctx, "relation", require_id(r)):
                 ctx.changes.delete(p)
             ctx.changes.delete(r)
             continue
         ctx.changes.touch(r)
         r.head_id, r.tail_id = head or 0, tail or 0
         existing.add((r.head_id, r.tail_id, r.type))
-    for p in proposals_of(ctx, "entity", source.id or 0):
+    for p in proposals_of(ctx, "entity", require_id(source)):
         ctx.changes.touch(p)
-        p.item_id = target.id or 0
+        p.item_id = require_id(target)
     ctx.session.flush()
     set_entity_status(ctx, target, ItemStatus.accepted)
     follow_mentions(ctx, target)

@@ -1,5 +1,6 @@
 """Decisions on a mention: adjust its span, delete it, split it off into a new entity."""
 
+from app.db import require_id
 from app.errors import InvalidInput
 from app.models import Entity, ItemStatus, Mention
 from app.review.commands import MentionAdjust, MentionDelete, MentionSplit
@@ -56,7 +57,7 @@ def split(ctx: Context, command: MentionSplit) -> str:
     etype = entity_type(ctx, command.type) if command.type else old.type
     entity = new_entity(ctx, etype, mention.text)
     ctx.changes.touch(mention)
-    mention.entity_id = entity.id or 0
+    mention.entity_id = require_id(entity)
     mention.status = ItemStatus.accepted
     ctx.session.flush()
     follow_mentions(ctx, old)

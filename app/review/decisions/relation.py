@@ -1,5 +1,6 @@
 """Decisions on a relation: accept, reject, retype, swap, evidence, create, delete."""
 
+from app.db import require_id
 from app.errors import InvalidInput
 from app.models import Agreement, Entity, ItemStatus, Relation
 from app.review.commands import RelationCreate, RelationEvidence, RelationRetype, RelationStatus
@@ -36,7 +37,7 @@ def retype(ctx: Context, command: RelationRetype) -> str:
     relation: Relation = get_item(ctx, Relation, command.id)
     head, tail = arguments_of(ctx, relation)
     new = check_relation_type(ctx.schema, command.type, head, tail)
-    check_relation_free(ctx, head.id or 0, tail.id or 0, new, except_id=relation.id)
+    check_relation_free(ctx, require_id(head), require_id(tail), new, except_id=relation.id)
     old = relation.type
     ctx.changes.touch(relation)
     relation.type = new
@@ -49,9 +50,9 @@ def swap(ctx: Context, command: RelationStatus) -> str:
     relation: Relation = get_item(ctx, Relation, command.id)
     head, tail = arguments_of(ctx, relation)
     check_relation_type(ctx.schema, relation.type, tail, head)  # the schema must allow the reversed direction
-    check_relation_free(ctx, tail.id or 0, head.id or 0, relation.type, except_id=relation.id)
+    check_relation_free(ctx, require_id(tail), require_id(head), relation.type, except_id=relation.id)
     ctx.changes.touch(relation)
-    relation.head_id, relation.tail_id = tail.id or 0, head.id or 0
+    relation.head_id, relation.tail_id = require_id(tail), require_id(head)
     relation.status = ItemStatus.accepted
     accept_arguments(ctx, relation)
     return f"swapped to {tail.name} —{relation.type}→ {head.name}"
@@ -68,8 +69,8 @@ def evidence(ctx: Context, command: RelationEvidence) -> str:
 
 def _closest_sentences(ctx: Context, head: Entity, tail: Entity) -> list[int]:
     """Default evidence: the sentences of the closest pair of head and tail mentions."""
-    hs = {m.sentence_id for m in mentions_of(ctx, head.id or 0)}
-    ts = {m.sentence_id for m in mentions_of(ctx, tail.id or 0)}
+    hs = {m.sentence_id for m in mentions_of(ctx, require_id(head))}
+    ts = {m.sentence_id for m in mentions_of(ctx, require_id(tail))}
     if not hs or not ts:
         return []
     h, t = min(((h, t) for h in hs for t in ts), key=lambda p: (abs(p[0] - p[1]), p))
@@ -83,11 +84,11 @@ def create(ctx: Context, command: RelationCreate) -> str:
     rtype = check_relation_type(ctx.schema, command.type, head, tail)
     given = command.evidence
     evidence = _closest_sentences(ctx, head, tail) if given is None else evidence_of(ctx, given)
-    check_relation_free(ctx, head.id or 0, tail.id or 0, rtype)
+    check_relation_free(ctx, require_id(head), require_id(tail), rtype)
     relation = Relation(
-        document_id=ctx.document.id or 0,
-        head_id=head.id or 0,
-        tail_id=tail.id or 0,
+        document_id=require_id(ctx.document),
+        head_id=require_id(head),
+        tail_id=require_id(tail),
         type=rtype,
         evidence=evidence,
         status=ItemStatus.accepted,
@@ -102,7 +103,7 @@ def create(ctx: Context, command: RelationCreate) -> str:
 def delete(ctx: Context, command: RelationStatus) -> str:
     relation: Relation = get_item(ctx, Relation, command.id)
     label = relation_label(ctx, relation)
-    for p in proposals_of(ctx, "relation", relation.id or 0):
+    for p in proposals_of(ctx, "relation", require_id(relation)):
         ctx.changes.delete(p)
     ctx.changes.delete(relation)
     return f"deleted {label}"
