@@ -28,7 +28,7 @@ from app.annotation.runner import (
 )
 from app.annotation.service import open_run, pair_of
 from app.annotation.sides import SecondLooks
-from app.db import get_engine
+from app.db import get_engine, require_id
 from app.jobs import enqueue
 from app.models import (
     Annotator,
@@ -150,7 +150,7 @@ def _after_run(session: Session, document: Document) -> None:
         run = current_run(session, document, annotator)
         if run is None or run.status not in finished:
             return
-    enqueue(session, "annotation.crossvalidate", document_id=document.id or 0)
+    enqueue(session, "annotation.crossvalidate", document_id=require_id(document))
 
 
 def crossvalidate(document_id: int, *, engine: Engine | None = None) -> None:
@@ -191,7 +191,7 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
         project = session.get(Project, document.project_id)
         assert project is not None
         schema, settings = label_schema_of(project), settings_of(project)
-        a, b = pair_of(session, project_id=project.id or 0)
+        a, b = pair_of(session, project_id=require_id(project))
         llms = {s: x for s, x in (("a", a), ("b", b)) if x is not None and x.kind == AnnotatorKind.llm}
         if not llms:
             _note(session, document, "augmentation", "skipped: no LLM annotator in the pair")
@@ -224,7 +224,7 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
             if not requests:
                 continue
             run = open_run(session, document_id=document_id, annotator=annotator, version=version)
-            asks.append(second_look.Ask(side, annotator, requests, run.id or 0))
+            asks.append(second_look.Ask(side, annotator, requests, require_id(run)))
         session.commit()
         text, sentences = document.text, [(s, e) for s, e in document.sentences]
 
@@ -307,10 +307,10 @@ def verify(document_id: int, *, engine: Engine | None = None) -> None:
             return
         project = session.get(Project, document.project_id)
         assert project is not None
-        a, b = pair_of(session, project_id=project.id or 0)
+        a, b = pair_of(session, project_id=require_id(project))
         single = col(Relation.agreement).in_(verification.SINGLE)
         relations = list(session.exec(select(Relation).where(Relation.document_id == document_id, single)))
-        proposers = verification.proposers(session, [r.id or 0 for r in relations])
+        proposers = verification.proposers(session, [require_id(r) for r in relations])
         entities = {e.id: e for e in session.exec(select(Entity).where(Entity.document_id == document_id))}
         sentence_ids: dict[int, list[int]] = {}
         for m in session.exec(select(Mention).where(Mention.document_id == document_id)):
@@ -321,7 +321,7 @@ def verify(document_id: int, *, engine: Engine | None = None) -> None:
     for verifier, proposer in ((b, a), (a, b)):
         if verifier is None or proposer is None or verifier.kind != AnnotatorKind.llm:
             continue
-        chosen = [r for r in relations if proposers.get(r.id or 0) == {proposer.id}]
+        chosen = [r for r in relations if proposers.get(require_id(r)) == {proposer.id}]
         if chosen:
             _verify(engine, document_id, project, verifier, version, chosen, entities, sentence_ids, text, sentences)
 
@@ -363,9 +363,9 @@ def _verify(
         for relation, verdict in votes:
             session.add(
                 Proposal(
-                    run_id=stored.id or 0,
+                    run_id=require_id(stored),
                     item_kind="relation",
-                    item_id=relation.id or 0,
+                    item_id=require_id(relation),
                     proposed_type=relation.type,
                     payload={"vote": verdict},
                 )

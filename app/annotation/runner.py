@@ -27,6 +27,7 @@ from app.annotation.ratelimit import Limits, RateLimiter
 from app.annotation.service import project_spent
 from app.annotation.windows import WindowEntity, estimate_tokens, make_windows, merge_entities
 from app.config import get_settings
+from app.db import require_id
 from app.models import Annotator, AnnotatorKind, LlmCall, Project
 from app.project.label_schema import LabelSchema
 
@@ -150,7 +151,7 @@ async def paid_call(ctx: CallContext, prompt: Prompt, *, purpose: str) -> tuple[
         ctx.usage.add(hit, cached=True)
         return hit, True
     budget = ctx.project.settings.get("budget_usd")
-    if budget is not None and await asyncio.to_thread(_spent, ctx.engine, ctx.project.id or 0) >= float(budget):
+    if budget is not None and await asyncio.to_thread(_spent, ctx.engine, require_id(ctx.project)) >= float(budget):
         raise BudgetExhausted(f"the project's budget of ${float(budget):.2f} is spent")
     params = parameters(ctx.annotator)
     assert ctx.limiter is not None and ctx.provider is not None
@@ -204,7 +205,7 @@ async def _call_and_store(
             raise RunFailure(f"{ctx.annotator.provider} call failed: {exc}") from None
     call = LlmCall(
         request_hash=digest,
-        annotator_id=ctx.annotator.id or 0,
+        annotator_id=require_id(ctx.annotator),
         document_id=ctx.document_id,
         purpose=purpose,
         text=completion.text,

@@ -17,7 +17,7 @@ from app.dataset.routing_figures import datasheet_routing
 from app.dataset.service import generative_settings
 from app.dataset.snapshots import snapshot_dir, write_files
 from app.dataset.splits import DEFAULT_RATIOS, check_ratios
-from app.db import get_engine
+from app.db import get_engine, require_id
 from app.models import DatasetSnapshot, Project, SnapshotStatus
 from app.models.types import utcnow
 from app.project.service import settings_of
@@ -40,14 +40,14 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
         snapshot.status = SnapshotStatus.running
         session.add(snapshot)
         session.commit()
-        a, b = pair_of(session, project_id=project.id or 0)
+        a, b = pair_of(session, project_id=require_id(project))
         session.commit()
     params = dict(snapshot.params)
     ratios = check_ratios(params.get("split") or DEFAULT_RATIOS)
     selection = Selection(
-        project_id=project.id or 0, status=params.get("status", "curated"), batch_id=params.get("batch_id")
+        project_id=require_id(project), status=params.get("status", "curated"), batch_id=params.get("batch_id")
     )
-    final = snapshot_dir(project.id or 0, snapshot.version)
+    final = snapshot_dir(require_id(project), snapshot.version)
     building = final.with_name(final.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     try:
@@ -112,7 +112,7 @@ def _routing(bind: Bind, project: Project, selection: Selection) -> dict[str, An
     with Session(bind) as session:
         return datasheet_routing(
             session,
-            project_id=project.id or 0,
+            project_id=require_id(project),
             settings=settings_of(project),
             document_ids=selected_document_ids(session, selection),
         )
@@ -121,7 +121,7 @@ def _routing(bind: Bind, project: Project, selection: Selection) -> dict[str, An
 def _recall_audit(bind: Bind, project: Project, selection: Selection) -> dict[str, Any] | None:
     """The recall audit's figures (documents, recall per kind and type, missing relations), or None without one."""
     with Session(bind) as session:
-        summary = recall_summary(session, project_id=project.id or 0, batch_id=selection.batch_id)
+        summary = recall_summary(session, project_id=require_id(project), batch_id=selection.batch_id)
     return asdict(summary) if summary.documents else None
 
 

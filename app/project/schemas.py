@@ -1,11 +1,16 @@
 """The project API's request and response shapes."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from app.project.label_schema import LabelSchema
+from app.project.label_schema import LabelSchema, ProjectSettings
+
+# A schema and settings arrive as plain JSON: the service validates them and names the exact field of every
+# problem. OpenAPI still shows their shapes (LabelSchema is among the components through ProjectRead).
+LabelSchemaJson = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/LabelSchema"})]
+SettingsJson = Annotated[dict[str, Any], WithJsonSchema(ProjectSettings.model_json_schema())]
 
 
 class ProjectCreate(BaseModel):
@@ -15,7 +20,7 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     preset: str | None = None
-    label_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    label_schema: LabelSchemaJson | None = Field(default=None, alias="schema")
     guidelines: str | None = Field(default=None, max_length=100_000)
     description: str = Field(default="", max_length=5000)
 
@@ -23,9 +28,9 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    settings: dict[str, Any] | None = None
+    settings: SettingsJson | None = Field(default=None, description="only the keys to change")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    label_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    label_schema: LabelSchemaJson | None = Field(default=None, alias="schema")
     guidelines: str | None = Field(default=None, max_length=100_000)
     description: str | None = Field(default=None, max_length=5000)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select as columns
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from app.db import require_id
 from app.errors import Conflict, Locked
 from app.models import (
     AnnotatorRun,
@@ -111,7 +112,7 @@ def ensure_assignment(session: Session, *, document: Document, user: User) -> Re
         select(ReviewAssignment).where(ReviewAssignment.document_id == document.id, ReviewAssignment.user_id == user.id)
     ).first()
     if assignment is None:
-        assignment = ReviewAssignment(document_id=document.id or 0, user_id=user.id or 0)
+        assignment = ReviewAssignment(document_id=require_id(document), user_id=require_id(user))
         session.add(assignment)
         session.flush()
     return assignment
@@ -248,7 +249,7 @@ def queue(
         rows.append(
             {
                 "document": d,
-                "open_items": open_items.get(d.id or 0, 0),
+                "open_items": open_items.get(require_id(d), 0),
                 "locked_by": holders.get(d.locked_by_id) if locked else None,
                 "mine": locked and d.locked_by_id == user.id,
             }
@@ -261,9 +262,9 @@ def queue(
     if filters.order == "random":  # stable per reviewer, so two reviewers start in different places
         rows.sort(key=lambda r: hashlib.sha256(f"{user.id}:{doc(r).id}".encode()).digest())
     elif filters.order == "batch":
-        rows.sort(key=lambda r: (doc(r).batch_id or 0, doc(r).id or 0))
+        rows.sort(key=lambda r: (doc(r).batch_id or 0, require_id(doc(r))))
     else:
-        rows.sort(key=lambda r: (-int(r["open_items"]), doc(r).id or 0))
+        rows.sort(key=lambda r: (-int(r["open_items"]), require_id(doc(r))))
     # Documents locked by others go last: they are visible, not offered.
     rows.sort(key=lambda r: r["locked_by"] is not None and not r["mine"])
     return rows[:limit]
