@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from app.annotation import agreement_classes
 from app.auth.csrf import CSRF_FIELD, csrf_token
+from app.errors import AppError, error_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -31,6 +32,8 @@ env.globals.update(
     agreement_tip=agreement_classes.tip,
     machine_classes=agreement_classes.MACHINE,
     reviewable_classes=agreement_classes.REVIEWABLE,
+    # Errors shown once and in words (errors.error_text), by the error page and every form.
+    error_text=error_text,
 )
 
 
@@ -57,3 +60,18 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_form(
+    request: Request, template: str, ctx: dict[str, Any] | None = None, *, error: AppError | None = None
+) -> HTMLResponse:
+    """A form page, again with what was typed, and the error (if any) shown once: each field's problem beside
+    the field (`field_errors`), the rest above the form (`error`, through the error_list macro)."""
+    field_errors = {e.field: e.message for e in error.errors} if error else {}
+    return render(
+        request,
+        template,
+        {**(ctx or {}), "error": error, "field_errors": field_errors},
+        status_code=error.status_code if error else 200,
+        headers=error.headers if error else None,
+    )

@@ -12,7 +12,7 @@ from app.auth.deps import OptionalUser, SignedInUser
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
-from app.templating import render
+from app.templating import render_form
 
 # Every state-changing request from a browser must carry its CSRF token.
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -55,7 +55,7 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None) ->
     if user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     notice = "Your session expired; please sign in again." if request.state.session_expired else None
-    return render(request, "auth/login.html", {"next": safe_next(next), "error": None, "notice": notice})
+    return render_form(request, "auth/login.html", {"next": safe_next(next), "notice": notice})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -75,12 +75,8 @@ def login(
             device_cookie=request.cookies.get(service.DEVICE_COOKIE),
         )
     except (Unauthorized, TooManyRequests) as exc:
-        return render(
-            request,
-            "auth/login.html",
-            {"next": safe_next(next), "error": exc.message, "notice": None, "username": username},
-            status_code=exc.status_code,
-            headers=exc.headers,
+        return render_form(
+            request, "auth/login.html", {"next": safe_next(next), "notice": None, "username": username}, error=exc
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, service.make_session_cookie(user))
@@ -108,7 +104,7 @@ def logout(session: SessionDep, user: OptionalUser) -> Response:
 
 @router.get("/account/password", response_class=HTMLResponse)
 def password_form(request: Request, _user: SignedInUser) -> Response:
-    return render(request, "auth/password.html", {"field_errors": {}, "error": None})
+    return render_form(request, "auth/password.html")
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -125,12 +121,7 @@ def change_password(
             raise InvalidInput.for_field("confirm_password", "The two new passwords differ.")
         service.change_password(session, user=user, current=current_password, new=new_password)
     except InvalidInput as exc:
-        return render(
-            request,
-            "auth/password.html",
-            {"field_errors": {e.field: e.message for e in exc.errors}, "error": exc.message},
-            status_code=422,
-        )
+        return render_form(request, "auth/password.html", error=exc)
     response = RedirectResponse("/projects", status_code=303)
     set_session_cookie(response, service.make_session_cookie(user))
     return response

@@ -67,7 +67,8 @@ def snapshot_view(snapshot: DatasetSnapshot) -> SnapshotRead:
 
 @router.post("/projects/{project_id}/snapshots", status_code=202, response_model=SnapshotRead)
 def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep, user: ApiAdmin) -> SnapshotRead:
-    """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken."""
+    """Freeze a new version (v1, v2, …); built by a job. 409 when the name is taken, or when a split given a share
+    would be empty (the body then has `split_counts`; send `confirm_empty_splits: true` to freeze anyway)."""
     snapshot = snapshot_service.create_snapshot(
         session,
         project=get_project(session, project_id),
@@ -77,6 +78,7 @@ def create_snapshot(project_id: int, body: SnapshotRequest, session: SessionDep,
         split=body.split,
         status=body.status,
         batch_id=body.batch,
+        confirm_empty_splits=body.confirm_empty_splits,
     )
     return snapshot_view(snapshot)
 

@@ -15,8 +15,7 @@ from app.dataset.records import ExportDocument
 from app.models import Decision, Document, DocumentStatus, ItemStatus, ReviewAssignment, User
 from app.models.review import AssignmentStatus
 from app.review.blind import recall_summary
-
-SUBMIT_ACTIONS = frozenset({"submit"})
+from app.review.counts import decisions_by_reviewer
 
 
 @dataclass
@@ -173,17 +172,18 @@ def _hour(at: datetime) -> str:
 def reviewer_throughput(session: Session, *, project_id: int, batch_id: int | None = None) -> list[dict[str, Any]]:
     """Per reviewer: decisions and documents submitted, and both per active hour (an hour with any activity)."""
     docs = _documents(project_id, batch_id)
-    decisions: Counter[str] = Counter()
-    documents: Counter[str] = Counter()
     hours: dict[str, set[str]] = defaultdict(set)
+    # The count is the queue's (review/counts.py); every decision record still marks its hour as active.
+    counted = decisions_by_reviewer(session, document_ids=docs)
+    names = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(list(counted)))).all())
+    decisions: Counter[str] = Counter({names[uid]: c.total for uid, c in counted.items() if uid in names})
+    documents: Counter[str] = Counter()
     query = (
-        select(User.username, Decision.created_at, Decision.action)
+        select(User.username, Decision.created_at)
         .join(User, col(User.id) == col(Decision.user_id))
         .where(col(Decision.document_id).in_(docs))
     )
-    for name, at, action in session.exec(query):
-        if action not in SUBMIT_ACTIONS:
-            decisions[name] += 1
+    for name, at in session.exec(query):
         hours[name].add(_hour(at))
     a_query = (
         select(User.username, ReviewAssignment.submitted_at)

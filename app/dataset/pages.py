@@ -14,12 +14,14 @@ from app.dataset import snapshots as snapshot_service
 from app.dataset.dashboard import dashboard as dashboard_figures
 from app.dataset.routing_figures import routing_figures
 from app.dataset.service import FORMATS, check_format, plan_export
-from app.dataset.splits import DEFAULT_RATIOS
+from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.db import SessionDep
-from app.errors import InvalidInput
+from app.errors import AppError, InvalidInput
 from app.models import SnapshotStatus
 from app.project.service import get_project, settings_of
-from app.templating import render
+from app.request_limits import StoredInt
+from app.review.counts import DECISIONS_MEANING
+from app.templating import render, render_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -112,45 +114,83 @@ def dashboard(
             "batches": list_batches(session, project_id=project_id),
             "f": figures,
             "charts": charts(figures),
+            "decisions_meaning": DECISIONS_MEANING,
             "routing": routing_figures(session, project_id=project_id, settings=settings_of(project), batch_id=batch),
         },
     )
+
+
+def _snapshots_page(
+    request: Request,
+    session: SessionDep,
+    project_id: int,
+    *,
+    snapshot: int | None = None,
+    values: dict[str, str] | None = None,
+    error: AppError | None = None,
+) -> Response:
+    project = get_project(session, project_id)
+    rows = snapshot_service.list_snapshots(session, project_id=project_id)
+    done = (s for s in rows if s.status == SnapshotStatus.done)
+    shown = next((s for s in rows if s.id == snapshot), None) or next(done, None)
+    ctx = {
+        "project": project,
+        "snapshots": rows,
+        "shown": shown,
+        "formats": list(FORMATS),
+        "splits": snapshot_service.FILE_SPLITS,
+        "ratios": DEFAULT_RATIOS,
+        "batches": list_batches(session, project_id=project_id),
+        "values": values or {"seed": "0", "status": "curated", **{k: f"{v:g}" for k, v in DEFAULT_RATIOS.items()}},
+        "split_counts": error.counts if isinstance(error, snapshot_service.EmptySplits) else None,
+    }
+    return render_form(request, "dataset/snapshots.html", ctx, error=error)
 
 
 @router.get("/projects/{project_id}/snapshots", response_class=HTMLResponse)
 def snapshots(
     request: Request, project_id: int, session: SessionDep, _user: DatasetReader, snapshot: int | None = None
 ) -> Response:
-    project = get_project(session, project_id)
-    rows = snapshot_service.list_snapshots(session, project_id=project_id)
-    done = (s for s in rows if s.status == SnapshotStatus.done)
-    shown = next((s for s in rows if s.id == snapshot), None) or next(done, None)
-    return render(
-        request,
-        "dataset/snapshots.html",
-        {
-            "project": project,
-            "snapshots": rows,
-            "shown": shown,
-            "formats": list(FORMATS),
-            "splits": snapshot_service.FILE_SPLITS,
-            "ratios": DEFAULT_RATIOS,
-            "batches": list_batches(session, project_id=project_id),
-        },
-    )
+    return _snapshots_page(request, session, project_id, snapshot=snapshot)
+
+
+def _ratios(values: dict[str, str]) -> dict[str, float]:
+    try:
+        return {k: float(values[k].strip() or 0) for k in SPLITS}
+    except ValueError:
+        raise InvalidInput.for_field("split", "Give each split's share as a number between 0 and 1.") from None
 
 
 @router.post("/projects/{project_id}/snapshots", response_class=HTMLResponse)
 def freeze(
+    request: Request,
     project_id: int,
     session: SessionDep,
     user: AdminUser,
     name: Annotated[str, Form()] = "",
-    seed: Annotated[int, Form()] = 0,
+    seed: Annotated[StoredInt, Form()] = 0,
     status: Annotated[str, Form()] = "curated",
+    train: Annotated[str, Form()] = "0.8",
+    dev: Annotated[str, Form()] = "0.1",
+    test: Annotated[str, Form()] = "0.1",
+    confirm_empty_splits: Annotated[bool, Form()] = False,
 ) -> Response:
+    """Freeze a snapshot; a split with a share but no document is a warning (409) until confirmed."""
     project = get_project(session, project_id)
-    snapshot_service.create_snapshot(session, project=project, name=name, user=user, seed=seed, status=status)
+    values = {"name": name, "seed": str(seed), "status": status, "train": train, "dev": dev, "test": test}
+    try:
+        snapshot_service.create_snapshot(
+            session,
+            project=project,
+            name=name,
+            user=user,
+            seed=seed,
+            status=status,
+            split=_ratios(values),
+            confirm_empty_splits=confirm_empty_splits,
+        )
+    except AppError as exc:
+        return _snapshots_page(request, session, project_id, values=values, error=exc)
     return RedirectResponse(f"/projects/{project_id}/snapshots", status_code=303)
 
 

@@ -17,6 +17,9 @@ class SnapshotRequest(BaseModel):
     split: dict[str, float] | None = Field(default=None, description='e.g. {"train": 0.8, "dev": 0.1, "test": 0.1}')
     status: str = Field(default="curated", description="curated | all")
     batch: StoredInt | None = None
+    confirm_empty_splits: bool = Field(
+        default=False, description="freeze even if a split given a share would hold no document (otherwise 409)"
+    )
 
 
 class SnapshotRead(BaseModel):

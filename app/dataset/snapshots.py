@@ -12,15 +12,32 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.dataset.datasheet import DatasheetTally
-from app.dataset.loaders import Bind, Selection, iter_documents
+from app.dataset.loaders import Bind, Selection, iter_documents, selected_document_ids
 from app.dataset.records import DocumentProvenance, ExportDocument
 from app.dataset.service import FORMATS, check_format, check_split, check_status, format_tag, writer_for
-from app.dataset.splits import DEFAULT_RATIOS, SPLITS, SplitError, check_ratios, split_of
+from app.dataset.splits import (
+    DEFAULT_RATIOS,
+    SPLITS,
+    SplitError,
+    check_ratios,
+    empty_splits,
+    split_counts,
+    split_of,
+)
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import DatasetSnapshot, Project, SnapshotStatus, User
 
 FILE_SPLITS = ("all", *SPLITS)
+
+
+class EmptySplits(Conflict):
+    """A split given a share would hold no document: freezing needs the ratios changed or a confirmation."""
+
+    def __init__(self, message: str, counts: dict[str, int]) -> None:
+        super().__init__(message)
+        self.counts = counts
+        self.extra = {"split_counts": counts, "confirm_with": "confirm_empty_splits"}
 
 
 def snapshot_dir(project_id: int, version: int) -> Path:
@@ -46,8 +63,10 @@ def create_snapshot(
     split: Mapping[str, float] | None = None,
     status: str = "curated",
     batch_id: int | None = None,
+    confirm_empty_splits: bool = False,
 ) -> DatasetSnapshot:
-    """Queue a new version; the job "dataset.build_snapshot" writes its files. A taken name is a 409."""
+    """Queue a new version; the job "dataset.build_snapshot" writes its files. A taken name is a 409, and so is
+    a split given a share that would hold no document, unless `confirm_empty_splits`."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput.for_field("name", "A snapshot needs a name of 1 to 200 characters.")
@@ -59,6 +78,8 @@ def create_snapshot(
     taken = select(DatasetSnapshot.id).where(DatasetSnapshot.project_id == project.id, DatasetSnapshot.name == name)
     if session.exec(taken).first() is not None:
         raise Conflict(f"This project already has a snapshot named {name!r}; snapshots are immutable.")
+    if not confirm_empty_splits:
+        check_no_empty_split(session, project=project, seed=seed, ratios=ratios, status=status, batch_id=batch_id)
     latest = session.exec(
         select(func.max(DatasetSnapshot.version)).where(DatasetSnapshot.project_id == project.id)
     ).one()
@@ -79,6 +100,26 @@ def create_snapshot(
         raise Conflict(f"A snapshot named {name!r} (or version v{snapshot.version}) was just created.") from None
     enqueue(session, "dataset.build_snapshot", snapshot_id=snapshot.id or 0)
     return snapshot
+
+
+def check_no_empty_split(
+    session: Session, *, project: Project, seed: int, ratios: Mapping[str, float], status: str, batch_id: int | None
+) -> dict[str, int]:
+    """The documents per split; EmptySplits (409) when a split with a share would get none of them."""
+    selection = Selection(project_id=project.id or 0, status=status, batch_id=batch_id)
+    counts = split_counts(seed, selected_document_ids(session, selection), ratios)
+    empty = empty_splits(counts, ratios)
+    if empty:
+        n = sum(counts.values())
+        shares = " / ".join(f"{name} {ratios[name]:g}" for name in SPLITS)
+        which = empty[0] if len(empty) == 1 else ", ".join(empty[:-1]) + " and " + empty[-1]
+        raise EmptySplits(
+            f"With {n} {'curated ' if status == 'curated' else ''}document{'' if n == 1 else 's'} and ratios "
+            f"{shares}, the {which} split{'' if len(empty) == 1 else 's'} would be empty. Change the ratios, or "
+            "confirm to freeze with empty splits.",
+            counts,
+        )
+    return counts
 
 
 def list_snapshots(session: Session, *, project_id: int) -> list[DatasetSnapshot]:

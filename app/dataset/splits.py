@@ -1,7 +1,7 @@
 """Deterministic train/dev/test splits: a seeded hash of the document id, so a document never changes split."""
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_RATIOS: dict[str, float] = {"train": 0.8, "dev": 0.1, "test": 0.1}
@@ -35,3 +35,16 @@ def split_of(seed: int, document_id: int, ratios: Mapping[str, float] = DEFAULT_
             return name
     # Rounding can leave u just above the last edge; the last split with a share takes it.
     return next((name for name in reversed(SPLITS) if ratios.get(name, 0.0) > 0), SPLITS[0])
+
+
+def split_counts(seed: int, document_ids: Iterable[int], ratios: Mapping[str, float]) -> dict[str, int]:
+    """How many of the documents each split would hold."""
+    counts = dict.fromkeys(SPLITS, 0)
+    for document_id in document_ids:
+        counts[split_of(seed, document_id, ratios)] += 1
+    return counts
+
+
+def empty_splits(counts: Mapping[str, int], ratios: Mapping[str, float]) -> list[str]:
+    """The splits that were given a share but would hold no document (a share of 0 is meant to be empty)."""
+    return [name for name in SPLITS if ratios.get(name, 0.0) > 0 and counts.get(name, 0) == 0]

@@ -13,7 +13,7 @@ from app.errors import InvalidInput
 from app.project import service
 from app.project.presets import PRESETS
 from app.project.service import DEFAULT_SETTINGS
-from app.templating import render
+from app.templating import render, render_form
 
 # Every state-changing request from a browser must carry its CSRF token.
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -25,16 +25,7 @@ def list_projects(request: Request, session: SessionDep, _user: SignedInUser) ->
 
 
 def _form_page(request: Request, values: dict[str, Any], error: InvalidInput | None = None) -> Response:
-    return render(
-        request,
-        "project/new.html",
-        {"presets": PRESETS, "values": values, "error": error, "field_errors": _by_field(error)},
-        status_code=422 if error else 200,
-    )
-
-
-def _by_field(error: InvalidInput | None) -> dict[str, str]:
-    return {e.field: e.message for e in error.errors} if error else {}
+    return render_form(request, "project/new.html", {"presets": PRESETS, "values": values}, error=error)
 
 
 def _parse_json_field(text: str, field: str) -> Any:
@@ -112,12 +103,7 @@ def schema_css(project_id: int, session: SessionDep, _user: SignedInUser) -> Res
 def _edit_page(
     request: Request, project_id: int, values: dict[str, Any], error: InvalidInput | None = None
 ) -> Response:
-    return render(
-        request,
-        "project/edit.html",
-        {"project_id": project_id, "values": values, "error": error, "field_errors": _by_field(error)},
-        status_code=422 if error else 200,
-    )
+    return render_form(request, "project/edit.html", {"project_id": project_id, "values": values}, error=error)
 
 
 @router.get("/projects/{project_id}/edit", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of
 from app.review import blind, permissions, queue, service, workbench
 from app.review.commands import command_from_form
+from app.review.counts import DECISIONS_MEANING
 from app.review.history import document_history
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
@@ -76,6 +77,7 @@ def review_queue(request: Request, project_id: int, session: SessionDep, user: C
         "batches": list_batches(session, project_id=project_id),
         "annotators": list_annotators(session, project_id=project_id),
         "progress": queue.reviewer_progress(session, project_id=project_id),
+        "decisions_meaning": DECISIONS_MEANING,
         "settings": settings,
         "query": request.url.query,
     }

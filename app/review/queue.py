@@ -15,7 +15,6 @@ from app.errors import Conflict, Locked
 from app.models import (
     AnnotatorRun,
     AssignmentStatus,
-    Decision,
     Document,
     DocumentStatus,
     Entity,
@@ -28,6 +27,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.project.label_schema import ProjectSettings
 from app.review import permissions
+from app.review.counts import decisions_by_reviewer
 
 REVIEWABLE = [DocumentStatus.new, DocumentStatus.annotated, DocumentStatus.in_review]
 ORDERS = ("priority", "random", "batch")
@@ -284,7 +284,7 @@ def next_document(
 
 
 def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, Any]]:
-    """Per reviewer: documents submitted, decisions taken (all time and in the last 24 hours)."""
+    """Per reviewer: documents submitted and decisions (counts.DECISIONS_MEANING), all time and in the last 24 hours."""
     docs = select(Document.id).where(Document.project_id == project_id)
     since = utcnow() - timedelta(hours=24)
     out: dict[int, dict[str, Any]] = {}
@@ -303,14 +303,9 @@ def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, An
     ):
         e = entry(user_id)
         e["documents"], e["documents_24h"] = n, int(n_recent or 0)
-    recent_decisions = func.sum(case((col(Decision.created_at) >= since, 1), else_=0))
-    for decision_user, n, n_recent in session.execute(
-        columns(col(Decision.user_id), func.count(), recent_decisions)
-        .where(col(Decision.document_id).in_(docs), col(Decision.user_id).is_not(None))
-        .group_by(col(Decision.user_id))
-    ):
-        e = entry(decision_user or 0)
-        e["decisions"], e["decisions_24h"] = n, int(n_recent or 0)
+    for decision_user, count in decisions_by_reviewer(session, document_ids=docs, since=since).items():
+        e = entry(decision_user)
+        e["decisions"], e["decisions_24h"] = count.total, count.since
     names = {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(list(out))))}
     for e in out.values():
         e["username"] = names.get(e["user_id"], "?")

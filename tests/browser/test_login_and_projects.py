@@ -109,16 +109,19 @@ def test_pasted_json_errors_are_shown_and_keep_what_was_typed(admin_page: Page, 
     open_new_project_form(page, name)
     textarea = page.locator("textarea[name=schema_text]")
     expect(textarea).to_be_hidden()
-    page.get_by_label("Paste JSON").check()
+    page.get_by_label("Write your own (form or JSON)").check()
     expect(textarea).to_be_visible()
     expect(page.locator("select[name=preset]")).to_be_hidden()
 
     textarea.fill('{"entity_types": [')
     page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("alert")).to_contain_text("Not valid JSON")
+    # Said once, beside the field; the alert only points there.
+    expect(page.get_by_role("alert")).to_have_text("Correct the field marked below.")
     expect(page.locator("#err-schema")).to_contain_text("Not valid JSON")
+    expect(page.get_by_text("Not valid JSON")).to_have_count(1)
+    expect(page.locator("#schema-editor-waiting")).to_be_visible()
     expect(page.get_by_label("Name", exact=True)).to_have_value(name)
-    expect(page.get_by_label("Paste JSON")).to_be_checked()
+    expect(page.get_by_label("Write your own (form or JSON)")).to_be_checked()
     expect(textarea).to_have_value('{"entity_types": [')
 
     unknown_head = {
@@ -129,8 +132,14 @@ def test_pasted_json_errors_are_shown_and_keep_what_was_typed(admin_page: Page, 
     }
     textarea.fill(json.dumps(unknown_head, ensure_ascii=False))
     page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("alert")).to_contain_text("relation_types[0].head_types[0]")
-    expect(page.get_by_role("alert")).to_contain_text("unknown entity type 'ORG'")
+    # The form editor follows the pasted JSON and shows the problem beside the field it names, in words.
+    head_types = page.locator("#schema-editor").get_by_label("Relation type 1, head types")
+    expect(head_types).to_have_value("ORG")
+    expect(head_types).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('.field-error[data-field="schema.relation_types[0].head_types[0]"]')).to_have_text(
+        "Relation type 1, allowed head type 1: unknown entity type 'ORG' (known: PER)"
+    )
+    expect(page.get_by_role("alert")).to_have_text("Invalid schema: see the fields marked in the form.")
     expect(page.get_by_label("Name", exact=True)).to_have_value(name)
 
     page.goto("/projects")

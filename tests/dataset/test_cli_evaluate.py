@@ -90,7 +90,9 @@ def test_gold_by_snapshot_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     r = app_client.post(
-        f"/api/v1/projects/{world.project.id}/snapshots", json={"name": "gold-cli"}, headers=world.admin
+        f"/api/v1/projects/{world.project.id}/snapshots",
+        json={"name": "gold-cli", "confirm_empty_splits": True},
+        headers=world.admin,
     )
     build_snapshot(r.json()["id"], bind=bind_of(session))
     pred = tmp_path / "pred.jsonl"

@@ -152,7 +152,7 @@ def test_snapshot_page_freezes_and_lists_for_admins_only(
     token = page_csrf(app_client, f"/projects/{world.project.id}/snapshots")
     r = app_client.post(
         f"/projects/{world.project.id}/snapshots",
-        data={"csrf_token": token, "name": "从页面", "seed": "5"},
+        data={"csrf_token": token, "name": "从页面", "seed": "5", "confirm_empty_splits": "true"},
         follow_redirects=False,
     )
     assert r.status_code == 303

@@ -22,7 +22,9 @@ from tests.factories import login, make_project, make_review_document
 
 
 def freeze(client: TestClient, world: World, session: Session, **body: Any) -> dict[str, Any]:
-    """Create over the API, then run the job the way the worker would (directly, never Celery eager mode)."""
+    """Create over the API, then run the job the way the worker would (directly, never Celery eager mode). The
+    test world holds two documents, so its dev and test splits are empty: confirmed unless the test says not."""
+    body.setdefault("confirm_empty_splits", True)
     r = client.post(f"/api/v1/projects/{world.project.id}/snapshots", json=body, headers=world.admin)
     assert r.status_code == 202, r.text
     created = r.json()
@@ -44,8 +46,9 @@ def test_versions_count_up_and_a_taken_name_is_a_conflict(
     session: Session, app_client: TestClient, world: World
 ) -> None:
     url = f"/api/v1/projects/{world.project.id}/snapshots"
-    first = app_client.post(url, json={"name": "release"}, headers=world.admin)
-    second = app_client.post(url, json={"name": "release-2", "seed": 7}, headers=world.admin)
+    ok = {"confirm_empty_splits": True}
+    first = app_client.post(url, json={"name": "release", **ok}, headers=world.admin)
+    second = app_client.post(url, json={"name": "release-2", "seed": 7, **ok}, headers=world.admin)
     assert (first.status_code, second.status_code) == (202, 202)
     assert (first.json()["version"], second.json()["version"]) == ("v1", "v2")
     # The same keys in the same order as ever, the time as `isoformat()` writes it.
@@ -227,7 +230,8 @@ def test_a_broken_document_fails_the_build_with_a_readable_reason(
 def test_empty_project_snapshot_has_empty_valid_files(session: Session, app_client: TestClient, world: World) -> None:
     empty = make_project(session, name="空")
     make_review_document(session, empty)  # annotated, never curated
-    r = app_client.post(f"/api/v1/projects/{empty.id}/snapshots", json={"name": "none"}, headers=world.admin)
+    body = {"name": "none", "confirm_empty_splits": True}
+    r = app_client.post(f"/api/v1/projects/{empty.id}/snapshots", json=body, headers=world.admin)
     build_snapshot(r.json()["id"], bind=bind_of(session))
     session.expire_all()
     snap = session.get(DatasetSnapshot, r.json()["id"])

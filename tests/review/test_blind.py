@@ -365,7 +365,9 @@ def test_recall_summary_counts_the_blind_items_the_pipeline_proposed(
     assert "<strong>1</strong> document(s) audited" in section
     assert "0.667" in section and "0.208 – 0.939" in section and "≈ 2" in section
     created = app_client.post(
-        f"/api/v1/projects/{project_id}/snapshots", json={"name": "with-audit", "status": "all"}, headers=world["admin"]
+        f"/api/v1/projects/{project_id}/snapshots",
+        json={"name": "with-audit", "status": "all", "confirm_empty_splits": True},
+        headers=world["admin"],
     )
     assert created.status_code == 202, created.text
     build_snapshot(created.json()["id"], bind=bind_of(session))

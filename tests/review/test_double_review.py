@@ -102,8 +102,9 @@ def test_reviewer_progress_counts_submissions(app_client: TestClient, session: S
             "username": "alice",
             "documents": 1,
             "documents_24h": 1,
-            "decisions": 2,
-            "decisions_24h": 2,
+            # The accept; submitting is not a decision (review/counts.py).
+            "decisions": 1,
+            "decisions_24h": 1,
         }
     ]
     queue = app_client.get(f"/api/v1/projects/{project.id}/review-queue", headers=alice).json()
