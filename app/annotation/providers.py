@@ -34,6 +34,14 @@ try:  # google-genai uses httpx when GOOGLE_GENAI_HTTP_CLIENT=httpx; httpx2 othe
 except ImportError:  # pragma: no cover - httpx is optional
     _TIMEOUTS = (httpx2.TimeoutException,)
     _TRANSPORT = (httpx2.TransportError,)
+try:  # google-genai's async calls go through aiohttp whenever it is installed (other packages bring it along)
+    import aiohttp
+
+    # aiohttp's total timeout raises the builtin TimeoutError; its socket timeouts are ServerTimeoutError.
+    _TIMEOUTS += (TimeoutError, aiohttp.ServerTimeoutError)
+    _TRANSPORT += (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
+except ImportError:  # pragma: no cover - aiohttp is optional
+    _TIMEOUTS += (TimeoutError,)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ _GEMINI_SAFETY = frozenset(
 _GEMINI_CALL_ERRORS: tuple[type[Exception], ...] = (
     genai_errors.APIError,
     genai_errors.UnknownApiResponseError,
+    *_TIMEOUTS,
     *_TRANSPORT,
 )
 _jitter = random.SystemRandom()
