@@ -20,6 +20,7 @@ from app.models.health import HealthProbe
 from app.models.project import Project
 from app.models.review import AssignmentStatus, Decision, ReviewAssignment
 from app.models.routing import ItemOutcome, Route, RoutedItem
+from app.models.training import TrainingRun, TrainingStatus
 from app.models.user import ApiToken, Role, User
 
 __all__ = [
@@ -50,5 +51,7 @@ __all__ = [
     "RoutedItem",
     "RunStatus",
     "SnapshotStatus",
+    "TrainingRun",
+    "TrainingStatus",
     "User",
 ]
