@@ -129,14 +129,14 @@ def review_queue(
     )
     return [
         QueueEntry(
-            id=require_id(r["document"]),
-            title=r["document"].title,
-            status=r["document"].status,
-            version=r["document"].version,
+            id=require_id(r.document),
+            title=r.document.title,
+            status=r.document.status,
+            version=r.document.version,
             # A blind document's proposals are not counted aloud: the count would hint at them.
-            open_items=None if r["document"].blind_review == BlindReview.pending else r["open_items"],
-            blind_review=r["document"].blind_review,
-            locked_by=r["locked_by"],
+            open_items=None if r.document.blind_review == BlindReview.pending else r.open_items,
+            blind_review=r.document.blind_review,
+            locked_by=r.locked_by,
         )
         for r in rows
     ]
@@ -146,4 +146,7 @@ def review_queue(
 def reviewers(project_id: int, session: SessionDep, _user: ApiClient) -> list[ReviewerProgress]:
     """Per reviewer: documents submitted and decisions taken, all time and in the last 24 hours."""
     get_project(session, project_id)
-    return [ReviewerProgress.model_validate(p) for p in queue.reviewer_progress(session, project_id=project_id)]
+    return [
+        ReviewerProgress.model_validate(p, from_attributes=True)
+        for p in queue.reviewer_progress(session, project_id=project_id)
+    ]

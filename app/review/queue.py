@@ -3,7 +3,6 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import case, func, or_, update
 from sqlalchemy import select as columns
@@ -187,7 +186,7 @@ def queue(
     settings: ProjectSettings,
     filters: QueueFilters,
     limit: int = 50,
-) -> list[dict[str, Any]]:
+) -> list["QueueRow"]:
     """Documents awaiting review by `user`, best first; each says who holds it if someone does."""
     query = select(Document).where(Document.project_id == project_id)
     if permissions.sees_adjudication_queue(user):
@@ -243,30 +242,25 @@ def queue(
             select(User).where(col(User.id).in_({d.locked_by_id for d in documents if d.locked_by_id}))
         )
     }
-    rows: list[dict[str, Any]] = []
+    rows: list[QueueRow] = []
     for d in documents:
         locked = d.locked_by_id is not None and d.locked_until is not None and d.locked_until > now
         rows.append(
-            {
-                "document": d,
-                "open_items": open_items.get(require_id(d), 0),
-                "locked_by": holders.get(d.locked_by_id) if locked else None,
-                "mine": locked and d.locked_by_id == user.id,
-            }
+            QueueRow(
+                document=d,
+                open_items=open_items.get(require_id(d), 0),
+                locked_by=holders.get(d.locked_by_id) if locked else None,
+                mine=locked and d.locked_by_id == user.id,
+            )
         )
-
-    def doc(r: dict[str, Any]) -> Document:
-        d: Document = r["document"]
-        return d
-
     if filters.order == "random":  # stable per reviewer, so two reviewers start in different places
-        rows.sort(key=lambda r: hashlib.sha256(f"{user.id}:{doc(r).id}".encode()).digest())
+        rows.sort(key=lambda r: hashlib.sha256(f"{user.id}:{r.document.id}".encode()).digest())
     elif filters.order == "batch":
-        rows.sort(key=lambda r: (doc(r).batch_id or 0, require_id(doc(r))))
+        rows.sort(key=lambda r: (r.document.batch_id or 0, require_id(r.document)))
     else:
-        rows.sort(key=lambda r: (-int(r["open_items"]), require_id(doc(r))))
+        rows.sort(key=lambda r: (-r.open_items, require_id(r.document)))
     # Documents locked by others go last: they are visible, not offered.
-    rows.sort(key=lambda r: r["locked_by"] is not None and not r["mine"])
+    rows.sort(key=lambda r: r.locked_by is not None and not r.mine)
     return rows[:limit]
 
 
@@ -276,24 +270,18 @@ def next_document(
     """The first queued document `user` may take: their own lock first, then an unlocked one."""
     rows = queue(session, project_id=project_id, user=user, settings=settings, filters=filters, limit=10_000)
     for row in rows:
-        if row["document"].id == skip:
+        if row.document.id == skip:
             continue
-        if row["mine"] or row["locked_by"] is None:
-            return row["document"]  # type: ignore[no-any-return]
+        if row.mine or row.locked_by is None:
+            return row.document
     return None
 
 
-def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, Any]]:
+def reviewer_progress(session: Session, *, project_id: int) -> list["ReviewerCounts"]:
     """Per reviewer: documents submitted and decisions (counts.DECISIONS_MEANING), all time and in the last 24 hours."""
     docs = select(Document.id).where(Document.project_id == project_id)
     since = utcnow() - timedelta(hours=24)
-    out: dict[int, dict[str, Any]] = {}
-
-    def entry(user_id: int) -> dict[str, Any]:
-        return out.setdefault(
-            user_id, {"user_id": user_id, "documents": 0, "documents_24h": 0, "decisions": 0, "decisions_24h": 0}
-        )
-
+    documents: dict[int, tuple[int, int]] = {}
     # Counted in SQL: a project's decisions run into the hundreds of thousands.
     recent_docs = func.sum(case((col(ReviewAssignment.submitted_at) >= since, 1), else_=0))
     for user_id, n, n_recent in session.execute(
@@ -301,12 +289,41 @@ def reviewer_progress(session: Session, *, project_id: int) -> list[dict[str, An
         .where(col(ReviewAssignment.document_id).in_(docs), col(ReviewAssignment.status) == AssignmentStatus.submitted)
         .group_by(col(ReviewAssignment.user_id))
     ):
-        e = entry(user_id)
-        e["documents"], e["documents_24h"] = n, int(n_recent or 0)
-    for decision_user, count in decisions_by_reviewer(session, document_ids=docs, since=since).items():
-        e = entry(decision_user)
-        e["decisions"], e["decisions_24h"] = count.total, count.since
-    names = {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(list(out))))}
-    for e in out.values():
-        e["username"] = names.get(e["user_id"], "?")
-    return sorted(out.values(), key=lambda e: e["username"])
+        documents[user_id] = (int(n), int(n_recent or 0))
+    decisions = decisions_by_reviewer(session, document_ids=docs, since=since)
+    users = set(documents) | set(decisions)
+    names = {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(list(users))))}
+    out = [
+        ReviewerCounts(
+            user_id=user_id,
+            username=names.get(user_id, "?"),
+            documents=documents.get(user_id, (0, 0))[0],
+            documents_24h=documents.get(user_id, (0, 0))[1],
+            decisions=decisions[user_id].total if user_id in decisions else 0,
+            decisions_24h=decisions[user_id].since if user_id in decisions else 0,
+        )
+        for user_id in users
+    ]
+    return sorted(out, key=lambda e: e.username)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One document in a reviewer's queue, and who holds it if someone does."""
+
+    document: Document
+    open_items: int
+    locked_by: str | None
+    mine: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerCounts:
+    """A reviewer's submitted documents and decisions, all time and in the last 24 hours."""
+
+    user_id: int
+    username: str
+    documents: int
+    documents_24h: int
+    decisions: int
+    decisions_24h: int
