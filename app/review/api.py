@@ -106,7 +106,10 @@ def reopen(document_id: int, session: SessionDep, user: ApiAdmin) -> DecisionOut
 def history(document_id: int, session: SessionDep, _user: ApiClient) -> list[HistoryEntry]:
     """The document's decisions, newest first."""
     document = get_document(session, document_id)
-    return [HistoryEntry.model_validate(h) for h in document_history(session, document_id=require_id(document))]
+    return [
+        HistoryEntry.model_validate(h, from_attributes=True)
+        for h in document_history(session, document_id=require_id(document))
+    ]
 
 
 @router.get("/projects/{project_id}/review-queue", response_model=list[QueueEntry])

@@ -1,31 +1,51 @@
 """A document's review history: who decided what, when, and the rows each decision changed."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app.db import require_id
 from app.models import Decision, User
 
 
-def document_history(session: Session, *, document_id: int, limit: int = 500) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """One decision: who (a username, "system" for the pipeline, "?" for a deleted user), when, what, and the rows
+    it changed, before → after."""
+
+    id: int
+    user: str
+    at: datetime
+    item: str
+    item_id: int | None
+    action: str
+    summary: str
+    undone: bool
+    version: int
+    changes: list[str]
+
+
+def document_history(session: Session, *, document_id: int, limit: int = 500) -> list[HistoryLine]:
     """The document's decisions, newest first: who, when, what, before and after."""
     names = {u.id: u.username for u in session.exec(select(User))}
     rows = session.exec(
         select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id).desc()).limit(limit)
     )
     return [
-        {
-            "id": d.id,
-            "user": names.get(d.user_id, "?") if d.user_id else "system",
-            "at": d.created_at,
-            "item": d.item_kind,
-            "item_id": d.item_id,
-            "action": d.action,
-            "summary": (d.after or {}).get("summary", d.action),
-            "undone": d.undone_at is not None,
-            "version": d.document_version,
-            "changes": describe_changes((d.before or {}).get("rows", []), (d.after or {}).get("rows", [])),
-        }
+        HistoryLine(
+            id=require_id(d),
+            user=names.get(d.user_id, "?") if d.user_id else "system",
+            at=d.created_at,
+            item=d.item_kind,
+            item_id=d.item_id,
+            action=d.action,
+            summary=str((d.after or {}).get("summary", d.action)),
+            undone=d.undone_at is not None,
+            version=d.document_version,
+            changes=describe_changes((d.before or {}).get("rows", []), (d.after or {}).get("rows", [])),
+        )
         for d in rows
     ]
 
