@@ -250,7 +250,7 @@ def _plain_select(url: str, project_id: int) -> dict[str, float]:
 def _export(url: str, project_id: int, fmt: str) -> dict[str, float]:
     from sqlmodel import Session
 
-    from app.dataset.loaders import Selection
+    from app.dataset.document_rows import Selection
     from app.dataset.service import documents_for, writer_for
     from app.db import make_engine
     from app.models import Project

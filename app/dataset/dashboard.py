@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.annotation.service import pair_of
-from app.dataset.loaders import Bind, Selection, gold_and_annotators, iter_pages
+from app.dataset.document_rows import Bind, Selection
+from app.dataset.loaders import gold_and_annotators, iter_pages
 from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
 from app.dataset.records import ExportDocument
 from app.models import Decision, Document, DocumentStatus, ItemStatus, ReviewAssignment, User

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from app.annotation.service import pair_of
 from app.dataset.dashboard import item_figures
+from app.dataset.document_rows import Bind, Selection, selected_document_ids
 from app.dataset.exporters import ExportError
-from app.dataset.loaders import Bind, Selection, selected_document_ids
 from app.dataset.routing_figures import datasheet_routing
 from app.dataset.service import generative_settings
 from app.dataset.snapshots import snapshot_dir, write_files

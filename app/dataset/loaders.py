@@ -1,159 +1,30 @@
 """Database → ExportDocument, a page of documents at a time: constant memory, short transactions.
 
-Each page (documents in id order) is read in its own short session with a few queries over plain columns,
-then the session is closed before the documents are handed on: a slow consumer (an HTTP client, a zip writer)
-never holds a transaction, which on SQLite (BEGIN IMMEDIATE) would block every writer.
-
-The item queries (entities, mentions, relations, proposals: tens of rows per document) return the driver's own
-tuples, sorted so that each group is one run of rows; JSON columns are read as text and decoded with orjson.
-Per row, that is several times cheaper than SQLAlchemy's Row objects, attribute access and the driver's JSON
-decoding. Documents, decisions and costs (a row or so per document, with dates and decimals to convert) are
-read as Rows.
+document_rows reads each page as plain rows in a short session of its own; this module turns them into
+ExportDocuments (with provenance when asked), and into the gold and per-annotator views the metrics compare.
 """
 
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from operator import itemgetter
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
+from app.dataset.document_rows import PAGE_SIZE, Bind, RawPage, Selection, iso, load_page, loads, split_name
 from app.dataset.records import (
-    DecisionRecord,
     DocumentProvenance,
     ExportDocument,
     ExportEntity,
     ExportMention,
     ExportRelation,
     ItemProvenance,
-    ProposalRecord,
 )
-from app.dataset.splits import DEFAULT_RATIOS, split_of
-from app.db import json_loads
-from app.models import (
-    Annotator,
-    AnnotatorRun,
-    CrawlBatch,
-    Decision,
-    Document,
-    DocumentStatus,
-    Entity,
-    ItemStatus,
-    Mention,
-    Proposal,
-    Relation,
-    ReviewAssignment,
-    User,
-)
-from app.models.review import AssignmentStatus
+from app.models import DocumentStatus, ItemStatus
 
-Bind = Engine | Connection
-STATUSES = ("curated", "all")
-PAGE_SIZE = 1000
-# The audit flag is all the export needs from a proposal's payload: matched in its JSON text, not decoded,
-# and the text is only sent when it names the flag at all.
-_AUDIT = re.compile(r'"audit"\s*:\s*true')
 _NO_MENTION = 1 << 62
 # What documents read without provenance carry: one shared, empty instance each (records are never mutated).
 _NO_ITEM_PROVENANCE = ItemProvenance()
 _NO_DOCUMENT_PROVENANCE = DocumentProvenance()
-
-
-def _select(*columns: Any) -> Any:
-    """A SELECT of plain columns (rows, not ORM objects: much cheaper per row)."""
-    return select(*(col(c) if not isinstance(c, ColumnElement) else c for c in columns))
-
-
-def _text(column: Any) -> Any:
-    """A JSON column as its text (decoded by _loads), not decoded by the driver."""
-    return cast(col(column), String).label(column.key)
-
-
-def _tuples(connection: Connection, query: Any) -> Sequence[Any]:
-    """Every row of a query of plain columns (integers, strings, JSON as text) as the driver returns it: no
-    Row objects and no result processing (booleans stay 0/1 on SQLite)."""
-    result = connection.execute(query)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
-
-
-class Runs:
-    """Rows in runs of equal keys (a query sorted by the key), and each key's run by where it starts and stops.
-
-    Not a list per key: a page would keep thousands of lists alive across many allocations, which the garbage
-    collector promotes to its oldest generation, bringing on full collections page after page.
-    """
-
-    __slots__ = ("_rows", "_starts", "_stops")
-
-    def __init__(self, rows: Sequence[Any], keys: Sequence[Any]) -> None:
-        """`keys` are the rows' keys, in the same order."""
-        self._rows = rows
-        # Built by dict() from zip(), without a Python step per row: a later position of a key overwrites
-        # an earlier one, so the reversed pairs leave each key's first position and the others its last.
-        self._starts = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-        self._stops = dict(zip(keys, range(1, len(keys) + 1), strict=True))
-
-    def get(self, key: Any, default: Sequence[Any] = ()) -> Sequence[Any]:
-        start = self._starts.get(key)
-        return self._rows[start : self._stops[key]] if start is not None else default
-
-
-_NO_RUNS = Runs((), ())
-
-
-def _by_column(rows: Sequence[Any], column: int) -> Runs:
-    return Runs(rows, list(map(itemgetter(column), rows)))
-
-
-def _loads(value: str | None) -> Any:
-    """A JSON column read as text, decoded as the engine would (None stays None)."""
-    return None if value is None else json_loads(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which documents and items: curated (accepted items of curated documents) or all (every non-rejected)."""
-
-    project_id: int
-    status: str = "curated"
-    batch_id: int | None = None
-    split: str | None = None  # train / dev / test, by split_of(seed, id, ratios)
-    seed: int = 0
-    ratios: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATIOS))
-    # Items of every status (rejected included): what the annotators proposed, for the metrics.
-    every_item: bool = False
-
-
-@dataclass(slots=True)
-class RawPage:
-    """One page's rows, keyed by document id. JSON columns of documents and relations are text (_loads).
-
-    Documents are Rows; items are tuples, in these columns:
-    entities (id, document_id, type, name, status, agreement, grounded), by document, in id order;
-    mentions (entity_id, start, end, text, sentence_id), by entity, by start, end and id;
-    relations (id, document_id, head_id, tail_id, type, evidence, status, agreement), by document, in id order.
-    """
-
-    documents: list[Any]
-    entities: Runs
-    mentions: Runs  # by entity id
-    relations: Runs
-    proposals: Runs  # (kind, id) → ProposalRecords, by annotator name
-    audited: set[tuple[str, int]]  # (kind, id) of the items a proposal flagged for audit
-    decisions: dict[tuple[str, int], list[DecisionRecord]]
-    reviewers: dict[int, list[str]]
-    cost: dict[int, float]
-    runs: dict[int, set[str]]  # document id → names of the annotators that ran on it
-    sources: dict[int, str]  # batch id → file name
-    # False when read without provenance: proposals, decisions, reviewers, cost and sources are empty.
-    with_provenance: bool = True
 
 
 def iter_pages(
@@ -206,236 +77,6 @@ def _retitled(doc: ExportDocument, title: str) -> ExportDocument:
         doc.meta,
         doc.provenance,
     )
-
-
-def _document_filter(selection: Selection) -> list[Any]:
-    d = Document
-    where = [col(d.project_id) == selection.project_id]
-    if selection.status == "curated":
-        where.append(col(d.status) == DocumentStatus.curated)
-    if selection.batch_id is not None:
-        where.append(col(d.batch_id) == selection.batch_id)
-    return where
-
-
-def selected_document_ids(session: Session, selection: Selection) -> list[int]:
-    """The ids of the documents the selection holds, in id order (its split, if any, not applied)."""
-    query = select(col(Document.id)).where(*_document_filter(selection)).order_by(col(Document.id))
-    return [int(i) for i in session.execute(query).scalars()]
-
-
-def _document_query(selection: Selection, after: int, limit: int) -> Any:
-    d = Document
-    query = _select(
-        d.id,
-        d.title,
-        d.text,
-        _text(d.sentences),
-        d.url,
-        d.language,
-        d.status,
-        d.batch_id,
-        d.warc_record_id,
-        d.crawl_date,
-        _text(d.meta),
-        d.curated_at,
-    ).where(*_document_filter(selection), col(d.id) > after)
-    return query.order_by(col(d.id)).limit(limit)
-
-
-OfPage = Callable[[Any], Any]
-
-
-def _of_page(selection: Selection, ids: list[int], first: int, last: int, *, joined: bool = False) -> OfPage:
-    """How the item queries pick the page's documents (`ids`, read from `first` to `last`).
-
-    Not by the ids themselves when they are all the documents of that range: an IN list of hundreds of
-    parameters costs SQLAlchemy milliseconds per query to expand, where the page's own document filter is a
-    few cached parameters. A split is computed here, not in SQL, so a split page names its ids. The range
-    beside either keeps Postgres from misjudging how many rows match and scanning a whole table per page.
-
-    When every id of the range is one of the page's documents (a project imported in one go), by the range
-    alone: one index range scan, where the membership test sends SQLite to the index once per document. Not
-    for a table `joined` to the one filtered (proposals, through their runs): there Postgres, which without
-    the membership test expects more rows, would hash a full scan of the joined table.
-    """
-    if not joined and len(ids) == last - first + 1:
-        return lambda column: col(column).between(first, last)
-    if selection.split is None:
-        documents = select(col(Document.id)).where(*_document_filter(selection), col(Document.id).between(first, last))
-        return lambda column: col(column).between(first, last) & col(column).in_(documents)
-    return lambda column: col(column).between(first, last) & col(column).in_(ids)
-
-
-def load_page(
-    session: Session, selection: Selection, *, after: int, limit: int, provenance: bool = True
-) -> RawPage | None:
-    """The next page of documents after id `after` with their items and provenance, or None at the end."""
-    connection = session.connection()
-    documents: list[Any] = []
-    while not documents:
-        rows = connection.execute(_document_query(selection, after, limit)).all()
-        if not rows:
-            return None
-        first, after = rows[0].id, rows[-1].id
-        documents = [r for r in rows if selection.split is None or _split(selection, r.id) == selection.split]
-    ids = [r.id for r in documents]
-    of_page = _of_page(selection, ids, first, after)
-    curated = selection.status == "curated" and not selection.every_item
-
-    def item_ok(column: Any) -> Any:
-        return column == ItemStatus.accepted if curated else column != ItemStatus.rejected
-
-    e_query = _select(
-        Entity.id, Entity.document_id, Entity.type, Entity.name, Entity.status, Entity.agreement, Entity.grounded
-    ).where(of_page(Entity.document_id))
-    if not selection.every_item:
-        e_query = e_query.where(item_ok(col(Entity.status)))
-    e_query = e_query.order_by(col(Entity.document_id), col(Entity.id))
-    entities = _by_column(_tuples(connection, e_query), 1)
-    m_query = _select(Mention.entity_id, Mention.start, Mention.end, Mention.text, Mention.sentence_id).where(
-        of_page(Mention.document_id)
-    )
-    if not selection.every_item:
-        m_query = m_query.where(col(Mention.status) != ItemStatus.rejected)
-    m_query = m_query.order_by(col(Mention.entity_id), col(Mention.start), col(Mention.end), col(Mention.id))
-    mentions = _by_column(_tuples(connection, m_query), 0)
-    r_query = _select(
-        Relation.id,
-        Relation.document_id,
-        Relation.head_id,
-        Relation.tail_id,
-        Relation.type,
-        _text(Relation.evidence),
-        Relation.status,
-        Relation.agreement,
-    ).where(of_page(Relation.document_id))
-    if not selection.every_item:
-        r_query = r_query.where(item_ok(col(Relation.status)))
-    r_query = r_query.order_by(col(Relation.document_id), col(Relation.id))
-    relations = _by_column(_tuples(connection, r_query), 1)
-    if not provenance:
-        return RawPage(
-            documents, entities, mentions, relations, _NO_RUNS, set(), {}, {}, {}, {}, {}, with_provenance=False
-        )
-    proposals, audited = _proposals(session, _of_page(selection, ids, first, after, joined=True))
-    return RawPage(
-        documents=documents,
-        entities=entities,
-        mentions=mentions,
-        relations=relations,
-        proposals=proposals,
-        audited=audited,
-        decisions=_decisions(session, of_page),
-        reviewers=_reviewers(session, of_page),
-        cost=_cost(session, of_page),
-        runs=_runs(session, of_page) if selection.every_item else {},
-        sources=_sources(session, {r.batch_id for r in documents if r.batch_id is not None}),
-    )
-
-
-def _split(selection: Selection, document_id: int) -> str:
-    return split_of(selection.seed, document_id, selection.ratios)
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
-
-
-def _proposals(session: Session, of_page: OfPage) -> tuple[Runs, set[tuple[str, int]]]:
-    """(kind, item id) → its proposals by annotator name; and the items a proposal flagged for audit."""
-    payload = cast(col(Proposal.payload), String)
-    query = (
-        _select(
-            Proposal.item_kind,
-            Proposal.item_id,
-            Annotator.name,
-            AnnotatorRun.prompt_version,
-            func.coalesce(col(Proposal.proposed_type), ""),
-            Proposal.augmentation,
-            case((payload.like('%"audit"%'), payload), else_=None),
-        )
-        .join(AnnotatorRun, col(AnnotatorRun.id) == col(Proposal.run_id))
-        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
-        .where(of_page(AnnotatorRun.document_id), col(Proposal.item_kind).in_(("entity", "relation")))
-        .order_by(col(Proposal.item_id), col(Proposal.item_kind), col(Annotator.name), col(Proposal.id))
-    )
-    rows = _tuples(session.connection(), query)
-    audited = {row[:2] for row in rows if row[6] is not None and _AUDIT.search(row[6])}
-    # Frozen and repeated on every item an annotator proposed: one shared instance each, made once per page.
-    keys = list(map(itemgetter(2, 3, 4, 5), rows))
-    shared = {key: ProposalRecord(key[0], key[1], key[2], bool(key[3])) for key in set(keys)}
-    return Runs(list(map(shared.__getitem__, keys)), list(map(itemgetter(0, 1), rows))), audited
-
-
-def _decisions(session: Session, of_page: OfPage) -> dict[tuple[str, int], list[DecisionRecord]]:
-    """Every item a reviewer's decision changed (a bulk accept touches many), undone decisions and undos aside."""
-    out: dict[tuple[str, int], list[DecisionRecord]] = defaultdict(list)
-    query = (
-        _select(
-            Decision.item_kind,
-            Decision.item_id,
-            Decision.action,
-            _text(Decision.after),
-            Decision.created_at,
-            User.username,
-        )
-        .outerjoin(User, col(User.id) == col(Decision.user_id))
-        .where(of_page(Decision.document_id), col(Decision.undone_at).is_(None), col(Decision.action) != "undo")
-        .order_by(col(Decision.created_at), col(Decision.id))
-    )
-    for item_kind, item_id, action, after_text, created_at, username in session.connection().execute(query).all():
-        record = DecisionRecord(username or "", action, _iso(created_at))
-        touched = {(item_kind, item_id)} if item_id is not None else set()
-        after = _loads(after_text)
-        rows = (after or {}).get("rows", []) if isinstance(after, dict) else []
-        for row in rows:
-            if isinstance(row, list) and len(row) >= 2 and row[0] in ("entity", "relation"):
-                touched.add((row[0], row[1]))
-        for key in sorted(touched, key=str):
-            out[key].append(record)
-    return out
-
-
-def _reviewers(session: Session, of_page: OfPage) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    query = (
-        _select(ReviewAssignment.document_id, User.username)
-        .join(User, col(User.id) == col(ReviewAssignment.user_id))
-        .where(of_page(ReviewAssignment.document_id), col(ReviewAssignment.status) == AssignmentStatus.submitted)
-        .order_by(col(ReviewAssignment.submitted_at), col(ReviewAssignment.id))
-    )
-    for doc_id, username in session.connection().execute(query).all():
-        out[doc_id].append(username)
-    return out
-
-
-def _cost(session: Session, of_page: OfPage) -> dict[int, float]:
-    query = (
-        _select(AnnotatorRun.document_id, func.sum(AnnotatorRun.cost))
-        .where(of_page(AnnotatorRun.document_id))
-        .group_by(col(AnnotatorRun.document_id))
-    )
-    return {doc_id: float(total or 0) for doc_id, total in session.connection().execute(query).all()}
-
-
-def _runs(session: Session, of_page: OfPage) -> dict[int, set[str]]:
-    out: dict[int, set[str]] = defaultdict(set)
-    query = (
-        _select(AnnotatorRun.document_id, Annotator.name)
-        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
-        .where(of_page(AnnotatorRun.document_id))
-    )
-    for doc_id, name in session.connection().execute(query).all():
-        out[doc_id].add(name)
-    return out
-
-
-def _sources(session: Session, batch_ids: set[int]) -> dict[int, str]:
-    if not batch_ids:
-        return {}
-    query = _select(CrawlBatch.id, CrawlBatch.filename).where(col(CrawlBatch.id).in_(sorted(batch_ids)))
-    return dict(session.connection().execute(query).all())
 
 
 def _provenance(
@@ -492,7 +133,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
                 head,
                 tail,
                 rtype,
-                list(_loads(evidence) or []),
+                list(loads(evidence) or []),
                 _provenance(page, "relation", relation_id, rstatus, agreement)
                 if with_provenance
                 else _NO_ITEM_PROVENANCE,
@@ -500,7 +141,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
             for relation_id, _, head, tail, rtype, evidence, rstatus, agreement in page.relations.get(doc_id, ())
             if head in known and tail in known
         ]
-        meta = _loads(d.meta)
+        meta = loads(d.meta)
         if not isinstance(meta, dict):
             meta = {}
         provenance = _document_provenance(page, selection, d, meta) if with_provenance else _NO_DOCUMENT_PROVENANCE
@@ -508,7 +149,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
             str(doc_id),
             d.title or "",
             d.text,
-            [(int(s), int(e)) for s, e in _loads(d.sentences) or ()],
+            [(int(s), int(e)) for s, e in loads(d.sentences) or ()],
             entities,
             relations,
             d.url or "",
@@ -527,9 +168,9 @@ def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: dict
     return DocumentProvenance(
         source=page.sources.get(d.batch_id, "") if d.batch_id is not None else str(meta.get("source", "")),
         record_id=d.warc_record_id or "",
-        crawl_date=_iso(d.crawl_date),
+        crawl_date=iso(d.crawl_date),
         status=str(d.status),
-        split=_split(selection, d.id) if selection.split is not None else "",
+        split=split_name(selection, d.id) if selection.split is not None else "",
         reviewers=page.reviewers.get(d.id, []),
         notes=notes,
     )
@@ -541,7 +182,7 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
     gold: list[ExportDocument] = []
     views: dict[str, list[ExportDocument]] = defaultdict(list)
     for d in page.documents:
-        sentences = [(int(s), int(e)) for s, e in _loads(d.sentences) or []]
+        sentences = [(int(s), int(e)) for s, e in loads(d.sentences) or []]
         every = [
             (entity_id, etype, name, status, agreement)
             for entity_id, _, etype, name, status, agreement, _ in page.entities.get(d.id, [])
@@ -551,7 +192,7 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
             for entity_id, *_ in every
         }
         relations = [
-            (relation_id, head, tail, rtype, list(_loads(evidence) or []), status, agreement)
+            (relation_id, head, tail, rtype, list(loads(evidence) or []), status, agreement)
             for relation_id, _, head, tail, rtype, evidence, status, agreement in page.relations.get(d.id, [])
         ]
         if d.status == DocumentStatus.curated:

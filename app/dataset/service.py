@@ -10,12 +10,13 @@ from sqlmodel import Session
 from app.annotation.contract import CONTRACT_VERSION
 from app.annotation.prompts import prompt_version
 from app.crawl_batch.service import get_batch
+from app.dataset.document_rows import STATUSES, Bind, Selection
 from app.dataset.evaluation import EvaluationReport, evaluate
 from app.dataset.exporters import export_brat, export_chat, export_conll, export_docred, export_jsonl, export_seq2seq
 from app.dataset.exporters.chat import WINDOW_TOKENS as CHAT_WINDOW_TOKENS
 from app.dataset.exporters.seq2seq import LINEARISATION
 from app.dataset.exporters.seq2seq import WINDOW_TOKENS as SEQ2SEQ_WINDOW_TOKENS
-from app.dataset.loaders import STATUSES, Bind, Selection, iter_documents
+from app.dataset.loaders import iter_documents
 from app.dataset.predictions import EvaluationInputError, load_predictions
 from app.dataset.records import ExportDocument
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS

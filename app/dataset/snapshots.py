@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.dataset.datasheet import DatasheetTally
-from app.dataset.loaders import Bind, Selection, iter_documents, selected_document_ids
+from app.dataset.document_rows import Bind, Selection, selected_document_ids
+from app.dataset.loaders import iter_documents
 from app.dataset.records import DocumentProvenance, ExportDocument
 from app.dataset.service import FORMATS, check_format, check_split, check_status, format_tag, writer_for
 from app.dataset.splits import (

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from app.dataset.loaders import Selection, _loads, iter_documents
+from app.dataset.document_rows import Selection, loads
+from app.dataset.loaders import iter_documents
 from app.dataset.service import bind_of, plan_export
 from app.models import (
     Agreement,
@@ -261,6 +262,6 @@ def test_page_size_does_not_change_the_documents(session: Session) -> None:
 
 def test_json_columns_that_orjson_refuses_are_read_as_json_reads_them() -> None:
     # SQLite stores whatever json.dumps wrote: NaN, integers beyond 64 bits, lone surrogates.
-    value = _loads('{"nan": NaN, "big": 123456789012345678901234567890, "s": "\\ud800"}')
+    value = loads('{"nan": NaN, "big": 123456789012345678901234567890, "s": "\\ud800"}')
     assert math.isnan(value["nan"]) and value["big"] == 123456789012345678901234567890 and value["s"] == "\ud800"
-    assert _loads(None) is None and _loads("[[0, 3]]") == [[0, 3]]
+    assert loads(None) is None and loads("[[0, 3]]") == [[0, 3]]

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.dataset.loaders import Selection, iter_documents
+from app.dataset.document_rows import Selection
+from app.dataset.loaders import iter_documents
 from app.dataset.service import bind_of, plan_export
 from app.dataset.splits import check_ratios, split_of
 from app.models import Entity, ItemStatus
