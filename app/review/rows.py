@@ -14,7 +14,7 @@ from markupsafe import escape
 from app.annotation.agreement_classes import CLASSES, AgreementClass, describe
 
 if TYPE_CHECKING:
-    from app.review.workbench import EntityView, RelationView
+    from app.review.views import EntityView, RelationView
 
 _OOB = ' hx-swap-oob="true"'
 _AUTO = " auto"  # accepted by routing without review
