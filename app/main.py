@@ -22,7 +22,7 @@ from app.dataset import api as dataset_api
 from app.dataset import pages as dataset_pages
 from app.document import api as document_api
 from app.document import pages as document_pages
-from app.errors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.gc_tuning import tune_gc
 from app.health import install_deep_check
 from app.health import router as health_router
