@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
+from app.config import get_settings
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -96,8 +97,8 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
 
 def annotator_key_status(annotator: Annotator) -> str:
     """Which environment variable supplies the annotator's key, or which one is missing; never the key."""
+    # Here: providers loads the OpenAI and Gemini clients, which the pages listing annotators never call.
     from app.annotation.providers import resolve_credentials
-    from app.config import get_settings
 
     if annotator.provider not in LLM_PROVIDERS:
         return "no key needed"

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from app.annotation.agreement_classes import CLASSES, AgreementClass, described
+from app.agreement_classes import CLASSES, AgreementClass, described
 from app.annotation.service import pair_of
 from app.models import (
     Agreement,
