@@ -17,6 +17,9 @@ from app.db import get_engine, session_scope
 from app.errors import AppError
 from app.models import ApiToken, Role, User
 
+# Imports inside functions: every `concord` command loads this module, and each needs only a few of the app's
+# modules, so a command imports its own when it runs (`concord --help` and `concord worker` start fast).
+
 
 def _prepare_database(settings: Settings) -> None:
     from app import migrations

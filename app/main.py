@@ -20,7 +20,9 @@ from app.crawl_batch import api as batch_api
 from app.crawl_batch import pages as batch_pages
 from app.dataset import api as dataset_api
 from app.dataset import pages as dataset_pages
-from app.errors import install_error_handlers
+from app.document import api as document_api
+from app.document import pages as document_pages
+from app.error_handlers import install_error_handlers
 from app.gc_tuning import tune_gc
 from app.health import install_deep_check
 from app.health import router as health_router
@@ -37,9 +39,11 @@ ROUTERS = [
     auth_admin_pages.router,
     project_pages.router,
     batch_pages.router,
+    document_pages.router,
     annotation_pages.router,
     project_api.router,
     batch_api.router,
+    document_api.router,
     annotation_api.router,
     review_pages.router,
     review_api.router,

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from app.annotation import agreement_classes
+from app import agreement_classes
 from app.auth.csrf import CSRF_FIELD, csrf_token
 from app.errors import AppError, error_text
 

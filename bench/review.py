@@ -69,8 +69,8 @@ from app.auth.csrf import CSRF_FIELD, csrf_token
 from app.auth.deps import CurrentUser, Viewer
 from app.auth.service import create_user
 from app.config import get_settings
-from app.crawl_batch.service import get_document
 from app.db import SessionDep, make_engine, session_scope
+from app.document.service import get_document
 from app.embedded_broker import EmbeddedRedis
 from app.main import create_app
 from app.models import (

@@ -1,14 +1,10 @@
 """Annotators and annotation over HTTP."""
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from app.annotation import service
 from app.annotation.schemas import AnnotateRequest, AnnotationQueued, AnnotatorCreate, AnnotatorRead
 from app.auth.deps import ApiAdmin, ApiClient
-from app.crawl_batch.schemas import DocumentRead
-from app.crawl_batch.service import get_document
 from app.db import SessionDep, require_id
 from app.models import Annotator
 from app.project.service import get_project
@@ -48,11 +44,3 @@ def annotate(project_id: int, body: AnnotateRequest, session: SessionDep, _user:
     """Queue annotation of a batch by the project's pair of annotators (or the ones given)."""
     project = get_project(session, project_id)
     return service.start_annotation(session, project=project, batch_id=body.batch_id, annotator_ids=body.annotators)
-
-
-@router.get("/documents/{document_id}")
-def get_document_with_annotations(document_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
-    """Text, sentences, entities (mentions with offsets) and relations with provenance, and the version."""
-    document = get_document(session, document_id)
-    body = DocumentRead.model_validate(document).model_dump(mode="json")
-    return {**body, **service.document_annotations(session, document)}

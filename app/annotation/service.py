@@ -14,10 +14,10 @@ from sqlmodel import Session, col, select
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
+from app.config import get_settings
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
-    Agreement,
     Annotator,
     AnnotatorKind,
     AnnotatorRun,
@@ -25,13 +25,10 @@ from app.models import (
     Document,
     Entity,
     LlmCall,
-    Mention,
     Project,
-    Proposal,
     Relation,
     RunStatus,
 )
-from app.models.document import BlindReview
 from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
@@ -100,8 +97,8 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
 
 def annotator_key_status(annotator: Annotator) -> str:
     """Which environment variable supplies the annotator's key, or which one is missing; never the key."""
+    # Here: providers loads the OpenAI and Gemini clients, which the pages listing annotators never call.
     from app.annotation.providers import resolve_credentials
-    from app.config import get_settings
 
     if annotator.provider not in LLM_PROVIDERS:
         return "no key needed"
@@ -290,91 +287,6 @@ def second_look_summary(session: Session, *, batch_id: int, top: int = 3) -> Sec
     return SecondLookSummary(
         counts["done"], sum(failures.values()), counts["not_yet"], tuple(failures.most_common(top))
     )
-
-
-def document_annotations(session: Session, document: Document) -> dict[str, Any]:
-    """Entities (mentions with offsets) and relations with their annotators, agreement class and status.
-
-    In a blind pass (recall audit) only the reviewer's own items are shown until the pass is finished.
-    """
-    assert document.id is not None
-    hidden = document.blind_review == BlindReview.pending
-    own_entities = [col(Entity.agreement) == Agreement.manual] if hidden else []
-    own_relations = [col(Relation.agreement) == Agreement.manual] if hidden else []
-    names = {a.id: a.name for a in session.exec(select(Annotator).where(Annotator.project_id == document.project_id))}
-    run_annotator = {
-        r.id: names.get(r.annotator_id)
-        for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
-    }
-    proposals: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    votes: dict[int, list[dict[str, Any]]] = {}
-    for p in session.exec(select(Proposal).where(col(Proposal.run_id).in_(list(run_annotator)))):
-        if "vote" in p.payload:
-            votes.setdefault(p.item_id, []).append(
-                {"annotator": run_annotator.get(p.run_id), "vote": p.payload["vote"]}
-            )
-            continue
-        proposals.setdefault((p.item_kind, p.item_id), []).append(
-            {
-                "annotator": run_annotator.get(p.run_id),
-                "type": p.proposed_type,
-                "augmentation": p.augmentation,
-                "audit": bool(p.payload.get("audit")),
-                # Given in the blind second opinion, not in the annotator's own first pass.
-                "blind": bool(p.payload.get("recheck")),
-            }
-        )
-    mentions: dict[int, list[Mention]] = {}
-    for m in session.exec(select(Mention).where(Mention.document_id == document.id).order_by(col(Mention.start))):
-        mentions.setdefault(m.entity_id, []).append(m)
-    entities = [
-        {
-            "id": e.id,
-            "type": e.type,
-            "name": e.name,
-            "status": e.status,
-            "agreement": e.agreement,
-            "grounded": e.grounded,
-            "mentions": [
-                {"id": m.id, "start": m.start, "end": m.end, "text": m.text, "sentence": m.sentence_id}
-                for m in mentions.get(e.id or 0, [])
-            ],
-            "proposed_by": proposals.get(("entity", e.id or 0), []),
-        }
-        for e in session.exec(
-            select(Entity).where(Entity.document_id == document.id, *own_entities).order_by(col(Entity.id))
-        )
-    ]
-    relations = [
-        {
-            "id": r.id,
-            "head": r.head_id,
-            "tail": r.tail_id,
-            "type": r.type,
-            "evidence": r.evidence,
-            "status": r.status,
-            "agreement": r.agreement,
-            "proposed_by": proposals.get(("relation", r.id or 0), []),
-            "votes": votes.get(r.id or 0, []),
-        }
-        for r in session.exec(
-            select(Relation).where(Relation.document_id == document.id, *own_relations).order_by(col(Relation.id))
-        )
-    ]
-    runs = [
-        {
-            "annotator": names.get(r.annotator_id),
-            "status": r.status,
-            "prompt_version": r.prompt_version,
-            "input_tokens": r.input_tokens,
-            "output_tokens": r.output_tokens,
-            "cost": float(r.cost),
-            "latency_ms": r.latency_ms,
-            "error": r.error,
-        }
-        for r in session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document.id))
-    ]
-    return {"entities": entities, "relations": relations, "runs": runs, "blind_review": document.blind_review}
 
 
 def project_spent(session: Session, *, project_id: int) -> float:

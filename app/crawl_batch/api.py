@@ -1,4 +1,4 @@
-"""Crawl batches and documents over HTTP."""
+"""Crawl batches over HTTP (documents are in app/document/api.py)."""
 
 from dataclasses import asdict
 from typing import Any
@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from app.auth.deps import ApiAdmin, ApiClient
 from app.config import get_settings
 from app.crawl_batch import service
-from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentSummary
+from app.crawl_batch.schemas import BatchCreated
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project
@@ -54,26 +54,3 @@ def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str,
         "second_look": asdict(second_look_summary(session, batch_id=batch_id)),
     }
     return report
-
-
-@router.get("/projects/{project_id}/documents", response_model=DocumentList)
-def list_documents(
-    project_id: int,
-    session: SessionDep,
-    _user: ApiClient,
-    batch: int | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> DocumentList:
-    get_project(session, project_id)
-    result = service.list_documents(
-        session, project_id=project_id, batch_id=batch, status=status, q=q, page=page, per_page=per_page
-    )
-    return DocumentList(
-        items=[DocumentSummary.model_validate(d) for d in result.items],
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-    )

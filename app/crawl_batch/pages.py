@@ -1,4 +1,4 @@
-"""Batch pages: upload, live progress, document list and a read-only document view."""
+"""Batch pages: upload and live progress (the batch's documents are in app/document/pages.py)."""
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -67,27 +67,3 @@ def view_batch(request: Request, batch_id: int, session: SessionDep, _user: Curr
     }
     block = "progress" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/batch.html", ctx, block=block)
-
-
-@router.get("/batches/{batch_id}/documents", response_class=HTMLResponse)
-def batch_documents(
-    request: Request, batch_id: int, session: SessionDep, _user: CurrentUser, q: str = "", page: int = 1
-) -> Response:
-    batch = service.get_batch(session, batch_id)
-    result = service.list_documents(session, project_id=batch.project_id, batch_id=batch_id, q=q or None, page=page)
-    ctx = {"batch": batch, "result": result, "q": q}
-    block = "results" if request.headers.get("hx-request") == "true" else None
-    return render(request, "crawl_batch/documents.html", ctx, block=block)
-
-
-@router.get("/documents/{document_id}", response_class=HTMLResponse)
-def view_document(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
-    # Backwards, as above: the document page shows its annotations until a document package serves them.
-    from app.annotation.service import document_annotations
-
-    document = service.get_document(session, document_id)
-    sentences = [(i, document.text[s:e]) for i, (s, e) in enumerate(document.sentences)]
-    annotations = document_annotations(session, document)
-    names = {e["id"]: e["name"] for e in annotations["entities"]}
-    ctx = {"document": document, "sentences": sentences, "annotations": annotations, "names": names}
-    return render(request, "crawl_batch/document.html", ctx)

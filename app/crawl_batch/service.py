@@ -1,27 +1,21 @@
-"""Crawl batches: register an upload, look up progress, list and read documents."""
+"""Crawl batches: register an upload, look up progress."""
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_
-from sqlalchemy.orm import defer
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.crawl_batch.uploads import StoredUpload
 from app.errors import InvalidInput, NotFound
 from app.jobs import enqueue
-from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
+from app.models import BatchStatus, CrawlBatch, Project, User
 from app.models.types import utcnow
 from app.webtext.formats import Format
 
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
 FINISHED = frozenset({BatchStatus.done, BatchStatus.done_with_errors, BatchStatus.failed})
-MAX_PER_PAGE = 200
-# Far beyond any real listing, and small enough that the row offset fits a 64-bit integer.
-MAX_PAGE = 1_000_000_000
 
 
 def upload_dir(project_id: int) -> Path:
@@ -120,62 +114,3 @@ def batch_report(batch: CrawlBatch) -> BatchReport:
     else:
         percent = min(100.0, 100.0 * batch.bytes_read / batch.size_bytes) if batch.size_bytes else 0.0
     return BatchReport(batch, elapsed, records / elapsed if elapsed > 0 else 0.0, percent)
-
-
-@dataclass(frozen=True)
-class DocumentPage:
-    items: list[Document]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def list_documents(
-    session: Session,
-    *,
-    project_id: int,
-    batch_id: int | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> DocumentPage:
-    """Documents of a project, oldest first (by id: a batch's documents in the order they were read), filtered by
-    batch, status and a title/URL search."""
-    if status is not None and status not in DocumentStatus.__members__:
-        raise InvalidInput.for_field("status", f"Unknown status {status!r}; use one of {', '.join(DocumentStatus)}.")
-    if not 1 <= page <= MAX_PAGE:
-        raise InvalidInput.for_field("page", f"page must be a whole number from 1 to {MAX_PAGE:,}.")
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput.for_field("per_page", f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.")
-    conditions: list[ColumnElement[bool]] = [col(Document.project_id) == project_id]
-    if batch_id is not None:
-        conditions.append(col(Document.batch_id) == batch_id)
-    if status is not None:
-        conditions.append(col(Document.status) == status)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
-            or_(col(Document.title).ilike(pattern, escape="\\"), col(Document.url).ilike(pattern, escape="\\"))
-        )
-    total = session.exec(select(func.count()).select_from(Document).where(*conditions)).one()
-    items = session.exec(
-        select(Document)
-        .options(defer(Document.text), defer(Document.minhash), defer(Document.sentences))  # type: ignore[arg-type]
-        .where(*conditions)
-        .order_by(col(Document.id))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return DocumentPage(list(items), total, page, per_page)
-
-
-def get_document(session: Session, document_id: int) -> Document:
-    document = session.get(Document, document_id)
-    if document is None:
-        raise NotFound(f"Document {document_id} does not exist.")
-    return document

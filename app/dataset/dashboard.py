@@ -13,7 +13,7 @@ from app.dataset.document_rows import Bind, Selection
 from app.dataset.loaders import gold_and_annotators, iter_pages
 from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
 from app.dataset.records import ExportDocument
-from app.models import Decision, Document, DocumentStatus, ItemStatus, ReviewAssignment, User
+from app.models import Decision, Document, DocumentStatus, Entity, ItemStatus, Relation, ReviewAssignment, User
 from app.models.review import AssignmentStatus
 from app.review.blind import recall_summary
 from app.review.counts import decisions_by_reviewer
@@ -246,8 +246,6 @@ def human_agreement(session: Session, *, project_id: int, batch_id: int | None =
 
 def agreement_classes(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
     """How many entities and relations fall in each agreement class, with shares."""
-    from app.models import Entity, Relation
-
     out: dict[str, Any] = {}
     docs = _documents(project_id, batch_id)
     for name, model in (("entities", Entity), ("relations", Relation)):

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from app.annotation.agreement_classes import label as class_label
+from app.agreement_classes import label as class_label
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser, DatasetReader
 from app.crawl_batch.service import get_batch, list_batches

@@ -34,7 +34,7 @@ class DecisionRecord:
 class ItemProvenance:
     status: str = ""  # proposed / accepted / rejected
     # agreed / confirmed / type_conflict / a_only / b_only / disputed / augmented / imported / manual
-    # (app/annotation/agreement_classes.py says what each means)
+    # (app/agreement_classes.py says what each means)
     agreement: str = ""
     proposals: list[ProposalRecord] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Query
 
 from app.auth.deps import ApiAdmin, ApiClient
-from app.crawl_batch.service import get_document
 from app.db import SessionDep, require_id
+from app.document.service import get_document
 from app.models import Document
 from app.models.document import BlindReview
 from app.project.service import get_project, settings_of

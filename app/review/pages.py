@@ -11,8 +11,9 @@ from sqlmodel import Session
 from app.annotation.service import list_annotators
 from app.auth.csrf import verify_csrf
 from app.auth.deps import CurrentUser
-from app.crawl_batch.service import get_document, list_batches
+from app.crawl_batch.service import list_batches
 from app.db import SessionDep
+from app.document.service import get_document
 from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
 from app.project.service import get_project, label_schema_of, settings_of

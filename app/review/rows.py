@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
-from app.annotation.agreement_classes import CLASSES, AgreementClass, describe
+from app.agreement_classes import CLASSES, AgreementClass, describe
 
 if TYPE_CHECKING:
     from app.review.views import EntityView, RelationView

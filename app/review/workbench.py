@@ -6,7 +6,7 @@ from typing import Any
 from markupsafe import Markup
 from sqlmodel import Session
 
-from app.annotation.agreement_classes import CLASSES, AgreementClass, described
+from app.agreement_classes import CLASSES, AgreementClass, described
 from app.annotation.service import pair_of
 from app.db import require_id
 from app.models import Document

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.models import Agreement, Annotator, BatchStatus, CrawlBatch, Document, Entity, ItemStatus, Mention, Role
+from app.models import Annotator, BatchStatus, CrawlBatch, Document, Role
 from tests.factories import bearer, login, make_project, make_token, make_user, page_csrf
 
 
@@ -137,36 +137,6 @@ def test_annotate_queues_jobs_and_checks_the_batch(
     assert queued.json() == {"documents": 3, "jobs": 6}
     wrong = app_client.post(url, json={"batch_id": foreign.id}, headers=admin)
     assert (wrong.status_code, wrong.json()["errors"][0]["field"]) == (422, "batch_id")
-
-
-def test_document_endpoint_returns_items_with_offsets_and_provenance(
-    session: Session, app_client: TestClient, admin: dict[str, str]
-) -> None:
-    project = make_project(session)
-    doc = Document(project_id=project.id or 0, text="𠮷野家在东京。", text_hash="h", sentences=[[0, 7]])
-    session.add(doc)
-    session.commit()
-    entity = Entity(
-        document_id=doc.id or 0, type="ORG", name="𠮷野家", agreement=Agreement.agreed, status=ItemStatus.accepted
-    )
-    session.add(entity)
-    session.commit()
-    session.add(
-        Mention(entity_id=entity.id or 0, document_id=doc.id or 0, start=0, end=3, text="𠮷野家", sentence_id=0)
-    )
-    session.commit()
-    body = app_client.get(f"/api/v1/documents/{doc.id}", headers=admin).json()
-    assert body["version"] == 1
-    (item,) = body["entities"]
-    assert (item["agreement"], item["status"]) == ("agreed", "accepted")
-    assert item["mentions"][0] | {} == {
-        "id": item["mentions"][0]["id"],
-        "start": 0,
-        "end": 3,
-        "text": "𠮷野家",
-        "sentence": 0,
-    }
-    assert body["relations"] == []
 
 
 def test_pages_add_annotators_without_ever_asking_for_keys(session: Session, app_client: TestClient) -> None:

@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 from app.annotation import jobs as annotation_jobs
 from app.annotation.service import create_annotator
 from app.config import get_settings
+from app.document.schemas import VoteRead
+from app.document.service import document_annotations
 from app.models import (
     Agreement,
     AnnotatorRun,
@@ -564,18 +566,17 @@ def test_the_other_model_votes_on_one_sided_relations_without_accepting_them(wor
     world.run_all()
     assert world.doc.id is not None
     annotation_jobs.verify(world.doc.id, engine=world.engine)
-    from app.annotation.service import document_annotations
 
     with Session(world.engine) as s:
         document = s.get(Document, world.doc.id)
         assert document is not None
         view = document_annotations(s, document)
-    names = {e["id"]: e["name"] for e in view["entities"]}
-    by_triple = {(names[r["head"]], r["type"], names[r["tail"]]): r for r in view["relations"]}
+    names = {e.id: e.name for e in view.entities}
+    by_triple = {(names[r.head], r.type, names[r.tail]): r for r in view.relations}
     born = by_triple[("李娜", "出生于", "上海")]  # A only: B (gemini) votes
-    assert born["votes"] == [{"annotator": "gem", "vote": True}]
-    assert born["status"] == "proposed"
+    assert born.votes == [VoteRead(annotator="gem", vote=True)]
+    assert born.status == "proposed"
     founded = by_triple[("张伟", "创办", "深圳智言科技公司")]  # B only: A (openai) votes
-    assert founded["votes"] == [{"annotator": "gpt", "vote": True}]
+    assert founded.votes == [VoteRead(annotator="gpt", vote=True)]
     agreed = by_triple[("张伟", "毕业于", "北京大学")]
-    assert agreed["votes"] == []
+    assert agreed.votes == []

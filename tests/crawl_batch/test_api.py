@@ -1,4 +1,4 @@
-"""Batches and documents over the API: uploads stream to disk, limits, roles, listing."""
+"""Batches over the API: uploads stream to disk, limits, roles (documents: tests/document)."""
 
 import json
 import logging
@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from app.config import get_settings
 from app.crawl_batch.service import upload_dir
-from app.models import CrawlBatch, Document, Role
+from app.models import CrawlBatch, Role
 from tests.aio import run_async
 from tests.factories import bearer, make_project, make_token, make_user
 
@@ -123,64 +123,6 @@ def test_reviewer_cannot_upload_and_unknown_project_is_404(session: Session, app
     missing = app_client.post("/api/v1/projects/999999/batches", files={"file": ("a.txt", b"x")}, headers=admin)
     assert missing.status_code == 404
     assert app_client.get("/api/v1/batches/999999", headers=admin).status_code == 404
-
-
-def _doc(session: Session, project_id: int, i: int, **kw: object) -> Document:
-    doc = Document(project_id=project_id, text=f"文本{i}", text_hash=f"h{i}-{project_id}", title=f"标题{i}", **kw)  # type: ignore[arg-type]
-    session.add(doc)
-    session.commit()
-    return doc
-
-
-def test_documents_list_filters_searches_and_pages(
-    session: Session, app_client: TestClient, admin_headers: dict[str, str]
-) -> None:
-    project = make_project(session)
-    pid = project.id or 0
-    for i in range(5):
-        _doc(session, pid, i, url=f"https://news.example/{i}")
-    _doc(session, pid, 99, url="https://other.example/100%_sure", status="curated")
-    url = f"/api/v1/projects/{pid}/documents"
-    everything = app_client.get(url, headers=admin_headers).json()
-    assert everything["total"] == 6
-    assert app_client.get(url, params={"q": "news.example"}, headers=admin_headers).json()["total"] == 5
-    assert app_client.get(url, params={"q": "100%_"}, headers=admin_headers).json()["total"] == 1
-    assert app_client.get(url, params={"q": "标题3"}, headers=admin_headers).json()["items"][0]["title"] == "标题3"
-    assert app_client.get(url, params={"status": "curated"}, headers=admin_headers).json()["total"] == 1
-    page2 = app_client.get(url, params={"per_page": 4, "page": 2}, headers=admin_headers).json()
-    assert (len(page2["items"]), page2["page"]) == (2, 2)
-    bad = app_client.get(url, params={"status": "nonsense"}, headers=admin_headers)
-    assert bad.status_code == 422
-    assert bad.json()["errors"][0]["field"] == "status"
-    assert app_client.get(url, params={"per_page": 100000}, headers=admin_headers).status_code == 422
-
-
-def test_documents_list_oldest_first_across_pages(
-    session: Session, app_client: TestClient, admin_headers: dict[str, str]
-) -> None:
-    project = make_project(session)
-    pid = project.id or 0
-    for i in (3, 1, 2):
-        _doc(session, pid, i)
-    url = f"/api/v1/projects/{pid}/documents"
-    items = app_client.get(url, headers=admin_headers).json()["items"]
-    assert [d["title"] for d in items] == ["标题3", "标题1", "标题2"]  # stored in this order
-    ids = [d["id"] for d in items]
-    assert ids == sorted(ids)
-    first = app_client.get(url, params={"per_page": 2, "page": 1}, headers=admin_headers).json()["items"]
-    second = app_client.get(url, params={"per_page": 2, "page": 2}, headers=admin_headers).json()["items"]
-    assert [d["id"] for d in first + second] == ids
-
-
-def test_document_detail_has_text_and_sentence_offsets(
-    session: Session, app_client: TestClient, admin_headers: dict[str, str]
-) -> None:
-    project = make_project(session)
-    doc = _doc(session, project.id or 0, 1, sentences=[[0, 2], [2, 3]])
-    body = app_client.get(f"/api/v1/documents/{doc.id}", headers=admin_headers).json()
-    assert body["text"] == "文本1"
-    assert body["sentences"] == [[0, 2], [2, 3]]
-    assert app_client.get("/api/v1/documents/999999", headers=admin_headers).status_code == 404
 
 
 def test_an_aborted_upload_logs_one_line_and_stores_nothing(

@@ -1,6 +1,6 @@
 """Agreement classes by name: one table for every page, the codes untouched."""
 
-from app.annotation.agreement_classes import CLASSES, MACHINE, REVIEWABLE, describe, label
+from app.agreement_classes import CLASSES, MACHINE, REVIEWABLE, describe, label
 from app.models import Agreement
 from app.templating import agreement_name
 
