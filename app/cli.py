@@ -1,4 +1,4 @@
-"""`concord serve | worker | migrate | create-user | user | token | doctor | evaluate`."""
+"""`concord serve | worker | migrate | create-user | user | token | doctor | evaluate | train`."""
 
 import argparse
 import os
@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import get_engine, session_scope
 from app.errors import AppError
 from app.models import ApiToken, Role, User
+from app.training.cli import add_train_command
 
 
 def _prepare_database(settings: Settings) -> None:
@@ -113,6 +114,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             for command in (
                 _worker_command(args.worker_concurrency, "embedded@%h"),
                 _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
+                # One process of its own: a training run (minutes to hours) never takes ingestion's slots; a fresh
+                # child per run hands torch's memory back when the run ends.
+                [*_worker_command(1, "embedded-training@%h", "training"), "--max-tasks-per-child=1"],
             ):
                 process, output = start_worker(command, sink=sink, pass_fds=inherited)
                 workers.append(process)
@@ -332,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run a Celery worker (any number, on any machine)")
     p.add_argument("--concurrency", type=int, default=0, help="processes or threads (default: CPU count)")
-    p.add_argument("--queues", default="concord,llm", help="concord (CPU work), llm (model calls)")
+    p.add_argument(
+        "--queues", default="concord,llm", help="concord (CPU work), llm (model calls), training (models trained)"
+    )
     p.add_argument(
         "--pool",
         default="prefork",
@@ -372,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "train", "dev", "test"], help="the snapshot's split")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_evaluate)
+
+    add_train_command(sub)
     return parser
 
 
