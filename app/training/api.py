@@ -13,7 +13,8 @@ router = APIRouter(prefix="/api/v1", tags=["training"])
 
 
 def run_view(run: TrainingRun) -> TrainingRunRead:
-    return TrainingRunRead.model_validate({**run.model_dump(), "id": require_id(run)})
+    require_id(run)
+    return TrainingRunRead.model_validate(run, from_attributes=True)
 
 
 @router.post("/snapshots/{snapshot_id}/training-runs", status_code=202, response_model=TrainingRunRead)
