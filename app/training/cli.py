@@ -86,7 +86,7 @@ def _report(run: TrainingRun) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     bind = get_engine()
     try:
-        with Session(bind) as session:
+        with Session(bind, expire_on_commit=False) as session:
             snapshot = find_snapshot(session, args.snapshot)
             run = service.start_training(
                 session,
