@@ -6,7 +6,9 @@ them (model_dir) only once they are; a failed or cancelled run keeps its log and
 """
 
 import logging
+import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,6 +29,7 @@ from app.modelling import (
 )
 from app.models import DatasetSnapshot, SnapshotStatus, TrainingRun, TrainingStatus
 from app.models.types import utcnow
+from app.redis_client import get_redis, key
 from app.training.service import FINISHED, absolute, run_dir
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ Bind = Engine | Connection
 # How often the worker writes progress to the row and looks whether the run was cancelled.
 PROGRESS_SECONDS = 2.0
 CANCEL_CHECK_SECONDS = 2.0
+# A run outlives the broker's visibility timeout: the job is then delivered again while its first delivery still
+# trains. The first holds this lease, renewed in the background; a second delivery finding it alive leaves.
+LEASE_SECONDS = 120
 
 
 def _stamp(message: str) -> str:
@@ -90,6 +96,33 @@ class _Run:
         return self.cancelled
 
 
+class _Lease:
+    """The run's lease in Redis, renewed by a daemon thread until released; lost with its process."""
+
+    def __init__(self, run_id: int) -> None:
+        self.key, self.token = key("training-run", run_id), secrets.token_hex(8)
+        self.done = threading.Event()
+
+    def acquire(self) -> bool:
+        if not get_redis().set(self.key, self.token, nx=True, ex=LEASE_SECONDS):
+            return False
+        threading.Thread(target=self._renew, daemon=True, name=f"lease-{self.key}").start()
+        return True
+
+    def _renew(self) -> None:
+        while not self.done.wait(LEASE_SECONDS / 4):
+            try:
+                get_redis().set(self.key, self.token, xx=True, ex=LEASE_SECONDS)
+            except Exception:  # a broker hiccup: the next renewal tries again well within the lease
+                log.warning("could not renew %s", self.key, exc_info=True)
+
+    def release(self) -> None:
+        self.done.set()
+        client = get_redis()
+        if client.get(self.key) == self.token.encode():
+            client.delete(self.key)
+
+
 def _start(bind: Bind, run_id: int) -> tuple[TrainingRun, DatasetSnapshot | None] | None:
     """Mark the run running; None when there is nothing to do (gone, finished, or cancelled while queued)."""
     with Session(bind, expire_on_commit=False) as session:
@@ -125,12 +158,30 @@ def train_model(
     base: TrainConfig | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    leased: bool = True,
 ) -> None:
     """Job "training.train": train on the snapshot's train split, pick on dev, score on test; succeeded with
     model_dir and metrics, or failed / cancelled with the reason and the log so far. `base` holds the sizes
     (tests use tiny ones); the run's backbone, device, epochs and seed override it. `on_progress` and `stop`
-    serve the CLI, which trains in-process."""
-    bind = bind if bind is not None else get_engine()
+    serve the CLI, which trains in-process a run never queued (`leased=False`: no broker needed)."""
+    lease = _Lease(run_id) if leased else None
+    if lease is not None and not lease.acquire():
+        log.info("training run %s is being trained by another delivery", run_id)
+        return
+    try:
+        _train_run(run_id, bind if bind is not None else get_engine(), base, on_progress, stop)
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def _train_run(
+    run_id: int,
+    bind: Bind,
+    base: TrainConfig | None,
+    on_progress: Callable[[TrainProgress], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
     started = _start(bind, run_id)
     if started is None:
         return

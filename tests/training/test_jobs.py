@@ -178,3 +178,21 @@ def test_settings_out_of_range_are_refused_by_field(session: Session, setup: Set
         with pytest.raises(InvalidInput, match="must be") as caught:
             service.start_training(session, snapshot_id=snapshot.id or 0, user=setup.admin, **kwargs)
         assert caught.value.errors[0].field == field
+
+
+def test_a_second_delivery_while_the_first_still_trains_leaves_it_alone(session: Session, setup: Setup) -> None:
+    # A run longer than the broker's visibility timeout is delivered again while its first delivery trains.
+    snapshot = make_snapshot(session, setup.project)
+    run = service.start_training(session, snapshot_id=snapshot.id or 0, user=setup.admin, epochs=1)
+    session.commit()
+    first = jobs._Lease(run.id or 0)
+    assert first.acquire()
+    try:
+        train_model(run.id or 0, bind=bind_of(session), base=TINY)
+        untouched = _run(session, run.id or 0)
+        assert untouched.status == TrainingStatus.queued and untouched.log == ""
+    finally:
+        first.release()
+    again = jobs._Lease(run.id or 0)
+    assert again.acquire()  # released: the lease is free again
+    again.release()
