@@ -155,6 +155,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv = ["worker", "--loglevel=INFO", "-Q", args.queues, f"--pool={args.pool}"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
+    if args.max_tasks_per_child:  # 1 for training: each run in a fresh process, its memory handed back after
+        argv.append(f"--max-tasks-per-child={args.max_tasks_per_child}")
     celery_app.worker_main(argv)
     return 0
 
@@ -345,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["prefork", "threads", "solo"],
         help="threads suits the llm queue (calls wait on the network)",
     )
+    p.add_argument("--max-tasks-per-child", type=int, default=0, help="replace a process after N jobs (0: never)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
