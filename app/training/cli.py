@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        train_model(run_id, bind=bind, on_progress=_print_progress, stop=interrupted.is_set, leased=False)
+        train_model(run_id, bind=bind, on_progress=_print_progress, stop=interrupted.is_set, lease_required=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     with Session(bind) as session:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
@@ -29,8 +30,8 @@ from app.modelling import (
 )
 from app.models import DatasetSnapshot, SnapshotStatus, TrainingRun, TrainingStatus
 from app.models.types import utcnow
-from app.redis_client import get_redis, key
-from app.training.service import FINISHED, absolute, run_dir
+from app.redis_client import get_redis
+from app.training.service import FINISHED, absolute, lease_key, run_dir
 
 log = logging.getLogger(__name__)
 Bind = Engine | Connection
@@ -100,7 +101,7 @@ class _Lease:
     """The run's lease in Redis, renewed by a daemon thread until released; lost with its process."""
 
     def __init__(self, run_id: int) -> None:
-        self.key, self.token = key("training-run", run_id), secrets.token_hex(8)
+        self.key, self.token = lease_key(run_id), secrets.token_hex(8)
         self.done = threading.Event()
 
     def acquire(self) -> bool:
@@ -118,9 +119,12 @@ class _Lease:
 
     def release(self) -> None:
         self.done.set()
-        client = get_redis()
-        if client.get(self.key) == self.token.encode():
-            client.delete(self.key)
+        try:
+            client = get_redis()
+            if client.get(self.key) == self.token.encode():
+                client.delete(self.key)
+        except redis.RedisError:  # it lapses by itself
+            log.warning("could not release %s", self.key, exc_info=True)
 
 
 def _start(bind: Bind, run_id: int) -> tuple[TrainingRun, DatasetSnapshot | None] | None:
@@ -158,14 +162,23 @@ def train_model(
     base: TrainConfig | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
     stop: Callable[[], bool] | None = None,
-    leased: bool = True,
+    lease_required: bool = True,
 ) -> None:
     """Job "training.train": train on the snapshot's train split, pick on dev, score on test; succeeded with
     model_dir and metrics, or failed / cancelled with the reason and the log so far. `base` holds the sizes
     (tests use tiny ones); the run's backbone, device, epochs and seed override it. `on_progress` and `stop`
-    serve the CLI, which trains in-process a run never queued (`leased=False`: no broker needed)."""
-    lease = _Lease(run_id) if leased else None
-    if lease is not None and not lease.acquire():
+    serve the CLI, which trains in-process a run it never queued: it takes the lease where a broker answers
+    (`lease_required=False`), so that a page's Cancel can tell its run from one whose process is gone."""
+    lease: _Lease | None = None
+    try:
+        candidate = _Lease(run_id)
+        held = candidate.acquire()
+        lease = candidate
+    except redis.RedisError:
+        if lease_required:
+            raise
+        held = True
+    if not held:
         log.info("training run %s is being trained by another delivery", run_id)
         return
     try:

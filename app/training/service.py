@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import redis
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
@@ -13,6 +14,7 @@ from app.modelling.config import DEVICES
 from app.modelling.data import check_trainable
 from app.models import DatasetSnapshot, SnapshotStatus, TrainingRun, TrainingStatus, User
 from app.models.types import utcnow
+from app.redis_client import get_redis, key
 
 FINISHED = (TrainingStatus.succeeded, TrainingStatus.failed, TrainingStatus.cancelled)
 MAX_EPOCHS = 1000
@@ -87,6 +89,19 @@ def start_training(
     return run
 
 
+def lease_key(run_id: int) -> str:
+    """The Redis key a process holds while it trains the run (app.training.jobs renews it)."""
+    return key("training-run", run_id)
+
+
+def _trained_now(run_id: int) -> bool:
+    """Whether a process holds the run's lease; True when Redis cannot say (a live run is never ended by guess)."""
+    try:
+        return bool(get_redis().exists(lease_key(run_id)))
+    except redis.RedisError:
+        return True
+
+
 def get_run(session: Session, run_id: int) -> TrainingRun:
     run = session.get(TrainingRun, run_id)
     if run is None:
@@ -100,14 +115,17 @@ def list_runs(session: Session, *, snapshot_id: int) -> list[TrainingRun]:
 
 
 def request_cancel(session: Session, *, run: TrainingRun) -> TrainingRun:
-    """A queued run ends cancelled now; a running one when its job next looks (within seconds). 409 once over."""
+    """A queued run ends cancelled now; a running one when its job next looks (within seconds), or now when no
+    process trains it any more (its worker or `concord train` was killed). 409 once over."""
     if run.status in FINISHED:
         raise Conflict(f"Training run {run.id} is {run.status} already.")
     run.cancel_requested = True
-    if run.status == TrainingStatus.queued:
+    orphaned = run.status == TrainingStatus.running and not _trained_now(run.id or 0)
+    if run.status == TrainingStatus.queued or orphaned:
         run.status = TrainingStatus.cancelled
         run.finished_at = utcnow()
-        run.log += "cancelled before it started\n"
+        run.error = "cancelled: no process was training it" if orphaned else "cancelled before it started"
+        run.log += run.error + "\n"
     session.add(run)
     session.flush()
     return run

@@ -196,3 +196,20 @@ def test_a_second_delivery_while_the_first_still_trains_leaves_it_alone(session:
     again = jobs._Lease(run.id or 0)
     assert again.acquire()  # released: the lease is free again
     again.release()
+
+
+def test_cancel_ends_at_once_a_running_run_no_process_trains_any_more(session: Session, setup: Setup) -> None:
+    snapshot = make_snapshot(session, setup.project)
+    run = service.start_training(session, snapshot_id=snapshot.id or 0, user=setup.admin, queue=False)
+    run.status = TrainingStatus.running
+    live = jobs._Lease(run.id or 0)
+    assert live.acquire()  # a process trains it: cancel asks, the process stops it
+    try:
+        service.request_cancel(session, run=run)
+        assert run.status == TrainingStatus.running and run.cancel_requested
+    finally:
+        live.release()
+    # Its process was killed (`concord train` by kill -9, a worker lost): nothing would ever end the run.
+    ended = service.request_cancel(session, run=run)
+    assert ended.status == TrainingStatus.cancelled and ended.error == "cancelled: no process was training it"
+    assert ended.finished_at is not None and ended.model_dir is None
