@@ -28,6 +28,7 @@ from app.modelling import (
     load_snapshot,
     train,
 )
+from app.modelling.config import Device
 from app.models import DatasetSnapshot, SnapshotStatus, TrainingRun, TrainingStatus
 from app.models.types import utcnow
 from app.redis_client import get_redis
@@ -202,7 +203,8 @@ def _train_run(
     row = _Run(bind, run_id)
     relative = run_dir(run)
     out_dir = absolute(relative)
-    config = replace(base or TrainConfig(), backbone=run.backbone, device=run.device, epochs=run.epochs, seed=run.seed)  # type: ignore[arg-type]
+    device: Device = run.device  # type: ignore[assignment]  # checked when the run was started
+    config = replace(base or TrainConfig(), backbone=run.backbone, device=device, epochs=run.epochs, seed=run.seed)
 
     def progress(p: TrainProgress) -> None:
         row.progress(p)
