@@ -1,4 +1,4 @@
-"""`concord serve | worker | migrate | create-user | user | token | doctor | evaluate`."""
+"""`concord serve | worker | migrate | create-user | user | token | doctor | evaluate | train`."""
 
 import argparse
 import os
@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import get_engine, session_scope
 from app.errors import AppError
 from app.models import ApiToken, Role, User
+from app.training.cli import add_train_command
 
 # Imports inside functions: every `concord` command loads this module, and each needs only a few of the app's
 # modules, so a command imports its own when it runs (`concord --help` and `concord worker` start fast).
@@ -116,6 +117,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             for command in (
                 _worker_command(args.worker_concurrency, "embedded@%h"),
                 _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
+                # One process of its own: a training run (minutes to hours) never takes ingestion's slots; a fresh
+                # child per run hands torch's memory back when the run ends.
+                [*_worker_command(1, "embedded-training@%h", "training"), "--max-tasks-per-child=1"],
             ):
                 process, output = start_worker(command, sink=sink, pass_fds=inherited)
                 workers.append(process)
@@ -154,6 +158,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv = ["worker", "--loglevel=INFO", "-Q", args.queues, f"--pool={args.pool}"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
+    if args.max_tasks_per_child:  # 1 for training: each run in a fresh process, its memory handed back after
+        argv.append(f"--max-tasks-per-child={args.max_tasks_per_child}")
     celery_app.worker_main(argv)
     return 0
 
@@ -335,13 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run a Celery worker (any number, on any machine)")
     p.add_argument("--concurrency", type=int, default=0, help="processes or threads (default: CPU count)")
-    p.add_argument("--queues", default="concord,llm", help="concord (CPU work), llm (model calls)")
+    p.add_argument(
+        "--queues", default="concord,llm", help="concord (CPU work), llm (model calls), training (models trained)"
+    )
     p.add_argument(
         "--pool",
         default="prefork",
         choices=["prefork", "threads", "solo"],
         help="threads suits the llm queue (calls wait on the network)",
     )
+    p.add_argument("--max-tasks-per-child", type=int, default=0, help="replace a process after N jobs (0: never)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
@@ -375,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "train", "dev", "test"], help="the snapshot's split")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_evaluate)
+
+    add_train_command(sub)
     return parser
 
 

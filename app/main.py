@@ -32,6 +32,8 @@ from app.request_limits import BodyLimitMiddleware, integers_in_range
 from app.review import api as review_api
 from app.review import pages as review_pages
 from app.templating import render
+from app.training import api as training_api
+from app.training import pages as training_pages
 
 # Page routers check CSRF themselves (see each pages.py); API routers authenticate by bearer token.
 ROUTERS = [
@@ -49,6 +51,8 @@ ROUTERS = [
     review_api.router,
     dataset_pages.router,
     dataset_api.router,
+    training_pages.router,
+    training_api.router,
     health_router,
 ]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -98,7 +98,7 @@ def _app_imports(path: Path) -> set[str]:
     return modules
 
 
-@pytest.mark.parametrize("domain", ["crawl_batch", "annotation", "dataset"])
+@pytest.mark.parametrize("domain", ["crawl_batch", "annotation", "dataset", "training"])
 def test_each_worker_module_hands_its_jobs_to_its_package_jobs_module(domain: str) -> None:
     # workers/<domain>.py defines the jobs "<domain>.verb"; their bodies live in app/<domain>/jobs.py.
     module = importlib.import_module(f"workers.{domain}")

@@ -42,6 +42,7 @@ CONSUMER_MAY = {
     ("GET", "/projects/{project_id}/snapshots"),
     ("GET", "/projects/{project_id}/export"),
     ("GET", "/snapshots/{snapshot_id}/download"),
+    ("GET", "/snapshots/{snapshot_id}/training"),  # learnability beside the datasheet
     ("GET", "/account/password"),
     ("POST", "/account/password"),
     ("GET", "/api/v1/projects"),

@@ -7,7 +7,7 @@ from celery import Celery, signals
 from app.config import get_settings
 from app.gc_tuning import tune_gc
 
-JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation", "workers.dataset"]
+JOB_MODULES = ["workers.health", "workers.crawl_batch", "workers.annotation", "workers.dataset", "workers.training"]
 
 
 def make_celery() -> Celery:
@@ -36,6 +36,8 @@ def make_celery() -> Celery:
             "annotation.run": {"queue": "llm"},
             "annotation.augment": {"queue": "llm"},
             "annotation.verify": {"queue": "llm"},
+            # Long and CPU- (or GPU-) bound: a queue of its own, so a training run never holds a slot of ingestion.
+            "training.train": {"queue": "training"},
         },
         worker_hijack_root_logger=False,
         timezone="UTC",

@@ -46,7 +46,8 @@ class TrainingRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     # metrics.json of the finished model: learnability on the snapshot's test split, picked on dev.
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # Relative to the data directory; set only once the model's files are complete.
+    # `models/<project_id>/run-<id>`, relative to the data directory; set only once the model's files are complete
+    # (the job writes them atomically), so a failed or cancelled run never has one.
     model_dir: str | None = Field(default=None, max_length=500)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -52,7 +52,8 @@ def test_serve_verbose_shows_the_workers_and_still_ends_with_the_sign_in(tmp_pat
         assert live.admin_password, output
         ready = [i for i, line in enumerate(output.splitlines()) if " ready." in line and "@" in line]
         signin = next(i for i, line in enumerate(output.splitlines()) if "one-time password:" in line)
-        assert len(ready) == 2, output
+        assert len(ready) == 3, output  # CPU work, model calls, and training on a queue of its own
+        assert "embedded-training@" in output and ".> training " in output
         assert max(ready) < signin
         assert not (live.data_dir / "logs" / "worker.log").exists()
     finally:
