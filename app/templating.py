@@ -11,6 +11,8 @@ from markupsafe import Markup
 from app.annotation import agreement_classes
 from app.auth.csrf import CSRF_FIELD, csrf_token
 from app.errors import AppError, error_text
+from app.notices import clear_notice, pending_notice
+from app.status_names import status_badge, status_label, status_tip
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -32,6 +34,10 @@ env.globals.update(
     agreement_tip=agreement_classes.tip,
     machine_classes=agreement_classes.MACHINE,
     reviewable_classes=agreement_classes.REVIEWABLE,
+    # Statuses by their human names with a tooltip (status_names); the codes stay in the API and exports.
+    status_badge=status_badge,
+    status_label=status_label,
+    status_tip=status_tip,
     # Errors shown once and in words (errors.error_text), by the error page and every form.
     error_text=error_text,
 )
@@ -55,9 +61,15 @@ def render(
         "flash": None,
         **(ctx or {}),
     }
+    # A notice left by the last form's redirect shows once, on the next whole page.
+    notice = pending_notice(request) if block is None and request.headers.get("hx-request") != "true" else None
+    if notice and not context["flash"]:
+        context["flash"] = notice
     tmpl = env.get_template(template)
     html = tmpl.render(context) if block is None else "".join(tmpl.blocks[block](tmpl.new_context(context)))
     response = HTMLResponse(html, status_code=status_code, headers=headers)
+    if notice:
+        clear_notice(request, response)
     response.headers["Vary"] = "HX-Request"
     return response
 

@@ -75,7 +75,7 @@ def batch_documents(
 ) -> Response:
     batch = service.get_batch(session, batch_id)
     result = service.list_documents(session, project_id=batch.project_id, batch_id=batch_id, q=q or None, page=page)
-    ctx = {"batch": batch, "result": result, "q": q}
+    ctx = {"batch": batch, "project": get_project(session, batch.project_id), "result": result, "q": q}
     block = "results" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/documents.html", ctx, block=block)
 
@@ -89,5 +89,11 @@ def view_document(request: Request, document_id: int, session: SessionDep, _user
     sentences = [(i, document.text[s:e]) for i, (s, e) in enumerate(document.sentences)]
     annotations = document_annotations(session, document)
     names = {e["id"]: e["name"] for e in annotations["entities"]}
-    ctx = {"document": document, "sentences": sentences, "annotations": annotations, "names": names}
+    ctx = {
+        "document": document,
+        "project": get_project(session, document.project_id),
+        "sentences": sentences,
+        "annotations": annotations,
+        "names": names,
+    }
     return render(request, "crawl_batch/document.html", ctx)
