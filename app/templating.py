@@ -1,5 +1,6 @@
 """Jinja2 environment (autoescape on for every template) and render() for pages and htmx fragments."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,19 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False)
 
 
+_TIME_STYLES = {"time": "%H:%M", "minute": "%Y-%m-%d %H:%M", "seconds": "%Y-%m-%d %H:%M:%S"}
+
+
+def local_time(moment: datetime | None, style: str = "minute", *, none: str = "never") -> Markup:
+    """A <time> in UTC text that static/js/local-time.js turns into the viewer's local time (UTC on hover)."""
+    if moment is None:
+        return Markup("{}").format(none)
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return Markup('<time datetime="{}" data-style="{}">{} UTC</time>').format(
+        utc.isoformat().replace("+00:00", "Z"), style, utc.strftime(_TIME_STYLES[style])
+    )
+
+
 def agreement_name(code: str) -> Markup:
     """An agreement class by its name, what it means as the tooltip; the code stays in the class attribute."""
     c = agreement_classes.describe(code)
@@ -30,6 +44,7 @@ def agreement_name(code: str) -> Markup:
 # Functions rather than a macro: a block rendered alone for htmx does not see the page's imports.
 env.globals.update(
     agreement_name=agreement_name,
+    local_time=local_time,
     agreement_label=agreement_classes.label,
     agreement_tip=agreement_classes.tip,
     machine_classes=agreement_classes.MACHINE,

@@ -1,5 +1,6 @@
 """Dataset pages: the dashboard (admins and reviewers), snapshots and downloads (admins and consumers)."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,7 +18,7 @@ from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput
-from app.models import SnapshotStatus
+from app.models import DatasetSnapshot, SnapshotStatus
 from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review.counts import DECISIONS_MEANING
@@ -120,6 +121,12 @@ def dashboard(
     )
 
 
+def _name_suggestion(rows: list[DatasetSnapshot]) -> str:
+    """Today's date (UTC) and the version the next snapshot will get: "release-2026-12-07-v3"."""
+    version = max((s.version for s in rows), default=0) + 1
+    return f"release-{datetime.now(UTC):%Y-%m-%d}-v{version}"
+
+
 def _snapshots_page(
     request: Request,
     session: SessionDep,
@@ -143,6 +150,7 @@ def _snapshots_page(
         "batches": list_batches(session, project_id=project_id),
         "values": values or {"seed": "0", "status": "curated", **{k: f"{v:g}" for k, v in DEFAULT_RATIOS.items()}},
         "split_counts": error.counts if isinstance(error, snapshot_service.EmptySplits) else None,
+        "name_suggestion": _name_suggestion(rows),
     }
     return render_form(request, "dataset/snapshots.html", ctx, error=error)
 
