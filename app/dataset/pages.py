@@ -27,6 +27,11 @@ from app.templating import render, render_form
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
+# A chart across the whole card (drawn at about the width it is shown, so its labels read at their own size);
+# the others share a row two by two.
+WIDE = 1080
+
+
 def _scores(figure: dict[str, Any], *names: str) -> list[float]:
     return [float(figure.get(name, {}).get(key) or 0.0) for name in names for key in ("precision", "recall", "f1")]
 
@@ -50,7 +55,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
     ]
     return {
         "status_time": plots.line_chart(
-            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)"
+            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)", width=WIDE
         ),
         "status_now": plots.bar_chart(list(status["by_status"].items()), title="Documents by status"),
         "throughput": plots.grouped_bar_chart(
@@ -60,6 +65,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
                 "documents / hour": [r["documents_per_hour"] or 0.0 for r in reviewers],
             },
             title="Reviewer throughput (per active hour)",
+            width=WIDE,
         ),
         "model_vs_model": plots.bar_chart(
             [("entity F1", mvm["entities"]["f1"]), ("relation F1", mvm["relations"]["f1"])]
@@ -75,6 +81,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
                 for kind in ("entities", "relations")
             },
             title="Share of each agreement class",
+            width=WIDE,
         ),
         "gold_entities": plots.grouped_bar_chart(
             annotators,
