@@ -21,7 +21,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False)
 
 
-_TIME_STYLES = {"time": "%H:%M", "minute": "%Y-%m-%d %H:%M", "seconds": "%Y-%m-%d %H:%M:%S"}
+_TIME_STYLES = {"date": "%Y-%m-%d", "time": "%H:%M", "minute": "%Y-%m-%d %H:%M", "seconds": "%Y-%m-%d %H:%M:%S"}
 
 
 def local_time(moment: datetime | None, style: str = "minute", *, none: str = "never") -> Markup:

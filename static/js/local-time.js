@@ -6,6 +6,7 @@
   function format(date, style) {
     const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
     const minute = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+    if (style === "date") return day;
     if (style === "time") return minute;
     if (style === "seconds") return `${day} ${minute}:${pad(date.getSeconds())}`;
     return `${day} ${minute}`;
