@@ -22,6 +22,7 @@ from app.models import DatasetSnapshot, SnapshotStatus
 from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review.counts import DECISIONS_MEANING
+from app.status_names import status_label
 from app.templating import render, render_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -57,7 +58,9 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
         "status_time": plots.line_chart(
             status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)", width=WIDE
         ),
-        "status_now": plots.bar_chart(list(status["by_status"].items()), title="Documents by status"),
+        "status_now": plots.bar_chart(
+            [(status_label("document", k), v) for k, v in status["by_status"].items()], title="Documents by status"
+        ),
         "throughput": plots.grouped_bar_chart(
             [r["reviewer"] for r in reviewers],
             {

@@ -64,11 +64,11 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _svg(title: str, width: int, height: int, body: list[str]) -> Markup:
+def _svg(title: str, width: int, height: int, body: list[str], *, cls: str = "chart") -> Markup:
     """The finished chart, marked safe for templates: every piece of text in it went through _esc."""
     label = _esc(title)
     head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>'
     )
     return Markup(head + "".join(body) + "</svg>")  # noqa: S704 - built from escaped pieces
@@ -85,7 +85,8 @@ def _text(x: float, y: float, content: str, anchor: str = "start", cls: str = "c
 
 def empty_chart(title: str, *, width: int = 320, height: int = 60) -> Markup:
     """The placeholder drawn when there is nothing to plot yet."""
-    return _svg(title, width, height, [_text(width / 2, height / 2 + 4, "no data yet", "middle", "chart-empty")])
+    body = [_text(width / 2, height / 2 + 4, "no data yet", "middle", "chart-empty")]
+    return _svg(title, width, height, body, cls="chart chart-none")
 
 
 def _legend(names: Sequence[str], y: float) -> list[str]:
