@@ -53,6 +53,19 @@ NAMES: dict[str, dict[str, StatusName]] = {
         "done": StatusName("Ready", "Built: the files can be downloaded."),
         "failed": StatusName("Failed", "The build stopped with an error; the message says why."),
     },
+    # Why ingestion left a record out (the batch page's "Filtered out" table).
+    "filter": {
+        "empty": StatusName("No text", "No main text was left after removing navigation and boilerplate."),
+        "http_status": StatusName("HTTP error", "The crawler got an error status, not the page itself."),
+        "invalid_docred": StatusName("Invalid DocRED record", "A record of the DocRED file does not have its shape."),
+        "language": StatusName("Other language", "Not in the project's languages to keep (project Edit)."),
+        "not_html": StatusName("Not a web page", "The record is not HTML or text (an image, a PDF, ...)."),
+        "too_little_cjk": StatusName(
+            "Too little Chinese", "Chinese characters are below the project's minimum share of the text."
+        ),
+        "too_long": StatusName("Too long", "Longer than the project's maximum document length."),
+        "too_short": StatusName("Too short", "Shorter than the project's minimum document length."),
+    },
     "token": {
         "active": StatusName("Active", "Accepted by the API."),
         "revoked": StatusName("Revoked", "No longer accepted by the API."),
@@ -62,7 +75,7 @@ NAMES: dict[str, dict[str, StatusName]] = {
 
 
 def describe(kind: str, code: str) -> StatusName:
-    """The label and explanation of a status of this kind (batch, document, run, item, snapshot, token)."""
+    """The label and explanation of a status of this kind (batch, document, run, item, snapshot, filter, token)."""
     known = NAMES.get(kind, {}).get(str(code))
     if known is None:
         text = str(code).replace("_", " ")

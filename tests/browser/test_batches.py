@@ -183,7 +183,7 @@ def test_common_crawl_pages_in_other_languages_are_filtered_out_by_language(
     expect_counts(page, status="done", records=1, kept=0, errors=0)
     filters = page.locator("table#filters tbody tr")
     expect(filters).to_have_count(1)
-    expect(filters.locator("td")).to_have_text(["language", "1"])
+    expect(filters.locator("td")).to_have_text(["Other language", "1"])
     expect(page.locator("h1")).to_have_text(fixture)
 
     page.get_by_role("link", name="Documents").click()
