@@ -29,6 +29,8 @@ SHARED = frozenset(
         "errors",
         "error_handlers",
         "templating",
+        "status_names",
+        "notices",
         "request_limits",
         "api_types",
         "health",

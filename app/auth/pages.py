@@ -12,6 +12,7 @@ from app.auth.deps import OptionalUser, SignedInUser
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
+from app.notices import redirect_with_notice
 from app.templating import render_form
 
 # Every state-changing request from a browser must carry its CSRF token.
@@ -122,6 +123,6 @@ def change_password(
         service.change_password(session, user=user, current=current_password, new=new_password)
     except InvalidInput as exc:
         return render_form(request, "auth/password.html", error=exc)
-    response = RedirectResponse("/projects", status_code=303)
+    response = redirect_with_notice("/projects", "password_saved")
     set_session_cookie(response, service.make_session_cookie(user))
     return response

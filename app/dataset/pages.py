@@ -1,5 +1,6 @@
 """Dataset pages: the dashboard (admins and reviewers), snapshots and downloads (admins and consumers)."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,13 +18,19 @@ from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.db import SessionDep
 from app.errors import AppError, InvalidInput
-from app.models import SnapshotStatus
+from app.models import DatasetSnapshot, SnapshotStatus
 from app.project.service import get_project, settings_of
 from app.request_limits import StoredInt
 from app.review.counts import DECISIONS_MEANING
+from app.status_names import status_label
 from app.templating import render, render_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+# A chart across the whole card (drawn at about the width it is shown, so its labels read at their own size);
+# the others share a row two by two.
+WIDE = 1080
 
 
 def _scores(figure: dict[str, Any], *names: str) -> list[float]:
@@ -49,9 +56,11 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
     ]
     return {
         "status_time": plots.line_chart(
-            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)"
+            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)", width=WIDE
         ),
-        "status_now": plots.bar_chart(list(status["by_status"].items()), title="Documents by status"),
+        "status_now": plots.bar_chart(
+            [(status_label("document", k), v) for k, v in status["by_status"].items()], title="Documents by status"
+        ),
         "throughput": plots.grouped_bar_chart(
             [r["reviewer"] for r in reviewers],
             {
@@ -59,6 +68,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
                 "documents / hour": [r["documents_per_hour"] or 0.0 for r in reviewers],
             },
             title="Reviewer throughput (per active hour)",
+            width=WIDE,
         ),
         "model_vs_model": plots.bar_chart(
             [("entity F1", mvm["entities"]["f1"]), ("relation F1", mvm["relations"]["f1"])]
@@ -74,6 +84,7 @@ def charts(f: dict[str, Any]) -> dict[str, str]:
                 for kind in ("entities", "relations")
             },
             title="Share of each agreement class",
+            width=WIDE,
         ),
         "gold_entities": plots.grouped_bar_chart(
             annotators,
@@ -120,6 +131,12 @@ def dashboard(
     )
 
 
+def _name_suggestion(rows: list[DatasetSnapshot]) -> str:
+    """Today's date (UTC) and the version the next snapshot will get: "release-2026-12-07-v3"."""
+    version = max((s.version for s in rows), default=0) + 1
+    return f"release-{datetime.now(UTC):%Y-%m-%d}-v{version}"
+
+
 def _snapshots_page(
     request: Request,
     session: SessionDep,
@@ -143,6 +160,7 @@ def _snapshots_page(
         "batches": list_batches(session, project_id=project_id),
         "values": values or {"seed": "0", "status": "curated", **{k: f"{v:g}" for k, v in DEFAULT_RATIOS.items()}},
         "split_counts": error.counts if isinstance(error, snapshot_service.EmptySplits) else None,
+        "name_suggestion": _name_suggestion(rows),
     }
     return render_form(request, "dataset/snapshots.html", ctx, error=error)
 

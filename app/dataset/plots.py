@@ -7,6 +7,7 @@ class names. Each chart is role="img" with an aria-label, and each mark carries 
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -17,15 +18,42 @@ _INK = "#333333"
 _GRID = "#dddddd"
 _FONT = 'font-family="sans-serif" font-size="11"'
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_LABEL_CHARS = 22
+_FONT_SIZE = 11.0
+# Break a long category label after one of these when it has to go on two lines.
+_BREAKS = " -_/·:."
 
 
 def _esc(text: str) -> str:
     return escape(_NOT_XML.sub("", text), quote=True)
 
 
-def _short(text: str, limit: int = _LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _text_width(text: str) -> float:
+    """About how wide the text is drawn: a wide (CJK) character takes an em, the others about 0.6 em."""
+    return sum(_FONT_SIZE if unicodedata.east_asian_width(ch) in "WF" else _FONT_SIZE * 0.6 for ch in text)
+
+
+def _fit(text: str, width: float) -> str:
+    """The text, cut with "…" only when it would not fit in `width` (the whole label stays in the tooltip)."""
+    if _text_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if _text_width(out + ch + "…") > width:
+            break
+        out += ch
+    return out + "…"
+
+
+def _two_lines(text: str, width: float) -> list[str]:
+    """A category label on one line if it fits, else on two (broken after a separator where there is one)."""
+    if _text_width(text) <= width:
+        return [text]
+    first = _fit(text, width)[:-1]
+    cut = max((first.rfind(ch) for ch in _BREAKS), default=-1)
+    if cut > len(first) // 3:
+        first = first[: cut + 1]
+    rest = text[len(first) :].strip()
+    return [first.strip(), _fit(rest, width)] if rest else [first]
 
 
 def _num(value: float) -> str:
@@ -36,26 +64,29 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _svg(title: str, width: int, height: int, body: list[str]) -> Markup:
+def _svg(title: str, width: int, height: int, body: list[str], *, cls: str = "chart") -> Markup:
     """The finished chart, marked safe for templates: every piece of text in it went through _esc."""
     label = _esc(title)
     head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>'
     )
     return Markup(head + "".join(body) + "</svg>")  # noqa: S704 - built from escaped pieces
 
 
-def _text(x: float, y: float, content: str, anchor: str = "start", cls: str = "chart-label") -> str:
+def _text(x: float, y: float, content: str, anchor: str = "start", cls: str = "chart-label", *, whole: str = "") -> str:
+    """A label; `whole` is the full text when `content` was shortened, as its tooltip."""
+    tip = f"<title>{_esc(whole)}</title>" if whole and whole != content else ""
     return (
         f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{_INK}" {_FONT}>'
-        f"{_esc(content)}</text>"
+        f"{_esc(content)}{tip}</text>"
     )
 
 
 def empty_chart(title: str, *, width: int = 320, height: int = 60) -> Markup:
     """The placeholder drawn when there is nothing to plot yet."""
-    return _svg(title, width, height, [_text(width / 2, height / 2 + 4, "no data yet", "middle", "chart-empty")])
+    body = [_text(width / 2, height / 2 + 4, "no data yet", "middle", "chart-empty")]
+    return _svg(title, width, height, body, cls="chart chart-none")
 
 
 def _legend(names: Sequence[str], y: float) -> list[str]:
@@ -66,8 +97,9 @@ def _legend(names: Sequence[str], y: float) -> list[str]:
             f'<rect class="series-{i % len(PALETTE)}" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10" '
             f'fill="{colour}"><title>{_esc(name)}</title></rect>'
         )
-        out.append(_text(x + 14, y, _short(name, 16)))
-        x += 14 + 7 * len(_short(name, 16)) + 16
+        shown = _fit(name, 220)
+        out.append(_text(x + 14, y, shown, whole=name))
+        x += 14 + _text_width(shown) + 18
     return out
 
 
@@ -109,7 +141,7 @@ def line_chart(
     lines: list[str] = []
     marks: list[str] = []
     for i in sorted({0, len(x_labels) // 2, len(x_labels) - 1}):
-        body.append(_text(x_at(i), bottom + 16, _short(x_labels[i], 14), "middle", "chart-tick"))
+        body.append(_text(x_at(i), bottom + 16, _fit(x_labels[i], 140), "middle", "chart-tick", whole=x_labels[i]))
     for s, (name, points) in enumerate(series.items()):
         colour = PALETTE[s % len(PALETTE)]
         runs: list[list[str]] = [[]]
@@ -139,7 +171,9 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 560
     """Horizontal bars, one per (label, value), drawn from zero; a negative value draws no bar."""
     if not bars:
         return empty_chart(title)
-    row, top, label_width = 22.0, 8.0, 150.0
+    row, top = 22.0, 8.0
+    # As wide as the longest label needs, up to 40% of the chart; a longer one is cut, whole in its tooltip.
+    label_width = min(max(_text_width(label) for label, _ in bars) + 12, width * 0.4)
     height = int(top * 2 + row * len(bars))
     values = [_finite(v) or 0.0 for _, v in bars]
     scale = max(max(values), 0.0) or 1.0
@@ -148,7 +182,7 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 560
     for i, ((label, _), value) in enumerate(zip(bars, values, strict=True)):
         y = top + row * i
         length = bar_space * max(value, 0.0) / scale
-        body.append(_text(label_width - 6, y + 15, _short(label), "end"))
+        body.append(_text(label_width - 6, y + 15, _fit(label, label_width - 8), "end", whole=label))
         body.append(
             f'<rect class="bar" x="{label_width}" y="{y + 4:.1f}" width="{length:.1f}" height="{row - 8:.1f}" '
             f'fill="{PALETTE[0]}"><title>{_esc(f"{label}: {_num(value)}")}</title></rect>'
@@ -169,7 +203,7 @@ def grouped_bar_chart(
     values = [_finite(v) or 0.0 for vs in groups.values() for v in vs]
     if not categories or not groups or not values:
         return empty_chart(title)
-    left, right, top, bottom = 48.0, width - 12.0, 12.0, height - 44.0
+    left, right, top, bottom = 48.0, width - 12.0, 12.0, height - 58.0
     top_value = max(max(values), 0.0) or 1.0
     body = _y_axis(left, right, top, bottom, 0.0, top_value)
     slot = (right - left) / len(categories)
@@ -184,6 +218,8 @@ def grouped_bar_chart(
                 f'width="{bar:.1f}" height="{h:.1f}" fill="{PALETTE[g % len(PALETTE)]}">'
                 f"<title>{_esc(f'{category} · {name}: {_num(value)}')}</title></rect>"
             )
-        body.append(_text(left + slot * (c + 0.5), bottom + 16, _short(category, 14), "middle", "chart-tick"))
+        centre = left + slot * (c + 0.5)
+        for k, line in enumerate(_two_lines(category, slot - 6)):
+            body.append(_text(centre, bottom + 15 + 13 * k, line, "middle", "chart-tick", whole=category))
     body += _legend(list(groups), height - 8)
     return _svg(title, width, height, body)

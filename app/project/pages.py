@@ -4,13 +4,15 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, SignedInUser
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.notices import redirect_with_notice
 from app.project import service
+from app.project.guidelines import render_guidelines
 from app.project.presets import PRESETS
 from app.project.service import DEFAULT_SETTINGS
 from app.templating import render, render_form
@@ -66,7 +68,7 @@ def create_project(
             )
     except InvalidInput as exc:
         return _form_page(request, values, exc)
-    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+    return redirect_with_notice(f"/projects/{project.id}", "project_created")
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -88,6 +90,7 @@ def view_project(request: Request, project_id: int, session: SessionDep, user: S
         "batches": batches,
         "annotators": [(x, annotator_key_status(x), "A" if x is a else "B" if x is b else "") for x in annotators],
         "providers": PROVIDERS,
+        "guidelines_html": render_guidelines(project.guidelines or ""),
     }
     return render(request, "project/detail.html", ctx)
 
@@ -189,4 +192,4 @@ def update_project(
     except InvalidInput as exc:
         session.rollback()
         return _edit_page(request, project_id, values, exc)
-    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+    return redirect_with_notice(f"/projects/{project_id}", "project_saved")

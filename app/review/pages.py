@@ -265,6 +265,15 @@ def reopen(document_id: int, session: SessionDep, user: CurrentUser) -> Response
     return Response(status_code=204, headers={"HX-Redirect": f"/documents/{document_id}/review"})
 
 
+@router.get("/documents/{document_id}/text", response_class=HTMLResponse)
+def document_text(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    """The text with its entities highlighted as on the workbench, read-only: the document page pulls it in."""
+    document = get_document(session, document_id)
+    schema = label_schema_of(get_project(session, document.project_id))
+    wb = workbench.load(session, document=document, schema=schema)
+    return render(request, "review/_text.html", {"wb": wb, "document": document})
+
+
 @router.get("/documents/{document_id}/history", response_class=HTMLResponse)
 def history(request: Request, document_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     document = get_document(session, document_id)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from markupsafe import escape
 
 from app.agreement_classes import CLASSES, AgreementClass, describe
+from app.status_names import describe as describe_status
 
 if TYPE_CHECKING:
     from app.review.views import EntityView, RelationView
@@ -24,6 +25,13 @@ _AUTO = " auto"  # accepted by routing without review
 def text(value: str) -> str:
     """Escaped text; names and labels repeat across rows, so each is escaped once."""
     return str(escape(value))
+
+
+@lru_cache(maxsize=16)
+def state(status: str) -> str:
+    """An item's status by its name, what it means on hover (the code stays in the row's st-<code> class)."""
+    name = describe_status("item", status)
+    return f'<span class="state" title="{text(name.tip)}">{text(name.label)}</span>'
 
 
 def chip(e: "EntityView") -> str:
@@ -73,7 +81,7 @@ def entity_row(
         f'data-id="{e.id}" data-type="{text(e.type)}" data-name="{text(e.name)}" data-mentions="{mentions}"'
         f'{_OOB if oob else ""}>{chip(e)} <span class="code">{text(e.type)}</span> {count} '
         f"{_agreement(e.agreement, classes)}{_badges(e.badges)}"
-        f'{_reviewers(reviewers)} {rels} <span class="state">{status}</span></div>'
+        f"{_reviewers(reviewers)} {rels} {state(e.status)}</div>"
     )
 
 
@@ -97,5 +105,5 @@ def relation_row(
         f'<span class="rtype">—{text(r.type_name)}→</span> {chip(r.tail)} '
         f'<span class="ev" title="evidence sentences">{shown}</span> {cross}'
         f"{_agreement(r.agreement, classes)}{_badges(r.badges)}"
-        f'{_reviewers(reviewers)} <span class="state">{status}</span></div>'
+        f"{_reviewers(reviewers)} {state(r.status)}</div>"
     )

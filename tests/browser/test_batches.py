@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
+from app.status_names import status_label
 from tests.browser.conftest import VIEWPORT, JsErrors, assert_scripts_ran_cleanly, open_new_project_form, sign_in
 from tests.conftest import FIXTURES
 from tests.factories import html_page, warc_response
@@ -16,7 +17,7 @@ from tests.live_server import LiveConcord, run_cli
 pytestmark = pytest.mark.browser
 
 WARCS = FIXTURES / "warc"
-FINISHED = re.compile(r"^(done|done with errors|failed)$")
+FINISHED = re.compile(r"^(Done|Done, with errors|Failed)$")
 # The 500-document DocRED import takes 10-20 s; the other files a second or two.
 DOCRED_TIMEOUT_MS = 90_000
 BATCH_TIMEOUT_MS = 30_000
@@ -93,7 +94,7 @@ def wait_until_finished(page: Page, timeout: float = BATCH_TIMEOUT_MS) -> str:
 
 
 def expect_counts(page: Page, *, status: str, records: int, kept: int, errors: int | None = None) -> None:
-    expect(page.locator("#batch-status")).to_have_text(status.replace("_", " "))
+    expect(page.locator("#batch-status")).to_have_text(status_label("batch", status))
     expect(page.locator("#count-records")).to_have_text(str(records))
     expect(page.locator("#count-kept")).to_have_text(str(kept))
     if errors is not None:
@@ -182,7 +183,7 @@ def test_common_crawl_pages_in_other_languages_are_filtered_out_by_language(
     expect_counts(page, status="done", records=1, kept=0, errors=0)
     filters = page.locator("table#filters tbody tr")
     expect(filters).to_have_count(1)
-    expect(filters.locator("td")).to_have_text(["language", "1"])
+    expect(filters.locator("td")).to_have_text(["Other language", "1"])
     expect(page.locator("h1")).to_have_text(fixture)
 
     page.get_by_role("link", name="Documents").click()
@@ -221,7 +222,7 @@ def test_a_damaged_warc_keeps_what_it_can_and_shows_the_error(
     page = admin_page
     upload(page, zh_project(page, live_concord), WARCS / fixture)
     wait_until_finished(page)
-    expect(page.locator("#batch-status")).to_have_text(status.replace("_", " "))
+    expect(page.locator("#batch-status")).to_have_text(status_label("batch", status))
     expect(page.locator("#count-errors")).to_have_text("1")
     expect(page.locator("table#errors tbody tr")).to_have_count(1)
     expect(page.locator("table#errors")).to_contain_text(message)

@@ -252,7 +252,7 @@ def test_a_reviewer_works_a_document_from_the_keyboard(page: Page, js_errors: Js
     page.keyboard.press("a")
     settled(page, v)
     expect(first).to_have_class(re.compile(r"\bst-accepted\b"))
-    expect(first.locator(".state")).to_have_text("accepted")
+    expect(first.locator(".state")).to_have_text("Accepted")
     second = row(page, "relation", rel["出生于"])
     expect(second).to_have_class(re.compile(r"\bfocused\b"))
 

@@ -73,6 +73,26 @@ def test_no_data_draws_a_placeholder(svg: str) -> None:
 def test_long_labels_are_shortened_on_screen_but_whole_in_the_tooltip() -> None:
     label = "一个非常非常长的实体类型名称，来自网页文本，超过了二十二个字符"
     root = _parse(bar_chart([(label, 1.0)], title="t"))
-    shown = next(el.text or "" for el in root.iter(f"{SVG}text"))
-    assert shown.endswith("…") and len(shown) == 22
+    first = next(root.iter(f"{SVG}text"))
+    shown = first.text or ""
+    assert shown.endswith("…") and label.startswith(shown[:-1]) and len(shown) > 10
+    assert first.find(f"{SVG}title").text == label  # type: ignore[union-attr]
     assert root.find(f"{SVG}rect/{SVG}title").text == f"{label}: 1"  # type: ignore[union-attr]
+
+
+def test_short_labels_are_never_cut() -> None:
+    """Annotator and class names the curator reads ("builtin-lexicon", "Model A only") are drawn whole."""
+    names = ["builtin-lexicon", "gpt-4o-mini", "deepseek-chat"]
+    root = _parse(grouped_bar_chart(names, {"P": [0.8, 0.6, 0.7]}, title="t"))
+    texts = [el.text for el in root.iter(f"{SVG}text")]
+    assert all(name in texts for name in names)
+    root = _parse(bar_chart([("builtin-lexicon-zh · entity F1", 0.5)], title="t"))
+    assert "builtin-lexicon-zh · entity F1" in [el.text for el in root.iter(f"{SVG}text")]
+
+
+def test_a_long_category_goes_on_two_lines() -> None:
+    classes = ["Both models", "Confirmed blind", "Type conflict", "Model A only", "Model B only", "Disputed"]
+    root = _parse(grouped_bar_chart([*classes, "builtin-lexicon-zh-extended"], {"e": [0.1] * 7}, title="t", width=1080))
+    texts = [el.text or "" for el in root.iter(f"{SVG}text")]
+    assert all(c in texts for c in classes)
+    assert "builtin-lexicon-zh-" in texts and "extended" in texts  # broken after a separator, nothing cut
