@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation import recheck, second_look, verification
 from app.annotation.contract import AnnotationOutput
+from app.annotation.model_annotator import ModelUnavailable, annotate_with_model
 from app.annotation.prompts import (
     AUGMENT_TEMPLATE_VERSION,
     RECHECK_TEMPLATE_VERSION,
@@ -86,6 +87,8 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
     try:
         if annotator.kind == AnnotatorKind.builtin:
             output = annotate_offline(annotator, text, sentences)
+        elif annotator.kind == AnnotatorKind.model:
+            output = annotate_with_model(engine, annotator, title=title, text=text, sentences=sentences)
         else:
             output, ctx = run_async(
                 _annotate_llm(engine, annotator, project, document_id, schema, text, sentences, title)
@@ -93,7 +96,7 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
         status, error = RunStatus.done, None
     except BudgetExhausted as exc:
         output, status, error = None, RunStatus.budget, str(exc)
-    except RunFailure as exc:
+    except (RunFailure, ModelUnavailable) as exc:
         output, status, error = None, RunStatus.failed, str(exc)
     except Exception as exc:
         log.exception("annotation of document %s by annotator %s failed", document_id, annotator_id)

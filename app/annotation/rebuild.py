@@ -4,6 +4,7 @@ from sqlmodel import Session, select
 
 from app.annotation import consolidate, sides
 from app.annotation.contract import AnnotationOutput, SpannedOutput
+from app.annotation.model_annotator import model_side_name
 from app.annotation.runner import version_for
 from app.annotation.service import pair_of
 from app.db import require_id
@@ -37,7 +38,7 @@ def _side(session: Session, document: Document, annotator: Annotator | None, sch
         return sides.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
     output = AnnotationOutput.model_validate_json(run.raw_response)
     sentences = [(s, e) for s, e in document.sentences]
-    return sides.side_from_output(document.text, sentences, output, run, schema, annotator.name)
+    return sides.side_from_output(document.text, sentences, output, run, schema, model_side_name(annotator))
 
 
 def rebuild_document(
@@ -56,8 +57,8 @@ def rebuild_document(
         document=document,
         schema=schema,
         settings=settings,
-        side_a=side_a or sides.Side(None, a.name if a else ""),
-        side_b=side_b or sides.Side(None, b.name if b else ""),
+        side_a=side_a or sides.Side(None, model_side_name(a) if a else ""),
+        side_b=side_b or sides.Side(None, model_side_name(b) if b else ""),
         second=second,
     )
 

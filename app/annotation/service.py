@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
+from app.annotation.model_annotator import MODEL_PROVIDER, model_label, usable_run
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -35,7 +36,7 @@ from app.models.document import BlindReview
 from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
-PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
+PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS, MODEL_PROVIDER)
 # "sample" replays the answers recorded for the demo's sample batch (app/annotation/sample.py): accepted, not offered.
 SAMPLE_PROVIDER = "sample"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
@@ -56,6 +57,8 @@ class AnnotatorParameters(BaseModel):
     timeout: float = Field(default=120, gt=0, le=3600)
     json_mode: Literal["json_schema", "json_object"] | None = None
     api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
+    # provider "model": the id of the project's succeeded training run whose model annotates.
+    training_run: int | None = Field(default=None, ge=1)
 
 
 def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
@@ -76,7 +79,13 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         raise InvalidInput.for_field("model", "Name the model (e.g. gpt-4o-mini, deepseek-chat, gemini-2.5-flash).")
     if params.json_mode and body.provider != "openai":
         raise InvalidInput.for_field("parameters", "json_mode applies to the openai provider only.")
+    if params.training_run is not None and body.provider != MODEL_PROVIDER:
+        raise InvalidInput.for_field("parameters", "training_run applies to the model provider only.")
     assert project.id is not None
+    kind, model = _kind_of(body.provider), body.model
+    if kind == AnnotatorKind.model:
+        run = usable_run(session, project_id=project.id, training_run=params.training_run)
+        model = model_label(session, run)
     if session.exec(select(Annotator).where(Annotator.project_id == project.id, Annotator.name == body.name)).first():
         raise InvalidInput.for_field("name", f"This project already has an annotator named {body.name!r}.")
     if params.role:
@@ -87,15 +96,20 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         project_id=project.id,
         name=body.name,
         provider=body.provider,
-        model=body.model,
-        kind=AnnotatorKind.builtin if body.provider in BUILTIN_PROVIDERS else AnnotatorKind.llm,
+        model=model,
+        kind=kind,
         parameters=params.model_dump(exclude_defaults=True),
-        price_input_per_m=body.price_input_per_m,
-        price_output_per_m=body.price_output_per_m,
+        price_input_per_m=body.price_input_per_m if kind != AnnotatorKind.model else 0,  # a model never pays
+        price_output_per_m=body.price_output_per_m if kind != AnnotatorKind.model else 0,
     )
     session.add(annotator)
     session.flush()
     return annotator
+
+
+def _kind_of(provider: str) -> AnnotatorKind:
+    kinds = {MODEL_PROVIDER: AnnotatorKind.model} | dict.fromkeys(BUILTIN_PROVIDERS, AnnotatorKind.builtin)
+    return kinds.get(provider, AnnotatorKind.llm)
 
 
 def annotator_key_status(annotator: Annotator) -> str:

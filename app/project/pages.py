@@ -73,6 +73,7 @@ def create_project(
 def view_project(request: Request, project_id: int, session: SessionDep, user: SignedInUser) -> Response:
     # Backwards (both come after project), inside the function to keep imports acyclic: the project page shows
     # the annotator and batch panels until they are pulled as htmx fragments.
+    from app.annotation.model_annotator import model_choices
     from app.annotation.service import PROVIDERS, annotator_key_status, list_annotators, pair_of
     from app.crawl_batch.service import batch_report, list_batches
 
@@ -88,6 +89,8 @@ def view_project(request: Request, project_id: int, session: SessionDep, user: S
         "batches": batches,
         "annotators": [(x, annotator_key_status(x), "A" if x is a else "B" if x is b else "") for x in annotators],
         "providers": PROVIDERS,
+        # The project's trained models that can annotate (succeeded, files complete), for the model provider.
+        "models": model_choices(session, project_id=project_id) if staff else [],
     }
     return render(request, "project/detail.html", ctx)
 

@@ -1,0 +1,341 @@
+"""A trained model as an annotator: added from a succeeded training run only, run through the real job at no cost,
+grounded, cross-validated against a builtin annotator and routed in slices of its own; a model gone missing fails
+its runs with the reason."""
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.annotation import jobs as annotation_jobs
+from app.annotation import model_annotator
+from app.annotation.service import create_annotator
+from app.config import get_settings
+from app.errors import Conflict, InvalidInput
+from app.modelling import TrainConfig, train
+from app.models import (
+    Agreement,
+    Annotator,
+    AnnotatorKind,
+    AnnotatorRun,
+    DatasetSnapshot,
+    Document,
+    Entity,
+    LlmCall,
+    Mention,
+    Project,
+    Proposal,
+    Relation,
+    RoutedItem,
+    RunStatus,
+    TrainingRun,
+    TrainingStatus,
+)
+from app.project.service import create_project
+from app.webtext.dedup import text_hash
+from app.webtext.sentences import split_sentences
+from tests.factories import bearer, login, make_project, make_token, make_user, page_csrf
+from tests.modelling.conftest import require_torch
+from tests.modelling.corpus import tiny_doc, tiny_docs
+
+TINY = TrainConfig(
+    epochs=10, device="cpu", threads=1, hidden_size=32, layers=1, heads=2, batch_size=2, learning_rate=3e-3,
+    max_window=24,
+)  # fmt: skip
+# A document like the ones the model learned from: 张伟 studied at 清华大学, works at 腾讯公司, in 深圳.
+TEXT = "".join(tiny_doc(0).sentences)
+
+
+def _train_into_data_dir() -> str:
+    """A tiny model trained under the data directory's models/; its path relative to the data directory."""
+    relative = f"models/test-{uuid.uuid4().hex[:8]}"
+    train(tiny_docs(8), tiny_docs(4, 8), TINY, get_settings().data_dir / relative)
+    return relative
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> str:
+    require_torch()
+    return _train_into_data_dir()
+
+
+def _snapshot(session: Session, project: Project, version: int = 1) -> DatasetSnapshot:
+    assert project.id is not None
+    snapshot = DatasetSnapshot(project_id=project.id, name=f"gold-{version}", version=version)
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def add_training_run(
+    session: Session,
+    project: Project,
+    model_dir: str | None,
+    *,
+    status: TrainingStatus = TrainingStatus.succeeded,
+    version: int = 1,
+) -> TrainingRun:
+    """A training run as the training job leaves it (model_dir set only when it succeeded), committed: a refused
+    request rolls back what it did, not this."""
+    assert project.id is not None
+    run = TrainingRun(
+        project_id=project.id,
+        snapshot_id=_snapshot(session, project, version).id or 0,
+        status=status,
+        model_dir=model_dir,
+        metrics={"test": {"relations": {"f1": 0.75}}},
+    )
+    session.add(run)
+    session.commit()
+    return run
+
+
+@dataclass
+class World:
+    """A committed project with one document, a model annotator (A) and builtin:patterns (B)."""
+
+    engine: Engine
+    project: Project
+    document: Document
+    training_run: TrainingRun
+    model: Annotator
+    builtin: Annotator
+
+    def run_all(self) -> None:
+        assert self.document.id is not None
+        for annotator in (self.model, self.builtin):
+            annotation_jobs.run_annotator(self.document.id, annotator.id or 0, engine=self.engine)
+        annotation_jobs.crossvalidate(self.document.id, engine=self.engine)
+
+    def runs(self) -> dict[int, AnnotatorRun]:
+        with Session(self.engine) as s:
+            return {
+                r.annotator_id: r
+                for r in s.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == self.document.id))
+            }
+
+
+def make_world(engine: Engine, model_dir: str) -> World:
+    with Session(engine, expire_on_commit=False) as s:
+        project = create_project(s, name=f"model-{uuid.uuid4().hex[:8]}", preset="zh-general")
+        project.settings = {**project.settings, "audit_rate": 0.0}
+        s.flush()
+        assert project.id is not None
+        document = Document(
+            project_id=project.id,
+            text=TEXT,
+            title="张伟",
+            sentences=[list(x) for x in split_sentences(TEXT)],
+            text_hash=text_hash(TEXT),
+        )
+        s.add(document)
+        run = add_training_run(s, project, model_dir)
+        model = create_annotator(
+            s,
+            project=project,
+            data={"name": "tiny", "provider": "model", "parameters": {"role": "A", "training_run": run.id}},
+        )
+        builtin = create_annotator(
+            s, project=project, data={"name": "rules", "provider": "builtin:patterns", "parameters": {"role": "B"}}
+        )
+        s.commit()
+    return World(engine, project, document, run, model, builtin)
+
+
+@pytest.fixture
+def world(engine: Engine, model_dir: str) -> Iterator[World]:
+    w = make_world(engine, model_dir)
+    yield w
+    with Session(engine) as s:
+        project = s.get(Project, w.project.id)
+        if project is not None:
+            s.delete(project)
+        s.commit()
+
+
+def test_a_trained_model_annotates_through_the_job_grounded_cross_validated_and_free(world: World) -> None:
+    assert world.model.kind == AnnotatorKind.model
+    assert world.model.model.startswith(f"run {world.training_run.id}: gold-1 v1, from scratch, relation F1 0.750")
+    world.run_all()
+    runs = world.runs()
+    model_run = runs[world.model.id or 0]
+    assert (model_run.status, model_run.error) == (RunStatus.done, None)
+    assert model_run.prompt_version == f"model-run-{world.training_run.id}"
+    assert (model_run.input_tokens, model_run.output_tokens, float(model_run.cost)) == (0, 0, 0.0)
+    with Session(world.engine) as s:
+        assert s.exec(select(LlmCall).where(LlmCall.annotator_id == world.model.id)).first() is None
+        entities = {e.id: e for e in s.exec(select(Entity).where(Entity.document_id == world.document.id))}
+        mentions = list(s.exec(select(Mention).where(Mention.document_id == world.document.id)))
+        relations = list(s.exec(select(Relation).where(Relation.document_id == world.document.id)))
+        proposals = list(s.exec(select(Proposal).where(Proposal.run_id == model_run.id)))
+        routed = list(s.exec(select(RoutedItem).where(RoutedItem.document_id == world.document.id)))
+    # The model's proposals are stored with provenance, and every mention sits on its exact text.
+    proposed = {p.item_id for p in proposals if p.item_kind == "entity"}
+    assert proposed, "the model proposed no entity"
+    assert all(entities[i].grounded for i in proposed)
+    assert mentions and all(TEXT[m.start : m.end] == m.text for m in mentions)
+    by_name = {e.name: e for e in entities.values()}
+    # The model learned 张伟 (PER) and so does the lexicon: both proposed it, so it is agreed.
+    assert by_name["张伟"].type == "PER" and by_name["张伟"].agreement == Agreement.agreed
+    assert (0, 2) in {(m.start, m.end) for m in mentions if m.entity_id == by_name["张伟"].id}
+    assert any(p.item_kind == "relation" for p in proposals) or not relations
+    # Routing slices name the model with its training run: a retrained model earns its own estimates.
+    model_slice = f"tiny@run{world.training_run.id}"
+    agreed = next(r for r in routed if r.item_kind == "entity" and r.item_id == by_name["张伟"].id)
+    assert agreed.proposers == f"{model_slice}+rules"
+    assert agreed.slice == f"entity|agreed|{model_slice}+rules|PER"
+
+
+def test_a_model_whose_files_vanished_fails_its_runs_with_the_reason_and_the_job_goes_on(
+    engine: Engine, model_dir: str
+) -> None:
+    data = get_settings().data_dir
+    copy = f"models/vanishing-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(data / model_dir, data / copy)
+    world = make_world(engine, copy)
+    try:
+        shutil.rmtree(data / copy)
+        world.run_all()  # the job returns: no exception reaches the worker
+        runs = world.runs()
+        failed = runs[world.model.id or 0]
+        assert failed.status == RunStatus.failed
+        assert failed.error == (
+            f"the model files of training run {world.training_run.id} are missing (config.json, model.pt not in "
+            f"{Path(copy).name})"
+        )
+        # The other annotator's items still reach review: cross-validation ran with the one finished side.
+        assert runs[world.builtin.id or 0].status == RunStatus.done
+        with Session(engine) as s:
+            assert s.exec(select(Entity).where(Entity.document_id == world.document.id)).first() is not None
+    finally:
+        with Session(engine) as s:
+            s.delete(s.get(Project, world.project.id))
+            s.commit()
+
+
+def test_a_switched_model_annotates_afresh_under_its_own_version(world: World, model_dir: str) -> None:
+    world.run_all()
+    with Session(world.engine, expire_on_commit=False) as s:
+        project = s.get(Project, world.project.id)
+        assert project is not None
+        later = add_training_run(s, project, model_dir, version=2)
+        annotator = s.get(Annotator, world.model.id)
+        assert annotator is not None
+        model_annotator.switch_model(s, annotator=annotator, training_run=later.id or 0)
+        s.commit()
+    assert world.document.id is not None
+    annotation_jobs.run_annotator(world.document.id, world.model.id or 0, engine=world.engine)
+    with Session(world.engine) as s:
+        versions = s.exec(
+            select(AnnotatorRun.prompt_version, AnnotatorRun.status)
+            .where(AnnotatorRun.annotator_id == world.model.id)
+            .order_by(col(AnnotatorRun.id))
+        ).all()
+    assert versions == [
+        (f"model-run-{world.training_run.id}", RunStatus.done),
+        (f"model-run-{later.id}", RunStatus.done),
+    ]
+    assert model_annotator.loaded_models() >= 1  # one model directory, loaded once per process
+
+
+@pytest.fixture
+def admin(session: Session) -> dict[str, str]:
+    return bearer(make_token(session, make_user(session, username="adm")))
+
+
+def test_only_a_succeeded_run_of_the_project_with_its_files_becomes_an_annotator(
+    session: Session, app_client: TestClient, admin: dict[str, str], model_dir: str
+) -> None:
+    project, other = make_project(session), make_project(session, name="other")
+    url = f"/api/v1/projects/{project.id}/annotators"
+
+    def add(run: TrainingRun | None, name: str = "m") -> tuple[int, str]:
+        parameters = {"training_run": run.id} if run is not None else {}
+        r = app_client.post(url, json={"name": name, "provider": "model", "parameters": parameters}, headers=admin)
+        return r.status_code, r.json().get("detail", "") if r.status_code >= 400 else ""
+
+    running = add_training_run(session, project, None, status=TrainingStatus.running)
+    assert add(running) == (
+        409,
+        f"Training run {running.id} has not succeeded (it is running): only a finished model can annotate.",
+    )
+    gone = add_training_run(session, project, "models/never-written", version=2)
+    assert add(gone) == (
+        409,
+        f"The model files of training run {gone.id} are missing (config.json, model.pt not in never-written).",
+    )
+    elsewhere = add_training_run(session, other, model_dir)
+    assert add(elsewhere) == (422, f"Training run {elsewhere.id} is not one of this project.")
+    assert add(None)[0] == 422
+    good = add_training_run(session, project, model_dir, version=3)
+    made = app_client.post(
+        url,
+        json={"name": "m", "provider": "model", "price_input_per_m": 5, "parameters": {"training_run": good.id}},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["kind"], body["provider"], body["price_input_per_m"]) == ("model", "model", 0.0)
+    assert body["parameters"] == {"training_run": good.id}
+    # Switching refuses what adding refuses, and takes a later succeeded run.
+    switch = f"/api/v1/annotators/{body['id']}/model"
+    assert app_client.put(switch, json={"training_run": running.id}, headers=admin).status_code == 409
+    assert app_client.put(switch, json={"training_run": elsewhere.id}, headers=admin).status_code == 422
+    later = add_training_run(session, project, model_dir, version=4)
+    switched = app_client.put(switch, json={"training_run": later.id}, headers=admin)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["parameters"] == {"training_run": later.id}
+    assert switched.json()["model"].startswith(f"run {later.id}: gold-4 v4")
+
+
+def test_the_project_page_offers_the_trained_models_and_adds_and_switches_one(
+    session: Session, app_client: TestClient, model_dir: str
+) -> None:
+    make_user(session)
+    project = make_project(session)
+    add_training_run(session, project, None, status=TrainingStatus.failed)
+    first = add_training_run(session, project, model_dir, version=2)
+    later = add_training_run(session, project, model_dir, version=3)
+    login(app_client)
+    page = app_client.get(f"/projects/{project.id}").text
+    # Only the succeeded runs whose files are whole are offered, newest first, by snapshot, backbone and score.
+    offered = [f'<option value="{later.id}">run {later.id}: gold-3 v3', f'<option value="{first.id}">run {first.id}']
+    assert offered[0] in page and offered[1] in page and page.index(offered[0]) < page.index(offered[1])
+    assert "gold-1 v1" not in page
+    csrf = page_csrf(app_client, f"/projects/{project.id}")
+    form = {"csrf_token": csrf, "name": "tiny", "provider": "model", "role": "A", "training_run": str(first.id)}
+    added = app_client.post(f"/projects/{project.id}/annotators", data=form, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    annotator = session.exec(select(Annotator).where(Annotator.project_id == project.id)).one()
+    assert annotator.parameters == {"role": "A", "training_run": first.id}
+    page = app_client.get(f"/projects/{project.id}").text
+    assert "trained model" in page and f'action="/annotators/{annotator.id}/model"' in page
+    switched = app_client.post(
+        f"/annotators/{annotator.id}/model",
+        data={"csrf_token": csrf, "training_run": str(later.id)},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    session.refresh(annotator)
+    assert annotator.parameters["training_run"] == later.id
+
+
+def test_a_refused_model_is_named_when_added_in_the_service(session: Session) -> None:
+    project = make_project(session)
+    with pytest.raises(InvalidInput, match="training_run applies to the model provider only"):
+        create_annotator(
+            session,
+            project=project,
+            data={"name": "x", "provider": "builtin:lexicon", "parameters": {"training_run": 1}},
+        )
+    failed = add_training_run(session, project, None, status=TrainingStatus.failed)
+    with pytest.raises(Conflict, match="has not succeeded"):
+        create_annotator(
+            session, project=project, data={"name": "x", "provider": "model", "parameters": {"training_run": failed.id}}
+        )
