@@ -27,7 +27,7 @@ from app.annotation.runner import (
     run_async,
     version_for,
 )
-from app.annotation.service import open_run, pair_of
+from app.annotation.service import open_run, pair_of, voter_of
 from app.annotation.sides import SecondLooks
 from app.db import get_engine, require_id
 from app.jobs import enqueue
@@ -137,7 +137,8 @@ async def _annotate_llm(
 
 
 def _after_run(session: Session, document: Document) -> None:
-    """When both annotators of the pair have finished (or failed) on the document, cross-validate it.
+    """When both annotators of the pair (and the third voter, if any) have finished or failed on the document,
+    cross-validate it.
 
     The document row is locked first: on Postgres two runs finishing at once would otherwise each see the
     other still running (neither committed yet) and nobody would cross-validate. The second to take the
@@ -147,7 +148,7 @@ def _after_run(session: Session, document: Document) -> None:
     session.exec(select(Document.id).where(Document.id == document.id).with_for_update()).one()
     a, b = pair_of(session, project_id=document.project_id)
     finished = {RunStatus.done, RunStatus.failed}
-    for annotator in (a, b):
+    for annotator in (a, b, voter_of(session, project_id=document.project_id)):
         if annotator is None or annotator.kind == AnnotatorKind.imported:
             continue
         run = current_run(session, document, annotator)

@@ -71,6 +71,16 @@ def usable_run(session: Session, *, project_id: int, training_run: int | None) -
     return run
 
 
+def model_for(session: Session, *, project_id: int, provider: str, training_run: int | None) -> str | None:
+    """For a new annotator: the label of the model it serves (None when it is not a model annotator); a run that
+    cannot serve is refused as usable_run refuses it."""
+    if provider != MODEL_PROVIDER:
+        if training_run is not None:
+            raise InvalidInput.for_field("parameters", "training_run applies to the model provider only.")
+        return None
+    return model_label(session, usable_run(session, project_id=project_id, training_run=training_run))
+
+
 def model_label(session: Session, run: TrainingRun) -> str:
     """How a model is named in lists: its snapshot, backbone and relation F1 on the snapshot's test split."""
     snapshot = session.get(DatasetSnapshot, run.snapshot_id)

@@ -50,7 +50,7 @@ def add_annotator(
         "temperature": _number(temperature, "temperature"),
         "max_output_tokens": int(_number(max_output_tokens, "max_output_tokens")),
     }
-    if role in ("A", "B"):
+    if role in ("A", "B", "C"):
         parameters["role"] = role
     if provider == model_annotator.MODEL_PROVIDER:
         parameters["training_run"] = _run_id(training_run)

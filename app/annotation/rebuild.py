@@ -6,7 +6,7 @@ from app.annotation import consolidate, sides
 from app.annotation.contract import AnnotationOutput, SpannedOutput
 from app.annotation.model_annotator import model_side_name
 from app.annotation.runner import version_for
-from app.annotation.service import pair_of
+from app.annotation.service import pair_of, voter_of
 from app.db import require_id
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
 from app.project.label_schema import LabelSchema
@@ -44,7 +44,8 @@ def _side(session: Session, document: Document, annotator: Annotator | None, sch
 def rebuild_document(
     session: Session, document: Document, second: sides.SecondLooks | None = None
 ) -> sides.Built | None:
-    """Cross-validate the pair's finished runs into the document's items (None when neither has finished)."""
+    """Cross-validate the pair's finished runs into the document's items (None when neither has finished), marking
+    where the third voter's finished run agrees."""
     project = session.get(Project, document.project_id)
     assert project is not None
     schema, settings = label_schema_of(project), settings_of(project)
@@ -60,6 +61,7 @@ def rebuild_document(
         side_a=side_a or sides.Side(None, model_side_name(a) if a else ""),
         side_b=side_b or sides.Side(None, model_side_name(b) if b else ""),
         second=second,
+        voter=_side(session, document, voter_of(session, project_id=require_id(project)), schema),
     )
 
 

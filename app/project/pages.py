@@ -10,6 +10,7 @@ from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, SignedInUser
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.models import Annotator
 from app.project import service
 from app.project.presets import PRESETS
 from app.project.service import DEFAULT_SETTINGS
@@ -87,12 +88,19 @@ def view_project(request: Request, project_id: int, session: SessionDep, user: S
         "project": project,
         "schema": service.label_schema_of(project),
         "batches": batches,
-        "annotators": [(x, annotator_key_status(x), "A" if x is a else "B" if x is b else "") for x in annotators],
+        "annotators": [(x, annotator_key_status(x), _slot(x, a, b)) for x in annotators],
         "providers": PROVIDERS,
         # The project's trained models that can annotate (succeeded, files complete), for the model provider.
         "models": model_choices(session, project_id=project_id) if staff else [],
     }
     return render(request, "project/detail.html", ctx)
+
+
+def _slot(annotator: Annotator, a: Annotator | None, b: Annotator | None) -> str:
+    """The annotator's part: A or B of the pair, or C, the third voter."""
+    if annotator is a or annotator is b:
+        return "A" if annotator is a else "B"
+    return "C (voter)" if annotator.parameters.get("role") == "C" else ""
 
 
 @router.get("/projects/{project_id}/schema.css")

@@ -106,11 +106,13 @@ class World:
     training_run: TrainingRun
     model: Annotator
     builtin: Annotator
+    lexicon: Annotator | None = None
 
     def run_all(self) -> None:
         assert self.document.id is not None
-        for annotator in (self.model, self.builtin):
-            annotation_jobs.run_annotator(self.document.id, annotator.id or 0, engine=self.engine)
+        for annotator in (self.model, self.builtin, self.lexicon):
+            if annotator is not None:
+                annotation_jobs.run_annotator(self.document.id, annotator.id or 0, engine=self.engine)
         annotation_jobs.crossvalidate(self.document.id, engine=self.engine)
 
     def runs(self) -> dict[int, AnnotatorRun]:
@@ -121,7 +123,9 @@ class World:
             }
 
 
-def make_world(engine: Engine, model_dir: str) -> World:
+def make_world(engine: Engine, model_dir: str, *, voter: bool = False) -> World:
+    """The model as A beside builtin:patterns as B; or, as voter, the model as C beside builtin:lexicon (A) and
+    builtin:patterns (B)."""
     with Session(engine, expire_on_commit=False) as s:
         project = create_project(s, name=f"model-{uuid.uuid4().hex[:8]}", preset="zh-general")
         project.settings = {**project.settings, "audit_rate": 0.0}
@@ -136,27 +140,41 @@ def make_world(engine: Engine, model_dir: str) -> World:
         )
         s.add(document)
         run = add_training_run(s, project, model_dir)
+        parameters = {"role": "C" if voter else "A", "training_run": run.id}
         model = create_annotator(
-            s,
-            project=project,
-            data={"name": "tiny", "provider": "model", "parameters": {"role": "A", "training_run": run.id}},
+            s, project=project, data={"name": "tiny", "provider": "model", "parameters": parameters}
         )
+        lexicon = None
+        if voter:
+            data = {"name": "lex", "provider": "builtin:lexicon", "parameters": {"role": "A"}}
+            lexicon = create_annotator(s, project=project, data=data)
         builtin = create_annotator(
             s, project=project, data={"name": "rules", "provider": "builtin:patterns", "parameters": {"role": "B"}}
         )
         s.commit()
-    return World(engine, project, document, run, model, builtin)
+    return World(engine, project, document, run, model, builtin, lexicon)
+
+
+def _drop(w: World) -> None:
+    with Session(w.engine) as s:
+        project = s.get(Project, w.project.id)
+        if project is not None:
+            s.delete(project)
+        s.commit()
 
 
 @pytest.fixture
 def world(engine: Engine, model_dir: str) -> Iterator[World]:
     w = make_world(engine, model_dir)
     yield w
-    with Session(engine) as s:
-        project = s.get(Project, w.project.id)
-        if project is not None:
-            s.delete(project)
-        s.commit()
+    _drop(w)
+
+
+@pytest.fixture
+def voter_world(engine: Engine, model_dir: str) -> Iterator[World]:
+    w = make_world(engine, model_dir, voter=True)
+    yield w
+    _drop(w)
 
 
 def test_a_trained_model_annotates_through_the_job_grounded_cross_validated_and_free(world: World) -> None:
@@ -339,3 +357,40 @@ def test_a_refused_model_is_named_when_added_in_the_service(session: Session) ->
         create_annotator(
             session, project=project, data={"name": "x", "provider": "model", "parameters": {"training_run": failed.id}}
         )
+
+
+def _routed(engine: Engine, document_id: int | None) -> dict[tuple[str, int], RoutedItem]:
+    with Session(engine) as s:
+        rows = s.exec(select(RoutedItem).where(RoutedItem.document_id == document_id))
+        return {(r.item_kind, r.item_id): r for r in rows}
+
+
+def test_a_model_as_third_voter_gives_the_items_it_agrees_with_slices_of_their_own(voter_world: World) -> None:
+    w = voter_world
+    assert w.document.id is not None and w.lexicon is not None
+    # The pair alone first: the voter has not run, so no item carries its name.
+    for annotator in (w.lexicon, w.builtin):
+        annotation_jobs.run_annotator(w.document.id, annotator.id or 0, engine=w.engine)
+    annotation_jobs.crossvalidate(w.document.id, engine=w.engine)
+    assert {r.proposers for r in _routed(w.engine, w.document.id).values() if r.item_kind == "entity"} == {"lex+rules"}
+    w.run_all()  # the voter's run finishes; the document is cross-validated again
+    routed = _routed(w.engine, w.document.id)
+    voter = f"tiny@run{w.training_run.id}"
+    with Session(w.engine) as s:
+        entities = {e.name: e for e in s.exec(select(Entity).where(Entity.document_id == w.document.id))}
+        voter_run = s.exec(select(AnnotatorRun).where(AnnotatorRun.annotator_id == w.model.id)).one()
+        votes = list(s.exec(select(Proposal).where(Proposal.run_id == voter_run.id)))
+    zhang = entities["张伟"]
+    # Both builtins and the model name 张伟 a PER: its slice is the three-way one, its class stays agreed.
+    assert zhang.agreement == Agreement.agreed
+    assert routed[("entity", zhang.id or 0)].slice == f"entity|agreed|lex+rules+{voter}|PER"
+    assert any(
+        (p.item_kind, p.item_id, p.proposed_type, p.payload) == ("entity", zhang.id, "PER", {"voter": True})
+        for p in votes
+    )
+    # Every item the voter marked has its proposal, and no item it did not mark names it.
+    marked = {key for key, r in routed.items() if r.proposers.endswith(f"+{voter}")}
+    assert marked == {(p.item_kind, p.item_id) for p in votes}
+    assert all(r.proposers in ("lex+rules", "rules", f"lex+rules+{voter}", f"rules+{voter}") for r in routed.values())
+    # The voter adds no item of its own: every item is one the pair proposed.
+    assert all(r.proposers.split("+")[0] in ("lex", "rules") for r in routed.values())
