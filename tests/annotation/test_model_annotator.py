@@ -24,6 +24,8 @@ from app.models import (
     Annotator,
     AnnotatorKind,
     AnnotatorRun,
+    BatchStatus,
+    CrawlBatch,
     DatasetSnapshot,
     Document,
     Entity,
@@ -394,3 +396,29 @@ def test_a_model_as_third_voter_gives_the_items_it_agrees_with_slices_of_their_o
     assert all(r.proposers in ("lex+rules", "rules", f"lex+rules+{voter}", f"rules+{voter}") for r in routed.values())
     # The voter adds no item of its own: every item is one the pair proposed.
     assert all(r.proposers.split("+")[0] in ("lex", "rules") for r in routed.values())
+
+
+def test_annotating_a_batch_queues_the_third_voter_beside_the_pair_and_the_page_shows_its_part(
+    session: Session, app_client: TestClient, admin: dict[str, str], model_dir: str
+) -> None:
+    make_user(session)
+    project = make_project(session)
+    run = add_training_run(session, project, model_dir)
+    batch = CrawlBatch(project_id=project.id or 0, filename="b.jsonl", status=BatchStatus.done)
+    session.add(batch)
+    session.commit()
+    for i in range(2):
+        session.add(Document(project_id=project.id or 0, batch_id=batch.id, text=f"文{i}", text_hash=f"v{i}"))
+    for name, provider, parameters in (
+        ("lex", "builtin:lexicon", {}),
+        ("tiny", "model", {"role": "C", "training_run": run.id}),
+        ("rules", "builtin:patterns", {}),
+    ):
+        create_annotator(session, project=project, data={"name": name, "provider": provider, "parameters": parameters})
+    session.commit()
+    queued = app_client.post(f"/api/v1/projects/{project.id}/annotate", json={"batch_id": batch.id}, headers=admin)
+    assert queued.json() == {"documents": 2, "jobs": 6}  # A and B (lex, rules: the voter is never one) and C
+    login(app_client)
+    page = app_client.get(f"/projects/{project.id}").text
+    rows = page.split('id="annotator-table"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == ["A", "C (voter)", "B"]
