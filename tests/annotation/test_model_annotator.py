@@ -2,7 +2,10 @@
 grounded, cross-validated against a builtin annotator and routed in slices of its own; a model gone missing fails
 its runs with the reason."""
 
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -422,3 +425,44 @@ def test_annotating_a_batch_queues_the_third_voter_beside_the_pair_and_the_page_
     page = app_client.get(f"/projects/{project.id}").text
     rows = page.split('id="annotator-table"')[1].split("</table>")[0].split("<tr>")[2:]
     assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == ["A", "C (voter)", "B"]
+
+
+def test_the_app_and_its_annotation_jobs_import_without_torch() -> None:
+    # A server without the `train` extra runs everything but model annotators: torch comes with the first model.
+    code = "import sys, app.main, app.annotation.jobs; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
+
+
+def test_a_model_is_loaded_once_per_process_and_again_when_its_files_are_rewritten(model_dir: str) -> None:
+    data = get_settings().data_dir
+    copy = data / f"models/cached-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(data / model_dir, copy)
+    first = model_annotator._predictor(copy)
+    assert model_annotator._predictor(copy) is first
+    weights = copy / "model.pt"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000_000))
+    assert model_annotator._predictor(copy) is not first
+    assert model_annotator.loaded_models() <= model_annotator.CACHED_MODELS
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "run deleted"])
+def test_a_broken_or_deleted_model_fails_its_runs_with_the_reason(engine: Engine, model_dir: str, damage: str) -> None:
+    data = get_settings().data_dir
+    copy = f"models/broken-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(data / model_dir, data / copy)
+    world = make_world(engine, copy)
+    try:
+        if damage == "corrupt":
+            (data / copy / "config.json").write_text("{not json", encoding="utf-8")
+            expected = f"{Path(copy).name}/config.json is not JSON"
+        else:
+            with Session(engine) as s:
+                s.delete(s.get(TrainingRun, world.training_run.id))
+                s.commit()
+            expected = f"training run {world.training_run.id} no longer exists"
+        world.run_all()
+        run = world.runs()[world.model.id or 0]
+        assert (run.status, run.error) == (RunStatus.failed, expected)
+    finally:
+        _drop(world)
