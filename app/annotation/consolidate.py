@@ -119,8 +119,9 @@ class _Builder:
         return "+".join(self.sides[s].name or s.upper() for s in sides)
 
     def _proposers(self, sides: str, voted: bool) -> str:
-        """The proposers' names, the third voter's last when it proposed the item too."""
-        return self._names(sides) + (f"+{self.voter.name}" if self.voter is not None and voted else "")
+        """The proposers' names, the third voter's last when it proposed the item too (cut to the column's 300
+        characters, the same way every time: three long names would not fit)."""
+        return (self._names(sides) + (f"+{self.voter.name}" if self.voter is not None and voted else ""))[:300]
 
     def _voted(self, kind: str, item_id: int, item_type: str, voted: bool) -> None:
         """The third voter's proposal of the item, as provenance (marked: it is not one of the pair's)."""
