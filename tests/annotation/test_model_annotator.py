@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation import jobs as annotation_jobs
 from app.annotation import model_annotator
-from app.annotation.service import create_annotator
+from app.annotation.service import create_annotator, document_annotations
 from app.config import get_settings
 from app.errors import Conflict, InvalidInput
 from app.modelling import TrainConfig, train
@@ -393,6 +393,16 @@ def test_a_model_as_third_voter_gives_the_items_it_agrees_with_slices_of_their_o
         (p.item_kind, p.item_id, p.proposed_type, p.payload) == ("entity", zhang.id, "PER", {"voter": True})
         for p in votes
     )
+    with Session(w.engine) as s:
+        document = s.get(Document, w.document.id)
+        assert document is not None
+        shown = document_annotations(s, document)
+    by_id = {e["id"]: e for e in shown["entities"]}
+    assert {(p["annotator"], p["voter"]) for p in by_id[zhang.id]["proposed_by"]} == {
+        ("lex", False),
+        ("rules", False),
+        ("tiny", True),
+    }
     # Every item the voter marked has its proposal, and no item it did not mark names it.
     marked = {key for key, r in routed.items() if r.proposers.endswith(f"+{voter}")}
     assert marked == {(p.item_kind, p.item_id) for p in votes}
