@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.annotation import service
-from app.annotation.schemas import AnnotateRequest, AnnotationQueued, AnnotatorCreate, AnnotatorRead
+from app.annotation import model_annotator, service
+from app.annotation.schemas import AnnotateRequest, AnnotationQueued, AnnotatorCreate, AnnotatorRead, ModelSwitch
 from app.auth.deps import ApiAdmin, ApiClient
 from app.db import SessionDep, require_id
 from app.models import Annotator
@@ -27,7 +27,9 @@ def annotator_view(annotator: Annotator) -> AnnotatorRead:
 
 @router.post("/projects/{project_id}/annotators", status_code=201, response_model=AnnotatorRead)
 def create_annotator(project_id: int, body: AnnotatorCreate, session: SessionDep, _user: ApiAdmin) -> AnnotatorRead:
-    """Add an annotator (an LLM provider with its model, or a builtin one); 422 names each bad field."""
+    """Add an annotator (an LLM provider with its model, a builtin one, or a trained model: provider `model` with
+    parameters.training_run); 422 names each bad field, 409 refuses a model that has not succeeded or whose files
+    are missing."""
     project = get_project(session, project_id)
     data = body.model_dump(exclude_unset=True)
     return annotator_view(service.create_annotator(session, project=project, data=data))
@@ -37,6 +39,13 @@ def create_annotator(project_id: int, body: AnnotatorCreate, session: SessionDep
 def list_annotators(project_id: int, session: SessionDep, _user: ApiClient) -> list[AnnotatorRead]:
     get_project(session, project_id)
     return [annotator_view(a) for a in service.list_annotators(session, project_id=project_id)]
+
+
+@router.put("/annotators/{annotator_id}/model", response_model=AnnotatorRead)
+def switch_model(annotator_id: int, body: ModelSwitch, session: SessionDep, _user: ApiAdmin) -> AnnotatorRead:
+    """Switch a model annotator to another succeeded training run of its project (a retrained model)."""
+    annotator = service.get_annotator(session, annotator_id)
+    return annotator_view(model_annotator.switch_model(session, annotator=annotator, training_run=body.training_run))
 
 
 @router.post("/projects/{project_id}/annotate", status_code=202, response_model=AnnotationQueued)

@@ -19,6 +19,7 @@ from app.annotation.recheck import (
 )
 from app.annotation.routing import Router, recall_sampled
 from app.annotation.sides import Built, SecondLooks, Side
+from app.annotation.voter import Voter
 from app.db import require_id
 from app.models import (
     Agreement,
@@ -99,6 +100,7 @@ class _Builder:
         settings: ProjectSettings,
         sides: dict[str, Side],
         second: SecondLooks,
+        voter: Side | None = None,
     ) -> None:
         assert document.id is not None
         self.session, self.document, self.doc_id = session, document, document.id
@@ -111,9 +113,25 @@ class _Builder:
         self.keys: dict[int, str] = {}
         self.by_key: dict[str, Entity] = {}
         self.related: set[tuple[str, str]] = set()
+        self.voter = Voter(voter) if voter is not None and voter.run is not None else None
 
     def _names(self, sides: str) -> str:
         return "+".join(self.sides[s].name or s.upper() for s in sides)
+
+    def _proposers(self, sides: str, voted: bool) -> str:
+        """The proposers' names, the third voter's last when it proposed the item too (cut to the column's 300
+        characters, the same way every time: three long names would not fit)."""
+        return (self._names(sides) + (f"+{self.voter.name}" if self.voter is not None and voted else ""))[:300]
+
+    def _voted(self, kind: str, item_id: int, item_type: str, voted: bool) -> None:
+        """The third voter's proposal of the item, as provenance (marked: it is not one of the pair's)."""
+        if voted and self.voter is not None and self.voter.side.run is not None:
+            run_id = require_id(self.voter.side.run)
+            self.session.add(
+                Proposal(
+                    run_id=run_id, item_kind=kind, item_id=item_id, proposed_type=item_type, payload={"voter": True}
+                )
+            )
 
     def _note(self, alone: str) -> str:
         """Why the second opinion is missing for an item only `alone` proposed, if it is."""
@@ -172,14 +190,16 @@ class _Builder:
         self.session.add(entity)
         self.session.flush()
         assert entity.id is not None
+        voted = self.voter is not None and self.voter.entity(entity.id, entity_type, kept)
         verdict = self.router.entity(
             entity,
-            proposers=self._names(alone or "ab"),
+            proposers=self._proposers(alone or "ab", voted),
             spans=kept,
             sample=f"{self.doc_id}:entity:{first.name}|{entity_type}",
             note=self._note(alone) if agreement == match.agreement else "",
         )
         self._provenance("entity", entity.id, answers, verdict.destination == Destination.audit)
+        self._voted("entity", entity.id, entity_type, voted)
         sentence_ids = self._mentions(entity, entity.id, kept)
         for side, proposed in (("a", ea), ("b", eb)):
             if proposed is not None:
@@ -315,15 +335,19 @@ class _Builder:
         self.session.add(relation)
         self.session.flush()
         assert relation.id is not None
+        voted = self.voter is not None and self.voter.relation(
+            relation.head_id, relation.tail_id, relation_type, symmetric=relation_type in self.symmetric
+        )
         verdict = self.router.relation(
             relation,
             head=head,
             tail=tail,
-            proposers=self._names(proposers),
+            proposers=self._proposers(proposers, voted),
             sample=f"{self.doc_id}:relation:{head.name}|{relation_type}|{tail.name}",
             note=note,
         )
         self._provenance("relation", relation.id, answers, verdict.destination == Destination.audit)
+        self._voted("relation", relation.id, relation_type, voted)
 
 
 def _other(side: str) -> str:
@@ -339,11 +363,14 @@ def rebuild(
     side_a: Side,
     side_b: Side,
     second: SecondLooks | None = None,
+    voter: Side | None = None,
 ) -> Built:
-    """Replace the document's machine items with the cross-validated ones, the second look's answers applied."""
+    """Replace the document's machine items with the cross-validated ones, the second look's answers applied and
+    the third voter's agreement marked (app/annotation/voter.py)."""
     assert document.id is not None
     remove_items(session, document_id=document.id, agreements=MACHINE_AGREEMENTS)
-    builder = _Builder(session, document, schema, settings, {"a": side_a, "b": side_b}, second or SecondLooks())
+    sides = {"a": side_a, "b": side_b}
+    builder = _Builder(session, document, schema, settings, sides, second or SecondLooks(), voter)
     builder.router.forget()
     builder.entities()
     builder.relations()

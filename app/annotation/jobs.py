@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation import recheck, second_look, verification
 from app.annotation.contract import AnnotationOutput
+from app.annotation.model_annotator import ModelUnavailable, annotate_with_model
 from app.annotation.prompts import (
     AUGMENT_TEMPLATE_VERSION,
     RECHECK_TEMPLATE_VERSION,
@@ -26,7 +27,7 @@ from app.annotation.runner import (
     run_async,
     version_for,
 )
-from app.annotation.service import open_run, pair_of
+from app.annotation.service import open_run, pair_of, voter_of
 from app.annotation.sides import SecondLooks
 from app.db import get_engine, require_id
 from app.jobs import enqueue
@@ -86,6 +87,8 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
     try:
         if annotator.kind == AnnotatorKind.builtin:
             output = annotate_offline(annotator, text, sentences)
+        elif annotator.kind == AnnotatorKind.model:
+            output = annotate_with_model(engine, annotator, title=title, text=text, sentences=sentences)
         else:
             output, ctx = run_async(
                 _annotate_llm(engine, annotator, project, document_id, schema, text, sentences, title)
@@ -93,7 +96,7 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
         status, error = RunStatus.done, None
     except BudgetExhausted as exc:
         output, status, error = None, RunStatus.budget, str(exc)
-    except RunFailure as exc:
+    except (RunFailure, ModelUnavailable) as exc:
         output, status, error = None, RunStatus.failed, str(exc)
     except Exception as exc:
         log.exception("annotation of document %s by annotator %s failed", document_id, annotator_id)
@@ -134,7 +137,8 @@ async def _annotate_llm(
 
 
 def _after_run(session: Session, document: Document) -> None:
-    """When both annotators of the pair have finished (or failed) on the document, cross-validate it.
+    """When both annotators of the pair (and the third voter, if any) have finished or failed on the document,
+    cross-validate it.
 
     The document row is locked first: on Postgres two runs finishing at once would otherwise each see the
     other still running (neither committed yet) and nobody would cross-validate. The second to take the
@@ -144,7 +148,7 @@ def _after_run(session: Session, document: Document) -> None:
     session.exec(select(Document.id).where(Document.id == document.id).with_for_update()).one()
     a, b = pair_of(session, project_id=document.project_id)
     finished = {RunStatus.done, RunStatus.failed}
-    for annotator in (a, b):
+    for annotator in (a, b, voter_of(session, project_id=document.project_id)):
         if annotator is None or annotator.kind == AnnotatorKind.imported:
             continue
         run = current_run(session, document, annotator)

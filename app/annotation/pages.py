@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.annotation import service
+from app.annotation import model_annotator, service
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser
 from app.crawl_batch.service import get_batch
@@ -40,6 +40,7 @@ def add_annotator(
     tokens_per_minute: Annotated[str, Form()] = "0",
     temperature: Annotated[str, Form()] = "0",
     max_output_tokens: Annotated[str, Form()] = "4096",
+    training_run: Annotated[str, Form()] = "",
 ) -> Response:
     project = get_project(session, project_id)
     parameters: dict[str, object] = {
@@ -49,8 +50,10 @@ def add_annotator(
         "temperature": _number(temperature, "temperature"),
         "max_output_tokens": int(_number(max_output_tokens, "max_output_tokens")),
     }
-    if role in ("A", "B"):
+    if role in ("A", "B", "C"):
         parameters["role"] = role
+    if provider == model_annotator.MODEL_PROVIDER:
+        parameters["training_run"] = _run_id(training_run)
     service.create_annotator(
         session,
         project=project,
@@ -64,6 +67,31 @@ def add_annotator(
         },
     )
     return RedirectResponse(f"/projects/{project_id}#annotators", status_code=303)
+
+
+def _run_id(value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput.for_field("training_run", "Choose one of the project's trained models.") from None
+
+
+@router.post("/annotators/{annotator_id}/model", response_class=HTMLResponse)
+def switch_model(
+    request: Request,
+    annotator_id: int,
+    session: SessionDep,
+    _user: AdminUser,
+    training_run: Annotated[str, Form()] = "",
+) -> Response:
+    annotator = service.get_annotator(session, annotator_id)
+    run = _run_id(training_run)
+    if run is None:
+        raise InvalidInput.for_field("training_run", "Choose one of the project's trained models.")
+    model_annotator.switch_model(session, annotator=annotator, training_run=run)
+    return RedirectResponse(f"/projects/{annotator.project_id}#annotators", status_code=303)
 
 
 @router.post("/batches/{batch_id}/annotate", response_class=HTMLResponse)

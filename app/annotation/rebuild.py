@@ -4,8 +4,9 @@ from sqlmodel import Session, select
 
 from app.annotation import consolidate, sides
 from app.annotation.contract import AnnotationOutput, SpannedOutput
+from app.annotation.model_annotator import model_side_name
 from app.annotation.runner import version_for
-from app.annotation.service import pair_of
+from app.annotation.service import pair_of, voter_of
 from app.db import require_id
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
 from app.project.label_schema import LabelSchema
@@ -37,13 +38,14 @@ def _side(session: Session, document: Document, annotator: Annotator | None, sch
         return sides.side_from_spans(SpannedOutput.model_validate_json(run.raw_response), run, annotator.name)
     output = AnnotationOutput.model_validate_json(run.raw_response)
     sentences = [(s, e) for s, e in document.sentences]
-    return sides.side_from_output(document.text, sentences, output, run, schema, annotator.name)
+    return sides.side_from_output(document.text, sentences, output, run, schema, model_side_name(annotator))
 
 
 def rebuild_document(
     session: Session, document: Document, second: sides.SecondLooks | None = None
 ) -> sides.Built | None:
-    """Cross-validate the pair's finished runs into the document's items (None when neither has finished)."""
+    """Cross-validate the pair's finished runs into the document's items (None when neither has finished), marking
+    where the third voter's finished run agrees."""
     project = session.get(Project, document.project_id)
     assert project is not None
     schema, settings = label_schema_of(project), settings_of(project)
@@ -56,9 +58,10 @@ def rebuild_document(
         document=document,
         schema=schema,
         settings=settings,
-        side_a=side_a or sides.Side(None, a.name if a else ""),
-        side_b=side_b or sides.Side(None, b.name if b else ""),
+        side_a=side_a or sides.Side(None, model_side_name(a) if a else ""),
+        side_b=side_b or sides.Side(None, model_side_name(b) if b else ""),
         second=second,
+        voter=_side(session, document, voter_of(session, project_id=require_id(project)), schema),
     )
 
 

@@ -87,6 +87,9 @@ def version_for(annotator: Annotator, schema: LabelSchema, guidelines: str) -> s
         return "import"
     if annotator.provider in BUILTIN_PROVIDERS:
         return BUILTIN_VERSION
+    if annotator.kind == AnnotatorKind.model:
+        # One version per trained model: a model switched in annotates every document afresh.
+        return f"model-run-{annotator.parameters.get('training_run')}"
     return prompt_version(schema, guidelines)
 
 

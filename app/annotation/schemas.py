@@ -13,15 +13,26 @@ class AnnotatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="letters, digits and _ . : - (at most 100), starting alphanumeric")
-    provider: str = Field(description="openai | gemini | builtin:lexicon | builtin:patterns")
-    model: str = Field(default="", max_length=200, description="required for openai and gemini")
+    provider: str = Field(description="openai | gemini | builtin:lexicon | builtin:patterns | model")
+    model: str = Field(
+        default="", max_length=200, description="required for openai and gemini; set from the training run for model"
+    )
     price_input_per_m: float = Field(default=0, ge=0, le=10_000)
     price_output_per_m: float = Field(default=0, ge=0, le=10_000)
     parameters: dict[str, Any] = Field(
         default_factory=dict,
         description="role (A|B), temperature, max_output_tokens, concurrency, requests_per_minute, "
-        "tokens_per_minute, window_tokens, timeout, json_mode, api_version; never a key or a base URL",
+        "tokens_per_minute, window_tokens, timeout, json_mode, api_version; training_run (provider model: a "
+        "succeeded training run of the project); never a key or a base URL",
     )
+
+
+class ModelSwitch(BaseModel):
+    """Point a model annotator at another trained model of its project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    training_run: int = Field(ge=1, description="a succeeded training run of the annotator's project")
 
 
 class AnnotatorRead(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.annotation.builtin import BUILTIN_PROVIDERS
+from app.annotation.model_annotator import MODEL_PROVIDER, model_for
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.config import get_settings
@@ -32,7 +33,7 @@ from app.models import (
 from app.models.types import utcnow
 
 LLM_PROVIDERS = ("openai", "gemini")
-PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS)
+PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS, MODEL_PROVIDER)
 # "sample" replays the answers recorded for the demo's sample batch (app/annotation/sample.py): accepted, not offered.
 SAMPLE_PROVIDER = "sample"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
@@ -43,7 +44,8 @@ class AnnotatorParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["A", "B"] | None = None
+    # A and B: the pair; C: the third voter, whose agreement marks the pair's items (app/annotation/voter.py).
+    role: Literal["A", "B", "C"] | None = None
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_output_tokens: int = Field(default=4096, ge=64, le=65536)
     concurrency: int = Field(default=4, ge=1, le=256)
@@ -53,6 +55,8 @@ class AnnotatorParameters(BaseModel):
     timeout: float = Field(default=120, gt=0, le=3600)
     json_mode: Literal["json_schema", "json_object"] | None = None
     api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
+    # provider "model": the id of the project's succeeded training run whose model annotates.
+    training_run: int | None = Field(default=None, ge=1)
 
 
 def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
@@ -74,6 +78,8 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
     if params.json_mode and body.provider != "openai":
         raise InvalidInput.for_field("parameters", "json_mode applies to the openai provider only.")
     assert project.id is not None
+    label = model_for(session, project_id=project.id, provider=body.provider, training_run=params.training_run)
+    kinds = {MODEL_PROVIDER: AnnotatorKind.model} | dict.fromkeys(BUILTIN_PROVIDERS, AnnotatorKind.builtin)
     if session.exec(select(Annotator).where(Annotator.project_id == project.id, Annotator.name == body.name)).first():
         raise InvalidInput.for_field("name", f"This project already has an annotator named {body.name!r}.")
     if params.role:
@@ -84,11 +90,11 @@ def create_annotator(session: Session, *, project: Project, data: dict[str, Any]
         project_id=project.id,
         name=body.name,
         provider=body.provider,
-        model=body.model,
-        kind=AnnotatorKind.builtin if body.provider in BUILTIN_PROVIDERS else AnnotatorKind.llm,
+        model=label or body.model,
+        kind=kinds.get(body.provider, AnnotatorKind.llm),
         parameters=params.model_dump(exclude_defaults=True),
-        price_input_per_m=body.price_input_per_m,
-        price_output_per_m=body.price_output_per_m,
+        price_input_per_m=0 if label else body.price_input_per_m,  # a trained model never pays
+        price_output_per_m=0 if label else body.price_output_per_m,
     )
     session.add(annotator)
     session.flush()
@@ -130,6 +136,11 @@ def pair_of(session: Session, *, project_id: int) -> tuple[Annotator | None, Ann
     return a, b
 
 
+def voter_of(session: Session, *, project_id: int) -> Annotator | None:
+    """The third voter (role C): annotates beside the pair; never one of it."""
+    return next((x for x in list_annotators(session, project_id=project_id) if x.parameters.get("role") == "C"), None)
+
+
 def open_run(session: Session, *, document_id: int, annotator: Annotator, version: str) -> AnnotatorRun:
     """The annotator's run on the document under this prompt version, created if new, marked running."""
     run = session.exec(
@@ -157,7 +168,8 @@ def start_annotation(
         if any(a.project_id != project.id for a in chosen):
             raise InvalidInput.for_field("annotators", "Every annotator must belong to this project.")
     else:
-        chosen = [a for a in pair_of(session, project_id=project.id or 0) if a is not None]
+        roles = (*pair_of(session, project_id=project.id or 0), voter_of(session, project_id=project.id or 0))
+        chosen = [a for a in roles if a is not None]
     runnable = [a for a in chosen if a.kind != AnnotatorKind.imported]
     if not chosen:
         raise Conflict("This project has no annotators yet: add two (or one and an imported dataset) first.")

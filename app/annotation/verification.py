@@ -23,7 +23,8 @@ SINGLE = [Agreement.a_only, Agreement.b_only, Agreement.confirmed, Agreement.dis
 
 
 def proposers(session: Session, relation_ids: list[int]) -> dict[int, set[int]]:
-    """Annotator ids whose own pass proposed each relation (blind answers and votes are not proposals)."""
+    """Annotator ids of the pair whose own pass proposed each relation (blind answers, votes and the third voter's
+    agreement are not the pair's proposals)."""
     out: dict[int, set[int]] = {}
     if not relation_ids:
         return out
@@ -32,7 +33,7 @@ def proposers(session: Session, relation_ids: list[int]) -> dict[int, set[int]]:
         .join(AnnotatorRun, col(AnnotatorRun.id) == Proposal.run_id)
         .where(Proposal.item_kind == "relation", col(Proposal.item_id).in_(relation_ids))
     ):
-        if not payload.get("recheck") and "vote" not in payload:
+        if not payload.get("recheck") and not payload.get("voter") and "vote" not in payload:
             out.setdefault(item_id, set()).add(annotator_id)
     return out
 

@@ -53,7 +53,7 @@ class MentionRead(BaseModel):
 
 
 class ProposalRead(BaseModel):
-    """Who proposed an item, with which type, and how (augmentation, audit, blind second opinion)."""
+    """Who proposed an item, with which type, and how (augmentation, audit, blind second opinion, third voter)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -62,6 +62,8 @@ class ProposalRead(BaseModel):
     augmentation: bool
     audit: bool
     blind: bool
+    # The third voter's agreement with the item, not a proposal of the pair's.
+    voter: bool = False
 
 
 class VoteRead(BaseModel):

@@ -113,6 +113,7 @@ def document_annotations(session: Session, document: Document) -> DocumentAnnota
                 audit=bool(p.payload.get("audit")),
                 # Given in the blind second opinion, not in the annotator's own first pass.
                 blind=bool(p.payload.get("recheck")),
+                voter=bool(p.payload.get("voter")),  # the third voter's agreement, not one of the pair's
             )
         )
     mentions: dict[int, list[MentionRead]] = {}

@@ -14,6 +14,8 @@ class AnnotatorKind(StrEnum):
     llm = "llm"
     builtin = "builtin"
     imported = "import"
+    # A model trained on one of the project's snapshots (a succeeded TrainingRun): runs offline, costs nothing.
+    model = "model"
 
 
 class Agreement(StrEnum):
@@ -58,10 +60,11 @@ class Annotator(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=100)
     kind: AnnotatorKind = Field(default=AnnotatorKind.llm, sa_column=Column(String(16), nullable=False))
-    # "openai", "gemini", "builtin:lexicon", "import:<dataset>", ...; keys never live here.
+    # "openai", "gemini", "builtin:lexicon", "import:<dataset>", "model", ...; keys never live here.
     provider: str = Field(max_length=64)
     model: str = Field(default="", max_length=200)
-    # temperature, max output tokens, concurrency, requests/tokens per minute, ...
+    # temperature, max output tokens, concurrency, requests/tokens per minute, ...; a model annotator's training
+    # run id ("training_run").
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     price_input_per_m: float = Field(default=0, sa_column=Column(Numeric(12, 6), nullable=False))
     price_output_per_m: float = Field(default=0, sa_column=Column(Numeric(12, 6), nullable=False))

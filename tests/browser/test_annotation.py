@@ -76,7 +76,7 @@ def test_two_model_endpoints_annotate_an_upload(
         form = page.locator("form.grid-form")
         form.get_by_label("Name").fill(name)
         form.get_by_label("Provider").select_option(provider)
-        form.get_by_label("Model").fill(model)
+        form.get_by_label("Model", exact=True).fill(model)
         form.get_by_label("Role").select_option(role)
         form.get_by_label("Price per 1M input tokens ($)").fill("1")
         form.get_by_label("Price per 1M output tokens ($)").fill("2")

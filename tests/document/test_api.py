@@ -181,8 +181,22 @@ def test_the_document_answer_says_who_proposed_each_item_how_and_at_what_cost(
             "confirmed",
             True,
             [
-                {"annotator": "gpt", "type": "PER", "augmentation": False, "audit": False, "blind": False},
-                {"annotator": "gem", "type": "PER", "augmentation": False, "audit": True, "blind": True},
+                {
+                    "annotator": "gpt",
+                    "type": "PER",
+                    "augmentation": False,
+                    "audit": False,
+                    "blind": False,
+                    "voter": False,
+                },
+                {
+                    "annotator": "gem",
+                    "type": "PER",
+                    "augmentation": False,
+                    "audit": True,
+                    "blind": True,
+                    "voter": False,
+                },
             ],
         ),
         ("北京大学", "a_only", False, []),
@@ -190,7 +204,7 @@ def test_the_document_answer_says_who_proposed_each_item_how_and_at_what_cost(
     (rel,) = body["relations"]
     assert (rel["head"], rel["tail"], rel["evidence"], rel["status"]) == (person.id, school.id, [0], "proposed")
     assert rel["proposed_by"] == [
-        {"annotator": "gpt", "type": "毕业于", "augmentation": True, "audit": False, "blind": False}
+        {"annotator": "gpt", "type": "毕业于", "augmentation": True, "audit": False, "blind": False, "voter": False}
     ]
     assert rel["votes"] == [{"annotator": "gem", "vote": False}]
     assert sorted(body["runs"], key=lambda r: r["annotator"]) == [
