@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 # the lead removes this list after merging both.
 NOT_YET_TYPED = {
     ("get", "/api/v1/batches/{batch_id}"),
-    ("post", "/api/v1/projects/{project_id}/batches"),
     ("get", "/api/v1/documents/{document_id}"),
 }
 BODY_METHODS = {"post", "put", "patch"}

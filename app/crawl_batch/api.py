@@ -1,16 +1,13 @@
 """Crawl batches and documents over HTTP."""
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
 from app.auth.deps import ApiAdmin, ApiClient
-from app.config import get_settings
 from app.crawl_batch import service
 from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentSummary
-from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project
 from app.request_limits import own_body_limit
@@ -18,24 +15,43 @@ from app.request_limits import own_body_limit
 router = APIRouter(prefix="/api/v1", tags=["batches"])
 
 
-@router.post("/projects/{project_id}/batches", status_code=202, response_model=BatchCreated)
+# The body is read as a stream (never held in memory), so FastAPI cannot infer it: it is declared for OpenAPI here.
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The crawl file."},
+                        "format": {
+                            "type": "string",
+                            "enum": ["auto", *service.FORMATS],
+                            "description": "The file's format; auto (the default) detects it from the content.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/projects/{project_id}/batches", status_code=202, response_model=BatchCreated, openapi_extra=_UPLOAD_BODY)
 @own_body_limit
-async def upload_batch(request: Request, project_id: int, session: SessionDep, user: ApiAdmin) -> BatchCreated:
+async def upload_batch(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    user: ApiAdmin,
+    format_hint: Annotated[str | None, Query(alias="format", description="As the multipart field `format`.")] = None,
+) -> BatchCreated:
     """Upload a crawl file (multipart field `file`, optional `format`); ingestion runs in the background."""
-    project = await run_in_threadpool(get_project, session, project_id)
-    # End the transaction before streaming: on SQLite it holds the write lock the worker needs meanwhile.
-    await run_in_threadpool(session.commit)
-    upload = await receive_upload(
-        request, directory=service.upload_dir(project_id), max_bytes=get_settings().max_upload_bytes
+    batch = await service.accept_upload(
+        request, session, project_id=project_id, created_by=user, format_hint=format_hint
     )
-    try:
-        fmt = service.check_format(upload.fields.get("format") or request.query_params.get("format"))
-        batch = await run_in_threadpool(
-            lambda: service.create_batch(session, project=project, upload=upload, fmt=fmt, created_by=user)
-        )
-    except Exception:
-        upload.path.unlink(missing_ok=True)
-        raise
     assert batch.id is not None
     return BatchCreated(id=batch.id, status=batch.status)
 

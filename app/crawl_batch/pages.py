@@ -1,14 +1,11 @@
 """Batch pages: upload, live progress, document list and a read-only document view."""
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
-from app.config import get_settings
 from app.crawl_batch import service
-from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
 from app.project.service import get_project, settings_of
 from app.request_limits import own_body_limit
@@ -21,19 +18,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depend
 @own_body_limit
 async def upload_batch(request: Request, project_id: int, session: SessionDep, user: AdminUser) -> Response:
     """The upload form posts here with htmx; the answer sends the browser to the batch page."""
-    project = await run_in_threadpool(get_project, session, project_id)
-    await run_in_threadpool(session.commit)  # no transaction (SQLite write lock) held while the file streams in
-    upload = await receive_upload(
-        request, directory=service.upload_dir(project_id), max_bytes=get_settings().max_upload_bytes
-    )
-    try:
-        fmt = service.check_format(upload.fields.get("format"))
-        batch = await run_in_threadpool(
-            lambda: service.create_batch(session, project=project, upload=upload, fmt=fmt, created_by=user)
-        )
-    except Exception:
-        upload.path.unlink(missing_ok=True)
-        raise
+    batch = await service.accept_upload(request, session, project_id=project_id, created_by=user)
     return Response(status_code=204, headers={"HX-Redirect": f"/batches/{batch.id}"})
 
 

@@ -4,17 +4,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, or_
 from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.crawl_batch.uploads import StoredUpload
+from app.crawl_batch.uploads import StoredUpload, receive_upload
 from app.errors import InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
 from app.models.types import utcnow
+from app.project.service import get_project
 from app.webtext.formats import Format
 
 FORMATS: tuple[Format, ...] = ("warc", "wet", "arc", "jsonl", "docred", "txt", "html", "zip")
@@ -58,6 +61,28 @@ def create_batch(
     assert batch.id is not None
     enqueue(session, "crawl_batch.ingest", batch_id=batch.id)
     return batch
+
+
+async def accept_upload(
+    request: Request, session: Session, *, project_id: int, created_by: User, format_hint: str | None = None
+) -> CrawlBatch:
+    """The upload flow of the page and the API: stream the file to disk, register the batch, queue its ingestion.
+
+    The multipart field `format` wins over `format_hint` (the API's query parameter). A refused upload leaves no
+    file behind."""
+    project = await run_in_threadpool(get_project, session, project_id)
+    # End the transaction before streaming, the one commit a service makes: on SQLite an open transaction holds the
+    # write lock the worker needs while a large file comes in.
+    await run_in_threadpool(session.commit)
+    upload = await receive_upload(request, directory=upload_dir(project_id), max_bytes=get_settings().max_upload_bytes)
+    try:
+        fmt = check_format(upload.fields.get("format") or format_hint)
+        return await run_in_threadpool(
+            lambda: create_batch(session, project=project, upload=upload, fmt=fmt, created_by=created_by)
+        )
+    except Exception:
+        upload.path.unlink(missing_ok=True)
+        raise
 
 
 def get_batch(session: Session, batch_id: int) -> CrawlBatch:
