@@ -7,7 +7,6 @@ from fastapi.testclient import TestClient
 # crawl_batch/api.py and the document read move to the `document` package and are typed there (another branch);
 # the lead removes this list after merging both.
 NOT_YET_TYPED = {
-    ("get", "/api/v1/batches/{batch_id}"),
     ("get", "/api/v1/documents/{document_id}"),
 }
 BODY_METHODS = {"post", "put", "patch"}

@@ -1,15 +1,27 @@
 """Crawl batches and documents over HTTP."""
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from app.auth.deps import ApiAdmin, ApiClient
 from app.crawl_batch import service
-from app.crawl_batch.schemas import BatchCreated, DocumentList, DocumentSummary
+from app.crawl_batch.pipeline import explain_nothing_kept
+from app.crawl_batch.schemas import (
+    AgreementCounts,
+    AnnotatorProgress,
+    BatchAnnotation,
+    BatchCreated,
+    BatchRead,
+    DocumentList,
+    DocumentSummary,
+    PipelineRead,
+    ReingestRequest,
+    SecondLookRead,
+)
 from app.db import SessionDep
-from app.project.service import get_project
+from app.project.service import get_project, settings_of
 from app.request_limits import own_body_limit
 
 router = APIRouter(prefix="/api/v1", tags=["batches"])
@@ -56,20 +68,41 @@ async def upload_batch(
     return BatchCreated(id=batch.id, status=batch.status)
 
 
-@router.get("/batches/{batch_id}")
-def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> dict[str, Any]:
-    """Status, counts per filter reason, duplicates, record-level errors, and annotation progress and cost."""
+@router.get("/batches/{batch_id}", response_model=BatchRead)
+def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> BatchRead:
+    """Status, counts per filter reason, duplicates, record-level errors, the pipeline stage, and annotation progress
+    and cost. Poll it until `pipeline.active` is false."""
     # Backwards (annotation comes after crawl_batch), inside the function to keep imports acyclic: the batch's
     # API answer carries its annotation progress.
+    from app.annotation.pipeline import batch_pipeline
     from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
-    report = service.batch_report(service.get_batch(session, batch_id)).as_dict()
-    report["annotation"] = {
-        "annotators": batch_annotation_report(session, batch_id=batch_id),
-        "agreement": agreement_counts(session, batch_id=batch_id),
-        "second_look": asdict(second_look_summary(session, batch_id=batch_id)),
-    }
-    return report
+    batch = service.get_batch(session, batch_id)
+    pipeline = batch_pipeline(session, batch=batch)  # first: see batch_pipeline
+    return BatchRead(
+        **service.batch_report(batch).as_dict(),
+        explanation=explain_nothing_kept(batch, settings_of(get_project(session, batch.project_id))),
+        pipeline=PipelineRead(**asdict(pipeline), label=pipeline.label, active=pipeline.polling),
+        annotation=BatchAnnotation(
+            annotators=[AnnotatorProgress(**a) for a in batch_annotation_report(session, batch_id=batch_id)],
+            agreement=AgreementCounts(**agreement_counts(session, batch_id=batch_id)),
+            second_look=SecondLookRead(**asdict(second_look_summary(session, batch_id=batch_id))),
+        ),
+    )
+
+
+@router.post("/batches/{batch_id}/reingest", status_code=202, response_model=BatchCreated)
+def reingest_batch(
+    batch_id: int, session: SessionDep, _user: ApiAdmin, body: ReingestRequest | None = None
+) -> BatchCreated:
+    """Ingest a batch that kept nothing again, under the project's current settings (change its filters first).
+
+    409 while the batch is still being ingested, once it has kept documents, or when its file is gone."""
+    batch = service.rerun_ingestion(
+        session, batch=service.get_batch(session, batch_id), format_hint=body.format if body else None
+    )
+    assert batch.id is not None
+    return BatchCreated(id=batch.id, status=batch.status)
 
 
 @router.get("/projects/{project_id}/documents", response_model=DocumentList)

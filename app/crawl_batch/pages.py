@@ -1,11 +1,12 @@
 """Batch pages: upload, live progress, document list and a read-only document view."""
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
 from app.crawl_batch import service
+from app.crawl_batch.pipeline import LABELS, STEPS, explain_nothing_kept
 from app.db import SessionDep
 from app.project.service import get_project, settings_of
 from app.request_limits import own_body_limit
@@ -26,32 +27,37 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     # Backwards (annotation comes after crawl_batch), inside the function so importing this module stays cheap and
     # acyclic: the batch page shows the annotation panel until it is pulled as an htmx fragment (issue 16).
-    from app.annotation.service import (
-        agreement_counts,
-        batch_annotation_report,
-        second_look_pending,
-        second_look_summary,
-    )
+    from app.annotation.pipeline import batch_pipeline
+    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     batch = service.get_batch(session, batch_id)
-    report = service.batch_report(batch)
-    annotation = batch_annotation_report(session, batch_id=batch_id)
-    kept = batch.counts.get("kept", 0)
-    annotating = any(sum(a["runs"].values()) - a["runs"].get("running", 0) < kept for a in annotation)
     project = get_project(session, batch.project_id)
+    settings = settings_of(project)
+    # The stage first: once it says a stage has ended, the counts read after it are final (batch_pipeline).
+    pipeline = batch_pipeline(session, batch=batch)
     ctx = {
         "batch": batch,
-        "report": report,
+        "report": service.batch_report(batch),
         "project": project,
-        "annotation": annotation,
+        "pipeline": pipeline,
+        "steps": STEPS,
+        "stage_labels": LABELS,
+        "explanation": explain_nothing_kept(batch, settings),
+        "annotation": batch_annotation_report(session, batch_id=batch_id),
         "agreement": agreement_counts(session, batch_id=batch_id),
         "second_look": second_look_summary(session, batch_id=batch_id),
-        "recheck": settings_of(project).recheck,
-        # Until the last stage has come in: ingestion, the annotators' runs, then the second look.
-        "polling": not report.finished or annotating or second_look_pending(session, batch_id=batch_id),
+        "recheck": settings.recheck,
+        "polling": pipeline.polling,
     }
     block = "progress" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/batch.html", ctx, block=block)
+
+
+@router.post("/batches/{batch_id}/reingest", response_class=HTMLResponse)
+def reingest_batch(batch_id: int, session: SessionDep, _user: AdminUser) -> Response:
+    """Re-run ingestion under the project's current settings; back to the batch page, which follows it."""
+    service.rerun_ingestion(session, batch=service.get_batch(session, batch_id))
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
 @router.get("/batches/{batch_id}/documents", response_class=HTMLResponse)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.crawl_batch.uploads import StoredUpload, receive_upload
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, DocumentStatus, Project, User
 from app.models.types import utcnow
@@ -83,6 +83,37 @@ async def accept_upload(
     except Exception:
         upload.path.unlink(missing_ok=True)
         raise
+
+
+def rerun_ingestion(session: Session, *, batch: CrawlBatch, format_hint: str | None = None) -> CrawlBatch:
+    """Ingest a finished batch's file again under the project's current settings (after its filters were changed),
+    in the format given at upload unless `format_hint` names another (or auto).
+
+    Only a batch that kept nothing: documents already kept may be annotated or reviewed, and would all come back as
+    duplicates of themselves."""
+    if batch.status not in FINISHED:
+        raise Conflict(f"Batch {batch.id} is still being ingested; re-run its ingestion once it has finished.")
+    kept = session.exec(select(func.count()).select_from(Document).where(Document.batch_id == batch.id)).one()
+    if kept:
+        raise Conflict(
+            f"Batch {batch.id} kept {kept:,} document(s), which may be annotated or reviewed already; only a batch "
+            "that kept nothing can be ingested again. Upload the file again instead."
+        )
+    if not batch.upload_path or not Path(batch.upload_path).is_file():
+        raise Conflict(f"The uploaded file of batch {batch.id} is gone from the data directory; upload it again.")
+    assert batch.id is not None
+    fmt = check_format(format_hint) if format_hint is not None else batch.options.get("format")
+    batch.status = BatchStatus.queued
+    batch.format = fmt
+    # Only the upload's own choice carries over; the progress of the last ingestion (its slices) starts again.
+    batch.options = {"format": fmt}
+    batch.counts, batch.errors, batch.failure_reason = {}, [], None
+    batch.checkpoint = batch.bytes_read = 0
+    batch.started_at = batch.finished_at = None
+    session.add(batch)
+    session.flush()
+    enqueue(session, "crawl_batch.ingest", batch_id=batch.id)
+    return batch
 
 
 def get_batch(session: Session, batch_id: int) -> CrawlBatch:
