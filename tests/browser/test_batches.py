@@ -54,15 +54,19 @@ _projects: dict[str, str] = {}
 def zh_project(page: Page, live: LiveConcord) -> str:
     """The path of a project made from the zh-general preset, whose default settings keep only Chinese."""
     if live.url not in _projects:
-        page.goto("/projects")
-        name = f"抓取批次 {uuid.uuid4().hex[:6]}"
-        open_new_project_form(page, name)
-        page.locator("select[name=preset]").select_option("zh-general")
-        page.get_by_role("button", name="Create project").click()
-        expect(page).to_have_url(re.compile(r"/projects/\d+$"))
-        expect(page.get_by_role("heading", level=1)).to_have_text(name)
-        _projects[live.url] = page.url.removeprefix(live.url)
+        _projects[live.url] = new_zh_project(page, f"抓取批次 {uuid.uuid4().hex[:6]}").removeprefix(live.url)
     return _projects[live.url]
+
+
+def new_zh_project(page: Page, name: str) -> str:
+    """A new project from the zh-general preset (no annotators); its URL."""
+    page.goto("/projects")
+    open_new_project_form(page, name)
+    page.locator("select[name=preset]").select_option("zh-general")
+    page.get_by_role("button", name="Create project").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return page.url
 
 
 def upload(page: Page, project: str, file: Path | FilePayload, *, fmt: str = "auto") -> str:
@@ -309,12 +313,7 @@ def test_an_upload_that_keeps_nothing_says_why_and_is_ingested_again_after_the_f
 ) -> None:
     page = admin_page
     # A project of its own: the shared one keeps its Chinese-only filter for the other tests.
-    page.goto("/projects")
-    open_new_project_form(page, f"阿拉贡语 {uuid.uuid4().hex[:6]}")
-    page.locator("select[name=preset]").select_option("zh-general")
-    page.get_by_role("button", name="Create project").click()
-    expect(page).to_have_url(re.compile(r"/projects/\d+$"))
-    project = page.url
+    project = new_zh_project(page, f"阿拉贡语 {uuid.uuid4().hex[:6]}")
     batch = upload(page, project, WARCS / "whirlwind.warc.gz")
     wait_until_finished(page)
     expect_counts(page, status="done", records=1, kept=0)
@@ -342,10 +341,11 @@ def test_an_upload_that_keeps_nothing_says_why_and_is_ingested_again_after_the_f
 
 
 def test_annotate_waits_for_the_projects_annotators_and_links_to_adding_them(
-    admin_page: Page, js_errors: JsErrors, live_concord: LiveConcord, tmp_path: Path
+    admin_page: Page, js_errors: JsErrors, tmp_path: Path
 ) -> None:
     page = admin_page
-    project = zh_project(page, live_concord)  # made from a preset: no annotators
+    # A project of its own, made from a preset (no annotators): in the shared one these pages are duplicates.
+    project = new_zh_project(page, f"无标注器 {uuid.uuid4().hex[:6]}")
     upload(page, project, chinese_warc(tmp_path))
     wait_until_finished(page)
     expect(page.locator("#pipeline-stage")).to_have_text("not annotated yet")
