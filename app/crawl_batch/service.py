@@ -91,6 +91,8 @@ def rerun_ingestion(session: Session, *, batch: CrawlBatch, format_hint: str | N
 
     Only a batch that kept nothing: documents already kept may be annotated or reviewed, and would all come back as
     duplicates of themselves."""
+    # Locked (Postgres) and read again: of two clicks at once, the second sees the first's queued batch (409).
+    session.refresh(batch, with_for_update=True)
     if batch.status not in FINISHED:
         raise Conflict(f"Batch {batch.id} is still being ingested; re-run its ingestion once it has finished.")
     kept = session.exec(select(func.count()).select_from(Document).where(Document.batch_id == batch.id)).one()
