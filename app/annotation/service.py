@@ -3,7 +3,6 @@
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +15,7 @@ from app.annotation.model_annotator import MODEL_PROVIDER, model_for
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.config import get_settings
+from app.crawl_batch.pipeline import ANNOTATION_REQUESTED
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -173,6 +173,9 @@ def start_annotation(
     runnable = [a for a in chosen if a.kind != AnnotatorKind.imported]
     if not chosen:
         raise Conflict("This project has no annotators yet: add two (or one and an imported dataset) first.")
+    # The batch page shows the batch annotating from now on, before a worker has taken the first job.
+    batch.options = {**batch.options, ANNOTATION_REQUESTED: utcnow().isoformat()}
+    session.add(batch)
     doc_ids = list(session.exec(select(Document.id).where(Document.batch_id == batch_id).order_by(col(Document.id))))
     for doc_id in doc_ids:
         assert doc_id is not None
@@ -251,35 +254,6 @@ class SecondLookSummary:
     not_yet: int
     # The most frequent reasons it failed ("<annotator>: <error>"), with how many documents each.
     reasons: tuple[tuple[str, int], ...]
-
-
-# How long after a batch's last finished run its page keeps waiting for a second look that has not come (one whose
-# cross-validation failed never starts): polling must end.
-SECOND_LOOK_WAIT = timedelta(minutes=10)
-
-
-def second_look_pending(session: Session, *, batch_id: int) -> bool:
-    """Whether documents of the batch that LLM annotators have annotated wait for their second look (augmentation,
-    the blind second opinion), their runs finished recently: the batch page keeps polling until the counts it
-    shows have come in. Imported and builtin annotations bring no second look to wait for."""
-    llm_runs = (
-        sa_select(col(AnnotatorRun.document_id), col(AnnotatorRun.finished_at))
-        .join(Annotator, col(Annotator.id) == col(AnnotatorRun.annotator_id))
-        .join(Document, col(Document.id) == col(AnnotatorRun.document_id))
-        .where(col(Document.batch_id) == batch_id, col(Annotator.kind) == AnnotatorKind.llm)
-    )
-    meta = col(Document.meta)
-    waiting = session.execute(
-        sa_select(func.count()).where(
-            col(Document.id).in_(llm_runs.with_only_columns(col(AnnotatorRun.document_id))),
-            meta["second_look"].as_string().is_(None),
-            meta["augmentation"].as_string().is_(None),  # the second look was skipped, with the reason
-        )
-    ).scalar_one()
-    if not waiting:
-        return False
-    last = session.execute(llm_runs.with_only_columns(func.max(col(AnnotatorRun.finished_at)))).scalar_one()
-    return last is not None and utcnow() - last < SECOND_LOOK_WAIT
 
 
 def second_look_summary(session: Session, *, batch_id: int, top: int = 3) -> SecondLookSummary:

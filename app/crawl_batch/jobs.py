@@ -17,15 +17,16 @@ from app.config import get_settings
 from app.crawl_batch.document_insert import DocumentInsert
 from app.crawl_batch.imports import store_docred_annotations
 from app.crawl_batch.known_documents import load_known_documents
+from app.crawl_batch.pipeline import DETECTED_LANGUAGE
 from app.db import get_engine
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
 from app.webtext.exact_duplicates import TextHashIds
-from app.webtext.formats import Format
+from app.webtext.formats import Format, detect_format
 from app.webtext.near_duplicates import NearDuplicateIndex, deduplicate_chunk
 from app.webtext.pipeline import Filtered, IngestPolicy, Processed, Skipped, process_records
-from app.webtext.readers import READERS, iter_records
+from app.webtext.readers import READERS
 from app.webtext.records import FormatError, RawRecord, ReadProgress, RecordError
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,10 @@ def _consume(engine: Engine, run: _Run) -> None:
     path, filename, fmt = _batch_paths(engine, run.batch_id)
     progress = ReadProgress()
     try:
-        items = READERS[fmt](path, progress=progress) if fmt else iter_records(path, filename, progress=progress)
+        if fmt is None:
+            fmt = detect_format(path, filename)
+            _record_format(engine, run.batch_id, fmt)
+        items = READERS[fmt](path, progress=progress)
     except FormatError as exc:
         _finish(engine, run, failed=str(exc))
         return
@@ -138,6 +142,16 @@ def _consume(engine: Engine, run: _Run) -> None:
             close()
     if not paused:
         _finish(engine, run)
+
+
+def _record_format(engine: Engine, batch_id: int, fmt: Format) -> None:
+    """Show the detected format on the batch (the upload's own choice, auto or not, stays in its options)."""
+    with Session(engine) as session:
+        batch = session.get(CrawlBatch, batch_id)
+        if batch is not None and batch.format != fmt:
+            batch.format = fmt
+            session.add(batch)
+            session.commit()
 
 
 def _consume_items(engine: Engine, run: _Run, items: Iterator[RawRecord | RecordError], progress: ReadProgress) -> bool:
@@ -250,6 +264,8 @@ def _deduplicate(run: _Run, results: list[Processed | Filtered]) -> None:
     for result in results:
         if isinstance(result, Filtered):
             run.bump(f"filtered:{result.reason}")
+            if result.reason == "language" and result.detail:
+                run.bump(DETECTED_LANGUAGE + result.detail)  # the batch page says which, when nothing is kept
             continue
         verdict = next(verdicts)
         if verdict.kind == "kept":

@@ -1,14 +1,12 @@
 """Batch pages: upload and live progress (the batch's documents are in app/document/pages.py)."""
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
-from app.config import get_settings
 from app.crawl_batch import service
-from app.crawl_batch.uploads import receive_upload
+from app.crawl_batch.pipeline import LABELS, STEPS, explain_nothing_kept
 from app.db import SessionDep
 from app.project.service import get_project, settings_of
 from app.request_limits import own_body_limit
@@ -21,19 +19,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depend
 @own_body_limit
 async def upload_batch(request: Request, project_id: int, session: SessionDep, user: AdminUser) -> Response:
     """The upload form posts here with htmx; the answer sends the browser to the batch page."""
-    project = await run_in_threadpool(get_project, session, project_id)
-    await run_in_threadpool(session.commit)  # no transaction (SQLite write lock) held while the file streams in
-    upload = await receive_upload(
-        request, directory=service.upload_dir(project_id), max_bytes=get_settings().max_upload_bytes
-    )
-    try:
-        fmt = service.check_format(upload.fields.get("format"))
-        batch = await run_in_threadpool(
-            lambda: service.create_batch(session, project=project, upload=upload, fmt=fmt, created_by=user)
-        )
-    except Exception:
-        upload.path.unlink(missing_ok=True)
-        raise
+    batch = await service.accept_upload(request, session, project_id=project_id, created_by=user)
     return Response(status_code=204, headers={"HX-Redirect": f"/batches/{batch.id}"})
 
 
@@ -41,29 +27,34 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
 def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
     # Backwards (annotation comes after crawl_batch), inside the function so importing this module stays cheap and
     # acyclic: the batch page shows the annotation panel until it is pulled as an htmx fragment (issue 16).
-    from app.annotation.service import (
-        agreement_counts,
-        batch_annotation_report,
-        second_look_pending,
-        second_look_summary,
-    )
+    from app.annotation.pipeline import batch_pipeline
+    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
 
     batch = service.get_batch(session, batch_id)
-    report = service.batch_report(batch)
-    annotation = batch_annotation_report(session, batch_id=batch_id)
-    kept = batch.counts.get("kept", 0)
-    annotating = any(sum(a["runs"].values()) - a["runs"].get("running", 0) < kept for a in annotation)
     project = get_project(session, batch.project_id)
+    settings = settings_of(project)
+    # The stage first: once it says a stage has ended, the counts read after it are final (batch_pipeline).
+    pipeline = batch_pipeline(session, batch=batch)
     ctx = {
         "batch": batch,
-        "report": report,
+        "report": service.batch_report(batch),
         "project": project,
-        "annotation": annotation,
+        "pipeline": pipeline,
+        "steps": STEPS,
+        "stage_labels": LABELS,
+        "explanation": explain_nothing_kept(batch, settings),
+        "annotation": batch_annotation_report(session, batch_id=batch_id),
         "agreement": agreement_counts(session, batch_id=batch_id),
         "second_look": second_look_summary(session, batch_id=batch_id),
-        "recheck": settings_of(project).recheck,
-        # Until the last stage has come in: ingestion, the annotators' runs, then the second look.
-        "polling": not report.finished or annotating or second_look_pending(session, batch_id=batch_id),
+        "recheck": settings.recheck,
+        "polling": pipeline.polling,
     }
     block = "progress" if request.headers.get("hx-request") == "true" else None
     return render(request, "crawl_batch/batch.html", ctx, block=block)
+
+
+@router.post("/batches/{batch_id}/reingest", response_class=HTMLResponse)
+def reingest_batch(batch_id: int, session: SessionDep, _user: AdminUser) -> Response:
+    """Re-run ingestion under the project's current settings; back to the batch page, which follows it."""
+    service.rerun_ingestion(session, batch=service.get_batch(session, batch_id))
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)

@@ -55,15 +55,19 @@ _projects: dict[str, str] = {}
 def zh_project(page: Page, live: LiveConcord) -> str:
     """The path of a project made from the zh-general preset, whose default settings keep only Chinese."""
     if live.url not in _projects:
-        page.goto("/projects")
-        name = f"抓取批次 {uuid.uuid4().hex[:6]}"
-        open_new_project_form(page, name)
-        page.locator("select[name=preset]").select_option("zh-general")
-        page.get_by_role("button", name="Create project").click()
-        expect(page).to_have_url(re.compile(r"/projects/\d+$"))
-        expect(page.get_by_role("heading", level=1)).to_have_text(name)
-        _projects[live.url] = page.url.removeprefix(live.url)
+        _projects[live.url] = new_zh_project(page, f"抓取批次 {uuid.uuid4().hex[:6]}").removeprefix(live.url)
     return _projects[live.url]
+
+
+def new_zh_project(page: Page, name: str) -> str:
+    """A new project from the zh-general preset (no annotators); its URL."""
+    page.goto("/projects")
+    open_new_project_form(page, name)
+    page.locator("select[name=preset]").select_option("zh-general")
+    page.get_by_role("button", name="Create project").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return page.url
 
 
 def upload(page: Page, project: str, file: Path | FilePayload, *, fmt: str = "auto") -> str:
@@ -303,3 +307,51 @@ def test_a_reviewer_sees_the_batches_but_cannot_upload(
         assert_scripts_ran_cleanly(page, js_errors)
     finally:
         context.close()
+
+
+def test_an_upload_that_keeps_nothing_says_why_and_is_ingested_again_after_the_filters_change(
+    admin_page: Page, js_errors: JsErrors
+) -> None:
+    page = admin_page
+    # A project of its own: the shared one keeps its Chinese-only filter for the other tests.
+    project = new_zh_project(page, f"阿拉贡语 {uuid.uuid4().hex[:6]}")
+    batch = upload(page, project, WARCS / "whirlwind.warc.gz")
+    wait_until_finished(page)
+    expect_counts(page, status="done", records=1, kept=0)
+    expect(page.locator("#pipeline-stage")).to_have_text("nothing kept")
+    expect(page.locator("#batch-format")).to_have_text("· warc (detected)")
+    explanation = page.locator("#empty-explanation")
+    expect(explanation.locator("li")).to_have_text(["1 record filtered: detected language an; this project keeps zh"])
+
+    explanation.get_by_role("link", name="Change the project's filters in Edit").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+/edit$"))
+    page.get_by_label("Languages to keep").fill("zh an")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(project)
+
+    page.goto(batch)
+    page.get_by_role("button", name="Re-run ingestion").click()
+    expect(page).to_have_url(batch)
+    wait_until_finished(page)
+    expect_counts(page, status="done", records=1, kept=1, errors=0)
+    expect(page.locator("#empty-explanation")).to_have_count(0)
+    expect(page.locator("#pipeline-stage")).to_have_text("not annotated yet")
+    page.get_by_role("link", name="Documents").click()
+    expect_total(page, "1 document")
+    assert_scripts_ran_cleanly(page, js_errors)
+
+
+def test_annotate_waits_for_the_projects_annotators_and_links_to_adding_them(
+    admin_page: Page, js_errors: JsErrors, tmp_path: Path
+) -> None:
+    page = admin_page
+    # A project of its own, made from a preset (no annotators): in the shared one these pages are duplicates.
+    project = new_zh_project(page, f"无标注器 {uuid.uuid4().hex[:6]}")
+    upload(page, project, chinese_warc(tmp_path))
+    wait_until_finished(page)
+    expect(page.locator("#pipeline-stage")).to_have_text("not annotated yet")
+    expect(page.get_by_role("button", name="Annotate with the project's annotators")).to_be_disabled()
+    page.locator("#no-annotators").get_by_role("link", name="add them").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+#annotators$"))
+    expect(page.get_by_role("heading", level=2, name="Annotators")).to_be_in_viewport()
+    assert_scripts_ran_cleanly(page, js_errors)

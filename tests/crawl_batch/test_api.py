@@ -112,6 +112,23 @@ def test_bad_uploads_are_422_naming_the_field(
     assert [p for p in _files(project.id or 0) if p.name.endswith(".part")] == []
 
 
+def test_the_format_may_come_as_a_query_parameter_and_a_bad_one_leaves_no_file(
+    session: Session, app_client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    project = make_project(session)
+    url = f"/api/v1/projects/{project.id}/batches"
+    ok = app_client.post(
+        url, params={"format": "txt"}, files={"file": ("a.dat", "你好。".encode())}, headers=admin_headers
+    )
+    assert ok.status_code == 202, ok.text
+    assert session.get_one(CrawlBatch, ok.json()["id"]).format == "txt"
+    files = _files(project.id or 0)
+    bad = app_client.post(url, params={"format": "pdf"}, files={"file": ("a.dat", b"x")}, headers=admin_headers)
+    assert bad.status_code == 422
+    assert "Unknown format 'pdf'" in bad.json()["detail"]
+    assert _files(project.id or 0) == files
+
+
 def test_reviewer_cannot_upload_and_unknown_project_is_404(session: Session, app_client: TestClient) -> None:
     project = make_project(session)
     reviewer = bearer(make_token(session, make_user(session, username="rev", role=Role.reviewer)))
