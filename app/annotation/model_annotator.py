@@ -26,6 +26,8 @@ MODEL_PROVIDER = "model"
 MODEL_FILES = ("config.json", "model.pt")
 # Predictors kept per worker process: a project switching models keeps the new one and the one before.
 CACHED_MODELS = 2
+# The contract's limits (app/annotation/contract.py): mentions per entity, entities and relations per answer.
+MAX_MENTIONS, MAX_ENTITIES, MAX_RELATIONS = 200, 2000, 5000
 
 
 class ModelUnavailable(Exception):
@@ -150,18 +152,19 @@ def annotate_with_model(
 
 
 def _contract(raw: dict[str, Any]) -> AnnotationOutput:
-    """The prediction as the contract; entities with no surface string (nothing to ground) are left out."""
+    """The prediction as the contract; entities with no surface string (nothing to ground) are left out, and a
+    huge document's answer is cut to the contract's limits instead of failing (what an LLM could not send either)."""
     entities = [
-        EntityOut(id=e["id"], type=e["type"], name=e["name"], mentions=list(e["mentions"]))
+        EntityOut(id=e["id"], type=e["type"], name=e["name"][:500], mentions=list(e["mentions"])[:MAX_MENTIONS])
         for e in raw["entities"]
         if e["name"]
-    ]
+    ][:MAX_ENTITIES]
     ids = {e.id for e in entities}
     relations = [
-        RelationOut(head=r["head"], tail=r["tail"], type=r["type"], evidence=list(r["evidence"]))
+        RelationOut(head=r["head"], tail=r["tail"], type=r["type"], evidence=list(r["evidence"])[:100])
         for r in raw["relations"]
         if r["head"] in ids and r["tail"] in ids
-    ]
+    ][:MAX_RELATIONS]
     return AnnotationOutput(entities=entities, relations=relations)
 
 

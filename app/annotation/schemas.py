@@ -21,9 +21,9 @@ class AnnotatorCreate(BaseModel):
     price_output_per_m: float = Field(default=0, ge=0, le=10_000)
     parameters: dict[str, Any] = Field(
         default_factory=dict,
-        description="role (A|B), temperature, max_output_tokens, concurrency, requests_per_minute, "
-        "tokens_per_minute, window_tokens, timeout, json_mode, api_version; training_run (provider model: a "
-        "succeeded training run of the project); never a key or a base URL",
+        description="role (A|B, or C: the third voter), temperature, max_output_tokens, concurrency, "
+        "requests_per_minute, tokens_per_minute, window_tokens, timeout, json_mode, api_version; training_run "
+        "(provider model: a succeeded training run of the project); never a key or a base URL",
     )
 
 

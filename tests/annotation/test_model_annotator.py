@@ -478,3 +478,18 @@ def test_a_broken_or_deleted_model_fails_its_runs_with_the_reason(engine: Engine
         assert (run.status, run.error) == (RunStatus.failed, expected)
     finally:
         _drop(world)
+
+
+def test_a_huge_prediction_is_cut_to_the_contract_limits_instead_of_failing() -> None:
+    raw = {
+        "entities": [
+            {"id": f"E{i}", "type": "PER", "name": "张" * 600, "mentions": ["张伟"] * 300} for i in range(2100)
+        ]
+        + [{"id": "E0", "type": "PER", "name": "", "mentions": []}],
+        "relations": [{"head": "E1", "tail": "E2", "type": "同事", "evidence": list(range(150))}] * 5100
+        + [{"head": "E1", "tail": "E0", "type": "同事", "evidence": []}],
+    }
+    output = model_annotator._contract(raw)
+    assert len(output.entities) == 2000 and len(output.entities[0].name) == 500
+    assert len(output.entities[0].mentions) == 200
+    assert len(output.relations) == 5000 and len(output.relations[0].evidence) == 100
