@@ -97,7 +97,13 @@ def test_demo_batch_shows_every_class_costs_and_the_dashboard(engine: Engine) ->
             assert triples[("王磊", "任职于", "上海交通大学")].agreement == "confirmed"
             assert triples[("吴芳", "亲属", "郑凯")].agreement == "unconfirmed"
             junk = next(e for e in entities if e.name == "现任中国银行")
-            assert junk.agreement == "agreed" and junk.status == "accepted"
+            # Agreed junk in a trusted slice: accepted without review, unless the audit sample drew it (10% of a
+            # trusted slice, keyed by the document's id, which differs between runs): then it waits for a person.
+            junk_route = s.exec(
+                select(RoutedItem.route).where(RoutedItem.item_kind == "entity", RoutedItem.item_id == junk.id)
+            ).one()
+            assert junk.agreement == "agreed"
+            assert (junk_route, junk.status) in {(Route.auto, "accepted"), (Route.audit, "proposed")}
             routes = Counter(
                 str(r.route) for r in s.exec(select(RoutedItem).where(RoutedItem.project_id == project_id))
             )
