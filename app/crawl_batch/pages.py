@@ -10,7 +10,7 @@ from app.config import get_settings
 from app.crawl_batch import service
 from app.crawl_batch.uploads import receive_upload
 from app.db import SessionDep
-from app.project.service import get_project, settings_of
+from app.project.service import get_project, label_schema_of, settings_of
 from app.request_limits import own_body_limit
 from app.templating import render
 
@@ -89,9 +89,12 @@ def view_document(request: Request, document_id: int, session: SessionDep, _user
     sentences = [(i, document.text[s:e]) for i, (s, e) in enumerate(document.sentences)]
     annotations = document_annotations(session, document)
     names = {e["id"]: e["name"] for e in annotations["entities"]}
+    project = get_project(session, document.project_id)
     ctx = {
         "document": document,
-        "project": get_project(session, document.project_id),
+        "project": project,
+        # The entity types' colour classes (etype-N, from schema.css), as on the workbench.
+        "type_index": {t.code: i for i, t in enumerate(label_schema_of(project).entity_types)},
         "sentences": sentences,
         "annotations": annotations,
         "names": names,

@@ -199,7 +199,7 @@ def test_a_docred_import_keeps_every_document_and_the_page_follows_it_live(
     upload(page, zh_project(page, live_concord), FIXTURES / "docred" / "redocred_dev.json")
     first_status = wait_until_finished(page, timeout=DOCRED_TIMEOUT_MS)
     # 500 documents take seconds: the page first showed the batch unfinished, and polling brought the rest.
-    assert first_status in ("queued", "running")
+    assert first_status in ("Queued", "Running")
     expect_counts(page, status="done", records=500, kept=500, errors=0)
     expect(page.locator("progress[aria-label='bytes read']")).to_have_attribute("value", "100.0")
 
