@@ -162,13 +162,13 @@ def test_no_table_breaks_a_word_or_number_at_1280(page: Page, js_errors: JsError
         page.goto(url)
         expect(page.locator("table").first).to_be_visible()
         assert page.evaluate(ONE_LINE_WORDS) == [], f"words broken across lines on the {name} page"
+        # Nothing wider than the window: no sideways scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
     # The cells that used to break: the batch's counts and record errors, the dashboard's cost.
     page.goto(f"/batches/{world.batch_id}")
     expect(page.locator("#errors td").filter(has_text="123456789")).to_be_visible()
     expect(page.locator("#errors th").filter(has_text="Offset")).to_be_visible()
     assert page.evaluate(ONE_LINE_WORDS) == []
-    # Nothing wider than the window: no sideways scrolling.
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_scripts_ran_cleanly(page, js_errors)
 
 
