@@ -66,6 +66,13 @@ NAMES: dict[str, dict[str, StatusName]] = {
         "too_long": StatusName("Too long", "Longer than the project's maximum document length."),
         "too_short": StatusName("Too short", "Shorter than the project's minimum document length."),
     },
+    "user": {
+        "active": StatusName("Active", "Can sign in."),
+        "disabled": StatusName("Disabled", "Cannot sign in; their API tokens were revoked."),
+        "must change password": StatusName(
+            "Must change password", "Signs in with a temporary password and must choose their own first."
+        ),
+    },
     "token": {
         "active": StatusName("Active", "Accepted by the API."),
         "revoked": StatusName("Revoked", "No longer accepted by the API."),

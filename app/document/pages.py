@@ -8,7 +8,7 @@ from app.auth.deps import CurrentUser
 from app.crawl_batch.service import get_batch
 from app.db import SessionDep
 from app.document import service
-from app.project.service import get_project
+from app.project.service import get_project, label_schema_of
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -31,9 +31,12 @@ def view_document(request: Request, document_id: int, session: SessionDep, _user
     sentences = [(i, document.text[s:e]) for i, (s, e) in enumerate(document.sentences)]
     annotations = service.document_annotations(session, document)
     names = {e.id: e.name for e in annotations.entities}
+    project = get_project(session, document.project_id)
     ctx = {
         "document": document,
-        "project": get_project(session, document.project_id),
+        "project": project,
+        # The entity types' colour classes (etype-N, from schema.css), as on the workbench.
+        "type_index": {t.code: i for i, t in enumerate(label_schema_of(project).entity_types)},
         "sentences": sentences,
         "annotations": annotations,
         "names": names,

@@ -120,7 +120,7 @@ def test_tokens_are_made_shown_once_and_revoked_in_the_browser(
     assert secret.startswith("cnc_")
     row = page.locator("#tokens tbody tr", has_text=owner)
     expect(row).to_contain_text(secret[:10] + "…")
-    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("Active")
 
     page.goto("/admin/tokens")
     expect(page.get_by_text(secret)).to_have_count(0)
@@ -128,7 +128,7 @@ def test_tokens_are_made_shown_once_and_revoked_in_the_browser(
     row = page.locator("#tokens tbody tr", has_text=owner)
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("API token revoked")).to_be_visible()
-    expect(page.locator("#tokens tbody tr", has_text=owner)).to_contain_text("revoked")
+    expect(page.locator("#tokens tbody tr", has_text=owner)).to_contain_text("Revoked")
     assert_scripts_ran_cleanly(page, js_errors)
 
 

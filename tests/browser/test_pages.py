@@ -162,13 +162,13 @@ def test_no_table_breaks_a_word_or_number_at_1280(page: Page, js_errors: JsError
         page.goto(url)
         expect(page.locator("table").first).to_be_visible()
         assert page.evaluate(ONE_LINE_WORDS) == [], f"words broken across lines on the {name} page"
+        # Nothing wider than the window: no sideways scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
     # The cells that used to break: the batch's counts and record errors, the dashboard's cost.
     page.goto(f"/batches/{world.batch_id}")
     expect(page.locator("#errors td").filter(has_text="123456789")).to_be_visible()
     expect(page.locator("#errors th").filter(has_text="Offset")).to_be_visible()
     assert page.evaluate(ONE_LINE_WORDS) == []
-    # Nothing wider than the window: no sideways scrolling.
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_scripts_ran_cleanly(page, js_errors)
 
 
@@ -257,6 +257,29 @@ def test_the_document_page_highlights_entities_as_the_workbench_does(
     same = page.locator(f"#wb-text .m[data-p='{entity}']").first
     expect(same).to_have_text("张伟")
     assert same.evaluate(colours) == on_document
+
+
+def test_the_dashboard_leads_with_key_figures_and_charts_span_the_page(
+    page: Page, js_errors: JsErrors, world: World
+) -> None:
+    as_admin(page)
+    page.goto(f"/projects/{world.project_id}/dashboard")
+    sections = page.locator("main section").evaluate_all("els => els.map(e => e.id)")
+    assert sections[0] == "key-figures"
+    keys = page.locator("#key-figures .key-name")
+    expect(keys).to_have_text(["Curated", "Model agreement", "Audit precision", "Cost per curated document"])
+    expect(page.locator("#key-progress .key-value")).to_contain_text("0 of 1")
+    expect(page.locator("#key-agreement .key-value")).to_have_text("0.77")  # entity F1 of A vs B
+    # A wide chart fills its card; the agreement classes' names are drawn whole, never "Model A on…".
+    card = page.locator("#model-vs-model").bounding_box()
+    chart = page.locator("#model-vs-model figure.wide svg").bounding_box()
+    assert card and chart and chart["width"] > 0.9 * (card["width"] - 60)
+    labels = page.locator("#model-vs-model figure.wide svg text.chart-tick").all_text_contents()
+    assert {"Model A only", "Model B only", "Type conflict", "Both models"} <= set(labels)
+    assert not any(t.endswith("…") for t in labels)
+    status_bars = page.locator("#status svg text.chart-label").all_text_contents()
+    assert "Ready for review" in status_bars and "annotated" not in status_bars
+    assert_scripts_ran_cleanly(page, js_errors)
 
 
 def test_breadcrumbs_name_the_project(page: Page, js_errors: JsErrors, world: World) -> None:
