@@ -179,7 +179,7 @@ def test_long_documents_become_overlapping_windows_never_truncated() -> None:
     tally = DatasheetTally()
     tally.add(doc, "train")
     tally.add(_redocred()[0], "dev")
-    assert tally.result()["relations"]["outside_seq2seq_windows"] == 1
+    assert tally.result().relations.outside_seq2seq_windows == 1
 
 
 def test_examples_are_the_windows_of_the_annotators_windowing() -> None:
