@@ -1,5 +1,6 @@
 """The project API's request and response shapes."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -43,7 +44,61 @@ class ProjectRead(BaseModel):
     description: str
     preset: str | None
     label_schema: LabelSchema = Field(serialization_alias="schema")
-    settings: dict[str, Any]
+    # The stored column as saved (validated on every write): answered as it is, so its bytes never change.
+    settings: SettingsJson
     guidelines: str
     created_at: datetime
     updated_at: datetime
+
+
+# What a form field shows: what was typed, or the saved setting.
+FormValue = str | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewProjectForm:
+    """The new-project form's values (again with what was typed, after an error)."""
+
+    source: str = "preset"
+    preset: str = ""
+    name: str = ""
+    description: str = ""
+    schema_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EditProjectForm:
+    """The edit form's values: the saved project, or what was typed (a blank routing field shows the saved one)."""
+
+    name: str
+    description: str
+    guidelines: str
+    schema_text: str
+    languages: str
+    extractor: str
+    min_chars: FormValue
+    near_duplicate_threshold: FormValue
+    reviewers_per_document: FormValue
+    review_lock_minutes: FormValue
+    auto_accept: FormValue
+    audit_rate: FormValue
+    target_precision: FormValue
+    min_evidence: FormValue
+    recheck: FormValue
+    recall_audit_rate: FormValue
+
+
+# The edit form's fields that show a setting.
+SETTINGS_FIELDS = (
+    "extractor",
+    "min_chars",
+    "near_duplicate_threshold",
+    "reviewers_per_document",
+    "review_lock_minutes",
+    "auto_accept",
+    "audit_rate",
+    "target_precision",
+    "min_evidence",
+    "recheck",
+    "recall_audit_rate",
+)
