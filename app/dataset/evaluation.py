@@ -111,7 +111,7 @@ def evaluate(
         docred=docred,
         intra_sentence=intra,
         inter_sentence=inter,
-        entities_from_gold=bool(predicted) and all(d.meta.get("entities_from") == "gold" for d in predicted),
+        entities_from_gold=bool(predicted) and all(d.meta.entities_from == "gold" for d in predicted),
     )
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.dataset.document_rows import PAGE_SIZE, Bind, RawPage, Selection, iso, load_page, loads, split_name
 from app.dataset.records import (
+    DocumentMeta,
     DocumentProvenance,
     ExportDocument,
     ExportEntity,
@@ -154,7 +155,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
             relations,
             d.url or "",
             d.language or "",
-            {"docred_sents": meta["docred_sents"]} if "docred_sents" in meta else {},
+            DocumentMeta(docred_sents=meta.get("docred_sents")),
             provenance,
         )
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from app.dataset.exporters import docred_record
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.dataset.records import (
+    DocumentMeta,
+    ExportDocument,
+    ExportEntity,
+    ExportMention,
+    ExportRelation,
+    from_docred,
+)
 from app.webtext.docred import DocredError, parse_docred
 
 
@@ -156,7 +163,7 @@ def _jsonl_document(raw: Any) -> ExportDocument:
         sentences=[(int(s[0]), int(s[1])) for s in sentences if isinstance(s, list) and len(s) == 2],
         entities=entities,
         relations=relations,
-        meta={"has_text": "text" in raw},
+        meta=DocumentMeta(has_text="text" in raw),
     )
 
 
@@ -182,7 +189,7 @@ def _docred_document(item: dict[str, Any], gold: dict[str, ExportDocument] | Non
         sentences=doc.sentences,
         entities=doc.entities,
         relations=doc.relations,
-        meta={"has_text": True},
+        meta=DocumentMeta(has_text=True),
     )
 
 
@@ -211,7 +218,7 @@ def _with_relations(ref: ExportDocument, relations: list[ExportRelation]) -> Exp
         sentences=ref.sentences,
         entities=ref.entities,
         relations=relations,
-        meta={"entities_from": "gold"},
+        meta=DocumentMeta(entities_from="gold"),
     )
 
 
@@ -225,7 +232,7 @@ def _place(doc: ExportDocument, gold: dict[str, ExportDocument] | None, titles: 
     ref = gold.get(doc.title)
     if ref is None:
         raise _Bad("this title is not in the gold")
-    move = _aligner(doc.text, ref.text) if doc.meta.get("has_text") and doc.text != ref.text else None
+    move = _aligner(doc.text, ref.text) if doc.meta.has_text and doc.text != ref.text else None
     starts = [s for s, _ in ref.sentences]
     entities = []
     for e in doc.entities:
