@@ -38,12 +38,12 @@ class SnapshotParams:
     """What a snapshot froze (its `params` JSON column), read once: the status and batch selected, the ratios."""
 
     status: str | None
-    batch_id: int | None
     split: Mapping[str, float] | None
+    batch_id: int | None
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> "SnapshotParams":
-        return cls(status=raw.get("status"), batch_id=raw.get("batch_id"), split=raw.get("split") or None)
+        return cls(status=raw.get("status"), split=raw.get("split"), batch_id=raw.get("batch_id"))
 
 
 class EmptySplits(Conflict):

@@ -42,3 +42,12 @@ def test_datasheet_json_keeps_its_keys_in_order_and_matches_the_api(
     assert skeleton(json.loads(text)) == json.loads(GOLDEN.read_text())
     # The file is the API's datasheet, written with indent 2 and the characters as they are.
     assert text == json.dumps(snap["datasheet"], ensure_ascii=False, indent=2)
+
+
+def test_snapshot_params_answer_as_they_were_stored(session: Session, app_client: TestClient, world: World) -> None:
+    snap = freeze(app_client, world, session, name="params", seed=4, split={"train": 0.5, "dev": 0.25, "test": 0.25})
+    row = session.get(DatasetSnapshot, snap["id"])
+    assert row is not None
+    # Typed on the way out, yet the same keys, order and numbers as the stored column (and as ever).
+    assert json.dumps(snap["params"]) == json.dumps(row.params)
+    assert snap["params"] == {"status": "curated", "split": {"train": 0.5, "dev": 0.25, "test": 0.25}, "batch_id": None}
