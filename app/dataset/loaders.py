@@ -5,7 +5,7 @@ ExportDocuments (with provenance when asked), and into the gold and per-annotato
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -160,7 +160,7 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
         )
 
 
-def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: dict[str, Any]) -> DocumentProvenance:
+def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: Mapping[str, object]) -> DocumentProvenance:
     notes = {"document_id": str(d.id)}
     if d.id in page.cost:
         notes["cost_usd"] = f"{page.cost[d.id]:.6f}"

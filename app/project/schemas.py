@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -10,8 +10,8 @@ from app.project.label_schema import LabelSchema, ProjectSettings
 
 # A schema and settings arrive as plain JSON: the service validates them and names the exact field of every
 # problem. OpenAPI still shows their shapes (LabelSchema is among the components through ProjectRead).
-LabelSchemaJson = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/LabelSchema"})]
-SettingsJson = Annotated[dict[str, Any], WithJsonSchema(ProjectSettings.model_json_schema())]
+LabelSchemaJson = Annotated[dict[str, object], WithJsonSchema({"$ref": "#/components/schemas/LabelSchema"})]
+SettingsJson = Annotated[dict[str, object], WithJsonSchema(ProjectSettings.model_json_schema())]
 
 
 class ProjectCreate(BaseModel):
