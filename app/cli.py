@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sqlmodel import Session, select
 
@@ -17,6 +17,9 @@ from app.db import get_engine, session_scope
 from app.errors import AppError
 from app.models import ApiToken, Role, User
 from app.training.cli import add_train_command
+
+if TYPE_CHECKING:
+    from app.dataset.metrics import Score
 
 # Imports inside functions: every `concord` command loads this module, and each needs only a few of the app's
 # modules, so a command imports its own when it runs (`concord --help` and `concord worker` start fast).
@@ -272,15 +275,16 @@ def _gold_bytes(ref: str, split: str) -> bytes:
         return snapshot_file(snapshot, fmt="docred", split=split).read_bytes()
 
 
-def _score_line(label: str, score: dict[str, float]) -> str:
+def _score_line(label: str, score: "Score") -> str:
     return (
-        f"{label:<22} P {score['precision']:.4f}  R {score['recall']:.4f}  F1 {score['f1']:.4f}"
-        f"  (correct {score['correct']}, predicted {score['predicted']}, gold {score['gold']})"
+        f"{label:<22} P {score.precision:.4f}  R {score.recall:.4f}  F1 {score.f1:.4f}"
+        f"  (correct {score.correct}, predicted {score.predicted}, gold {score.gold})"
     )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import asdict
     from pathlib import Path
 
     from app.dataset.predictions import EvaluationInputError
@@ -299,25 +303,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except OSError as exc:
         return bad(f"cannot read {exc.filename}: {exc.strerror}")
     try:
-        report = evaluate_files(gold, predicted, train).as_dict()
+        report = evaluate_files(gold, predicted, train)
     except EvaluationInputError as exc:
         return bad(str(exc))
     if args.json:
-        _out(json.dumps(report, indent=2))
+        _out(json.dumps(asdict(report), indent=2))
         return 0
-    d = report["docred"]
-    _out(f"{'documents':<22} {report['documents']}")
-    if report["entities_from_gold"]:
+    d = report.docred
+    _out(f"{'documents':<22} {report.documents}")
+    if report.entities_from_gold:
         _out(f"{'NER':<22} not measured: the predictions reuse the gold entities (a DocRED results file)")
     else:
-        _out(_score_line("NER", report["ner"]))
-    _out(_score_line("relations (strict)", report["relations"]))
+        _out(_score_line("NER", report.ner))
+    _out(_score_line("relations (strict)", report.relations))
     _out(
-        f"{'DocRED':<22} F1 {d['f1']:.4f}  Ign F1 {d['ign_f1']:.4f}  evidence F1 {d['evidence_f1']:.4f}"
-        f"  (P {d['precision']:.4f}, R {d['recall']:.4f}; {d['ign_basis']})"
+        f"{'DocRED':<22} F1 {d.f1:.4f}  Ign F1 {d.ign_f1:.4f}  evidence F1 {d.evidence_f1:.4f}"
+        f"  (P {d.precision:.4f}, R {d.recall:.4f}; {d.ign_basis})"
     )
-    _out(_score_line("intra-sentence", report["intra_sentence"]))
-    _out(_score_line("inter-sentence", report["inter_sentence"]))
+    _out(_score_line("intra-sentence", report.intra_sentence))
+    _out(_score_line("inter-sentence", report.inter_sentence))
     return 0
 
 

@@ -9,8 +9,16 @@ from app.auth.deps import ApiAdmin, ApiDatasetReader
 from app.dataset import snapshots as snapshot_service
 from app.dataset.evaluation import EvaluationReport
 from app.dataset.predictions import EvaluationInputError
-from app.dataset.schemas import EVALUATE_BODY, SnapshotDetail, SnapshotRead, SnapshotRequest, binary_responses
+from app.dataset.schemas import (
+    EVALUATE_BODY,
+    SnapshotDetail,
+    SnapshotParamsRead,
+    SnapshotRead,
+    SnapshotRequest,
+    binary_responses,
+)
 from app.dataset.service import FORMATS, check_format, evaluate_files, plan_export
+from app.dataset.snapshots import SnapshotParams
 from app.db import SessionDep, require_id
 from app.errors import InvalidInput, PayloadTooLarge
 from app.models import DatasetSnapshot, SnapshotStatus
@@ -55,7 +63,7 @@ def snapshot_view(snapshot: DatasetSnapshot) -> SnapshotRead:
         version=f"v{snapshot.version}",
         status=snapshot.status,
         seed=snapshot.split_seed,
-        params=snapshot.params,
+        params=SnapshotParamsRead.model_validate(SnapshotParams.of(snapshot.params)),
         created_at=snapshot.created_at,
         error=snapshot.datasheet.get("error") if snapshot.status == SnapshotStatus.failed else None,
         checksums=snapshot.checksums,

@@ -7,8 +7,7 @@ relation score instead matches head and tail by type and exact mention spans, fo
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from app.dataset.metrics import Score, mention_keys, position_of, prf, relation_keys
 from app.dataset.predictions import EvaluationInputError, by_title
@@ -45,9 +44,6 @@ class EvaluationReport:
     inter_sentence: Score
     # True when every prediction reused the gold entities (a DocRED results file): ner is then not measured.
     entities_from_gold: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 Fact = tuple[str, str, int, int]  # title, relation, head position, tail position
@@ -115,7 +111,7 @@ def evaluate(
         docred=docred,
         intra_sentence=intra,
         inter_sentence=inter,
-        entities_from_gold=bool(predicted) and all(d.meta.get("entities_from") == "gold" for d in predicted),
+        entities_from_gold=bool(predicted) and all(d.meta.entities_from == "gold" for d in predicted),
     )
 
 

@@ -4,26 +4,28 @@ import json
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict
-from typing import Any
 
 from sqlmodel import Session
 
 from app.annotation.service import pair_of
 from app.dataset.dashboard import item_figures
+from app.dataset.datasheet import Datasheet, ProjectRef, SnapshotSelection
 from app.dataset.document_rows import Bind, Selection, selected_document_ids
 from app.dataset.exporters import ExportError
-from app.dataset.routing_figures import datasheet_routing
+from app.dataset.routing_figures import DatasheetRouting, datasheet_routing
 from app.dataset.service import generative_settings
-from app.dataset.snapshots import snapshot_dir, write_files
+from app.dataset.snapshots import SnapshotParams, snapshot_dir, write_files
 from app.dataset.splits import DEFAULT_RATIOS, check_ratios
 from app.db import get_engine, require_id
 from app.models import DatasetSnapshot, Project, SnapshotStatus
 from app.models.types import utcnow
 from app.project.service import settings_of
-from app.review.blind import recall_summary
+from app.review.blind import RecallSummary, recall_summary
 
 log = logging.getLogger(__name__)
+
+# The dashboard's item figures the datasheet keeps, under `agreement`.
+AGREEMENT_FIGURES = ("pair", "model_vs_model", "against_gold", "audit", "augmentation", "hallucination")
 
 
 def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
@@ -42,11 +44,10 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
         session.commit()
         a, b = pair_of(session, project_id=require_id(project))
         session.commit()
-    params = dict(snapshot.params)
-    ratios = check_ratios(params.get("split") or DEFAULT_RATIOS)
-    selection = Selection(
-        project_id=require_id(project), status=params.get("status", "curated"), batch_id=params.get("batch_id")
-    )
+    params = SnapshotParams.of(snapshot.params)
+    ratios = check_ratios(params.split or DEFAULT_RATIOS)
+    status = params.status if params.status is not None else "curated"
+    selection = Selection(project_id=require_id(project), status=status, batch_id=params.batch_id)
     final = snapshot_dir(require_id(project), snapshot.version)
     building = final.with_name(final.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
@@ -55,10 +56,18 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
             bind, building, project=project, selection=selection, seed=snapshot.split_seed, ratios=ratios
         )
         figures = item_figures(bind, selection, (a.name if a else None, b.name if b else None))
-        routing = _routing(bind, project, selection)
-        datasheet = _datasheet(snapshot, project, counts, figures, ratios, routing)
-        datasheet["recall_audit"] = _recall_audit(bind, project, selection)
-        datasheet["formats"] = generative_settings(project)
+        datasheet = Datasheet(
+            name=snapshot.name,
+            version=f"v{snapshot.version}",
+            project=ProjectRef(require_id(project), project.name),
+            built_at=utcnow().isoformat(),
+            selection=_selection(snapshot, params, ratios),
+            counts=counts,
+            agreement={key: figures[key] for key in AGREEMENT_FIGURES},
+            routing=_routing(bind, project, selection),
+            recall_audit=_recall_audit(bind, project, selection),
+            formats=generative_settings(project),
+        ).as_json()
         (building / "datasheet.json").write_text(json.dumps(datasheet, ensure_ascii=False, indent=2))
         shutil.rmtree(final, ignore_errors=True)  # a half-finished earlier attempt of this same version
         building.rename(final)
@@ -74,40 +83,17 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
     _finish(bind, snapshot_id, path=str(final), checksums=checksums, datasheet=datasheet)
 
 
-def _datasheet(
-    snapshot: DatasetSnapshot,
-    project: Project,
-    counts: dict[str, Any],
-    figures: dict[str, Any],
-    ratios: Mapping[str, float],
-    routing: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "name": snapshot.name,
-        "version": f"v{snapshot.version}",
-        "project": {"id": project.id, "name": project.name},
-        "built_at": utcnow().isoformat(),
-        "selection": {
-            "status": snapshot.params.get("status"),
-            "batch_id": snapshot.params.get("batch_id"),
-            "seed": snapshot.split_seed,
-            "split": dict(ratios),
-            "split_rule": "sha256(f'{seed}:{document id}') → uniform in [0, 1) → train / dev / test by the ratios",
-        },
-        **counts,
-        "agreement": {
-            "pair": figures["pair"],
-            "model_vs_model": figures["model_vs_model"],
-            "against_gold": figures["against_gold"],
-            "audit": figures["audit"],
-            "augmentation": figures["augmentation"],
-            "hallucination": figures["hallucination"],
-        },
-        "routing": routing,
-    }
+def _selection(snapshot: DatasetSnapshot, params: SnapshotParams, ratios: Mapping[str, float]) -> SnapshotSelection:
+    return SnapshotSelection(
+        status=params.status,
+        batch_id=params.batch_id,
+        seed=snapshot.split_seed,
+        split=dict(ratios),
+        split_rule="sha256(f'{seed}:{document id}') → uniform in [0, 1) → train / dev / test by the ratios",
+    )
 
 
-def _routing(bind: Bind, project: Project, selection: Selection) -> dict[str, Any]:
+def _routing(bind: Bind, project: Project, selection: Selection) -> DatasheetRouting:
     """The routing policy and record, and how many of the snapshot's items no person decided."""
     with Session(bind) as session:
         return datasheet_routing(
@@ -118,11 +104,11 @@ def _routing(bind: Bind, project: Project, selection: Selection) -> dict[str, An
         )
 
 
-def _recall_audit(bind: Bind, project: Project, selection: Selection) -> dict[str, Any] | None:
+def _recall_audit(bind: Bind, project: Project, selection: Selection) -> RecallSummary | None:
     """The recall audit's figures (documents, recall per kind and type, missing relations), or None without one."""
     with Session(bind) as session:
         summary = recall_summary(session, project_id=require_id(project), batch_id=selection.batch_id)
-    return asdict(summary) if summary.documents else None
+    return summary if summary.documents else None
 
 
 def _finish(
@@ -132,7 +118,7 @@ def _finish(
     failed: str | None = None,
     path: str | None = None,
     checksums: dict[str, str] | None = None,
-    datasheet: dict[str, Any] | None = None,
+    datasheet: dict[str, object] | None = None,
 ) -> None:
     with Session(bind) as session:
         snapshot = session.get(DatasetSnapshot, snapshot_id)

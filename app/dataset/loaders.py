@@ -5,13 +5,14 @@ ExportDocuments (with provenance when asked), and into the gold and per-annotato
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlmodel import Session
 
 from app.dataset.document_rows import PAGE_SIZE, Bind, RawPage, Selection, iso, load_page, loads, split_name
 from app.dataset.records import (
+    DocumentMeta,
     DocumentProvenance,
     ExportDocument,
     ExportEntity,
@@ -154,12 +155,12 @@ def export_documents(page: RawPage, selection: Selection) -> Iterator[ExportDocu
             relations,
             d.url or "",
             d.language or "",
-            {"docred_sents": meta["docred_sents"]} if "docred_sents" in meta else {},
+            DocumentMeta(docred_sents=meta.get("docred_sents")),
             provenance,
         )
 
 
-def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: dict[str, Any]) -> DocumentProvenance:
+def _document_provenance(page: RawPage, selection: Selection, d: Any, meta: Mapping[str, object]) -> DocumentProvenance:
     notes = {"document_id": str(d.id)}
     if d.id in page.cost:
         notes["cost_usd"] = f"{page.cost[d.id]:.6f}"

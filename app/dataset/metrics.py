@@ -1,4 +1,4 @@
-"""Agreement between annotators, and items against a curated gold: plain documents in, plain dicts out.
+"""Agreement between annotators, and items against a curated gold: plain documents in, frozen figures out.
 
 Documents are matched by `id`. Entity mentions compare by exact span and type. For relation agreement and
 Cohen's kappa the two annotators' entities are first paired one-to-one by the exact mention spans they share
@@ -6,7 +6,7 @@ Cohen's kappa the two annotators' entities are first paired one-to-one by the ex
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,8 +36,57 @@ def prf(correct: int, predicted: int, gold: int) -> Score:
     return Score(p, r, 2 * p * r / (p + r) if p + r else 0.0, correct, predicted, gold)
 
 
-def _score(counts: Counter[str]) -> dict[str, Any]:
-    return asdict(prf(counts["correct"], counts["predicted"], counts["gold"]))
+def _score(counts: Counter[str]) -> Score:
+    return prf(counts["correct"], counts["predicted"], counts["gold"])
+
+
+@dataclass(frozen=True, slots=True)
+class Kappa:
+    # None when chance agreement is total (one label throughout), or there is no pair.
+    value: float | None
+    pairs: int
+    related_pairs: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairAgreement:
+    """A against B on the documents both annotated (and how many only one of them did)."""
+
+    documents: int
+    documents_only_a: int
+    documents_only_b: int
+    entities: Score
+    relations: Score
+    kappa: Kappa
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPrecision:
+    """An agreement class's items against the gold: how many, and the share the gold confirms."""
+
+    mentions: int
+    mention_precision: float | None
+    relations: int
+    relation_precision: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgainstGold:
+    documents: int
+    mentions: Score
+    relations: Score
+    precision_by_agreement: Mapping[str, ClassPrecision]
+
+
+@dataclass(frozen=True, slots=True)
+class GoldScores:
+    """One annotator against the curated gold; relations also split into intra- and cross-sentence."""
+
+    documents: int
+    mentions: Score
+    relations: Score
+    intra: Score
+    cross: Score
 
 
 def position_of(doc: ExportDocument) -> dict[int, int]:
@@ -146,22 +195,26 @@ class AgreementTally:
                         labels_a.get((h, t), NO_RELATION), labels_b.get((pairs[h], pairs[t]), NO_RELATION)
                     ] += 1
 
+    def figures(self) -> PairAgreement:
+        return PairAgreement(
+            documents=self.documents,
+            documents_only_a=self.only_a,
+            documents_only_b=self.only_b,
+            entities=_score(self.entities),
+            relations=_score(self.relations),
+            kappa=Kappa(
+                value=kappa_of_counts(self.labelled),
+                pairs=sum(self.labelled.values()),
+                related_pairs=sum(c for (x, y), c in self.labelled.items() if x != NO_RELATION or y != NO_RELATION),
+            ),
+        )
+
     def result(self) -> dict[str, Any]:
-        return {
-            "documents": self.documents,
-            "documents_only_a": self.only_a,
-            "documents_only_b": self.only_b,
-            "entities": _score(self.entities),
-            "relations": _score(self.relations),
-            "kappa": {
-                "value": kappa_of_counts(self.labelled),
-                "pairs": sum(self.labelled.values()),
-                "related_pairs": sum(c for (x, y), c in self.labelled.items() if x != NO_RELATION or y != NO_RELATION),
-            },
-        }
+        """figures() as the nested dict the dashboard still indexes (dashboard.py moves to figures() next)."""
+        return asdict(self.figures())
 
 
-def against_gold(items: Sequence[ExportDocument], gold: Sequence[ExportDocument]) -> dict[str, Any]:
+def against_gold(items: Sequence[ExportDocument], gold: Sequence[ExportDocument]) -> AgainstGold:
     """An annotator's (or any) items against a curated gold, on the documents both have, overall and per
     agreement class: mentions by span and type, relations strictly."""
     gold_docs = _by_id(gold)
@@ -188,20 +241,20 @@ def against_gold(items: Sequence[ExportDocument], gold: Sequence[ExportDocument]
             keys_r = relation_keys(doc, agreement)
             counts = by_class.setdefault(agreement or "unknown", Counter())
             counts.update(relations=len(keys_r), relations_correct=len(keys_r & gold_relations))
-    return {
-        "documents": documents,
-        "mentions": _score(mention_counts),
-        "relations": _score(relation_counts),
-        "precision_by_agreement": {
-            k: {
-                "mentions": c["mentions"],
-                "mention_precision": c["mentions_correct"] / c["mentions"] if c["mentions"] else None,
-                "relations": c["relations"],
-                "relation_precision": c["relations_correct"] / c["relations"] if c["relations"] else None,
-            }
+    return AgainstGold(
+        documents=documents,
+        mentions=_score(mention_counts),
+        relations=_score(relation_counts),
+        precision_by_agreement={
+            k: ClassPrecision(
+                mentions=c["mentions"],
+                mention_precision=c["mentions_correct"] / c["mentions"] if c["mentions"] else None,
+                relations=c["relations"],
+                relation_precision=c["relations_correct"] / c["relations"] if c["relations"] else None,
+            )
             for k, c in sorted(by_class.items())
         },
-    }
+    )
 
 
 def is_intra_sentence(doc: ExportDocument, head: int, tail: int) -> bool:
@@ -246,5 +299,10 @@ class GoldTally:
     def _count(self, name: str, mine: set[Any], gold: set[Any]) -> None:
         self.counts[name].update(correct=len(mine & gold), predicted=len(mine), gold=len(gold))
 
+    def figures(self) -> GoldScores:
+        scores = {k: _score(c) for k, c in self.counts.items()}
+        return GoldScores(self.documents, scores["mentions"], scores["relations"], scores["intra"], scores["cross"])
+
     def result(self) -> dict[str, Any]:
-        return {"documents": self.documents, **{k: _score(c) for k, c in self.counts.items()}}
+        """figures() as the nested dict the dashboard still indexes (dashboard.py moves to figures() next)."""
+        return asdict(self.figures())

@@ -3,13 +3,24 @@ results list placed on the gold's documents), each record checked, with the firs
 
 import json
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.dataset.exporters import docred_record
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.dataset.records import (
+    DocumentMeta,
+    ExportDocument,
+    ExportEntity,
+    ExportMention,
+    ExportRelation,
+    from_docred,
+)
 from app.webtext.docred import DocredError, parse_docred
+
+# One record of a predictions file as json.loads gives it; each value is checked as it is read.
+JsonRecord = Mapping[str, object]
+_T = TypeVar("_T")
 
 
 class EvaluationInputError(ValueError):
@@ -96,7 +107,7 @@ def _load_docred(text: str, gold: dict[str, ExportDocument] | None) -> list[Expo
     return out
 
 
-def _require(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+def _require(raw: JsonRecord, key: str, kind: type[_T], what: str) -> _T:
     value = raw.get(key)
     if key not in raw:
         raise _Bad(f"{what} is missing {key!r}")
@@ -156,24 +167,25 @@ def _jsonl_document(raw: Any) -> ExportDocument:
         sentences=[(int(s[0]), int(s[1])) for s in sentences if isinstance(s, list) and len(s) == 2],
         entities=entities,
         relations=relations,
-        meta={"has_text": "text" in raw},
+        meta=DocumentMeta(has_text="text" in raw),
     )
 
 
-def _list(raw: dict[str, Any], key: str) -> list[Any]:
+def _list(raw: JsonRecord, key: str) -> list[object]:
     value = raw.get(key, [])
     if not isinstance(value, list):
         raise _Bad(f"{key!r} must be a list")
     return value
 
 
-def _docred_document(item: dict[str, Any], gold: dict[str, ExportDocument] | None) -> ExportDocument:
+def _docred_document(item: JsonRecord, gold: dict[str, ExportDocument] | None) -> ExportDocument:
+    title = _require(item, "title", str, "the document")
     for key in ("vertexSet", "labels"):
         _require(item, key, list, "the document")
     if "sents" not in item:
-        if gold is None or item["title"] not in gold:
+        if gold is None or title not in gold:
             raise _Bad("the document is missing 'sents' (needed unless it is read over a gold document's tokens)")
-        item = {**item, "sents": docred_record(gold[item["title"]])["sents"]}
+        item = {**item, "sents": docred_record(gold[title])["sents"]}
     doc = from_docred(parse_docred(item))
     return ExportDocument(
         id="",
@@ -182,14 +194,14 @@ def _docred_document(item: dict[str, Any], gold: dict[str, ExportDocument] | Non
         sentences=doc.sentences,
         entities=doc.entities,
         relations=doc.relations,
-        meta={"has_text": True},
+        meta=DocumentMeta(has_text=True),
     )
 
 
-def _result_relation(item: dict[str, Any], gold: dict[str, ExportDocument] | None) -> ExportRelation:
+def _result_relation(item: JsonRecord, gold: dict[str, ExportDocument] | None) -> ExportRelation:
     if gold is None:
         raise _Bad("DocRED results records ('h_idx', 't_idx') can only be read against the gold documents")
-    ref = gold.get(item["title"])
+    ref = gold.get(_require(item, "title", str, "the record"))
     if ref is None:
         raise _Bad("this title is not in the gold")
     h, t = _require(item, "h_idx", int, "the record"), _require(item, "t_idx", int, "the record")
@@ -211,7 +223,7 @@ def _with_relations(ref: ExportDocument, relations: list[ExportRelation]) -> Exp
         sentences=ref.sentences,
         entities=ref.entities,
         relations=relations,
-        meta={"entities_from": "gold"},
+        meta=DocumentMeta(entities_from="gold"),
     )
 
 
@@ -225,7 +237,7 @@ def _place(doc: ExportDocument, gold: dict[str, ExportDocument] | None, titles: 
     ref = gold.get(doc.title)
     if ref is None:
         raise _Bad("this title is not in the gold")
-    move = _aligner(doc.text, ref.text) if doc.meta.get("has_text") and doc.text != ref.text else None
+    move = _aligner(doc.text, ref.text) if doc.meta.has_text and doc.text != ref.text else None
     starts = [s for s, _ in ref.sentences]
     entities = []
     for e in doc.entities:

@@ -5,7 +5,6 @@ fixed keys, free-form notes as string pairs) so a JSONL export keeps one type pe
 """
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.webtext.docred import DocredDocument
 
@@ -82,6 +81,19 @@ class ExportRelation:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentMeta:
+    """Internal carriers of a document, not exported as such."""
+
+    # The original DocRED tokens per sentence, as stored (checked where read): the DocRED exporter reproduces
+    # an imported document exactly with them.
+    docred_sents: object = None
+    # A prediction that brought its own text: its mentions move onto the gold text when the two differ in blanks.
+    has_text: bool = False
+    # "gold": a DocRED results file, its relations placed on the gold's entities.
+    entities_from: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ExportDocument:
     id: str
     title: str
@@ -91,9 +103,7 @@ class ExportDocument:
     relations: list[ExportRelation] = field(default_factory=list)
     url: str = ""
     language: str = ""
-    # Internal carriers, not exported as such: meta["docred_sents"] (the original DocRED tokens) lets the
-    # DocRED exporter reproduce an imported document exactly.
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: DocumentMeta = field(default_factory=DocumentMeta)
     provenance: DocumentProvenance = field(default_factory=DocumentProvenance)
 
 
@@ -117,5 +127,5 @@ def from_docred(doc: DocredDocument, *, doc_id: str = "", language: str = "") ->
         entities=entities,
         relations=relations,
         language=language,
-        meta={"docred_sents": doc.tokens},
+        meta=DocumentMeta(docred_sents=doc.tokens),
     )

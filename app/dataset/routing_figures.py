@@ -1,7 +1,6 @@
 """Calibrated routing as the dashboard and the datasheet report it: the policy, each slice's record, the totals."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -57,44 +56,82 @@ def routing_figures(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class JudgedSlice:
+    """A slice's record as the datasheet keeps it."""
+
+    slice: str
+    kind: str
+    agreement: str
+    proposers: str
+    type: str
+    judged: int
+    correct: int
+    precision: float | None
+    lower_bound: float | None
+    trusted: bool
+
+    @classmethod
+    def of(cls, s: SliceRow) -> "JudgedSlice":
+        return cls(
+            slice=s.slice,
+            kind=s.kind,
+            agreement=s.agreement,
+            proposers=s.proposers,
+            type=s.type,
+            judged=s.judged,
+            correct=s.correct,
+            precision=s.precision,
+            lower_bound=s.lower_bound,
+            trusted=s.trusted,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedCounts:
+    """Machine items by route."""
+
+    auto: int
+    review: int
+    audit: int
+    reject: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedCounts:
+    judged: int
+    correct: int
+    precision: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasheetRouting:
+    """The datasheet's `routing` entry; field order is the order of datasheet.json."""
+
+    policy: RoutingPolicy
+    # The project's record when the snapshot was built: what routing went by.
+    slices: tuple[JudgedSlice, ...]
+    # Over the snapshot's documents: machine items by route, and the auto-accepted ones of curated documents
+    # (accepted with no person's decision).
+    totals: RoutedCounts
+    curated_unseen: int
+    audited: AuditedCounts
+
+
 def datasheet_routing(
     session: Session, *, project_id: int, settings: ProjectSettings, document_ids: list[int]
-) -> dict[str, Any]:
+) -> DatasheetRouting:
     """The datasheet's `routing` entry: the policy, each judged slice's precision, and what no person decided."""
-    policy = RoutingPolicy.of(settings)
     totals = routing_totals(session, document_ids=document_ids)
     judged = [s for s in ordered(slice_report(session, project_id=project_id, settings=settings)) if s.judged]
-    return {
-        "policy": {
-            "auto_accept": policy.auto_accept,
-            "target_precision": policy.target_precision,
-            "min_evidence": policy.min_evidence,
-            "audit_rate": policy.audit_rate,
-            "recheck": policy.recheck,
-        },
-        # The project's record when the snapshot was built: what routing went by.
-        "slices": [
-            {
-                "slice": s.slice,
-                "kind": s.kind,
-                "agreement": s.agreement,
-                "proposers": s.proposers,
-                "type": s.type,
-                "judged": s.judged,
-                "correct": s.correct,
-                "precision": s.precision,
-                "lower_bound": s.lower_bound,
-                "trusted": s.trusted,
-            }
-            for s in judged
-        ],
-        # Over the snapshot's documents: machine items by route, and the auto-accepted ones of curated documents
-        # (accepted with no person's decision).
-        "totals": {"auto": totals.auto, "review": totals.review, "audit": totals.audit, "reject": totals.rejected},
-        "curated_unseen": totals.curated_unseen,
-        "audited": {
-            "judged": totals.audited_judged,
-            "correct": totals.audited_correct,
-            "precision": totals.audited_correct / totals.audited_judged if totals.audited_judged else None,
-        },
-    }
+    return DatasheetRouting(
+        policy=RoutingPolicy.of(settings),
+        slices=tuple(JudgedSlice.of(s) for s in judged),
+        totals=RoutedCounts(auto=totals.auto, review=totals.review, audit=totals.audit, reject=totals.rejected),
+        curated_unseen=totals.curated_unseen,
+        audited=AuditedCounts(
+            judged=totals.audited_judged,
+            correct=totals.audited_correct,
+            precision=totals.audited_correct / totals.audited_judged if totals.audited_judged else None,
+        ),
+    )

@@ -22,6 +22,16 @@ class SnapshotRequest(BaseModel):
     )
 
 
+class SnapshotParamsRead(BaseModel):
+    """What a snapshot froze."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    status: str | None = Field(description="curated | all")
+    split: dict[str, float] | None = Field(description="the train / dev / test ratios")
+    batch_id: int | None = Field(description="the one batch selected, or null for the whole project")
+
+
 class SnapshotRead(BaseModel):
     """A snapshot version and where to download its files (once it is done)."""
 
@@ -33,7 +43,7 @@ class SnapshotRead(BaseModel):
     version: str = Field(description='"v1", "v2", …')
     status: SnapshotStatus
     seed: int
-    params: dict[str, Any] = Field(description="what was frozen: status, split ratios, batch")
+    params: SnapshotParamsRead = Field(description="what was frozen: status, split ratios, batch")
     created_at: IsoDateTime
     error: str | None = Field(description="why the build failed (status failed)")
     checksums: dict[str, str] = Field(description="SHA-256 of each file, by file name")

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
@@ -10,6 +9,7 @@ from sqlmodel import Session
 from app.annotation.contract import CONTRACT_VERSION
 from app.annotation.prompts import prompt_version
 from app.crawl_batch.service import get_batch
+from app.dataset.datasheet import ChatFormat, GenerativeFormats, Seq2seqFormat
 from app.dataset.document_rows import STATUSES, Bind, Selection
 from app.dataset.evaluation import EvaluationReport, evaluate
 from app.dataset.exporters import export_brat, export_chat, export_conll, export_docred, export_jsonl, export_seq2seq
@@ -76,16 +76,16 @@ def writer_for(fmt: str, project: Project) -> Callable[[Iterable[ExportDocument]
     return {"docred": export_docred, "jsonl": export_jsonl, "conll": export_conll, "seq2seq": export_seq2seq}[fmt]
 
 
-def generative_settings(project: Project) -> dict[str, dict[str, Any]]:
+def generative_settings(project: Project) -> GenerativeFormats:
     """What a trainer needs to know of the seq2seq and chat files (the datasheet's `formats`)."""
-    return {
-        "seq2seq": {"linearisation": LINEARISATION, "window_tokens": SEQ2SEQ_WINDOW_TOKENS},
-        "chat": {
-            "contract": CONTRACT_VERSION,
-            "prompt_version": prompt_version(label_schema_of(project), project.guidelines),
-            "window_tokens": CHAT_WINDOW_TOKENS,
-        },
-    }
+    return GenerativeFormats(
+        seq2seq=Seq2seqFormat(linearisation=LINEARISATION, window_tokens=SEQ2SEQ_WINDOW_TOKENS),
+        chat=ChatFormat(
+            contract=CONTRACT_VERSION,
+            prompt_version=prompt_version(label_schema_of(project), project.guidelines),
+            window_tokens=CHAT_WINDOW_TOKENS,
+        ),
+    )
 
 
 def documents_for(fmt: str, bind: Bind, selection: Selection) -> Iterator[ExportDocument]:

@@ -3,6 +3,7 @@
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.dataset.datasheet import DatasheetTally
+from app.dataset.datasheet import DatasheetCounts, DatasheetTally
 from app.dataset.document_rows import Bind, Selection, selected_document_ids
 from app.dataset.loaders import iter_documents
 from app.dataset.records import DocumentProvenance, ExportDocument
@@ -30,6 +31,19 @@ from app.jobs import enqueue
 from app.models import DatasetSnapshot, Project, SnapshotStatus, User
 
 FILE_SPLITS = ("all", *SPLITS)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotParams:
+    """What a snapshot froze (its `params` JSON column), read once: the status and batch selected, the ratios."""
+
+    status: str | None
+    split: Mapping[str, float] | None
+    batch_id: int | None
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> "SnapshotParams":
+        return cls(status=raw.get("status"), split=raw.get("split"), batch_id=raw.get("batch_id"))
 
 
 class EmptySplits(Conflict):
@@ -208,7 +222,7 @@ def _with_split(doc: ExportDocument, split: str) -> ExportDocument:
 
 def write_files(
     bind: Bind, directory: Path, *, project: Project, selection: Selection, seed: int, ratios: Mapping[str, float]
-) -> tuple[dict[str, str], dict[str, Any]]:
+) -> tuple[dict[str, str], DatasheetCounts]:
     """Every format × (all, train, dev, test) in one pass over the documents: checksums and counts."""
     sinks = {
         (fmt, split): _Sink(directory / file_name(fmt, split), writer_for(fmt, project))

@@ -60,15 +60,15 @@ def score_predictions(gold: Sequence[Doc], predicted: Sequence[Doc]) -> dict[str
     tally = GoldTally()
     for mine, ref in zip(p, g, strict=True):
         tally.add(mine, ref)
-    split = tally.result()
+    split = tally.figures()
     entity_types = sorted({e.type for d in (*g, *p) for e in d.entities})
     relation_types = sorted({r.type for d in (*g, *p) for r in d.relations})
     return {
         "documents": len(gold),
         "entities": asdict(report.ner),
         "relations": asdict(report.relations),
-        "intra_sentence": split["intra"],
-        "inter_sentence": split["cross"],
+        "intra_sentence": asdict(split.intra),
+        "inter_sentence": asdict(split.cross),
         "per_entity_type": {
             t: asdict(evaluate([_only_entity(d, t) for d in g], [_only_entity(d, t) for d in p]).ner)
             for t in entity_types

@@ -1,6 +1,7 @@
 """Project pages: list, create from a preset or pasted JSON, view, edit."""
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,12 +11,12 @@ from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, SignedInUser
 from app.db import SessionDep
 from app.errors import InvalidInput
-from app.models import Annotator
+from app.models import Annotator, Project
 from app.notices import redirect_with_notice
 from app.project import service
 from app.project.guidelines import render_guidelines
 from app.project.presets import PRESETS
-from app.project.service import DEFAULT_SETTINGS
+from app.project.schemas import SETTINGS_FIELDS, EditProjectForm, NewProjectForm
 from app.templating import render, render_form
 
 # Every state-changing request from a browser must carry its CSRF token.
@@ -27,7 +28,7 @@ def list_projects(request: Request, session: SessionDep, _user: SignedInUser) ->
     return render(request, "project/list.html", {"projects": service.list_projects(session)})
 
 
-def _form_page(request: Request, values: dict[str, Any], error: InvalidInput | None = None) -> Response:
+def _form_page(request: Request, values: NewProjectForm, error: InvalidInput | None = None) -> Response:
     return render_form(request, "project/new.html", {"presets": PRESETS, "values": values}, error=error)
 
 
@@ -42,7 +43,7 @@ def _parse_json_field(text: str, field: str) -> Any:
 
 @router.get("/projects/new", response_class=HTMLResponse)
 def new_project(request: Request, _user: AdminUser) -> Response:
-    return _form_page(request, {"source": "preset", "preset": "zh-general"})
+    return _form_page(request, NewProjectForm(source="preset", preset="zh-general"))
 
 
 @router.post("/projects", response_class=HTMLResponse)
@@ -56,7 +57,7 @@ def create_project(
     preset: Annotated[str, Form()] = "",
     schema_text: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"name": name, "description": description, "source": source, "preset": preset, "schema_text": schema_text}
+    values = NewProjectForm(source=source, preset=preset, name=name, description=description, schema_text=schema_text)
     try:
         if source == "json":
             schema = _parse_json_field(schema_text, "schema")
@@ -115,7 +116,7 @@ def schema_css(project_id: int, session: SessionDep, _user: SignedInUser) -> Res
 
 
 def _edit_page(
-    request: Request, project_id: int, values: dict[str, Any], error: InvalidInput | None = None
+    request: Request, project_id: int, values: EditProjectForm, error: InvalidInput | None = None
 ) -> Response:
     return render_form(request, "project/edit.html", {"project_id": project_id, "values": values}, error=error)
 
@@ -123,15 +124,20 @@ def _edit_page(
 @router.get("/projects/{project_id}/edit", response_class=HTMLResponse)
 def edit_project(request: Request, project_id: int, session: SessionDep, _user: AdminUser) -> Response:
     project = service.get_project(session, project_id)
-    values = {
-        **{k: project.settings.get(k, v) for k, v in DEFAULT_SETTINGS.items()},
-        "languages": " ".join(project.settings.get("languages", [])),
-        "name": project.name,
-        "description": project.description,
-        "guidelines": project.guidelines,
-        "schema_text": json.dumps(project.label_schema, ensure_ascii=False, indent=2),
-    }
-    return _edit_page(request, project_id, values)
+    return _edit_page(request, project_id, _saved_form(project))
+
+
+def _saved_form(project: Project) -> EditProjectForm:
+    # The settings as saved (validated on every write), so a rate saved as 0 shows 0, not 0.0.
+    saved = {**service.DEFAULT_SETTINGS.model_dump(), **project.settings}
+    return EditProjectForm(
+        name=project.name,
+        description=project.description,
+        guidelines=project.guidelines,
+        schema_text=json.dumps(project.label_schema, ensure_ascii=False, indent=2),
+        languages=" ".join(saved["languages"]),
+        **{name: saved[name] for name in SETTINGS_FIELDS},
+    )
 
 
 @router.post("/projects/{project_id}/edit", response_class=HTMLResponse)
@@ -166,20 +172,20 @@ def update_project(
         "recheck": recheck,
         "recall_audit_rate": recall_audit_rate,
     }
-    values = {
-        **{k: project.settings.get(k, DEFAULT_SETTINGS[k]) for k in routing},
+    values = replace(
+        _saved_form(project),
+        name=name,
+        description=description,
+        guidelines=guidelines,
+        schema_text=schema_text,
+        languages=languages,
+        extractor=extractor,
+        min_chars=min_chars,
+        near_duplicate_threshold=near_duplicate_threshold,
+        reviewers_per_document=reviewers_per_document,
+        review_lock_minutes=review_lock_minutes,
         **{k: v for k, v in routing.items() if v.strip()},
-        "name": name,
-        "description": description,
-        "guidelines": guidelines,
-        "schema_text": schema_text,
-        "languages": languages,
-        "extractor": extractor,
-        "min_chars": min_chars,
-        "near_duplicate_threshold": near_duplicate_threshold,
-        "reviewers_per_document": reviewers_per_document,
-        "review_lock_minutes": review_lock_minutes,
-    }
+    )
     settings = {
         "languages": languages.replace(",", " ").lower().split(),
         "extractor": extractor,

@@ -1,7 +1,8 @@
 """The project API's request and response shapes."""
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -9,8 +10,8 @@ from app.project.label_schema import LabelSchema, ProjectSettings
 
 # A schema and settings arrive as plain JSON: the service validates them and names the exact field of every
 # problem. OpenAPI still shows their shapes (LabelSchema is among the components through ProjectRead).
-LabelSchemaJson = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/LabelSchema"})]
-SettingsJson = Annotated[dict[str, Any], WithJsonSchema(ProjectSettings.model_json_schema())]
+LabelSchemaJson = Annotated[dict[str, object], WithJsonSchema({"$ref": "#/components/schemas/LabelSchema"})]
+SettingsJson = Annotated[dict[str, object], WithJsonSchema(ProjectSettings.model_json_schema())]
 
 
 class ProjectCreate(BaseModel):
@@ -43,7 +44,61 @@ class ProjectRead(BaseModel):
     description: str
     preset: str | None
     label_schema: LabelSchema = Field(serialization_alias="schema")
-    settings: dict[str, Any]
+    # The stored column as saved (validated on every write): answered as it is, so its bytes never change.
+    settings: SettingsJson
     guidelines: str
     created_at: datetime
     updated_at: datetime
+
+
+# What a form field shows: what was typed, or the saved setting.
+FormValue = str | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewProjectForm:
+    """The new-project form's values (again with what was typed, after an error)."""
+
+    source: str = "preset"
+    preset: str = ""
+    name: str = ""
+    description: str = ""
+    schema_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EditProjectForm:
+    """The edit form's values: the saved project, or what was typed (a blank routing field shows the saved one)."""
+
+    name: str
+    description: str
+    guidelines: str
+    schema_text: str
+    languages: str
+    extractor: str
+    min_chars: FormValue
+    near_duplicate_threshold: FormValue
+    reviewers_per_document: FormValue
+    review_lock_minutes: FormValue
+    auto_accept: FormValue
+    audit_rate: FormValue
+    target_precision: FormValue
+    min_evidence: FormValue
+    recheck: FormValue
+    recall_audit_rate: FormValue
+
+
+# The edit form's fields that show a setting.
+SETTINGS_FIELDS = (
+    "extractor",
+    "min_chars",
+    "near_duplicate_threshold",
+    "reviewers_per_document",
+    "review_lock_minutes",
+    "auto_accept",
+    "audit_rate",
+    "target_precision",
+    "min_evidence",
+    "recheck",
+    "recall_audit_rate",
+)

@@ -1,8 +1,8 @@
 """Projects: create from a preset or a schema, edit, look up."""
 
 import copy
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,10 @@ from app.models.types import utcnow
 from app.project.label_schema import LabelSchema, ProjectSettings, parse_label_schema, parse_project_settings
 from app.project.presets import PRESETS
 
-DEFAULT_SETTINGS: dict[str, Any] = ProjectSettings().model_dump()
+DEFAULT_SETTINGS = ProjectSettings()
+
+# A label schema or settings as a request sent them: validated here, once, naming the field of every problem.
+JsonObject = Mapping[str, object]
 
 
 def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -35,9 +38,7 @@ def _flush_unique(session: Session, project: Project) -> None:
         raise InvalidInput.for_field("name", f"A project named {project.name!r} already exists.") from None
 
 
-def resolve_schema(
-    *, preset: str | None, schema: dict[str, Any] | None, guidelines: str | None
-) -> tuple[LabelSchema, str]:
+def resolve_schema(*, preset: str | None, schema: JsonObject | None, guidelines: str | None) -> tuple[LabelSchema, str]:
     """The label schema and guidelines from exactly one of a preset name or a schema."""
     if (preset is None) == (schema is None):
         raise InvalidInput(
@@ -57,7 +58,7 @@ def create_project(
     *,
     name: str,
     preset: str | None = None,
-    schema: dict[str, Any] | None = None,
+    schema: JsonObject | None = None,
     guidelines: str | None = None,
     description: str = "",
     created_by: User | None = None,
@@ -74,7 +75,7 @@ def create_project(
         preset=preset,
         label_schema=label_schema.model_dump(mode="json"),
         guidelines=guidelines,
-        settings=dict(DEFAULT_SETTINGS),  # copied: the column is mutable JSON
+        settings=DEFAULT_SETTINGS.model_dump(),
         created_by_id=created_by.id if created_by else None,
     )
     _flush_unique(session, project)
@@ -86,10 +87,10 @@ def update_project(
     *,
     project: Project,
     name: str | None = None,
-    schema: dict[str, Any] | None = None,
+    schema: JsonObject | None = None,
     guidelines: str | None = None,
     description: str | None = None,
-    settings: dict[str, Any] | None = None,
+    settings: JsonObject | None = None,
 ) -> Project:
     """Change a project's name, schema, guidelines, description or settings; all validated first."""
     label_schema = parse_label_schema(schema) if schema is not None else None
@@ -125,12 +126,13 @@ def list_projects(session: Session) -> list[Project]:
 
 
 _Parsed = TypeVar("_Parsed")
-_ParseCache = dict[tuple[int | None, Any], tuple[dict[str, Any], _Parsed]]
+# (project id, updated_at) → (a copy of the JSON column parsed, what it parsed to)
+_ParseCache = dict[tuple[int | None, object], tuple[JsonObject, _Parsed]]
 _CACHED_VERSIONS = 64
 
 
 def _parsed_once(
-    cache: _ParseCache[_Parsed], project: Project, raw: dict[str, Any], parse: Callable[[dict[str, Any]], _Parsed]
+    cache: _ParseCache[_Parsed], project: Project, raw: JsonObject, parse: Callable[[JsonObject], _Parsed]
 ) -> _Parsed:
     """parse(raw), once per version of the project (its id and updated_at); a copy of raw is kept beside the
     result so a change not yet saved is parsed anew. The latest versions stay cached."""
@@ -154,7 +156,7 @@ def settings_of(project: Project) -> ProjectSettings:
         _SETTINGS,
         project,
         project.settings,
-        lambda raw: ProjectSettings.model_validate({**DEFAULT_SETTINGS, **raw}),
+        ProjectSettings.model_validate,  # a key added since the project was saved takes its default
     )
 
 

@@ -1,5 +1,6 @@
 """DocRED documents (title, sents, vertexSet, labels) to text with code-point offsets, and back. Pure."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ def _joiner(left: str, right: str) -> str:
     return "" if left and right and (_is_cjk(left[-1]) or _is_cjk(right[0])) else " "
 
 
-def parse_docred(doc: dict[str, Any]) -> DocredDocument:
+def parse_docred(doc: Mapping[str, Any]) -> DocredDocument:
     """Text from the token lists (offsets of every token kept), entities with mention offsets, relations."""
     sents = doc.get("sents")
     if not isinstance(sents, list) or not all(

@@ -25,8 +25,6 @@ def test_every_agreement_class_is_tallied_by_its_code() -> None:
     )
     tally = DatasheetTally()
     tally.add(doc, "train")
-    classes = tally.result()["agreement_classes"]
-    assert classes == {
-        "entities": {"agreed": 1, "confirmed": 1, "disputed": 1},
-        "relations": {"confirmed": 2, "disputed": 1},
-    }
+    classes = tally.result().agreement_classes
+    assert classes.entities == {"agreed": 1, "confirmed": 1, "disputed": 1}
+    assert classes.relations == {"confirmed": 2, "disputed": 1}

@@ -28,6 +28,7 @@ from app.dataset.exporters import (
     seq2seq_records,
 )
 from app.dataset.exporters import chat as chat_module
+from app.dataset.exporters.chat import ChatRecord
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
 from app.project.label_schema import LabelSchema
 from app.project.presets import DOCRED, DOCRED_GUIDELINES, ZH_GENERAL, ZH_GENERAL_GUIDELINES
@@ -179,7 +180,7 @@ def test_long_documents_become_overlapping_windows_never_truncated() -> None:
     tally = DatasheetTally()
     tally.add(doc, "train")
     tally.add(_redocred()[0], "dev")
-    assert tally.result()["relations"]["outside_seq2seq_windows"] == 1
+    assert tally.result().relations.outside_seq2seq_windows == 1
 
 
 def test_examples_are_the_windows_of_the_annotators_windowing() -> None:
@@ -202,7 +203,7 @@ def test_chat_windows_are_the_annotators_default_ones() -> None:
     assert chat_module.WINDOW_TOKENS == DEFAULT_WINDOW_TOKENS
 
 
-def _check_chat_record(record: dict[str, Any], doc: ExportDocument, schema: LabelSchema, guidelines: str) -> None:
+def _check_chat_record(record: ChatRecord, doc: ExportDocument, schema: LabelSchema, guidelines: str) -> None:
     assert list(record) == ["messages"]
     messages = record["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant"]

@@ -3,17 +3,17 @@
 import json
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import asdict
 
 import pytest
 
-from app.dataset.metrics import AgreementTally, against_gold, kappa_of_counts, prf
+from app.dataset.metrics import AgreementTally, PairAgreement, against_gold, kappa_of_counts, prf
 from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
 
 TEXT = "张三毕业于北京大学，后来在𠮷野家😀工作。李四也是。"
 
 
-def annotator_agreement(a: Sequence[ExportDocument], b: Sequence[ExportDocument]) -> dict[str, Any]:
+def annotator_agreement(a: Sequence[ExportDocument], b: Sequence[ExportDocument]) -> PairAgreement:
     """A against B as the dashboard tallies it: document pairs by id, then the documents only B has."""
     b_docs = {d.id: d for d in b}
     tally = AgreementTally()
@@ -23,7 +23,7 @@ def annotator_agreement(a: Sequence[ExportDocument], b: Sequence[ExportDocument]
     for doc_b in b:
         if doc_b.id not in a_ids:
             tally.add(None, doc_b)
-    return tally.result()
+    return tally.figures()
 
 
 def _m(surface: str, nth: int = 0) -> ExportMention:
@@ -76,15 +76,15 @@ def test_annotator_agreement_pairs_entities_despite_type_conflicts() -> None:
         [_r(6, 5, "educated_at"), _r(6, 7, "employer")],
     )
     result = annotator_agreement([a, _doc([], [], "only-a")], [b])
-    assert result["documents"] == 1 and result["documents_only_a"] == 1
-    assert (result["entities"]["correct"], result["entities"]["predicted"], result["entities"]["gold"]) == (2, 3, 4)
-    assert (result["relations"]["correct"], result["relations"]["predicted"], result["relations"]["gold"]) == (1, 1, 2)
+    assert result.documents == 1 and result.documents_only_a == 1
+    assert (result.entities.correct, result.entities.predicted, result.entities.gold) == (2, 3, 4)
+    assert (result.relations.correct, result.relations.predicted, result.relations.gold) == (1, 1, 2)
     # Three paired entities → six ordered pairs; A: one relation, B: two (one shared).
     # po = 5/6; pe = (1·1 + 5·4)/36 = 21/36; kappa = (30/36 − 21/36)/(15/36) = 0.6.
-    assert result["kappa"]["pairs"] == 6
-    assert result["kappa"]["related_pairs"] == 2
-    assert result["kappa"]["value"] == pytest.approx(0.6)
-    json.dumps(result)
+    assert result.kappa.pairs == 6
+    assert result.kappa.related_pairs == 2
+    assert result.kappa.value == pytest.approx(0.6)
+    json.dumps(asdict(result))
 
 
 def test_entity_pairing_is_one_to_one_by_shared_mentions() -> None:
@@ -99,8 +99,8 @@ def test_entity_pairing_is_one_to_one_by_shared_mentions() -> None:
         ),
     ]:
         result = annotator_agreement([a], [b])
-        assert result["relations"]["correct"] == 1
-        assert result["kappa"]["pairs"] == 2
+        assert result.relations.correct == 1
+        assert result.kappa.pairs == 2
 
 
 def test_items_against_gold_overall_and_per_agreement_class() -> None:
@@ -115,10 +115,10 @@ def test_items_against_gold_overall_and_per_agreement_class() -> None:
         [_r(0, 1, "educated_at", "agreed"), _r(0, 2, "employer", "a_only")],
     )
     result = against_gold([items, _doc([], [], "not-in-gold")], [gold])
-    assert result["documents"] == 1
-    assert (result["mentions"]["correct"], result["mentions"]["predicted"], result["mentions"]["gold"]) == (2, 4, 2)
-    assert result["relations"]["precision"] == 0.5 and result["relations"]["recall"] == 1.0
-    assert result["precision_by_agreement"]["agreed"]["mention_precision"] == 1.0
-    assert result["precision_by_agreement"]["a_only"]["mention_precision"] == 0.0
-    assert result["precision_by_agreement"]["a_only"]["relation_precision"] == 0.0
-    assert result["precision_by_agreement"]["agreed"]["relation_precision"] == 1.0
+    assert result.documents == 1
+    assert (result.mentions.correct, result.mentions.predicted, result.mentions.gold) == (2, 4, 2)
+    assert result.relations.precision == 0.5 and result.relations.recall == 1.0
+    assert result.precision_by_agreement["agreed"].mention_precision == 1.0
+    assert result.precision_by_agreement["a_only"].mention_precision == 0.0
+    assert result.precision_by_agreement["a_only"].relation_precision == 0.0
+    assert result.precision_by_agreement["agreed"].relation_precision == 1.0

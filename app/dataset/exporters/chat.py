@@ -10,7 +10,7 @@ every distinct surface of its mentions there; relations between them with their 
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TypedDict
 
 from app.annotation.prompts import annotation_prompt
 from app.dataset.exporters.examples import Example, examples_of
@@ -24,10 +24,40 @@ WINDOW_TOKENS = 3000
 _ANSWER_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
-def assistant_answer(text: str, example: Example) -> dict[str, Any]:
+class AnswerEntity(TypedDict):
+    id: str
+    type: str
+    name: str
+    mentions: list[str]
+
+
+class AnswerRelation(TypedDict):
+    head: str
+    tail: str
+    type: str
+    evidence: list[int]
+
+
+class AssistantAnswer(TypedDict):
+    """Contract v1's answer (app/annotation/contract.py)."""
+
+    entities: list[AnswerEntity]
+    relations: list[AnswerRelation]
+
+
+class ChatMessage(TypedDict):
+    role: str
+    content: str
+
+
+class ChatRecord(TypedDict):
+    messages: list[ChatMessage]
+
+
+def assistant_answer(text: str, example: Example) -> AssistantAnswer:
     """Contract v1 for one window: what a perfect annotator would have answered."""
     window = set(example.sentence_ids)
-    entities = [
+    entities: list[AnswerEntity] = [
         {
             "id": f"E{k}",
             "type": e.type,
@@ -39,7 +69,7 @@ def assistant_answer(text: str, example: Example) -> dict[str, Any]:
     keys: dict[tuple[int, int, str], set[int]] = {}
     for h, t, r in example.relations:
         keys.setdefault((h, t, r.type), set()).update(s for s in r.evidence if s in window)
-    relations = [
+    relations: list[AnswerRelation] = [
         {"head": f"E{h + 1}", "tail": f"E{t + 1}", "type": kind, "evidence": sorted(evidence)}
         for (h, t, kind), evidence in sorted(keys.items())
     ]
@@ -48,10 +78,10 @@ def assistant_answer(text: str, example: Example) -> dict[str, Any]:
 
 def chat_records(
     doc: ExportDocument, *, schema: LabelSchema, guidelines: str = "", window_tokens: int = WINDOW_TOKENS
-) -> list[dict[str, Any]]:
+) -> list[ChatRecord]:
     """The document's windows as fine-tuning records: nothing but `messages`, for strict validators."""
     p = prepare(doc)
-    records = []
+    records: list[ChatRecord] = []
     for example in examples_of(p, budget_tokens=window_tokens):
         prompt = annotation_prompt(
             schema, guidelines, title=doc.title, text=doc.text, sentences=p.sentences, ids=example.sentence_ids

@@ -7,7 +7,7 @@ importer joins tokens with one space, or none next to CJK).
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
@@ -26,7 +26,28 @@ from app.dataset.records import ExportDocument
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
-def docred_record(doc: ExportDocument) -> dict[str, Any]:
+class DocredMention(TypedDict):
+    name: str
+    pos: list[int]  # [first token, last token + 1] in the sentence
+    sent_id: int
+    type: str
+
+
+class DocredLabel(TypedDict):
+    h: int
+    t: int
+    r: str
+    evidence: list[int]
+
+
+class DocredRecord(TypedDict):
+    title: str
+    sents: list[list[str]]
+    vertexSet: list[list[DocredMention]]
+    labels: list[DocredLabel]
+
+
+def docred_record(doc: ExportDocument) -> DocredRecord:
     """One DocRED document: title, sents (token lists), vertexSet, labels."""
     p = prepare(doc)
     mentions = mention_spans(p)
@@ -61,10 +82,10 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
             first, last = before[start], before[end]
             return [first, last] if last > first else None
 
-    vertex_set: list[list[dict[str, Any]]] = []
+    vertex_set: list[list[DocredMention]] = []
     position: dict[int, int] = {}
     for i, (entity, entity_spans) in enumerate(zip(p.entities, mentions, strict=True)):
-        vertex = []
+        vertex: list[DocredMention] = []
         for sid, (start, end) in entity_spans:
             pos = tokens_of(sid, start, end)
             if pos:
@@ -72,7 +93,7 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
         if vertex:
             position[i] = len(vertex_set)
             vertex_set.append(vertex)
-    labels = [
+    labels: list[DocredLabel] = [
         {"h": position[h], "t": position[t], "r": r.type, "evidence": sorted(set(r.evidence))}
         for h, t, r in p.relations
         if h in position and t in position
@@ -80,7 +101,7 @@ def docred_record(doc: ExportDocument) -> dict[str, Any]:
     return {"title": doc.title, "sents": sents, "vertexSet": vertex_set, "labels": labels}
 
 
-def _docred_json(doc: ExportDocument, record: dict[str, Any]) -> bytes:
+def _docred_json(doc: ExportDocument, record: DocredRecord) -> bytes:
     """json.dumps(record, ensure_ascii=False).encode() of the docred_record of doc.
 
     orjson writes the same JSON without the spaces after "," and ":" (its escapes are json's), several times

@@ -2,8 +2,8 @@
 type per key, for Hugging Face `datasets` and pyarrow."""
 
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypedDict
 
 import orjson
 
@@ -13,7 +13,79 @@ from app.dataset.records import ExportDocument, ItemProvenance
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
-def _item_provenance(p: ItemProvenance) -> dict[str, Any]:
+# The shape of a JSONL line (docs/api.md), key order as written.
+class NoteJson(TypedDict):
+    key: str
+    value: str
+
+
+class ProposalJson(TypedDict):
+    annotator: str
+    prompt_version: str
+    proposed_type: str
+    augmentation: bool
+
+
+class DecisionJson(TypedDict):
+    reviewer: str
+    decision: str
+    at: str
+
+
+class ItemProvenanceJson(TypedDict):
+    status: str
+    agreement: str
+    proposals: list[ProposalJson]
+    decisions: list[DecisionJson]
+    notes: list[NoteJson]
+
+
+class MentionJson(TypedDict):
+    start: int
+    end: int
+    text: str
+    sentence_id: int
+
+
+class EntityJson(TypedDict):
+    index: int
+    type: str
+    name: str
+    mentions: list[MentionJson]
+    provenance: ItemProvenanceJson
+
+
+class RelationJson(TypedDict):
+    head: int
+    tail: int
+    type: str
+    evidence: list[int]
+    provenance: ItemProvenanceJson
+
+
+class DocumentProvenanceJson(TypedDict):
+    source: str
+    record_id: str
+    crawl_date: str
+    status: str
+    split: str
+    reviewers: list[str]
+    notes: list[NoteJson]
+
+
+class JsonlRecord(TypedDict):
+    id: str
+    title: str
+    url: str
+    language: str
+    text: str
+    sentences: list[list[int]]
+    entities: list[EntityJson]
+    relations: list[RelationJson]
+    provenance: DocumentProvenanceJson
+
+
+def _item_provenance(p: ItemProvenance) -> ItemProvenanceJson:
     return {
         "status": p.status,
         "agreement": p.agreement,
@@ -31,11 +103,11 @@ def _item_provenance(p: ItemProvenance) -> dict[str, Any]:
     }
 
 
-def _notes(notes: dict[str, str]) -> list[dict[str, str]]:
+def _notes(notes: dict[str, str]) -> list[NoteJson]:
     return [{"key": k, "value": str(v)} for k, v in sorted(notes.items())]
 
 
-def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
+def jsonl_record(doc: ExportDocument) -> JsonlRecord:
     """One JSONL line's object: fixed keys and one type per key, for HF `datasets` and pyarrow."""
     p = prepare(doc)
     dp = doc.provenance
@@ -81,7 +153,7 @@ def jsonl_record(doc: ExportDocument) -> dict[str, Any]:
     }
 
 
-def json_line(record: dict[str, Any]) -> bytes:
+def json_line(record: Mapping[str, object]) -> bytes:
     """One compact JSON line (no blanks between tokens), newline included: orjson, or json for what it refuses."""
     try:
         line = orjson.dumps(record)

@@ -9,7 +9,7 @@ may strip around separators. A window without relations has the empty target.
 """
 
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict
 
 from app.dataset.exporters.examples import Example, examples_of
 from app.dataset.exporters.jsonl import json_line
@@ -82,6 +82,17 @@ def _triple(fields: list[str], number: int) -> Triple:
     return Triple(*parts)
 
 
+class Seq2seqRecord(TypedDict):
+    id: str
+    document_id: str
+    window: int
+    sentence_ids: list[int]
+    title: str
+    language: str
+    input: str
+    target: str
+
+
 def example_triples(example: Example) -> list[Triple]:
     """The example's relations as triples, in target order, each once."""
     keys = sorted({(h, t, r.type) for h, t, r in example.relations})
@@ -89,7 +100,7 @@ def example_triples(example: Example) -> list[Triple]:
     return [Triple(entities[h].name, entities[h].type, r, entities[t].name, entities[t].type) for h, t, r in keys]
 
 
-def seq2seq_records(doc: ExportDocument, *, window_tokens: int = WINDOW_TOKENS) -> list[dict[str, Any]]:
+def seq2seq_records(doc: ExportDocument, *, window_tokens: int = WINDOW_TOKENS) -> list[Seq2seqRecord]:
     """The document's examples as JSON objects with fixed keys (Hugging Face `datasets` reads them as they are)."""
     p = prepare(doc)
     return [

@@ -1,6 +1,6 @@
 """Tokens for DocRED and CoNLL: CJK characters one by one (the HacRED convention), other text as words, with
 punctuation split off (word-internal ".", "'", "-" kept: "3.14", "n't"), and always cut at mention boundaries so
-every mention covers whole tokens. DocRED documents imported with their tokens (meta["docred_sents"]) reuse them."""
+every mention covers whole tokens. DocRED documents imported with their tokens (meta.docred_sents) reuse them."""
 
 import re
 from bisect import bisect_left
@@ -27,8 +27,8 @@ def tokenize(text: str, span: Span, cuts: list[int], pattern: re.Pattern[str]) -
 
 
 def original_tokens(doc: ExportDocument, sentences: list[Span]) -> list[list[Span]] | None:
-    """Token spans of meta["docred_sents"] in the text, when the text is still the one they make."""
-    sents = doc.meta.get("docred_sents")
+    """Token spans of meta.docred_sents in the text, when the text is still the one they make."""
+    sents = doc.meta.docred_sents
     if not isinstance(sents, list) or len(sents) != len(sentences):
         return None
     pieces: list[str] = []
