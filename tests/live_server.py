@@ -99,7 +99,7 @@ class LiveConcord:
         self.process: subprocess.Popen[bytes] | None = None
         self.admin_password: str | None = None
 
-    def start(self, timeout: float = 60.0) -> "LiveConcord":
+    def start(self, timeout: float = 120.0) -> "LiveConcord":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -124,9 +124,12 @@ class LiveConcord:
             self.stop()
             raise RuntimeError(f"concord serve did not become healthy:\n{self.output()}")
         # The sign-in block comes last, once the workers are ready and the server listens.
-        while "Concord is ready at" not in self.output() and time.monotonic() < deadline:
+        while "Concord is ready at" not in self.output():
             if self.process.poll() is not None:
                 raise RuntimeError(f"concord serve exited early:\n{self.output()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"concord serve never said it was ready:\n{self.output()}")
             time.sleep(0.2)
         match = re.search(r"one-time password:\n\s+(\S+)", self.output())
         self.admin_password = match.group(1) if match else None

@@ -172,6 +172,8 @@ def admin_page(page: Page, js_errors: JsErrors, admin_password: str) -> Page:
 
 def assert_scripts_ran_cleanly(page: Page, js_errors: JsErrors) -> None:
     """htmx and app.js loaded under the CSP, and nothing threw or was refused."""
+    # A click's navigation can show the new page's text before its deferred scripts have run: wait for them.
+    page.wait_for_load_state("load")
     assert page.evaluate("typeof htmx") == "object"
     assert js_errors.messages == []
 

@@ -99,7 +99,7 @@ def test_a_trained_model_annotates_an_upload_from_the_project_page(
     page.locator("input[name=file]").set_input_files(str(upload))
     page.get_by_role("button", name="Upload and ingest").click()
     expect(page).to_have_url(re.compile(r"/batches/\d+$"))
-    expect(page.locator("#batch-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#batch-status")).to_have_text("Done", timeout=30_000)
     page.get_by_role("button", name="Annotate with the project's annotators").click()
     rows = page.locator("#annotation tbody tr")
     expect(rows).to_have_count(2, timeout=30_000)
