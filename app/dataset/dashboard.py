@@ -1,6 +1,7 @@
 """The figures of the project dashboard (and of a snapshot's datasheet), read page by page or aggregated."""
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import accumulate, combinations
@@ -230,10 +231,13 @@ def reviewer_throughput(
     )
 
 
-def _keys(result: dict[str, Any]) -> tuple[set[str], set[str]]:
-    entities = {str(e.get("key")) for e in result.get("entities", []) if isinstance(e, dict)}
-    relations = {str(r.get("key")) for r in result.get("relations", []) if isinstance(r, dict)}
-    return entities, relations
+def _keys(result: Mapping[str, object]) -> tuple[set[str], set[str]]:
+    """A stored review result's entity and relation keys (anything not shaped as a list of objects is none)."""
+    return _item_keys(result.get("entities")), _item_keys(result.get("relations"))
+
+
+def _item_keys(items: object) -> set[str]:
+    return {str(i.get("key")) for i in items if isinstance(i, dict)} if isinstance(items, list) else set()
 
 
 def human_agreement(session: Session, *, project_id: int, batch_id: int | None = None) -> HumanAgreement:
@@ -244,7 +248,7 @@ def human_agreement(session: Session, *, project_id: int, batch_id: int | None =
         .where(ReviewAssignment.status == AssignmentStatus.submitted, col(ReviewAssignment.result).is_not(None))
         .order_by(col(ReviewAssignment.document_id), col(ReviewAssignment.id))
     )
-    by_doc: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_doc: dict[int, list[Mapping[str, object]]] = defaultdict(list)
     for doc_id, result in session.exec(query):
         if isinstance(result, dict):
             by_doc[doc_id].append(result)
