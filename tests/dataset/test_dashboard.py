@@ -5,7 +5,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.dataset.dashboard import dashboard
+from app.dataset.dashboard import dashboard, human_agreement
 from app.dataset.figures import CuratedRelations, Decided, Pair
 from app.models import (
     Agreement,
@@ -236,3 +236,18 @@ def _batch(session: Session, world: World) -> int:
     session.add(batch)
     session.commit()
     return batch.id or 0
+
+
+def test_a_malformed_stored_review_result_counts_no_keys(session: Session, world: World) -> None:
+    """Old or hand-edited results (no list, null, a string) leave the human agreement readable, not a 500."""
+    results = ({"entities": [{"key": "e1"}], "relations": None}, {"entities": "e1", "relations": [1, "x"]})
+    for n, result in enumerate(results):
+        user = make_user(session, username=f"odd{n}", role=Role.reviewer)
+        session.add(
+            ReviewAssignment(document_id=world.pending.id or 0, user_id=user.id or 0, status="submitted", result=result)
+        )
+    session.commit()
+    human = human_agreement(session, project_id=world.project.id or 0)
+    assert human.documents == 1
+    assert (human.entities.predicted, human.entities.gold, human.entities.correct) == (1, 0, 0)
+    assert (human.relations.predicted, human.relations.gold) == (0, 0)
