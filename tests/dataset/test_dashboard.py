@@ -1,6 +1,7 @@
 """The dashboard: every figure for a reviewed project or batch, inline SVG, web text escaped, no inline code."""
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -240,7 +241,10 @@ def _batch(session: Session, world: World) -> int:
 
 def test_a_malformed_stored_review_result_counts_no_keys(session: Session, world: World) -> None:
     """Old or hand-edited results (no list, null, a string) leave the human agreement readable, not a 500."""
-    results = ({"entities": [{"key": "e1"}], "relations": None}, {"entities": "e1", "relations": [1, "x"]})
+    results: tuple[dict[str, Any], ...] = (
+        {"entities": [{"key": "e1"}], "relations": None},
+        {"entities": "e1", "relations": [1, "x"]},
+    )
     for n, result in enumerate(results):
         user = make_user(session, username=f"odd{n}", role=Role.reviewer)
         session.add(
