@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.sample import recorded_answers
 from app.dataset.dashboard import dashboard
+from app.dataset.figures import Pair
 from app.demo import DEMO_NAME, create_demo_project
 from app.models import (
     Annotator,
@@ -110,12 +111,11 @@ def test_demo_batch_shows_every_class_costs_and_the_dashboard(engine: Engine) ->
             assert routes[Route.auto] > 0 and routes[Route.review] > 0, routes
 
             figures = dashboard(s, project_id=project_id)
-            assert figures["cost"]["total_usd"] > 0, figures["cost"]
-            shown = {
-                k for part in figures["agreement_classes"].values() for k, v in part["classes"].items() if v["count"]
-            }
+            assert figures.cost.total_usd > 0, figures.cost
+            kinds = (figures.agreement_classes.entities, figures.agreement_classes.relations)
+            shown = {k for part in kinds for k, v in part.classes.items() if v.count}
             assert {"agreed", "type_conflict", "confirmed", "disputed", "retracted", "unconfirmed"} <= shown
-            assert figures["pair"] == {"a": "sample-answers-a", "b": "sample-answers-b"}
+            assert figures.pair == Pair("sample-answers-a", "sample-answers-b")
         html = _dashboard_page(engine, project_id)
         assert "sample-answers-a" in html and "Type conflict" in html and "Confirmed blind" in html, html[:2000]
     finally:

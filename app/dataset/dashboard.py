@@ -1,15 +1,33 @@
 """The figures of the project dashboard (and of a snapshot's datasheet), read page by page or aggregated."""
 
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from itertools import combinations
+from itertools import accumulate, combinations
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app.annotation.service import pair_of
 from app.dataset.document_rows import Bind, Selection
+from app.dataset.figures import (
+    AgreementClasses,
+    Augmentation,
+    ClassCounts,
+    ClassShare,
+    Cost,
+    Cumulative,
+    CuratedRelations,
+    Dashboard,
+    Decided,
+    Hallucination,
+    HumanAgreement,
+    ItemFigures,
+    Pair,
+    ReviewerThroughput,
+    StatusOverTime,
+)
 from app.dataset.loaders import gold_and_annotators, iter_pages
 from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
 from app.dataset.records import ExportDocument
@@ -39,7 +57,7 @@ def _empty(doc_id: str) -> ExportDocument:
     return ExportDocument(id=doc_id, title="", text="", sentences=[])
 
 
-def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str | None, str | None]) -> dict[str, Any]:
+def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str | None, str | None]) -> ItemFigures:
     """Model vs model, each annotator against the curated gold, and the item counts, in one pass."""
     a_name, b_name = pair
     agreement = AgreementTally()
@@ -74,30 +92,37 @@ def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str |
                     tally.ungrounded += not grounded
             for relation_id, *_, status, how in page.relations.get(d.id, []):
                 _count_item(tally, ("relation", relation_id) in page.audited, status, how)
-    return {
-        "pair": {"a": a_name, "b": b_name},
-        "model_vs_model": agreement.result(),
-        "against_gold": {name: t.result() for name, t in sorted(against.items())},
-        "documents": tally.documents,
-        "curated_documents": tally.curated,
-        "audit": _decided(tally.audit),
-        "augmentation": {**_decided(tally.augmented), "yield": _ratio(tally.augmented["accepted"], tally.augmented)},
-        "hallucination": {
-            "entities": tally.entities,
-            "ungrounded": tally.ungrounded,
-            "rate": tally.ungrounded / tally.entities if tally.entities else None,
-        },
-        "curated_entity_types": dict(tally.curated_types.most_common()),
-        "curated_relations": {
-            "total": tally.curated_relations,
-            "cross_sentence": tally.curated_cross,
-            "cross_sentence_share": tally.curated_cross / tally.curated_relations if tally.curated_relations else None,
-        },
-        "cost": {
-            "total_usd": round(tally.cost, 6),
-            "per_curated_document_usd": round(tally.cost / tally.curated, 6) if tally.curated else None,
-        },
-    }
+    audit, augmented = _decided(tally.audit), _decided(tally.augmented)
+    return ItemFigures(
+        pair=Pair(a_name, b_name),
+        model_vs_model=agreement.figures(),
+        against_gold={name: t.figures() for name, t in sorted(against.items())},
+        documents=tally.documents,
+        curated_documents=tally.curated,
+        audit=audit,
+        augmentation=Augmentation(
+            augmented.accepted,
+            augmented.rejected,
+            augmented.pending,
+            augmented.precision,
+            yield_=_ratio(tally.augmented["accepted"], tally.augmented),
+        ),
+        hallucination=Hallucination(
+            entities=tally.entities,
+            ungrounded=tally.ungrounded,
+            rate=tally.ungrounded / tally.entities if tally.entities else None,
+        ),
+        curated_entity_types=dict(tally.curated_types.most_common()),
+        curated_relations=CuratedRelations(
+            total=tally.curated_relations,
+            cross_sentence=tally.curated_cross,
+            cross_sentence_share=tally.curated_cross / tally.curated_relations if tally.curated_relations else None,
+        ),
+        cost=Cost(
+            total_usd=round(tally.cost, 6),
+            per_curated_document_usd=round(tally.cost / tally.curated, 6) if tally.curated else None,
+        ),
+    )
 
 
 def _view(
@@ -121,14 +146,14 @@ def _ratio(part: int, counts: Counter[str]) -> float | None:
     return part / total if total else None
 
 
-def _decided(counts: Counter[str]) -> dict[str, Any]:
+def _decided(counts: Counter[str]) -> Decided:
     accepted, rejected = counts[ItemStatus.accepted], counts[ItemStatus.rejected]
-    return {
-        "accepted": accepted,
-        "rejected": rejected,
-        "pending": counts[ItemStatus.proposed],
-        "precision": accepted / (accepted + rejected) if accepted + rejected else None,
-    }
+    return Decided(
+        accepted=accepted,
+        rejected=rejected,
+        pending=counts[ItemStatus.proposed],
+        precision=accepted / (accepted + rejected) if accepted + rejected else None,
+    )
 
 
 def _documents(project_id: int, batch_id: int | None) -> Any:
@@ -138,7 +163,7 @@ def _documents(project_id: int, batch_id: int | None) -> Any:
     return query
 
 
-def status_over_time(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+def status_over_time(session: Session, *, project_id: int, batch_id: int | None = None) -> StatusOverTime:
     """Documents created and curated per day (cumulative), and the current count per status."""
     query = select(Document.created_at, Document.curated_at, Document.status).where(Document.project_id == project_id)
     if batch_id is not None:
@@ -152,25 +177,23 @@ def status_over_time(session: Session, *, project_id: int, batch_id: int | None 
             curated[curated_at.date().isoformat()] += 1
         statuses[str(status)] += 1
     days = sorted(set(created) | set(curated))
-    series: dict[str, list[float | None]] = {"documents": [], "curated": []}
-    total_created = total_curated = 0
-    for day in days:
-        total_created += created[day]
-        total_curated += curated[day]
-        series["documents"].append(total_created)
-        series["curated"].append(total_curated)
-    return {
-        "days": days,
-        "cumulative": series,
-        "by_status": {s.value: statuses[s.value] for s in DocumentStatus},
-    }
+    return StatusOverTime(
+        days=tuple(days),
+        cumulative=Cumulative(
+            documents=tuple(accumulate(created[day] for day in days)),
+            curated=tuple(accumulate(curated[day] for day in days)),
+        ),
+        by_status={s.value: statuses[s.value] for s in DocumentStatus},
+    )
 
 
 def _hour(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H")
 
 
-def reviewer_throughput(session: Session, *, project_id: int, batch_id: int | None = None) -> list[dict[str, Any]]:
+def reviewer_throughput(
+    session: Session, *, project_id: int, batch_id: int | None = None
+) -> tuple[ReviewerThroughput, ...]:
     """Per reviewer: decisions and documents submitted, and both per active hour (an hour with any activity)."""
     docs = _documents(project_id, batch_id)
     hours: dict[str, set[str]] = defaultdict(set)
@@ -195,29 +218,29 @@ def reviewer_throughput(session: Session, *, project_id: int, batch_id: int | No
         documents[name] += 1
         if submitted_at is not None:
             hours[name].add(_hour(submitted_at))
-    out = []
-    for name in sorted(hours):
-        active = len(hours[name])
-        out.append(
-            {
-                "reviewer": name,
-                "decisions": decisions[name],
-                "documents": documents[name],
-                "active_hours": active,
-                "decisions_per_hour": decisions[name] / active if active else None,
-                "documents_per_hour": documents[name] / active if active else None,
-            }
+    return tuple(
+        ReviewerThroughput(
+            reviewer=name,
+            decisions=decisions[name],
+            documents=documents[name],
+            active_hours=len(hours[name]),
+            decisions_per_hour=decisions[name] / len(hours[name]),
+            documents_per_hour=documents[name] / len(hours[name]),
         )
-    return out
+        for name in sorted(hours)
+    )
 
 
-def _keys(result: dict[str, Any]) -> tuple[set[str], set[str]]:
-    entities = {str(e.get("key")) for e in result.get("entities", []) if isinstance(e, dict)}
-    relations = {str(r.get("key")) for r in result.get("relations", []) if isinstance(r, dict)}
-    return entities, relations
+def _keys(result: Mapping[str, object]) -> tuple[set[str], set[str]]:
+    """A stored review result's entity and relation keys (anything not shaped as a list of objects is none)."""
+    return _item_keys(result.get("entities")), _item_keys(result.get("relations"))
 
 
-def human_agreement(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+def _item_keys(items: object) -> set[str]:
+    return {str(i.get("key")) for i in items if isinstance(i, dict)} if isinstance(items, list) else set()
+
+
+def human_agreement(session: Session, *, project_id: int, batch_id: int | None = None) -> HumanAgreement:
     """F1 between the results of reviewers who reviewed the same document (double review), micro-averaged."""
     query = (
         select(ReviewAssignment.document_id, ReviewAssignment.result)
@@ -225,7 +248,7 @@ def human_agreement(session: Session, *, project_id: int, batch_id: int | None =
         .where(ReviewAssignment.status == AssignmentStatus.submitted, col(ReviewAssignment.result).is_not(None))
         .order_by(col(ReviewAssignment.document_id), col(ReviewAssignment.id))
     )
-    by_doc: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_doc: dict[int, list[Mapping[str, object]]] = defaultdict(list)
     for doc_id, result in session.exec(query):
         if isinstance(result, dict):
             by_doc[doc_id].append(result)
@@ -238,37 +261,46 @@ def human_agreement(session: Session, *, project_id: int, batch_id: int | None =
         for x, y in combinations(results, 2):
             for name, mine, theirs in zip(("entities", "relations"), _keys(x), _keys(y), strict=True):
                 counts[name].update(correct=len(mine & theirs), predicted=len(mine), gold=len(theirs))
-    return {
-        "documents": documents,
-        **{k: asdict(prf(c["correct"], c["predicted"], c["gold"])) for k, c in counts.items()},
-    }
+    entities, relations = (prf(c["correct"], c["predicted"], c["gold"]) for c in counts.values())
+    return HumanAgreement(documents, entities, relations)
 
 
-def agreement_classes(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+def agreement_classes(session: Session, *, project_id: int, batch_id: int | None = None) -> AgreementClasses:
     """How many entities and relations fall in each agreement class, with shares."""
-    out: dict[str, Any] = {}
     docs = _documents(project_id, batch_id)
-    for name, model in (("entities", Entity), ("relations", Relation)):
-        counts: Counter[str] = Counter()
-        for agreement in session.exec(select(model.agreement).where(col(model.document_id).in_(docs))):
-            counts[str(agreement)] += 1
-        total = sum(counts.values())
-        out[name] = {
-            "total": total,
-            "classes": {k: {"count": v, "share": v / total} for k, v in sorted(counts.items())},
-        }
-    return out
+    return AgreementClasses(
+        *(_classes(session, model, docs) for model in (Entity, Relation))  # entities, relations
+    )
 
 
-def dashboard(session: Session, *, project_id: int, batch_id: int | None = None) -> dict[str, Any]:
+def _classes(session: Session, model: type[Entity] | type[Relation], docs: Any) -> ClassCounts:
+    counts: Counter[str] = Counter()
+    for agreement in session.exec(select(model.agreement).where(col(model.document_id).in_(docs))):
+        counts[str(agreement)] += 1
+    total = sum(counts.values())
+    return ClassCounts(total, {k: ClassShare(count=v, share=v / total) for k, v in sorted(counts.items())})
+
+
+def dashboard(session: Session, *, project_id: int, batch_id: int | None = None) -> Dashboard:
     """Every dashboard figure for a project, or one batch of it."""
     a, b = pair_of(session, project_id=project_id)
     selection = Selection(project_id=project_id, status="all", batch_id=batch_id)
-    return {
-        "status": status_over_time(session, project_id=project_id, batch_id=batch_id),
-        "reviewers": reviewer_throughput(session, project_id=project_id, batch_id=batch_id),
-        "agreement_classes": agreement_classes(session, project_id=project_id, batch_id=batch_id),
-        "human_agreement": human_agreement(session, project_id=project_id, batch_id=batch_id),
-        "recall_audit": recall_summary(session, project_id=project_id, batch_id=batch_id),
-        **item_figures(session, selection, (a.name if a else None, b.name if b else None)),
-    }
+    items = item_figures(session, selection, (a.name if a else None, b.name if b else None))
+    return Dashboard(
+        pair=items.pair,
+        model_vs_model=items.model_vs_model,
+        against_gold=items.against_gold,
+        documents=items.documents,
+        curated_documents=items.curated_documents,
+        audit=items.audit,
+        augmentation=items.augmentation,
+        hallucination=items.hallucination,
+        curated_entity_types=items.curated_entity_types,
+        curated_relations=items.curated_relations,
+        cost=items.cost,
+        status=status_over_time(session, project_id=project_id, batch_id=batch_id),
+        reviewers=reviewer_throughput(session, project_id=project_id, batch_id=batch_id),
+        agreement_classes=agreement_classes(session, project_id=project_id, batch_id=batch_id),
+        human_agreement=human_agreement(session, project_id=project_id, batch_id=batch_id),
+        recall_audit=recall_summary(session, project_id=project_id, batch_id=batch_id),
+    )

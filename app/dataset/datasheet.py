@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from app.dataset.exporters.seq2seq import relations_outside_windows
+from app.dataset.figures import DatasheetAgreement
 from app.dataset.metrics import is_intra_sentence
 from app.dataset.records import DecisionRecord, ExportDocument, ProposalRecord
 from app.dataset.routing_figures import DatasheetRouting
@@ -186,9 +187,8 @@ class Datasheet:
     built_at: str
     selection: SnapshotSelection
     counts: DatasheetCounts  # spread at the top level of the JSON
-    # The dashboard's item figures (pair, model_vs_model, against_gold, audit, augmentation, hallucination), as
-    # dashboard.item_figures gives them.
-    agreement: Mapping[str, object]
+    # The dashboard's item figures (pair, model_vs_model, against_gold, audit, augmentation, hallucination).
+    agreement: DatasheetAgreement
     routing: DatasheetRouting
     recall_audit: RecallSummary | None
     formats: GenerativeFormats
@@ -201,7 +201,7 @@ class Datasheet:
             "built_at": self.built_at,
             "selection": asdict(self.selection),
             **asdict(self.counts),
-            "agreement": dict(self.agreement),
+            "agreement": self.agreement.as_json(),
             "routing": asdict(self.routing),
             "recall_audit": asdict(self.recall_audit) if self.recall_audit is not None else None,
             "formats": asdict(self.formats),

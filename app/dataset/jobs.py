@@ -24,9 +24,6 @@ from app.review.blind import RecallSummary, recall_summary
 
 log = logging.getLogger(__name__)
 
-# The dashboard's item figures the datasheet keeps, under `agreement`.
-AGREEMENT_FIGURES = ("pair", "model_vs_model", "against_gold", "audit", "augmentation", "hallucination")
-
 
 def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
     """Job "dataset.build_snapshot": write the snapshot's files, checksums and datasheet; done, or failed with a
@@ -63,7 +60,7 @@ def build_snapshot(snapshot_id: int, *, bind: Bind | None = None) -> None:
             built_at=utcnow().isoformat(),
             selection=_selection(snapshot, params, ratios),
             counts=counts,
-            agreement={key: figures[key] for key in AGREEMENT_FIGURES},
+            agreement=figures.datasheet_agreement(),
             routing=_routing(bind, project, selection),
             recall_audit=_recall_audit(bind, project, selection),
             formats=generative_settings(project),

@@ -7,7 +7,7 @@ Cohen's kappa the two annotators' entities are first paired one-to-one by the ex
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from app.dataset.records import ExportDocument, ExportEntity
@@ -209,10 +209,6 @@ class AgreementTally:
             ),
         )
 
-    def result(self) -> dict[str, Any]:
-        """figures() as the nested dict the dashboard still indexes (dashboard.py moves to figures() next)."""
-        return asdict(self.figures())
-
 
 def against_gold(items: Sequence[ExportDocument], gold: Sequence[ExportDocument]) -> AgainstGold:
     """An annotator's (or any) items against a curated gold, on the documents both have, overall and per
@@ -302,7 +298,3 @@ class GoldTally:
     def figures(self) -> GoldScores:
         scores = {k: _score(c) for k, c in self.counts.items()}
         return GoldScores(self.documents, scores["mentions"], scores["relations"], scores["intra"], scores["cross"])
-
-    def result(self) -> dict[str, Any]:
-        """figures() as the nested dict the dashboard still indexes (dashboard.py moves to figures() next)."""
-        return asdict(self.figures())

@@ -1,10 +1,11 @@
 """Dataset pages: the dashboard (admins and reviewers), snapshots and downloads (admins and consumers)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
 
 from app.agreement_classes import label as class_label
 from app.auth.csrf import verify_csrf
@@ -13,6 +14,7 @@ from app.crawl_batch.service import get_batch, list_batches
 from app.dataset import plots
 from app.dataset import snapshots as snapshot_service
 from app.dataset.dashboard import dashboard as dashboard_figures
+from app.dataset.figures import ClassCounts, Dashboard
 from app.dataset.routing_figures import routing_figures
 from app.dataset.service import FORMATS, check_format, plan_export
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
@@ -33,78 +35,88 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depend
 WIDE = 1080
 
 
-def _scores(figure: dict[str, Any], *names: str) -> list[float]:
-    return [float(figure.get(name, {}).get(key) or 0.0) for name in names for key in ("precision", "recall", "f1")]
-
-
-def charts(f: dict[str, Any]) -> dict[str, str]:
+def charts(f: Dashboard) -> dict[str, Markup]:
     """Inline SVG for every figure; plots.py escapes every label (names and types come from web text)."""
-    status = f["status"]
-    reviewers = f["reviewers"]
-    classes = f["agreement_classes"]
-    class_names = sorted(set(classes["entities"]["classes"]) | set(classes["relations"]["classes"]))
-    gold = f["against_gold"]
+    status = f.status
+    reviewers = f.reviewers
+    classes = f.agreement_classes
+    class_names = sorted(set(classes.entities.classes) | set(classes.relations.classes))
+    gold = f.against_gold
     annotators = list(gold)
-    mvm = f["model_vs_model"]
+    mvm = f.model_vs_model
+    human = f.human_agreement
     rates = [
-        ("audit precision", f["audit"]["precision"]),
-        ("augmentation yield", f["augmentation"]["yield"]),
-        ("hallucination rate", f["hallucination"]["rate"]),
-        ("cross-sentence share", f["curated_relations"]["cross_sentence_share"]),
-        ("human entity F1", f["human_agreement"]["entities"]["f1"] if f["human_agreement"]["documents"] else None),
-        ("human relation F1", f["human_agreement"]["relations"]["f1"] if f["human_agreement"]["documents"] else None),
+        ("audit precision", f.audit.precision),
+        ("augmentation yield", f.augmentation.yield_),
+        ("hallucination rate", f.hallucination.rate),
+        ("cross-sentence share", f.curated_relations.cross_sentence_share),
+        ("human entity F1", human.entities.f1 if human.documents else None),
+        ("human relation F1", human.relations.f1 if human.documents else None),
     ]
+    cumulative: dict[str, list[float | None]] = {
+        "documents": list(status.cumulative.documents),
+        "curated": list(status.cumulative.curated),
+    }
     return {
         "status_time": plots.line_chart(
-            status["days"], status["cumulative"], title="Documents created and curated (cumulative, by day)", width=WIDE
+            list(status.days), cumulative, title="Documents created and curated (cumulative, by day)", width=WIDE
         ),
         "status_now": plots.bar_chart(
-            [(status_label("document", k), v) for k, v in status["by_status"].items()], title="Documents by status"
+            [(status_label("document", k), v) for k, v in status.by_status.items()], title="Documents by status"
         ),
         "throughput": plots.grouped_bar_chart(
-            [r["reviewer"] for r in reviewers],
+            [r.reviewer for r in reviewers],
             {
-                "decisions / hour": [r["decisions_per_hour"] or 0.0 for r in reviewers],
-                "documents / hour": [r["documents_per_hour"] or 0.0 for r in reviewers],
+                "decisions / hour": [r.decisions_per_hour or 0.0 for r in reviewers],
+                "documents / hour": [r.documents_per_hour or 0.0 for r in reviewers],
             },
             title="Reviewer throughput (per active hour)",
             width=WIDE,
         ),
         "model_vs_model": plots.bar_chart(
-            [("entity F1", mvm["entities"]["f1"]), ("relation F1", mvm["relations"]["f1"])]
-            + ([("Cohen's κ", mvm["kappa"]["value"])] if mvm["kappa"]["value"] is not None else []),
+            [("entity F1", mvm.entities.f1), ("relation F1", mvm.relations.f1)]
+            + ([("Cohen's κ", mvm.kappa.value)] if mvm.kappa.value is not None else []),
             title="Annotator A vs B",
         )
-        if mvm["documents"]
+        if mvm.documents
         else plots.empty_chart("Annotator A vs B"),
         "classes": plots.grouped_bar_chart(
             [class_label(c) for c in class_names],
             {
-                kind: [classes[kind]["classes"].get(c, {}).get("share", 0.0) for c in class_names]
-                for kind in ("entities", "relations")
+                "entities": [_share(classes.entities, c) for c in class_names],
+                "relations": [_share(classes.relations, c) for c in class_names],
             },
             title="Share of each agreement class",
             width=WIDE,
         ),
         "gold_entities": plots.grouped_bar_chart(
             annotators,
-            {k: [gold[a]["mentions"][k] for a in annotators] for k in ("precision", "recall", "f1")},
+            {
+                "precision": [gold[a].mentions.precision for a in annotators],
+                "recall": [gold[a].mentions.recall for a in annotators],
+                "f1": [gold[a].mentions.f1 for a in annotators],
+            },
             title="Entities (mentions) against the curated gold",
         ),
         "gold_relations": plots.grouped_bar_chart(
             annotators,
             {
-                "relation F1": [gold[a]["relations"]["f1"] for a in annotators],
-                "intra-sentence F1": [gold[a]["intra"]["f1"] for a in annotators],
-                "cross-sentence F1": [gold[a]["cross"]["f1"] for a in annotators],
+                "relation F1": [gold[a].relations.f1 for a in annotators],
+                "intra-sentence F1": [gold[a].intra.f1 for a in annotators],
+                "cross-sentence F1": [gold[a].cross.f1 for a in annotators],
             },
             title="Relations against the curated gold",
         ),
         "curated_types": plots.bar_chart(
-            list(f["curated_entity_types"].items())[:20], title="Curated entities by type (top 20)"
+            list(f.curated_entity_types.items())[:20], title="Curated entities by type (top 20)"
         ),
         "rates": plots.bar_chart([(k, v) for k, v in rates if v is not None], title="Quality rates"),
     }
+
+
+def _share(counts: ClassCounts, name: str) -> float:
+    shown = counts.classes.get(name)
+    return shown.share if shown is not None else 0.0
 
 
 @router.get("/projects/{project_id}/dashboard", response_class=HTMLResponse)

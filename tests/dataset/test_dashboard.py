@@ -1,11 +1,13 @@
 """The dashboard: every figure for a reviewed project or batch, inline SVG, web text escaped, no inline code."""
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.dataset.dashboard import dashboard
+from app.dataset.dashboard import dashboard, human_agreement
+from app.dataset.figures import CuratedRelations, Decided, Pair
 from app.models import (
     Agreement,
     Annotator,
@@ -86,26 +88,26 @@ def _enrich(session: Session, world: World) -> None:
 def test_figures_for_a_reviewed_project(session: Session, world: World) -> None:
     _enrich(session, world)
     f = dashboard(session, project_id=world.project.id or 0)
-    assert f["status"]["by_status"]["curated"] == 1 and f["status"]["by_status"]["annotated"] == 1
-    assert f["status"]["cumulative"]["curated"][-1] == 1 and f["status"]["cumulative"]["documents"][-1] == 2
-    [rita] = [r for r in f["reviewers"] if r["reviewer"] == "rita"]
-    assert rita["decisions"] == 2 and rita["documents"] == 1 and rita["active_hours"] >= 1
-    assert f["pair"] == {"a": "model-a", "b": "model-b"}
-    assert f["model_vs_model"]["documents"] == 2
-    assert 0 < f["model_vs_model"]["entities"]["f1"] < 1
-    assert f["agreement_classes"]["entities"]["classes"]["agreed"]["count"] == 3
-    gold = f["against_gold"]
+    assert f.status.by_status["curated"] == 1 and f.status.by_status["annotated"] == 1
+    assert f.status.cumulative.curated[-1] == 1 and f.status.cumulative.documents[-1] == 2
+    [rita] = [r for r in f.reviewers if r.reviewer == "rita"]
+    assert rita.decisions == 2 and rita.documents == 1 and rita.active_hours >= 1
+    assert f.pair == Pair("model-a", "model-b")
+    assert f.model_vs_model.documents == 2
+    assert 0 < f.model_vs_model.entities.f1 < 1
+    assert f.agreement_classes.entities.classes["agreed"].count == 3
+    gold = f.against_gold
     assert set(gold) == {"model-a", "model-b", EVIL}
-    assert gold[EVIL]["mentions"]["precision"] == 1.0  # it proposed one entity, which the gold kept
-    assert gold["model-a"]["relations"]["recall"] == 1.0  # A proposed both curated relations
-    assert gold["model-a"]["intra"]["gold"] == 2 and gold["model-a"]["cross"]["gold"] == 0
-    assert f["audit"] == {"accepted": 1, "rejected": 1, "pending": 0, "precision": 0.5}
-    assert f["augmentation"]["yield"] == 0.0 and f["augmentation"]["rejected"] == 2
-    assert f["hallucination"]["ungrounded"] == 1 and f["hallucination"]["entities"] == 9
-    assert f["curated_relations"] == {"total": 2, "cross_sentence": 0, "cross_sentence_share": 0.0}
-    assert f["cost"]["per_curated_document_usd"] == 0.5
-    human = f["human_agreement"]
-    assert human["documents"] == 1 and round(human["entities"]["f1"], 3) == 0.667
+    assert gold[EVIL].mentions.precision == 1.0  # it proposed one entity, which the gold kept
+    assert gold["model-a"].relations.recall == 1.0  # A proposed both curated relations
+    assert gold["model-a"].intra.gold == 2 and gold["model-a"].cross.gold == 0
+    assert f.audit == Decided(accepted=1, rejected=1, pending=0, precision=0.5)
+    assert f.augmentation.yield_ == 0.0 and f.augmentation.rejected == 2
+    assert f.hallucination.ungrounded == 1 and f.hallucination.entities == 9
+    assert f.curated_relations == CuratedRelations(total=2, cross_sentence=0, cross_sentence_share=0.0)
+    assert f.cost.per_curated_document_usd == 0.5
+    human = f.human_agreement
+    assert human.documents == 1 and round(human.entities.f1, 3) == 0.667
 
 
 def test_page_shows_every_section_to_a_reviewer_and_escapes_web_text(
@@ -135,7 +137,7 @@ def test_batch_dashboard_and_a_foreign_batch(session: Session, app_client: TestC
     login(app_client, "admin")
     assert app_client.get(f"/projects/{world.project.id}/dashboard?batch=999999").status_code == 404
     f = dashboard(session, project_id=world.project.id or 0, batch_id=999999)
-    assert f["documents"] == 0 and f["status"]["days"] == [] and f["human_agreement"]["documents"] == 0
+    assert f.documents == 0 and f.status.days == () and f.human_agreement.documents == 0
 
 
 def test_snapshot_page_freezes_and_lists_for_admins_only(
@@ -235,3 +237,21 @@ def _batch(session: Session, world: World) -> int:
     session.add(batch)
     session.commit()
     return batch.id or 0
+
+
+def test_a_malformed_stored_review_result_counts_no_keys(session: Session, world: World) -> None:
+    """Old or hand-edited results (no list, null, a string) leave the human agreement readable, not a 500."""
+    results: tuple[dict[str, Any], ...] = (
+        {"entities": [{"key": "e1"}], "relations": None},
+        {"entities": "e1", "relations": [1, "x"]},
+    )
+    for n, result in enumerate(results):
+        user = make_user(session, username=f"odd{n}", role=Role.reviewer)
+        session.add(
+            ReviewAssignment(document_id=world.pending.id or 0, user_id=user.id or 0, status="submitted", result=result)
+        )
+    session.commit()
+    human = human_agreement(session, project_id=world.project.id or 0)
+    assert human.documents == 1
+    assert (human.entities.predicted, human.entities.gold, human.entities.correct) == (1, 0, 0)
+    assert (human.relations.predicted, human.relations.gold) == (0, 0)

@@ -30,7 +30,7 @@ def test_queue_and_dashboard_count_the_same_decisions(app_client: TestClient, se
 
     queue_rows = reviewer_progress(session, project_id=project.id or 0)
     dashboard_rows = reviewer_throughput(session, project_id=project.id or 0)
-    assert [r.decisions for r in queue_rows] == [r["decisions"] for r in dashboard_rows] == [2]
+    assert [r.decisions for r in queue_rows] == [r.decisions for r in dashboard_rows] == [2]
 
     login(app_client, "admin")
     queue_page = app_client.get(f"/projects/{project.id}/review").text
