@@ -7,6 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.status_names import status_label
 from tests.browser.conftest import JsErrors, assert_scripts_ran_cleanly, open_new_project_form
 
 pytestmark = pytest.mark.browser
@@ -24,11 +25,11 @@ def test_train_a_model_on_an_empty_snapshot_is_refused_with_the_reason(admin_pag
     page.get_by_role("button", name="Freeze a snapshot").click()
     row = page.locator("#snapshots tbody tr", has_text="empty")
     for _ in range(60):  # the worker builds it
-        if "done" in (row.text_content() or ""):
+        if status_label("snapshot", "done") in (row.text_content() or ""):
             break
         page.wait_for_timeout(500)
         page.reload()
-    expect(row).to_contain_text("done")
+    expect(row).to_contain_text(status_label("snapshot", "done"))
     # The datasheet's neighbour: the training panel, fetched by htmx once the page has loaded.
     panel = page.locator("#training-panel")
     expect(panel).to_contain_text("No model trained on this snapshot yet")
