@@ -53,8 +53,6 @@ BACKWARDS = {
     ("app/crawl_batch/pages.py", "annotation"): "the batch page shows annotation progress (to become a fragment)",
     ("app/crawl_batch/api.py", "annotation"): "GET /api/v1/batches/{id} carries the annotation progress",
     ("app/crawl_batch/imports.py", "annotation"): "an imported DocRED file's items stored as an annotator's run",
-    ("app/project/pages.py", "crawl_batch"): "the project page shows the batch panel (to become a fragment)",
-    ("app/project/pages.py", "annotation"): "the project page shows the annotator panel (to become a fragment)",
     ("app/modelling/scoring.py", "dataset"): "a model is scored by dataset's own evaluation code",
 }
 
