@@ -1,4 +1,5 @@
-"""Annotation pages: the project's annotators, starting annotation of a batch."""
+"""Annotation pages: the project's annotator panel (pulled by the project page as an htmx fragment), adding and
+switching annotators, starting annotation of a batch."""
 
 from typing import Annotated
 
@@ -7,13 +8,40 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.annotation import model_annotator, service
 from app.auth.csrf import verify_csrf
-from app.auth.deps import AdminUser
+from app.auth.deps import AdminUser, CurrentUser
 from app.crawl_batch.service import get_batch
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.models import Annotator
 from app.project.service import get_project
+from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+@router.get("/projects/{project_id}/annotators-panel", response_class=HTMLResponse)
+def annotators_panel(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    """The project's annotators (pair role, key status) and, for an admin, the forms to add one and to switch a
+    trained model: a fragment for htmx, else a page of its own."""
+    project = get_project(session, project_id)
+    annotators = service.list_annotators(session, project_id=project_id)
+    a, b = service.pair_of(session, project_id=project_id)
+    ctx = {
+        "project": project,
+        "annotators": [(x, service.annotator_key_status(x), _slot(x, a, b)) for x in annotators],
+        "providers": service.PROVIDERS,
+        # The project's trained models that can annotate (succeeded, files complete), for the model provider.
+        "models": model_annotator.model_choices(session, project_id=project_id),
+    }
+    block = "panel" if request.headers.get("hx-request") == "true" else None
+    return render(request, "annotation/annotators_panel.html", ctx, block=block)
+
+
+def _slot(annotator: Annotator, a: Annotator | None, b: Annotator | None) -> str:
+    """The annotator's part: A or B of the pair, or C, the third voter."""
+    if annotator is a or annotator is b:
+        return "A" if annotator is a else "B"
+    return "C (voter)" if annotator.parameters.get("role") == "C" else ""
 
 
 def _number(value: str, field: str) -> float:

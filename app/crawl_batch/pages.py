@@ -1,4 +1,5 @@
-"""Batch pages: upload and live progress (the batch's documents are in app/document/pages.py)."""
+"""Batch pages: the project's batch panel (pulled by the project page as an htmx fragment), upload and live
+progress (the batch's documents are in app/document/pages.py)."""
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,6 +14,17 @@ from app.request_limits import own_body_limit
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+@router.get("/projects/{project_id}/batches-panel", response_class=HTMLResponse)
+def batches_panel(request: Request, project_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    """The project's batches and, for an admin, the upload form: a fragment for htmx, else a page of its own."""
+    ctx = {
+        "project": get_project(session, project_id),
+        "batches": [service.batch_report(b) for b in service.list_batches(session, project_id=project_id)],
+    }
+    block = "panel" if request.headers.get("hx-request") == "true" else None
+    return render(request, "crawl_batch/batches_panel.html", ctx, block=block)
 
 
 @router.post("/projects/{project_id}/batches", response_class=HTMLResponse)

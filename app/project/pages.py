@@ -11,7 +11,7 @@ from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, SignedInUser
 from app.db import SessionDep
 from app.errors import InvalidInput
-from app.models import Annotator, Project
+from app.models import Project
 from app.notices import redirect_with_notice
 from app.project import service
 from app.project.guidelines import render_guidelines
@@ -74,37 +74,14 @@ def create_project(
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def view_project(request: Request, project_id: int, session: SessionDep, user: SignedInUser) -> Response:
-    # Backwards (both come after project), inside the function to keep imports acyclic: the project page shows
-    # the annotator and batch panels until they are pulled as htmx fragments.
-    from app.annotation.model_annotator import model_choices
-    from app.annotation.service import PROVIDERS, annotator_key_status, list_annotators, pair_of
-    from app.crawl_batch.service import batch_report, list_batches
-
+def view_project(request: Request, project_id: int, session: SessionDep, _user: SignedInUser) -> Response:
     project = service.get_project(session, project_id)
-    # A consumer sees the schema and the way to the snapshots; batches and annotators are the staff's.
-    staff = not user.is_consumer
-    batches = [batch_report(b) for b in list_batches(session, project_id=project_id)] if staff else []
-    annotators = list_annotators(session, project_id=project_id) if staff else []
-    a, b = pair_of(session, project_id=project_id) if staff else (None, None)
     ctx = {
         "project": project,
         "schema": service.label_schema_of(project),
-        "batches": batches,
-        "annotators": [(x, annotator_key_status(x), _slot(x, a, b)) for x in annotators],
-        "providers": PROVIDERS,
         "guidelines_html": render_guidelines(project.guidelines or ""),
-        # The project's trained models that can annotate (succeeded, files complete), for the model provider.
-        "models": model_choices(session, project_id=project_id) if staff else [],
     }
     return render(request, "project/detail.html", ctx)
-
-
-def _slot(annotator: Annotator, a: Annotator | None, b: Annotator | None) -> str:
-    """The annotator's part: A or B of the pair, or C, the third voter."""
-    if annotator is a or annotator is b:
-        return "A" if annotator is a else "B"
-    return "C (voter)" if annotator.parameters.get("role") == "C" else ""
 
 
 @router.get("/projects/{project_id}/schema.css")

@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.annotation.service import create_annotator
 from app.models import Annotator, BatchStatus, CrawlBatch, Document, Role
 from tests.factories import bearer, login, make_project, make_token, make_user, page_csrf
 
@@ -143,7 +144,7 @@ def test_pages_add_annotators_without_ever_asking_for_keys(session: Session, app
     make_user(session)
     project = make_project(session)
     login(app_client)
-    page = app_client.get(f"/projects/{project.id}").text
+    page = app_client.get(f"/projects/{project.id}/annotators-panel", headers={"HX-Request": "true"}).text
     assert 'name="api_key"' not in page and 'name="base_url"' not in page  # no field for secrets or endpoints
     assert "OPENAI_API_KEY" in page  # the page says where keys come from instead
     response = app_client.post(
@@ -163,8 +164,10 @@ def test_pages_add_annotators_without_ever_asking_for_keys(session: Session, app
             "csrf_token": page_csrf(app_client),
         },
     )
-    assert response.status_code == 200
-    assert "missing: set OPENAI_API_KEY" in response.text
+    assert response.status_code == 200 and response.url.path == f"/projects/{project.id}"  # back to the project page
+    assert f'hx-get="/projects/{project.id}/annotators-panel"' in response.text  # which pulls the panel
+    panel = app_client.get(f"/projects/{project.id}/annotators-panel", headers={"HX-Request": "true"}).text
+    assert "missing: set OPENAI_API_KEY" in panel
     saved = session.exec(select(Annotator).where(Annotator.name == "gpt")).one()
     assert saved.parameters == {
         "role": "A",
@@ -184,4 +187,40 @@ def test_pages_add_annotators_without_ever_asking_for_keys(session: Session, app
             "csrf_token": page_csrf(app_client),
         },
     )
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and "Enter a number." in bad.text  # a page that says what was wrong
+
+
+def test_the_annotator_panel_is_the_project_pages_annotators_under_the_same_roles(
+    session: Session, app_client: TestClient
+) -> None:
+    make_user(session)
+    make_user(session, username="rev", role=Role.reviewer)
+    make_user(session, username="reader", role=Role.consumer)
+    project = make_project(session)
+    for name, role in (("lex", "A"), ("rules", "B"), ("third", "C")):
+        provider = "builtin:patterns" if name == "rules" else "builtin:lexicon"
+        data = {"name": name, "provider": provider, "parameters": {"role": role}}
+        create_annotator(session, project=project, data=data)
+    session.commit()
+    url = f"/projects/{project.id}/annotators-panel"
+    htmx = {"HX-Request": "true"}
+    # Signed out: to the login page, as the project page sends them (htmx is told where to go).
+    anonymous = app_client.get(url, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
+    pulled = app_client.get(url, headers=htmx, follow_redirects=False)
+    assert pulled.status_code == 204 and pulled.headers["HX-Redirect"].startswith("/login?next=")
+    login(app_client, "reader")  # a consumer's project page shows no annotators, and the panel refuses them
+    assert "annotators-panel" not in app_client.get(f"/projects/{project.id}").text
+    assert app_client.get(url, headers=htmx).status_code == 403
+    login(app_client, "rev")  # a reviewer reads the pair and the keys' status, and cannot add or switch
+    fragment = app_client.get(url, headers=htmx)
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    rows = fragment.text.split('id="annotator-table"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == ["A", "B", "C (voter)"]
+    assert "no key needed" in fragment.text
+    assert "Add an annotator" not in fragment.text and 'name="training_run"' not in fragment.text
+    page = app_client.get(url)  # without scripts: a page of its own, linked from the project page
+    assert "<html" in page.text and 'id="annotator-table"' in page.text
+    login(app_client)
+    assert "Add an annotator" in app_client.get(url, headers=htmx).text
+    assert app_client.get("/projects/424242/annotators-panel", headers=htmx).status_code == 404

@@ -328,7 +328,7 @@ def test_the_project_page_offers_the_trained_models_and_adds_and_switches_one(
     first = add_training_run(session, project, model_dir, version=2)
     later = add_training_run(session, project, model_dir, version=3)
     login(app_client)
-    page = app_client.get(f"/projects/{project.id}").text
+    page = app_client.get(f"/projects/{project.id}/annotators-panel").text
     # Only the succeeded runs whose files are whole are offered, newest first, by snapshot, backbone and score.
     offered = [f'<option value="{later.id}">run {later.id}: gold-3 v3', f'<option value="{first.id}">run {first.id}']
     assert offered[0] in page and offered[1] in page and page.index(offered[0]) < page.index(offered[1])
@@ -339,7 +339,7 @@ def test_the_project_page_offers_the_trained_models_and_adds_and_switches_one(
     assert added.status_code == 303, added.text
     annotator = session.exec(select(Annotator).where(Annotator.project_id == project.id)).one()
     assert annotator.parameters == {"role": "A", "training_run": first.id}
-    page = app_client.get(f"/projects/{project.id}").text
+    page = app_client.get(f"/projects/{project.id}/annotators-panel").text
     assert "trained model" in page and f'action="/annotators/{annotator.id}/model"' in page
     switched = app_client.post(
         f"/annotators/{annotator.id}/model",
@@ -434,7 +434,7 @@ def test_annotating_a_batch_queues_the_third_voter_beside_the_pair_and_the_page_
     queued = app_client.post(f"/api/v1/projects/{project.id}/annotate", json={"batch_id": batch.id}, headers=admin)
     assert queued.json() == {"documents": 2, "jobs": 6}  # A and B (lex, rules: the voter is never one) and C
     login(app_client)
-    page = app_client.get(f"/projects/{project.id}").text
+    page = app_client.get(f"/projects/{project.id}/annotators-panel").text
     rows = page.split('id="annotator-table"')[1].split("</table>")[0].split("<tr>")[2:]
     assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == ["A", "C (voter)", "B"]
 

@@ -7,6 +7,8 @@ from sqlmodel import Session, select
 from app.models import BatchStatus, CrawlBatch, Role
 from tests.factories import login, make_project, make_user, page_csrf
 
+HTMX = {"HX-Request": "true"}
+
 
 def _upload(client: TestClient, project_id: int, token: str | None) -> object:
     headers = {"HX-Request": "true"}
@@ -25,7 +27,9 @@ def test_upload_form_posts_with_the_csrf_header_and_redirects(session: Session, 
     project = make_project(session)
     login(app_client)
     page = app_client.get(f"/projects/{project.id}")
-    assert 'hx-post="/projects/' in page.text
+    assert f'hx-get="/projects/{project.id}/batches-panel"' in page.text  # the panel comes from crawl_batch
+    panel = app_client.get(f"/projects/{project.id}/batches-panel", headers=HTMX)
+    assert f'hx-post="/projects/{project.id}/batches"' in panel.text
     before = session.exec(select(func.count()).select_from(CrawlBatch)).one()
     refused = _upload(app_client, project.id or 0, None)
     assert refused.status_code == 403  # type: ignore[attr-defined]
@@ -39,7 +43,9 @@ def test_reviewer_sees_batches_but_no_upload_form(session: Session, app_client: 
     make_user(session, username="rev", role=Role.reviewer)
     project = make_project(session)
     login(app_client, "rev")
-    assert "upload-form" not in app_client.get(f"/projects/{project.id}").text
+    panel = app_client.get(f"/projects/{project.id}/batches-panel", headers=HTMX)
+    assert panel.status_code == 200 and "No batches yet." in panel.text
+    assert "upload-form" not in panel.text
     assert _upload(app_client, project.id or 0, page_csrf(app_client)).status_code == 403  # type: ignore[attr-defined]
 
 
@@ -186,3 +192,34 @@ def test_batch_page_counts_every_class_by_name_with_the_second_look(session: Ses
         "not_yet": 1,
         "reasons": [["model-b: timeout <after> 120 s", 1]],
     }
+
+
+def test_the_batch_panel_is_the_project_pages_batches_under_the_same_roles(
+    session: Session, app_client: TestClient
+) -> None:
+    make_user(session)
+    make_user(session, username="rev", role=Role.reviewer)
+    make_user(session, username="reader", role=Role.consumer)
+    project = make_project(session)
+    session.add(
+        CrawlBatch(project_id=project.id or 0, filename="新闻.warc", size_bytes=3, status=BatchStatus.done, counts={})
+    )
+    session.commit()
+    url = f"/projects/{project.id}/batches-panel"
+    # Signed out: to the login page, as the project page sends them (htmx is told where to go).
+    anonymous = app_client.get(url, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
+    pulled = app_client.get(url, headers=HTMX, follow_redirects=False)
+    assert pulled.status_code == 204 and pulled.headers["HX-Redirect"].startswith("/login?next=")
+    login(app_client, "reader")  # a consumer's project page shows no batches, and the panel refuses them
+    assert "batches-panel" not in app_client.get(f"/projects/{project.id}").text
+    assert app_client.get(url, headers=HTMX).status_code == 403
+    login(app_client, "rev")
+    fragment = app_client.get(url, headers=HTMX)
+    assert fragment.status_code == 200 and "新闻.warc" in fragment.text and "upload-form" not in fragment.text
+    assert "<html" not in fragment.text  # the block alone, swapped into the project page
+    page = app_client.get(url)  # without scripts: a page of its own, linked from the project page
+    assert "<html" in page.text and "新闻.warc" in page.text
+    login(app_client)
+    assert 'id="upload-form"' in app_client.get(url, headers=HTMX).text
+    assert app_client.get("/projects/424242/batches-panel", headers=HTMX).status_code == 404
