@@ -3,6 +3,7 @@ the second look (augment), verification votes. They open and commit their own se
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
@@ -28,7 +29,7 @@ from app.annotation.runner import (
     version_for,
 )
 from app.annotation.service import open_run, pair_of, voter_of
-from app.annotation.sides import SecondLooks
+from app.annotation.sides import Built, SecondLooks
 from app.db import get_engine, require_id
 from app.jobs import enqueue
 from app.models import (
@@ -44,7 +45,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.types import utcnow
-from app.project.label_schema import LabelSchema
+from app.project.label_schema import LabelSchema, ProjectSettings
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)
@@ -185,13 +186,36 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
     Ask (app/annotation/second_look.py), then rebuild the document's items with the answers (nothing is rebuilt
     once review has started)."""
     engine = engine or get_engine()
+    plan = _plan_second_look(engine, document_id)
+    if plan is None:
+        return
+    second = _ask_second_look(engine, document_id, plan)
+    _apply_second_look(engine, document_id, second, verify=plan.settings.verification)
+
+
+@dataclass(frozen=True)
+class _SecondLookPlan:
+    """What the second look asks, with its runs opened, before any model is called."""
+
+    project: Project
+    schema: LabelSchema
+    settings: ProjectSettings
+    built: Built
+    blind: bool
+    text: str
+    sentences: list[tuple[int, int]]
+    asks: list[second_look.Ask]
+
+
+def _plan_second_look(engine: Engine, document_id: int) -> _SecondLookPlan | None:
+    """Rebuild the items from the first passes and open a run per LLM annotator to ask; None when nothing is asked."""
     with Session(engine, expire_on_commit=False) as session:
         document = session.get(Document, document_id)
         if document is None:
-            return
+            return None
         if review_started(session, document_id):
             _note(session, document, "augmentation", "skipped: review had started")
-            return
+            return None
         project = session.get(Project, document.project_id)
         assert project is not None
         schema, settings = label_schema_of(project), settings_of(project)
@@ -199,11 +223,11 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
         llms = {s: x for s, x in (("a", a), ("b", b)) if x is not None and x.kind == AnnotatorKind.llm}
         if not llms:
             _note(session, document, "augmentation", "skipped: no LLM annotator in the pair")
-            return
+            return None
         built = rebuild_document(session, document)
         if built is None:
             session.commit()
-            return
+            return None
         blind = settings.recheck
         if not blind:  # augmentation alone: the first LLM annotator, as before the second opinion existed
             first = next(iter(llms))
@@ -231,16 +255,22 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
             asks.append(second_look.Ask(side, annotator, requests, require_id(run)))
         session.commit()
         text, sentences = document.text, [(s, e) for s, e in document.sentences]
+    return _SecondLookPlan(project, schema, settings, built, blind, text, sentences, asks)
 
+
+def _ask_second_look(engine: Engine, document_id: int, plan: _SecondLookPlan) -> SecondLooks:
+    """Ask each annotator in turn, outside any transaction; a failed ask leaves that side's items for review."""
     second = SecondLooks()
-    for ask in asks:
+    for ask in plan.asks:
         ctx: CallContext | None = None
         look: recheck.Look | None = None
         error: str | None = None
         status = RunStatus.done
         try:
-            ctx = open_context(engine, ask.annotator, project, document_id)
-            look = run_async(second_look.ask(ctx, schema, text, sentences, built, ask.requests, blind=blind))
+            ctx = open_context(engine, ask.annotator, plan.project, document_id)
+            look = run_async(
+                second_look.ask(ctx, plan.schema, plan.text, plan.sentences, plan.built, ask.requests, blind=plan.blind)
+            )
         except BudgetExhausted as exc:
             status, error = RunStatus.budget, str(exc)
         except RunFailure as exc:
@@ -253,7 +283,11 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
         if error is not None:
             second.missing[ask.side] = f"{ask.annotator.name}: {error}"
         _store_run(engine, ask.run_id, ctx, status, error, look)
+    return second
 
+
+def _apply_second_look(engine: Engine, document_id: int, second: SecondLooks, *, verify: bool) -> None:
+    """Rebuild the document's items with the answers and say how the second look went (unless review started)."""
     with Session(engine) as session:
         document = session.get(Document, document_id)
         if document is None:
@@ -268,7 +302,7 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
             summary += f"; {ignored} answer(s) ignored (unknown pairs, entities or types)"
         document.meta = {**document.meta, "second_look": summary}
         session.add(document)
-        if settings.verification:  # votes attach to the rebuilt items
+        if verify:  # votes attach to the rebuilt items
             enqueue(session, "annotation.verify", document_id=document_id)
         session.commit()
 
