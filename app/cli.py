@@ -2,20 +2,21 @@
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
 from app.auth.cli import add_user_commands, user_by_name
 from app.auth.cli import fail as _fail
 from app.auth.cli import out as _out
-from app.config import Settings, get_settings
+from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.errors import AppError
-from app.models import ApiToken, Role, User
+from app.models import ApiToken, User
+from app.serve import cmd_serve
 from app.training.cli import add_train_command
 
 if TYPE_CHECKING:
@@ -23,133 +24,6 @@ if TYPE_CHECKING:
 
 # Imports inside functions: every `concord` command loads this module, and each needs only a few of the app's
 # modules, so a command imports its own when it runs (`concord --help` and `concord worker` start fast).
-
-
-def _prepare_database(settings: Settings) -> None:
-    from app import migrations
-
-    if settings.embedded_database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        migrations.upgrade(settings.sqlalchemy_url)
-    elif migrations.pending(settings.sqlalchemy_url):
-        raise SystemExit("error: the database schema is behind this version of Concord: run `concord migrate` first")
-
-
-def _bootstrap_admin() -> tuple[str, str] | None:
-    """On a database with no users, create `admin` with a one-time password."""
-    from app.auth import service
-
-    with session_scope() as session:
-        if session.exec(select(User.id)).first() is not None:
-            return None
-        password = service.generate_password()
-        service.create_user(session, username="admin", role=Role.admin, password=password, must_change_password=True)
-        return "admin", password
-
-
-def _worker_command(concurrency: int, name: str, queues: str = "concord", pool: str = "prefork") -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "--loglevel=INFO",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        "-n",
-        name,
-        "-Q",
-        queues,
-    ]
-
-
-def _announce(url: str, created: tuple[str, str] | None) -> None:
-    """The last lines on the terminal once everything runs: where to sign in, and the first password."""
-    if created:
-        _out(f"First run: sign in at {url.rstrip('/')}/login as '{created[0]}' with this one-time password:")
-        _out(f"  {created[1]}")
-        _out("  (it is shown only now; you will choose your own password after signing in)")
-    _out(f"Concord is ready at {url}")
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.data_dir import DataDirInUse, DataDirLock, make_private
-    from app.embedded_broker import EmbeddedRedis
-    from app.process_family import exit_on_sigterm, start_worker, stop_children, when_serving
-
-    exit_on_sigterm()
-    settings = get_settings()
-    os.environ["CONCORD_DATA_DIR"] = str(settings.data_dir)  # the worker child resolves the same directory
-    make_private(settings.data_dir)
-    # Web processes of a production setup share the data directory; an embedded stack owns it.
-    lock = DataDirLock(settings.data_dir) if settings.embedded_database or settings.embedded_broker else None
-    if lock is not None:
-        try:
-            lock.acquire()
-        except DataDirInUse as exc:
-            return _fail(str(exc))
-    # The children inherit the lock: while any of them lives, no second stack starts on this directory.
-    inherited = (lock.fd,) if lock is not None and lock.fd is not None else ()
-    settings.resolved_secret_key()
-    broker = EmbeddedRedis(settings, pass_fds=inherited) if settings.embedded_broker else None
-    workers: list[subprocess.Popen[bytes]] = []
-    log_file: IO[bytes] | None = None
-    try:
-        if broker is not None:
-            broker.start()
-        _prepare_database(settings)
-        created = _bootstrap_admin()
-        if created and not args.no_demo:
-            from app.demo import create_demo_project
-
-            _out("First run: preparing the demo project (sample batch, sample answers, builtin annotators)…")
-            create_demo_project(get_engine())
-        outputs = []
-        log_path = settings.data_dir / "logs" / "worker.log"
-        if not args.no_worker:
-            # Celery's banners and logs go to a file unless --verbose: they used to scroll the sign-in away.
-            if args.verbose:
-                sink = sys.stdout.buffer
-            else:
-                log_path.parent.mkdir(parents=True, exist_ok=True)
-                sink = log_file = log_path.open("ab")
-            for command in (
-                _worker_command(args.worker_concurrency, "embedded@%h"),
-                _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
-                # One process of its own: a training run (minutes to hours) never takes ingestion's slots; a fresh
-                # child per run hands torch's memory back when the run ends.
-                [*_worker_command(1, "embedded-training@%h", "training"), "--max-tasks-per-child=1"],
-            ):
-                process, output = start_worker(command, sink=sink, pass_fds=inherited)
-                workers.append(process)
-                outputs.append(output)
-        url = settings.public_url or f"http://{args.host}:{args.port}/"
-        _out(f"Concord is starting at {url}")
-        _out(
-            f"  data: {settings.data_dir if settings.embedded_database else 'DATABASE_URL'}; "
-            f"broker: {'embedded Redis' if broker else 'REDIS_URL'}; worker: {'local' if workers else 'none'}"
-            + ("" if args.verbose or not workers else f" (its log: {log_path})")
-        )
-        when_serving(args.host, args.port, outputs, lambda: _announce(url, created))
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            log_level=settings.log_level,
-            proxy_headers=True,
-        )
-    finally:
-        stop_children(workers, broker)
-        if log_file is not None:
-            log_file.close()
-        if lock is not None:
-            lock.release()
-    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -263,7 +137,6 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 def _gold_bytes(ref: str, split: str) -> bytes:
     """A gold file's bytes: a path, else a snapshot id or name (its DocRED file of that split)."""
-    from pathlib import Path
 
     from app.dataset.snapshots import find_snapshot, snapshot_file
 
@@ -285,7 +158,6 @@ def _score_line(label: str, score: "Score") -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
-    from pathlib import Path
 
     from app.dataset.predictions import EvaluationInputError
     from app.dataset.service import evaluate_files

@@ -3,16 +3,15 @@ the second look (augment), verification votes. They open and commit their own se
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from app.annotation import recheck, second_look, verification
+from app.annotation import second_look_job, verification
 from app.annotation.contract import AnnotationOutput
 from app.annotation.model_annotator import ModelUnavailable, annotate_with_model
 from app.annotation.prompts import (
-    AUGMENT_TEMPLATE_VERSION,
-    RECHECK_TEMPLATE_VERSION,
     VERIFY_TEMPLATE_VERSION,
     prompt_version,
 )
@@ -28,7 +27,6 @@ from app.annotation.runner import (
     version_for,
 )
 from app.annotation.service import open_run, pair_of, voter_of
-from app.annotation.sides import SecondLooks
 from app.db import get_engine, require_id
 from app.jobs import enqueue
 from app.models import (
@@ -48,18 +46,39 @@ from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
 
 log = logging.getLogger(__name__)
-# The agreement class of an item the two annotators typed differently.
-CONFLICT = "type_conflict"
 
 
 def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None = None) -> None:
     """Job "annotation.run": idempotent per (document, annotator, prompt version); never pays twice."""
     engine = engine or get_engine()
+    started = _start_run(engine, document_id, annotator_id)
+    if started is None:
+        return
+    output, ctx, status, error = _annotate(engine, started)
+    _finish_run(engine, started.run_id, document_id, output, ctx, status, error)
+
+
+@dataclass(frozen=True)
+class _StartedRun:
+    """A run marked running, with what the annotator reads, before any model is called."""
+
+    run_id: int
+    document_id: int
+    annotator: Annotator
+    project: Project
+    schema: LabelSchema
+    text: str
+    sentences: list[tuple[int, int]]
+    title: str
+
+
+def _start_run(engine: Engine, document_id: int, annotator_id: int) -> _StartedRun | None:
+    """Mark the run for this prompt version running; None when there is nothing to do (or it is already done)."""
     with Session(engine, expire_on_commit=False) as session:
         document = session.get(Document, document_id)
         annotator = session.get(Annotator, annotator_id)
         if document is None or annotator is None or annotator.kind == AnnotatorKind.imported:
-            return
+            return None
         project = session.get(Project, document.project_id)
         assert project is not None
         schema = label_schema_of(project)
@@ -74,7 +93,7 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
         if run is not None and run.status == RunStatus.done:
             _after_run(session, document)
             session.commit()
-            return
+            return None
         if run is None:
             run = AnnotatorRun(document_id=document_id, annotator_id=annotator_id, prompt_version=version)
         run.status = RunStatus.running
@@ -82,7 +101,15 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
         session.add(run)
         session.commit()
         text, sentences, title = document.text, [(s, e) for s, e in document.sentences], document.title
+    return _StartedRun(require_id(run), document_id, annotator, project, schema, text, sentences, title)
 
+
+def _annotate(
+    engine: Engine, started: _StartedRun
+) -> tuple[AnnotationOutput | None, CallContext | None, RunStatus, str | None]:
+    """Call the annotator outside any transaction: its output (None on failure), usage, status and error."""
+    document_id, annotator, project, schema = started.document_id, started.annotator, started.project, started.schema
+    text, sentences, title = started.text, started.sentences, started.title
     ctx: CallContext | None = None
     try:
         if annotator.kind == AnnotatorKind.builtin:
@@ -93,17 +120,28 @@ def run_annotator(document_id: int, annotator_id: int, *, engine: Engine | None 
             output, ctx = run_async(
                 _annotate_llm(engine, annotator, project, document_id, schema, text, sentences, title)
             )
-        status, error = RunStatus.done, None
+        return output, ctx, RunStatus.done, None
     except BudgetExhausted as exc:
-        output, status, error = None, RunStatus.budget, str(exc)
+        return None, ctx, RunStatus.budget, str(exc)
     except (RunFailure, ModelUnavailable) as exc:
-        output, status, error = None, RunStatus.failed, str(exc)
+        return None, ctx, RunStatus.failed, str(exc)
     except Exception as exc:
-        log.exception("annotation of document %s by annotator %s failed", document_id, annotator_id)
-        output, status, error = None, RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
+        log.exception("annotation of document %s by annotator %s failed", document_id, annotator.id)
+        return None, ctx, RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
 
+
+def _finish_run(
+    engine: Engine,
+    run_id: int,
+    document_id: int,
+    output: AnnotationOutput | None,
+    ctx: CallContext | None,
+    status: RunStatus,
+    error: str | None,
+) -> None:
+    """Store the outcome on the run, then cross-validate if the pair is complete."""
     with Session(engine) as session:
-        stored = session.get(AnnotatorRun, run.id)
+        stored = session.get(AnnotatorRun, run_id)
         document = session.get(Document, document_id)
         if stored is None or document is None:
             return
@@ -185,119 +223,11 @@ def augment(document_id: int, *, engine: Engine | None = None) -> None:
     Ask (app/annotation/second_look.py), then rebuild the document's items with the answers (nothing is rebuilt
     once review has started)."""
     engine = engine or get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        document = session.get(Document, document_id)
-        if document is None:
-            return
-        if review_started(session, document_id):
-            _note(session, document, "augmentation", "skipped: review had started")
-            return
-        project = session.get(Project, document.project_id)
-        assert project is not None
-        schema, settings = label_schema_of(project), settings_of(project)
-        a, b = pair_of(session, project_id=require_id(project))
-        llms = {s: x for s, x in (("a", a), ("b", b)) if x is not None and x.kind == AnnotatorKind.llm}
-        if not llms:
-            _note(session, document, "augmentation", "skipped: no LLM annotator in the pair")
-            return
-        built = rebuild_document(session, document)
-        if built is None:
-            session.commit()
-            return
-        blind = settings.recheck
-        if not blind:  # augmentation alone: the first LLM annotator, as before the second opinion existed
-            first = next(iter(llms))
-            llms = {first: llms[first]}
-        # The cap counts questions about new pairs: each candidate is asked of every annotator asked.
-        cap = settings.augmentation_cap // len(llms) if settings.augmentation else 0
-        candidates, skipped = second_look.candidates(built, schema, cap)
-        if skipped:
-            document.meta = {**document.meta, "augmentation": f"skipped: {skipped}"}
-        template = RECHECK_TEMPLATE_VERSION if blind else AUGMENT_TEMPLATE_VERSION
-        version = prompt_version(schema, project.guidelines, template)
-        asks: list[second_look.Ask] = []
-        # Everything goes to both: a candidate one finds, the other confirms (`confirmed`) or not (`unconfirmed`);
-        # a single-model item the other confirms or disputes, and the proposer's own blind answer tells a disputed
-        # item it still holds from one it withdraws; a type conflict both settle blind on one type is confirmed.
-        both = [(h, t) for h, t, _type, cls, alone in built.relations if blind and (alone or cls == CONFLICT)]
-        to_type = [k for k, (cls, alone) in built.entity_class.items() if blind and (alone or cls == CONFLICT)]
-        for side, annotator in llms.items():
-            requests = recheck.plan(
-                built.entities, pairs=[*candidates, *both], to_type=to_type, n_sentences=len(document.sentences)
-            )
-            if not requests:
-                continue
-            run = open_run(session, document_id=document_id, annotator=annotator, version=version)
-            asks.append(second_look.Ask(side, annotator, requests, require_id(run)))
-        session.commit()
-        text, sentences = document.text, [(s, e) for s, e in document.sentences]
-
-    second = SecondLooks()
-    for ask in asks:
-        ctx: CallContext | None = None
-        look: recheck.Look | None = None
-        error: str | None = None
-        status = RunStatus.done
-        try:
-            ctx = open_context(engine, ask.annotator, project, document_id)
-            look = run_async(second_look.ask(ctx, schema, text, sentences, built, ask.requests, blind=blind))
-        except BudgetExhausted as exc:
-            status, error = RunStatus.budget, str(exc)
-        except RunFailure as exc:
-            status, error = RunStatus.failed, str(exc)
-        except Exception as exc:  # the other annotator's answers still count; this one's items stay for review
-            log.exception("second look at document %s by annotator %s failed", document_id, ask.annotator.id)
-            status, error = RunStatus.failed, f"internal error ({type(exc).__name__}); see the worker log"
-        second.looks[ask.side] = look
-        second.run_ids[ask.side] = ask.run_id
-        if error is not None:
-            second.missing[ask.side] = f"{ask.annotator.name}: {error}"
-        _store_run(engine, ask.run_id, ctx, status, error, look)
-
-    with Session(engine) as session:
-        document = session.get(Document, document_id)
-        if document is None:
-            return
-        if review_started(session, document_id):
-            _note(session, document, "augmentation", "answers kept but not applied: review had started")
-            return
-        rebuild_document(session, document, second)
-        ignored = sum(look.ignored for look in second.looks.values() if look is not None)
-        summary = "; ".join(second.missing.values()) or "done"
-        if ignored:
-            summary += f"; {ignored} answer(s) ignored (unknown pairs, entities or types)"
-        document.meta = {**document.meta, "second_look": summary}
-        session.add(document)
-        if settings.verification:  # votes attach to the rebuilt items
-            enqueue(session, "annotation.verify", document_id=document_id)
-        session.commit()
-
-
-def _store_run(
-    engine: Engine,
-    run_id: int,
-    ctx: CallContext | None,
-    status: RunStatus,
-    error: str | None,
-    look: recheck.Look | None,
-) -> None:
-    with Session(engine) as session:
-        stored = session.get(AnnotatorRun, run_id)
-        if stored is None:
-            return
-        stored.status, stored.error, stored.finished_at = status, error, utcnow()
-        if ctx is not None:
-            stored.input_tokens, stored.output_tokens = ctx.usage.input_tokens, ctx.usage.output_tokens
-            stored.cost, stored.latency_ms = ctx.usage.cost, ctx.usage.latency_ms
-        stored.raw_response = look.to_json() if look is not None else None
-        session.add(stored)
-        session.commit()
-
-
-def _note(session: Session, document: Document, key: str, value: str) -> None:
-    document.meta = {**document.meta, key: value}
-    session.add(document)
-    session.commit()
+    plan = second_look_job.plan(engine, document_id)
+    if plan is None:
+        return
+    second = second_look_job.ask_all(engine, document_id, plan)
+    second_look_job.apply(engine, document_id, second, verify=plan.settings.verification)
 
 
 def verify(document_id: int, *, engine: Engine | None = None) -> None:

@@ -50,7 +50,29 @@ def store_docred_annotations(
     assert document.id is not None
     annotator = import_annotator(session, project_id=project_id, name=annotator_name)
     assert annotator.id is not None
-    spanned = SpannedOutput(
+    run = AnnotatorRun(
+        document_id=document.id,
+        annotator_id=annotator.id,
+        prompt_version=IMPORT_PROMPT_VERSION,
+        status=RunStatus.done,
+        finished_at=utcnow(),
+        raw_response=_as_output(parsed).model_dump_json(),
+    )
+    session.add(run)
+    entities = [
+        Entity(document_id=document.id, type=e.type, name=e.name, agreement=Agreement.imported) for e in parsed.entities
+    ]
+    session.add_all(entities)
+    session.flush()
+    assert run.id is not None
+    _store_mentions(session, run_id=run.id, document_id=document.id, parsed=parsed, entities=entities)
+    _store_relations(session, run_id=run.id, document_id=document.id, parsed=parsed, entities=entities)
+    return run
+
+
+def _as_output(parsed: DocredDocument) -> SpannedOutput:
+    """The imported document in annotation's output contract: the run's raw response, as an annotator's would be."""
+    return SpannedOutput(
         entities=[
             SpannedEntity(id=f"E{i}", type=e.type, name=e.name, spans=[[m.start, m.end, m.sent_id] for m in e.mentions])
             for i, e in enumerate(parsed.entities)
@@ -60,27 +82,18 @@ def store_docred_annotations(
             for r in parsed.relations
         ],
     )
-    run = AnnotatorRun(
-        document_id=document.id,
-        annotator_id=annotator.id,
-        prompt_version=IMPORT_PROMPT_VERSION,
-        status=RunStatus.done,
-        finished_at=utcnow(),
-        raw_response=spanned.model_dump_json(),
-    )
-    session.add(run)
-    entities = [
-        Entity(document_id=document.id, type=e.type, name=e.name, agreement=Agreement.imported) for e in parsed.entities
-    ]
-    session.add_all(entities)
-    session.flush()
-    assert run.id is not None
+
+
+def _store_mentions(
+    session: Session, *, run_id: int, document_id: int, parsed: DocredDocument, entities: list[Entity]
+) -> None:
+    """Each stored entity's mentions, and the run's proposal of the entity."""
     for parsed_entity, entity in zip(parsed.entities, entities, strict=True):
         assert entity.id is not None
         session.add_all(
             Mention(
                 entity_id=entity.id,
-                document_id=document.id,
+                document_id=document_id,
                 start=m.start,
                 end=m.end,
                 text=m.name,
@@ -88,11 +101,17 @@ def store_docred_annotations(
             )
             for m in parsed_entity.mentions
         )
-        session.add(Proposal(run_id=run.id, item_kind="entity", item_id=entity.id, proposed_type=entity.type))
+        session.add(Proposal(run_id=run_id, item_kind="entity", item_id=entity.id, proposed_type=entity.type))
+
+
+def _store_relations(
+    session: Session, *, run_id: int, document_id: int, parsed: DocredDocument, entities: list[Entity]
+) -> None:
+    """The relations between the stored entities, and the run's proposal of each."""
     entity_ids = [e.id for e in entities if e.id is not None]
     relations = [
         Relation(
-            document_id=document.id,
+            document_id=document_id,
             head_id=entity_ids[r.head],
             tail_id=entity_ids[r.tail],
             type=r.type,
@@ -104,9 +123,8 @@ def store_docred_annotations(
     session.add_all(relations)
     session.flush()
     session.add_all(
-        Proposal(run_id=run.id, item_kind="relation", item_id=rel.id, proposed_type=rel.type)
+        Proposal(run_id=run_id, item_kind="relation", item_id=rel.id, proposed_type=rel.type)
         for rel in relations
         if rel.id is not None
     )
     session.flush()
-    return run

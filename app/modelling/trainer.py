@@ -103,10 +103,7 @@ def _train(
         per_epoch = min(per_epoch, config.max_steps_per_epoch)
     steps = per_epoch * config.epochs
     optimizer = torch.optim.AdamW(_parameter_groups(model, config), weight_decay=0.01)
-    warmup = max(1, int(steps * WARMUP_SHARE))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
-    )
+    schedule = _warmup_then_decay(optimizer, steps)
     write_model_files(assembly, directory)
     order = random.Random(config.seed)  # noqa: S311  # the shuffle is seeded, not secret
     epochs: list[dict[str, Any]] = []
@@ -123,14 +120,8 @@ def _train(
             if should_stop():
                 raise TrainingCancelled(f"cancelled in epoch {epoch} after {step} steps")
             batch = shuffled[k * config.batch_size : (k + 1) * config.batch_size]
-            loss = model.loss(batch, assembly.tokens)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-            optimizer.step()
-            schedule.step()
+            losses.append(_optimizer_step(model, assembly, optimizer, schedule, batch))
             step += 1
-            losses.append(float(loss.detach()))
             spent = train_seconds + time.monotonic() - epoch_started
             progress(
                 TrainProgress(epoch, config.epochs, step, steps, losses[-1], seconds_left=spent / step * (steps - step))
@@ -143,15 +134,7 @@ def _train(
         if best is None or key > best:
             best, best_epoch, best_dev = key, epoch, dev_scores
             save_weights(model, directory)
-        epochs.append(
-            {
-                "epoch": epoch,
-                "loss": sum(losses) / len(losses),
-                "dev_relation_f1": key[0],
-                "dev_entity_f1": key[1],
-                "seconds": epoch_seconds,
-            }
-        )
+        epochs.append(_epoch_record(epoch, losses, key, epoch_seconds))
         progress(
             TrainProgress(
                 epoch,
@@ -164,11 +147,7 @@ def _train(
                 seconds_left=(time.monotonic() - started) / epoch * (config.epochs - epoch),
             )
         )
-    test_scores = None
-    if test_docs is not None:
-        model.load_state_dict(torch.load(directory / "model.pt", map_location=device, weights_only=True))
-        model.eval()
-        test_scores = score_predictions(test_docs, model.predict(assembly.encode(test_docs), assembly.tokens))
+    test_scores = _best_epoch_on_test(model, assembly, test_docs, directory, device)
     metrics = {
         "backbone": config.backbone,
         "encoder": assembly.settings["encoder"],
@@ -184,6 +163,53 @@ def _train(
     }
     (directory / METRICS).write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     return metrics
+
+
+def _warmup_then_decay(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate rises over the first WARMUP_SHARE of the steps, then falls linearly to zero."""
+    warmup = max(1, int(steps * WARMUP_SHARE))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+
+
+def _optimizer_step(
+    model: Any,
+    assembly: Any,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LambdaLR,
+    batch: list[EncodedDoc],
+) -> float:
+    """One batch: loss, clipped gradients, a step of the optimizer and of the schedule; the batch's loss."""
+    loss = model.loss(batch, assembly.tokens)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    optimizer.step()
+    schedule.step()
+    return float(loss.detach())
+
+
+def _epoch_record(epoch: int, losses: list[float], key: tuple[float, float], seconds: float) -> dict[str, Any]:
+    """One epoch's line in metrics.json: mean training loss, dev relation and entity F1, time."""
+    return {
+        "epoch": epoch,
+        "loss": sum(losses) / len(losses),
+        "dev_relation_f1": key[0],
+        "dev_entity_f1": key[1],
+        "seconds": seconds,
+    }
+
+
+def _best_epoch_on_test(
+    model: Any, assembly: Any, test_docs: Sequence[Doc] | None, directory: Path, device: torch.device
+) -> dict[str, Any] | None:
+    """The test scores of the weights kept (the best epoch on dev), when there is a test split."""
+    if test_docs is None:
+        return None
+    model.load_state_dict(torch.load(directory / "model.pt", map_location=device, weights_only=True))
+    model.eval()
+    return score_predictions(test_docs, model.predict(assembly.encode(test_docs), assembly.tokens))
 
 
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
