@@ -2,12 +2,13 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, or_, update
 from sqlalchemy import select as columns
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db import require_id
 from app.errors import Conflict, Locked
@@ -188,6 +189,34 @@ def queue(
     limit: int = 50,
 ) -> list["QueueRow"]:
     """Documents awaiting review by `user`, best first; each says who holds it if someone does."""
+    query = _awaiting(project_id=project_id, user=user, settings=settings, filters=filters)
+    documents = list(session.exec(query.order_by(col(Document.id))))
+    if not documents:
+        return []
+    open_items = open_items_by_document(session, project_id=project_id)
+    now = utcnow()
+    holders = {
+        u.id: u.username
+        for u in session.exec(
+            select(User).where(col(User.id).in_({d.locked_by_id for d in documents if d.locked_by_id}))
+        )
+    }
+    rows = [
+        QueueRow(
+            document=d,
+            open_items=open_items.get(require_id(d), 0),
+            locked_by=holders.get(d.locked_by_id) if _locked(d, now) else None,
+            mine=_locked(d, now) and d.locked_by_id == user.id,
+        )
+        for d in documents
+    ]
+    return _ordered(rows, order=filters.order, user=user)[:limit]
+
+
+def _awaiting(
+    *, project_id: int, user: User, settings: ProjectSettings, filters: QueueFilters
+) -> SelectOfScalar[Document]:
+    """The documents of the project `user` may review, narrowed by the queue's filters."""
     query = select(Document).where(Document.project_id == project_id)
     if permissions.sees_adjudication_queue(user):
         query = query.where(col(Document.status).in_([*REVIEWABLE, DocumentStatus.adjudication]))
@@ -231,37 +260,23 @@ def queue(
             ReviewAssignment.user_id == user.id, ReviewAssignment.status == AssignmentStatus.submitted
         )
         query = query.where(col(Document.id).not_in(mine))
-    documents = list(session.exec(query.order_by(col(Document.id))))
-    if not documents:
-        return []
-    open_items = open_items_by_document(session, project_id=project_id)
-    now = utcnow()
-    holders = {
-        u.id: u.username
-        for u in session.exec(
-            select(User).where(col(User.id).in_({d.locked_by_id for d in documents if d.locked_by_id}))
-        )
-    }
-    rows: list[QueueRow] = []
-    for d in documents:
-        locked = d.locked_by_id is not None and d.locked_until is not None and d.locked_until > now
-        rows.append(
-            QueueRow(
-                document=d,
-                open_items=open_items.get(require_id(d), 0),
-                locked_by=holders.get(d.locked_by_id) if locked else None,
-                mine=locked and d.locked_by_id == user.id,
-            )
-        )
-    if filters.order == "random":  # stable per reviewer, so two reviewers start in different places
+    return query
+
+
+def _locked(document: Document, now: datetime) -> bool:
+    return document.locked_by_id is not None and document.locked_until is not None and document.locked_until > now
+
+
+def _ordered(rows: list["QueueRow"], *, order: str, user: User) -> list["QueueRow"]:
+    """Best first by `order`; documents locked by others go last: they are visible, not offered."""
+    if order == "random":  # stable per reviewer, so two reviewers start in different places
         rows.sort(key=lambda r: hashlib.sha256(f"{user.id}:{r.document.id}".encode()).digest())
-    elif filters.order == "batch":
+    elif order == "batch":
         rows.sort(key=lambda r: (r.document.batch_id or 0, require_id(r.document)))
     else:
         rows.sort(key=lambda r: (-r.open_items, require_id(r.document)))
-    # Documents locked by others go last: they are visible, not offered.
     rows.sort(key=lambda r: r.locked_by is not None and not r.mine)
-    return rows[:limit]
+    return rows
 
 
 def next_document(
