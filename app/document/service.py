@@ -97,30 +97,8 @@ def document_annotations(session: Session, document: Document) -> DocumentAnnota
     names = {a.id: a.name for a in session.exec(select(Annotator).where(Annotator.project_id == document.project_id))}
     runs = list(session.exec(select(AnnotatorRun).where(AnnotatorRun.document_id == document_id)))
     run_annotator = {r.id: names.get(r.annotator_id) for r in runs}
-    proposals: dict[tuple[str, int], list[ProposalRead]] = {}
-    votes: dict[int, list[VoteRead]] = {}
-    for p in session.exec(select(Proposal).where(col(Proposal.run_id).in_(list(run_annotator)))):
-        if "vote" in p.payload:
-            votes.setdefault(p.item_id, []).append(
-                VoteRead(annotator=run_annotator.get(p.run_id), vote=p.payload["vote"])
-            )
-            continue
-        proposals.setdefault((p.item_kind, p.item_id), []).append(
-            ProposalRead(
-                annotator=run_annotator.get(p.run_id),
-                type=p.proposed_type,
-                augmentation=p.augmentation,
-                audit=bool(p.payload.get("audit")),
-                # Given in the blind second opinion, not in the annotator's own first pass.
-                blind=bool(p.payload.get("recheck")),
-                voter=bool(p.payload.get("voter")),  # the third voter's agreement, not one of the pair's
-            )
-        )
-    mentions: dict[int, list[MentionRead]] = {}
-    for m in session.exec(select(Mention).where(Mention.document_id == document_id).order_by(col(Mention.start))):
-        mentions.setdefault(m.entity_id, []).append(
-            MentionRead(id=require_id(m), start=m.start, end=m.end, text=m.text, sentence=m.sentence_id)
-        )
+    proposals, votes = _proposals_and_votes(session, run_annotator)
+    mentions = _mentions_by_entity(session, document_id)
     entities = [
         EntityRead(
             id=require_id(e),
@@ -155,18 +133,54 @@ def document_annotations(session: Session, document: Document) -> DocumentAnnota
     return DocumentAnnotations(
         entities=entities,
         relations=relations,
-        runs=[
-            RunRead(
-                annotator=names.get(r.annotator_id),
-                status=r.status,
-                prompt_version=r.prompt_version,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-                cost=float(r.cost),
-                latency_ms=r.latency_ms,
-                error=r.error,
-            )
-            for r in runs
-        ],
+        runs=[_run_read(r, names.get(r.annotator_id)) for r in runs],
         blind_review=BlindReview(document.blind_review) if document.blind_review else None,
+    )
+
+
+def _proposals_and_votes(
+    session: Session, run_annotator: dict[int | None, str | None]
+) -> tuple[dict[tuple[str, int], list[ProposalRead]], dict[int, list[VoteRead]]]:
+    """Each item's proposals (who, with which type, and how), and each relation's verification votes."""
+    proposals: dict[tuple[str, int], list[ProposalRead]] = {}
+    votes: dict[int, list[VoteRead]] = {}
+    for p in session.exec(select(Proposal).where(col(Proposal.run_id).in_(list(run_annotator)))):
+        if "vote" in p.payload:
+            votes.setdefault(p.item_id, []).append(
+                VoteRead(annotator=run_annotator.get(p.run_id), vote=p.payload["vote"])
+            )
+            continue
+        proposals.setdefault((p.item_kind, p.item_id), []).append(
+            ProposalRead(
+                annotator=run_annotator.get(p.run_id),
+                type=p.proposed_type,
+                augmentation=p.augmentation,
+                audit=bool(p.payload.get("audit")),
+                # Given in the blind second opinion, not in the annotator's own first pass.
+                blind=bool(p.payload.get("recheck")),
+                voter=bool(p.payload.get("voter")),  # the third voter's agreement, not one of the pair's
+            )
+        )
+    return proposals, votes
+
+
+def _mentions_by_entity(session: Session, document_id: int) -> dict[int, list[MentionRead]]:
+    mentions: dict[int, list[MentionRead]] = {}
+    for m in session.exec(select(Mention).where(Mention.document_id == document_id).order_by(col(Mention.start))):
+        mentions.setdefault(m.entity_id, []).append(
+            MentionRead(id=require_id(m), start=m.start, end=m.end, text=m.text, sentence=m.sentence_id)
+        )
+    return mentions
+
+
+def _run_read(run: AnnotatorRun, annotator: str | None) -> RunRead:
+    return RunRead(
+        annotator=annotator,
+        status=run.status,
+        prompt_version=run.prompt_version,
+        input_tokens=run.input_tokens,
+        output_tokens=run.output_tokens,
+        cost=float(run.cost),
+        latency_ms=run.latency_ms,
+        error=run.error,
     )
