@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.annotation.contract import AnnotationOutput, EntityOut, RelationOut
 from app.config import get_settings
 from app.errors import Conflict, InvalidInput
-from app.modelling import ModelDirError, TrainingUnavailable, load_predictor
+from app.modelling import ModelDirError, Prediction, TrainingUnavailable, load_predictor
 from app.models import Annotator, AnnotatorKind, DatasetSnapshot, TrainingRun, TrainingStatus
 
 MODEL_PROVIDER = "model"
@@ -148,22 +148,22 @@ def annotate_with_model(
     predictor = _predictor(path)
     with predictor.lock:
         prediction = predictor.model.predict([text[s:e] for s, e in sentences], title)
-    return _contract(prediction.as_contract())
+    return _contract(prediction)
 
 
-def _contract(raw: dict[str, Any]) -> AnnotationOutput:
+def _contract(prediction: Prediction) -> AnnotationOutput:
     """The prediction as the contract; entities with no surface string (nothing to ground) are left out, and a
     huge document's answer is cut to the contract's limits instead of failing (what an LLM could not send either)."""
     entities = [
-        EntityOut(id=e["id"], type=e["type"], name=e["name"][:500], mentions=list(e["mentions"])[:MAX_MENTIONS])
-        for e in raw["entities"]
-        if e["name"]
+        EntityOut(id=e.id, type=e.type, name=e.name[:500], mentions=list(e.mentions)[:MAX_MENTIONS])
+        for e in prediction.entities
+        if e.name
     ][:MAX_ENTITIES]
     ids = {e.id for e in entities}
     relations = [
-        RelationOut(head=r["head"], tail=r["tail"], type=r["type"], evidence=list(r["evidence"])[:100])
-        for r in raw["relations"]
-        if r["head"] in ids and r["tail"] in ids
+        RelationOut(head=r.head, tail=r.tail, type=r.type, evidence=list(r.evidence)[:100])
+        for r in prediction.relations
+        if r.head in ids and r.tail in ids
     ][:MAX_RELATIONS]
     return AnnotationOutput(entities=entities, relations=relations)
 

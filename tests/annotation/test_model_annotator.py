@@ -23,7 +23,7 @@ from app.config import get_settings
 from app.db import require_id
 from app.document.service import document_annotations
 from app.errors import Conflict, InvalidInput
-from app.modelling import TrainConfig, train
+from app.modelling import PredictedEntity, PredictedRelation, Prediction, TrainConfig, train
 from app.models import (
     Agreement,
     Annotator,
@@ -481,15 +481,12 @@ def test_a_broken_or_deleted_model_fails_its_runs_with_the_reason(engine: Engine
 
 
 def test_a_huge_prediction_is_cut_to_the_contract_limits_instead_of_failing() -> None:
-    raw = {
-        "entities": [
-            {"id": f"E{i}", "type": "PER", "name": "张" * 600, "mentions": ["张伟"] * 300} for i in range(2100)
-        ]
-        + [{"id": "E0", "type": "PER", "name": "", "mentions": []}],
-        "relations": [{"head": "E1", "tail": "E2", "type": "同事", "evidence": list(range(150))}] * 5100
-        + [{"head": "E1", "tail": "E0", "type": "同事", "evidence": []}],
-    }
-    output = model_annotator._contract(raw)
+    prediction = Prediction(
+        [PredictedEntity(f"E{i}", "PER", "张" * 600, ["张伟"] * 300) for i in range(2100)]
+        + [PredictedEntity("E0", "PER", "", [])],
+        [PredictedRelation("E1", "E2", "同事", list(range(150)))] * 5100 + [PredictedRelation("E1", "E0", "同事", [])],
+    )
+    output = model_annotator._contract(prediction)
     assert len(output.entities) == 2000 and len(output.entities[0].name) == 500
     assert len(output.entities[0].mentions) == 200
     assert len(output.relations) == 5000 and len(output.relations[0].evidence) == 100
