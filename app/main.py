@@ -47,6 +47,7 @@ ROUTERS = [
     batch_api.router,
     document_api.router,
     annotation_api.router,
+    annotation_api.batches_router,
     review_pages.router,
     review_api.router,
     dataset_pages.router,

@@ -50,13 +50,6 @@ ENTRY = frozenset({"main", "cli", "serve", "demo"})
 # Imports that still run backwards, each with the reason and the way out. Delete an entry when its import goes;
 # the test fails while an entry names an import that is no longer there.
 BACKWARDS = {
-    # The stage (annotation/pipeline.py) decides the one poll of #progress, where the annotation rows sit between
-    # the ingest counts: a fragment would need a second poll or out-of-band swaps. Way out: annotation's panel,
-    # polled on its own while annotating, once the page may show it below the ingest counts.
-    ("app/crawl_batch/pages.py", "annotation"): "the batch page shows its stage and annotation progress",
-    # The answer's JSON is fixed; way out: compose it in a route annotation owns.
-    ("app/crawl_batch/api.py", "annotation"): "GET /api/v1/batches/{id} carries the stage and annotation progress",
-    ("app/crawl_batch/imports.py", "annotation"): "an imported DocRED file's items stored as an annotator's run",
     ("app/modelling/scoring.py", "dataset"): "a model is scored by dataset's own evaluation code",
 }
 

@@ -1,13 +1,30 @@
 """Annotators and annotation over HTTP."""
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from app.annotation import model_annotator, service
-from app.annotation.schemas import AnnotateRequest, AnnotationQueued, AnnotatorCreate, AnnotatorRead, ModelSwitch
+from app.annotation.pipeline import batch_progress
+from app.annotation.schemas import (
+    AgreementCounts,
+    AnnotateRequest,
+    AnnotationQueued,
+    AnnotatorCreate,
+    AnnotatorProgress,
+    AnnotatorRead,
+    BatchAnnotation,
+    BatchRead,
+    ModelSwitch,
+    PipelineRead,
+    SecondLookRead,
+)
 from app.auth.deps import ApiAdmin, ApiClient
+from app.crawl_batch import service as batch_service
+from app.crawl_batch.pipeline import explain_nothing_kept
 from app.db import SessionDep, require_id
 from app.models import Annotator
-from app.project.service import get_project
+from app.project.service import get_project, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["annotation"])
 
@@ -53,3 +70,27 @@ def annotate(project_id: int, body: AnnotateRequest, session: SessionDep, _user:
     """Queue annotation of a batch by the project's pair of annotators (or the ones given)."""
     project = get_project(session, project_id)
     return service.start_annotation(session, project=project, batch_id=body.batch_id, annotator_ids=body.annotators)
+
+
+# The batch's own answer, under the batches tag like the rest of its routes; annotation composes it because it
+# carries the batch's annotation progress (annotation comes after crawl_batch).
+batches_router = APIRouter(prefix="/api/v1", tags=["batches"])
+
+
+@batches_router.get("/batches/{batch_id}", response_model=BatchRead)
+def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> BatchRead:
+    """Status, counts per filter reason, duplicates, record-level errors, the pipeline stage, and annotation progress
+    and cost. Poll it until `pipeline.active` is false."""
+    batch = batch_service.get_batch(session, batch_id)
+    progress = batch_progress(session, batch=batch)
+    pipeline = progress.pipeline
+    return BatchRead(
+        **batch_service.batch_report(batch).as_dict(),
+        explanation=explain_nothing_kept(batch, settings_of(get_project(session, batch.project_id))),
+        pipeline=PipelineRead(**asdict(pipeline), label=pipeline.label, active=pipeline.polling),
+        annotation=BatchAnnotation(
+            annotators=[AnnotatorProgress(**asdict(a)) for a in progress.annotators],
+            agreement=AgreementCounts(**progress.agreement),
+            second_look=SecondLookRead(**asdict(progress.second_look)),
+        ),
+    )

@@ -77,22 +77,6 @@ class VerificationOutput(BaseModel):
     votes: list[Vote] = Field(default_factory=list, max_length=500)
 
 
-class SpannedEntity(BaseModel):
-    """An entity whose mentions are already offsets (imported datasets): [start, end, sentence id]."""
-
-    id: str
-    type: str
-    name: str
-    spans: list[list[int]]
-
-
-class SpannedOutput(BaseModel):
-    """An imported annotator's proposals, kept on its run so cross-validation can be redone at any time."""
-
-    entities: list[SpannedEntity] = Field(default_factory=list)
-    relations: list[RelationOut] = Field(default_factory=list)
-
-
 class OutputError(ValueError):
     """A model answer that is not the JSON the contract asks for."""
 

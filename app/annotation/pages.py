@@ -1,5 +1,6 @@
 """Annotation pages: the project's annotator panel (pulled by the project page as an htmx fragment), adding and
-switching annotators, starting annotation of a batch."""
+switching annotators, starting annotation of a batch, and the batch page (its ingestion counts, then its way
+through annotation: annotation composes it, coming after crawl_batch)."""
 
 from typing import Annotated
 
@@ -7,13 +8,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.annotation import model_annotator, service
+from app.annotation.pipeline import batch_progress
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
-from app.crawl_batch.service import get_batch
+from app.crawl_batch.pipeline import LABELS, STEPS, explain_nothing_kept
+from app.crawl_batch.service import batch_report, get_batch
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.models import Annotator
-from app.project.service import get_project
+from app.project.service import get_project, settings_of
 from app.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -127,3 +130,28 @@ def annotate_batch(request: Request, batch_id: int, session: SessionDep, _user: 
     batch = get_batch(session, batch_id)
     service.start_annotation(session, project=get_project(session, batch.project_id), batch_id=batch_id)
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.get("/batches/{batch_id}", response_class=HTMLResponse)
+def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
+    """The batch page: ingestion counts, then its way through annotation; htmx polls its #progress block."""
+    batch = get_batch(session, batch_id)
+    project = get_project(session, batch.project_id)
+    settings = settings_of(project)
+    progress = batch_progress(session, batch=batch)
+    ctx = {
+        "batch": batch,
+        "report": batch_report(batch),
+        "project": project,
+        "pipeline": progress.pipeline,
+        "steps": STEPS,
+        "stage_labels": LABELS,
+        "explanation": explain_nothing_kept(batch, settings),
+        "annotation": progress.annotators,
+        "agreement": progress.agreement,
+        "second_look": progress.second_look,
+        "recheck": settings.recheck,
+        "polling": progress.pipeline.polling,
+    }
+    block = "progress" if request.headers.get("hx-request") == "true" else None
+    return render(request, "annotation/batch.html", ctx, block=block)

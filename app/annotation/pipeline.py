@@ -1,5 +1,7 @@
-"""The batch's stage after ingestion, read from the annotators' runs and the documents: the one computation of it."""
+"""The batch's stage after ingestion, read from the annotators' runs and the documents: the one computation of it;
+and the batch's progress as its page and its API answer show it."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -8,7 +10,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION, VERIFY_TEMPLATE_VERSION
-from app.annotation.service import pair_of
+from app.annotation.service import (
+    AnnotatorReport,
+    SecondLookSummary,
+    agreement_counts,
+    batch_annotation_report,
+    pair_of,
+    second_look_summary,
+)
 from app.crawl_batch.pipeline import ANNOTATION_REQUESTED, BatchPipeline, BatchStage, ingestion_stage
 from app.models import AnnotatorKind, AnnotatorRun, CrawlBatch, Document, DocumentStatus, Project, RunStatus
 from app.models.types import utcnow
@@ -19,6 +28,29 @@ from app.project.service import settings_of
 STALL_AFTER = timedelta(minutes=10)
 FINISHED_RUNS = (RunStatus.done, RunStatus.failed, RunStatus.budget)
 OPEN_RUNS = (RunStatus.queued, RunStatus.running)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A batch on its way to review: its stage, each annotator's runs and cost, the agreement classes of its
+    entities and relations, and how the second look went."""
+
+    pipeline: BatchPipeline
+    annotators: list[AnnotatorReport]
+    agreement: dict[str, dict[str, int]]
+    second_look: SecondLookSummary
+
+
+def batch_progress(session: Session, *, batch: CrawlBatch) -> BatchProgress:
+    """What the batch page and GET /api/v1/batches/{id} show past ingestion, read in one place."""
+    assert batch.id is not None
+    pipeline = batch_pipeline(session, batch=batch)  # first: the counts read after it are final (batch_pipeline)
+    return BatchProgress(
+        pipeline=pipeline,
+        annotators=batch_annotation_report(session, batch_id=batch.id),
+        agreement=agreement_counts(session, batch_id=batch.id),
+        second_look=second_look_summary(session, batch_id=batch.id),
+    )
 
 
 def _first_pass() -> ColumnElement[bool]:

@@ -3,7 +3,7 @@
 from sqlmodel import Session, select
 
 from app.annotation import consolidate, sides
-from app.annotation.contract import AnnotationOutput, SpannedOutput
+from app.annotation.contract import AnnotationOutput
 from app.annotation.model_annotator import model_side_name
 from app.annotation.runner import version_for
 from app.annotation.service import pair_of, voter_of
@@ -11,6 +11,7 @@ from app.db import require_id
 from app.models import Annotator, AnnotatorKind, AnnotatorRun, Decision, Document, Project, RunStatus
 from app.project.label_schema import LabelSchema
 from app.project.service import label_schema_of, settings_of
+from app.webtext.docred import SpannedOutput
 
 
 def current_run(session: Session, document: Document, annotator: Annotator) -> AnnotatorRun | None:

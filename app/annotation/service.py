@@ -2,7 +2,7 @@
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -186,7 +186,22 @@ def start_annotation(
     return AnnotationQueued(documents=len(doc_ids), jobs=len(doc_ids) * max(len(runnable), 1))
 
 
-def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AnnotatorReport:
+    """One annotator's runs over a batch: document runs and second-look runs by status, tokens, cost, latency."""
+
+    annotator_id: int
+    name: str
+    provider: str
+    runs: dict[str, int]
+    augmentation_runs: dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    avg_latency_ms: int
+
+
+def batch_annotation_report(session: Session, *, batch_id: int) -> list[AnnotatorReport]:
     """Per annotator: document runs by status, second-look runs (augmentation, blind second opinion) apart; tokens,
     cost and latency of all calls."""
     docs = select(Document.id).where(Document.batch_id == batch_id)
@@ -209,27 +224,17 @@ def batch_annotation_report(session: Session, *, batch_id: int) -> list[dict[str
         .where(col(AnnotatorRun.document_id).in_(docs))
         .group_by(col(Annotator.id), col(Annotator.name), col(Annotator.provider), col(AnnotatorRun.status), augmenting)
     ).all()
-    report: dict[int, dict[str, Any]] = {}
+    report: dict[int, AnnotatorReport] = {}
     for aid, name, provider, status, is_augmentation, n, tin, tout, cost, latency in rows:
-        entry = report.setdefault(
-            aid,
-            {
-                "annotator_id": aid,
-                "name": name,
-                "provider": provider,
-                "runs": {},
-                "augmentation_runs": {},
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cost": 0.0,
-                "avg_latency_ms": 0,
-            },
+        entry = report.get(aid) or AnnotatorReport(aid, name, provider, {}, {}, 0, 0, 0.0, 0)
+        (entry.augmentation_runs if is_augmentation else entry.runs)[status] = n
+        report[aid] = replace(
+            entry,
+            input_tokens=entry.input_tokens + int(tin or 0),
+            output_tokens=entry.output_tokens + int(tout or 0),
+            cost=entry.cost + float(cost or 0),
+            avg_latency_ms=max(entry.avg_latency_ms, int(latency or 0)),
         )
-        entry["augmentation_runs" if is_augmentation else "runs"][status] = n
-        entry["input_tokens"] += int(tin or 0)
-        entry["output_tokens"] += int(tout or 0)
-        entry["cost"] += float(cost or 0)
-        entry["avg_latency_ms"] = max(entry["avg_latency_ms"], int(latency or 0))
     return list(report.values())
 
 

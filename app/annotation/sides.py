@@ -3,12 +3,13 @@ second looks, and what the rebuild made, keyed by spans as the second look needs
 
 from dataclasses import dataclass, field
 
-from app.annotation.contract import AnnotationOutput, SpannedOutput
+from app.annotation.contract import AnnotationOutput
 from app.annotation.crossval import ProposedEntity, ProposedRelation
 from app.annotation.grounding import ground_entity
 from app.annotation.recheck import KnownEntity, Look
 from app.models import AnnotatorRun
 from app.project.label_schema import LabelSchema
+from app.webtext.docred import SpannedOutput
 
 
 @dataclass

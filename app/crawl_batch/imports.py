@@ -2,9 +2,6 @@
 
 from sqlmodel import Session, select
 
-# Backwards (annotation comes after crawl_batch): an imported dataset's annotations are stored in annotation's
-# output contract, as the run of an import annotator.
-from app.annotation.contract import RelationOut, SpannedEntity, SpannedOutput
 from app.models import (
     Agreement,
     Annotator,
@@ -18,7 +15,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.types import utcnow
-from app.webtext.docred import DocredDocument
+from app.webtext.docred import DocredDocument, spanned
 
 IMPORT_PROMPT_VERSION = "import"
 
@@ -56,7 +53,7 @@ def store_docred_annotations(
         prompt_version=IMPORT_PROMPT_VERSION,
         status=RunStatus.done,
         finished_at=utcnow(),
-        raw_response=_as_output(parsed).model_dump_json(),
+        raw_response=spanned(parsed).model_dump_json(),
     )
     session.add(run)
     entities = [
@@ -68,20 +65,6 @@ def store_docred_annotations(
     _store_mentions(session, run_id=run.id, document_id=document.id, parsed=parsed, entities=entities)
     _store_relations(session, run_id=run.id, document_id=document.id, parsed=parsed, entities=entities)
     return run
-
-
-def _as_output(parsed: DocredDocument) -> SpannedOutput:
-    """The imported document in annotation's output contract: the run's raw response, as an annotator's would be."""
-    return SpannedOutput(
-        entities=[
-            SpannedEntity(id=f"E{i}", type=e.type, name=e.name, spans=[[m.start, m.end, m.sent_id] for m in e.mentions])
-            for i, e in enumerate(parsed.entities)
-        ],
-        relations=[
-            RelationOut(head=f"E{r.head}", tail=f"E{r.tail}", type=r.type, evidence=r.evidence)
-            for r in parsed.relations
-        ],
-    )
 
 
 def _store_mentions(

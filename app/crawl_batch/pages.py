@@ -1,5 +1,6 @@
-"""Batch pages: the project's batch panel (pulled by the project page as an htmx fragment), upload and live
-progress (the batch's documents are in app/document/pages.py)."""
+"""Batch pages: the project's batch panel (pulled by the project page as an htmx fragment), upload and re-ingestion
+(the batch page, with its live progress through annotation, is in app/annotation/pages.py; its documents are in
+app/document/pages.py)."""
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -7,9 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.auth.csrf import verify_csrf
 from app.auth.deps import AdminUser, CurrentUser
 from app.crawl_batch import service
-from app.crawl_batch.pipeline import LABELS, STEPS, explain_nothing_kept
 from app.db import SessionDep
-from app.project.service import get_project, settings_of
+from app.project.service import get_project
 from app.request_limits import own_body_limit
 from app.templating import render
 
@@ -33,36 +33,6 @@ async def upload_batch(request: Request, project_id: int, session: SessionDep, u
     """The upload form posts here with htmx; the answer sends the browser to the batch page."""
     batch = await service.accept_upload(request, session, project_id=project_id, created_by=user)
     return Response(status_code=204, headers={"HX-Redirect": f"/batches/{batch.id}"})
-
-
-@router.get("/batches/{batch_id}", response_class=HTMLResponse)
-def view_batch(request: Request, batch_id: int, session: SessionDep, _user: CurrentUser) -> Response:
-    # Backwards (annotation comes after crawl_batch), inside the function so importing this module stays cheap and
-    # acyclic: the batch page shows the annotation panel until it is pulled as an htmx fragment (issue 16).
-    from app.annotation.pipeline import batch_pipeline
-    from app.annotation.service import agreement_counts, batch_annotation_report, second_look_summary
-
-    batch = service.get_batch(session, batch_id)
-    project = get_project(session, batch.project_id)
-    settings = settings_of(project)
-    # The stage first: once it says a stage has ended, the counts read after it are final (batch_pipeline).
-    pipeline = batch_pipeline(session, batch=batch)
-    ctx = {
-        "batch": batch,
-        "report": service.batch_report(batch),
-        "project": project,
-        "pipeline": pipeline,
-        "steps": STEPS,
-        "stage_labels": LABELS,
-        "explanation": explain_nothing_kept(batch, settings),
-        "annotation": batch_annotation_report(session, batch_id=batch_id),
-        "agreement": agreement_counts(session, batch_id=batch_id),
-        "second_look": second_look_summary(session, batch_id=batch_id),
-        "recheck": settings.recheck,
-        "polling": pipeline.polling,
-    }
-    block = "progress" if request.headers.get("hx-request") == "true" else None
-    return render(request, "crawl_batch/batch.html", ctx, block=block)
 
 
 @router.post("/batches/{batch_id}/reingest", response_class=HTMLResponse)

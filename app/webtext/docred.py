@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class DocredError(ValueError):
     """A DocRED document whose structure does not hold together."""
@@ -43,6 +45,44 @@ class DocredDocument:
     tokens: list[list[str]]
     entities: list[DocredEntity] = field(default_factory=list)
     relations: list[DocredRelation] = field(default_factory=list)
+
+
+class SpannedEntity(BaseModel):
+    """An entity whose mentions are already offsets: [start, end, sentence id]."""
+
+    id: str
+    type: str
+    name: str
+    spans: list[list[int]]
+
+
+class SpannedRelation(BaseModel):
+    head: str
+    tail: str
+    type: str
+    evidence: list[int] = Field(default_factory=list)
+
+
+class SpannedOutput(BaseModel):
+    """An imported document's annotations with offsets, kept as its import run's raw response so cross-validation
+    can be redone at any time (app/annotation/rebuild.py reads it back)."""
+
+    entities: list[SpannedEntity] = Field(default_factory=list)
+    relations: list[SpannedRelation] = Field(default_factory=list)
+
+
+def spanned(doc: DocredDocument) -> SpannedOutput:
+    """The document's entities (E0, E1, … in vertexSet order) and relations, mentions as offsets."""
+    return SpannedOutput(
+        entities=[
+            SpannedEntity(id=f"E{i}", type=e.type, name=e.name, spans=[[m.start, m.end, m.sent_id] for m in e.mentions])
+            for i, e in enumerate(doc.entities)
+        ],
+        relations=[
+            SpannedRelation(head=f"E{r.head}", tail=f"E{r.tail}", type=r.type, evidence=r.evidence)
+            for r in doc.relations
+        ],
+    )
 
 
 def _is_cjk(ch: str) -> bool:
