@@ -20,7 +20,7 @@ from app.serve import cmd_serve
 from app.training.cli import add_train_command
 
 if TYPE_CHECKING:
-    from app.dataset.metrics import Score
+    from app.evaluation.metrics import Score
 
 # Imports inside functions: every `concord` command loads this module, and each needs only a few of the app's
 # modules, so a command imports its own when it runs (`concord --help` and `concord worker` start fast).
@@ -159,8 +159,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from app.dataset.predictions import EvaluationInputError
     from app.dataset.service import evaluate_files
+    from app.evaluation.scores import EvaluationInputError
 
     def bad(message: str) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)

@@ -7,8 +7,6 @@ from starlette.datastructures import UploadFile
 
 from app.auth.deps import ApiAdmin, ApiDatasetReader
 from app.dataset import snapshots as snapshot_service
-from app.dataset.evaluation import EvaluationReport
-from app.dataset.predictions import EvaluationInputError
 from app.dataset.schemas import (
     EVALUATE_BODY,
     SnapshotDetail,
@@ -21,6 +19,7 @@ from app.dataset.service import FORMATS, check_format, evaluate_files, plan_expo
 from app.dataset.snapshots import SnapshotParams
 from app.db import SessionDep, require_id
 from app.errors import InvalidInput, PayloadTooLarge
+from app.evaluation.scores import EvaluationInputError, EvaluationReport
 from app.models import DatasetSnapshot, SnapshotStatus
 from app.project.service import get_project
 from app.request_limits import own_body_limit

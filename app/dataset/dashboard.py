@@ -29,8 +29,8 @@ from app.dataset.figures import (
     StatusOverTime,
 )
 from app.dataset.loaders import gold_and_annotators, iter_pages
-from app.dataset.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
-from app.dataset.records import ExportDocument
+from app.evaluation.metrics import AgreementTally, GoldTally, is_intra_sentence, prf
+from app.evaluation.records import ExportDocument
 from app.models import Decision, Document, DocumentStatus, Entity, ItemStatus, Relation, ReviewAssignment, User
 from app.models.review import AssignmentStatus
 from app.review.blind import recall_summary

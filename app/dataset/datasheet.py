@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 
 from app.dataset.exporters.seq2seq import relations_outside_windows
 from app.dataset.figures import DatasheetAgreement
-from app.dataset.metrics import is_intra_sentence
-from app.dataset.records import DecisionRecord, ExportDocument, ProposalRecord
 from app.dataset.routing_figures import DatasheetRouting
+from app.evaluation.metrics import is_intra_sentence
+from app.evaluation.records import DecisionRecord, ExportDocument, ProposalRecord
 from app.review.blind import RecallSummary
 
 

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, func, select
 from sqlmodel import Session, col
 
-from app.dataset.records import DecisionRecord, ProposalRecord
 from app.dataset.splits import DEFAULT_RATIOS, split_of
 from app.db import json_loads
+from app.evaluation.records import DecisionRecord, ProposalRecord
 from app.models import (
     Annotator,
     AnnotatorRun,

@@ -4,7 +4,7 @@ snapshot's datasheet (`agreement`) read."""
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from app.dataset.metrics import GoldScores, PairAgreement, Score
+from app.evaluation.metrics import GoldScores, PairAgreement, Score
 from app.review.blind import RecallSummary
 
 

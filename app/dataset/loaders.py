@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.dataset.document_rows import PAGE_SIZE, Bind, RawPage, Selection, iso, load_page, loads, split_name
-from app.dataset.records import (
+from app.evaluation.records import (
     DocumentMeta,
     DocumentProvenance,
     ExportDocument,

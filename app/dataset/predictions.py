@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.dataset.exporters import docred_record
-from app.dataset.records import (
+from app.evaluation.records import (
     DocumentMeta,
     ExportDocument,
     ExportEntity,
@@ -16,24 +16,12 @@ from app.dataset.records import (
     ExportRelation,
     from_docred,
 )
+from app.evaluation.scores import EvaluationInputError, by_title
 from app.webtext.docred import DocredError, parse_docred
 
 # One record of a predictions file as json.loads gives it; each value is checked as it is read.
 JsonRecord = Mapping[str, object]
 _T = TypeVar("_T")
-
-
-class EvaluationInputError(ValueError):
-    """A prediction (or gold) file that cannot be scored; the message names the first bad record."""
-
-
-def by_title(gold: Sequence[ExportDocument]) -> dict[str, ExportDocument]:
-    out: dict[str, ExportDocument] = {}
-    for i, doc in enumerate(gold):
-        if doc.title in out:
-            raise EvaluationInputError(f"gold document {i}: title {doc.title!r} appears twice; titles must be unique")
-        out[doc.title] = doc
-    return out
 
 
 def load_predictions(source: bytes | str | Path, gold: Sequence[ExportDocument] | None = None) -> list[ExportDocument]:

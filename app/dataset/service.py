@@ -11,16 +11,16 @@ from app.annotation.prompts import prompt_version
 from app.crawl_batch.service import get_batch
 from app.dataset.datasheet import ChatFormat, GenerativeFormats, Seq2seqFormat
 from app.dataset.document_rows import STATUSES, Bind, Selection
-from app.dataset.evaluation import EvaluationReport, evaluate
 from app.dataset.exporters import export_brat, export_chat, export_conll, export_docred, export_jsonl, export_seq2seq
 from app.dataset.exporters.chat import WINDOW_TOKENS as CHAT_WINDOW_TOKENS
 from app.dataset.exporters.seq2seq import LINEARISATION
 from app.dataset.exporters.seq2seq import WINDOW_TOKENS as SEQ2SEQ_WINDOW_TOKENS
 from app.dataset.loaders import iter_documents
-from app.dataset.predictions import EvaluationInputError, load_predictions
-from app.dataset.records import ExportDocument
+from app.dataset.predictions import load_predictions
 from app.dataset.splits import DEFAULT_RATIOS, SPLITS
 from app.errors import InvalidInput
+from app.evaluation.records import ExportDocument
+from app.evaluation.scores import EvaluationInputError, EvaluationReport, evaluate
 from app.models import Project
 from app.project.service import get_project, label_schema_of
 

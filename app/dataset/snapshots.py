@@ -15,7 +15,6 @@ from app.config import get_settings
 from app.dataset.datasheet import DatasheetCounts, DatasheetTally
 from app.dataset.document_rows import Bind, Selection, selected_document_ids
 from app.dataset.loaders import iter_documents
-from app.dataset.records import DocumentProvenance, ExportDocument
 from app.dataset.service import FORMATS, check_format, check_split, check_status, format_tag, writer_for
 from app.dataset.splits import (
     DEFAULT_RATIOS,
@@ -27,6 +26,7 @@ from app.dataset.splits import (
     split_of,
 )
 from app.errors import Conflict, InvalidInput, NotFound
+from app.evaluation.records import DocumentProvenance, ExportDocument
 from app.jobs import enqueue
 from app.models import DatasetSnapshot, Project, SnapshotStatus, User
 

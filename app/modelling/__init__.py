@@ -32,6 +32,7 @@ from app.modelling.data import (
     load_split,
 )
 from app.modelling.prediction import PredictedEntity, PredictedRelation, Prediction
+from app.modelling.scoring import score_predictions
 
 if TYPE_CHECKING:
     from app.modelling.predictor import Predictor
@@ -115,7 +116,5 @@ def load_predictor(model_dir: Path) -> "Predictor":
 def evaluate_model(model_dir: Path, docs: Sequence[Doc]) -> dict[str, Any]:
     """The model's predictions on docs scored against them by the code of `concord evaluate`: entity and relation
     P/R/F1, intra- vs inter-sentence relations, per type."""
-    from app.modelling.scoring import score_predictions  # here: scoring reads app.dataset; the predictor must not
-
     predictor = load_predictor(model_dir)
     return score_predictions(docs, predictor.predict_docs(docs))

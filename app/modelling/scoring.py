@@ -1,9 +1,9 @@
-"""Predictions scored against gold with the dataset package's own scorer (what `concord evaluate` runs), so a
+"""Predictions scored against gold with app.evaluation's scorer (what `concord evaluate` runs), so a
 model's learnability figures and any other predictions' scores are comparable. Pure.
 
-Entities and relations: app.dataset.evaluation.evaluate (mentions by exact span and type; relations strictly,
+Entities and relations: app.evaluation.scores.evaluate (mentions by exact span and type; relations strictly,
 head and tail by type and exact mention spans). Intra- vs inter-sentence: the strict split of
-app.dataset.metrics.GoldTally (the dashboard's model-against-gold code), because evaluate's own split counts
+app.evaluation.metrics.GoldTally (the dashboard's model-against-gold code), because evaluate's own split counts
 DocRED facts by entity position, which holds only for predictions over the gold's entity list. Per type: the same
 evaluate on the documents restricted to one entity or relation type.
 """
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from app.dataset.evaluation import evaluate
-from app.dataset.metrics import GoldTally
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation
+from app.evaluation.metrics import GoldTally
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation
+from app.evaluation.scores import evaluate
 from app.modelling.data import Doc
 
 

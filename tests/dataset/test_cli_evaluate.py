@@ -11,8 +11,8 @@ from sqlmodel import Session
 from app import cli
 from app.dataset.exporters import export_docred, export_jsonl
 from app.dataset.jobs import build_snapshot
-from app.dataset.records import ExportDocument, from_docred
 from app.dataset.service import bind_of
+from app.evaluation.records import ExportDocument, from_docred
 from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.dataset.conftest import World

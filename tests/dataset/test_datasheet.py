@@ -1,7 +1,7 @@
 """The datasheet tally, a pure core: literal documents in, counts out."""
 
 from app.dataset.datasheet import DatasheetTally
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
 
 
 def _entity(index: int, agreement: str, start: int) -> ExportEntity:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from app.dataset.evaluation import NO_TRAIN, TRAIN, evaluate
 from app.dataset.exporters import export_docred, export_jsonl
-from app.dataset.predictions import EvaluationInputError, load_predictions
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.dataset.predictions import load_predictions
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.evaluation.scores import NO_TRAIN, TRAIN, EvaluationInputError, evaluate
 from app.webtext.docred import parse_docred
 from tests.conftest import FIXTURES
 from tests.dataset.docred_official_eval import official_evaluate

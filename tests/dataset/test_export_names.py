@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.dataset.exporters import brat_files, docred_record, export_jsonl, jsonl_record
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention
 
 # A small alphabet so that names often do and often do not occur in the text; CJK, astral and blank included.
 ALPHABET = st.sampled_from(list("美国斯坦福大学加州 𠮷a。"))

@@ -26,7 +26,7 @@ from app.dataset.exporters import (
 )
 from app.dataset.exporters.prepare import mention_spans
 from app.dataset.exporters.tokens import CJK, WORD_TOKEN, sentence_cuts, token_range, tokenize
-from app.dataset.records import (
+from app.evaluation.records import (
     DecisionRecord,
     DocumentProvenance,
     ExportDocument,

@@ -29,7 +29,7 @@ from app.dataset.exporters import (
 )
 from app.dataset.exporters import chat as chat_module
 from app.dataset.exporters.chat import ChatRecord
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, from_docred
 from app.project.label_schema import LabelSchema
 from app.project.presets import DOCRED, DOCRED_GUIDELINES, ZH_GENERAL, ZH_GENERAL_GUIDELINES
 from app.webtext.docred import parse_docred

@@ -11,17 +11,16 @@ from tests.modelling.conftest import require_torch
 from tests.webtext.test_package import FORBIDDEN, imported_modules
 
 PACKAGE = Path(app.modelling.__file__).parent
-# The scorer of `concord evaluate` is pure and is reused, not rewritten: only scoring.py reads it, so the predictor
-# (which an annotator loads) stays below every domain package.
-SCORER = ("app.dataset.evaluation", "app.dataset.metrics", "app.dataset.records")
+# The scorer of `concord evaluate` is reused, not rewritten: app.evaluation is pure too.
+ALLOWED = ("app.modelling", "app.webtext", "app.evaluation")
 
 
 def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def offending_imports(source: str, *, scorer_allowed: bool) -> list[str]:
-    allowed = ["app.modelling", "app.webtext", *(SCORER if scorer_allowed else ())]
+def offending_imports(source: str) -> list[str]:
+    allowed = ALLOWED
     return [
         name
         for name in imported_modules(source)
@@ -31,20 +30,17 @@ def offending_imports(source: str, *, scorer_allowed: bool) -> list[str]:
 
 
 def test_the_check_refuses_the_database_and_other_packages() -> None:
-    source = "from app.dataset.evaluation import evaluate\ndef f():\n    from app.db import engine\n"
-    assert offending_imports(source, scorer_allowed=False) == [
-        "app.dataset.evaluation",
-        "app.dataset.evaluation.evaluate",
-        "app.db",
-        "app.db.engine",
-    ]
-    assert offending_imports(source, scorer_allowed=True) == ["app.db", "app.db.engine"]
+    source = (
+        "from app.evaluation.scores import evaluate\nfrom app.dataset import service\n"
+        "def f():\n    from app.db import engine\n"
+    )
+    assert offending_imports(source) == ["app.dataset", "app.dataset.service", "app.db", "app.db.engine"]
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda path: path.name)
 def test_modelling_imports_no_database_and_no_domain_package(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
-    assert offending_imports(source, scorer_allowed=path.name == "scoring.py") == []
+    assert offending_imports(source) == []
 
 
 def test_the_package_holds_the_model() -> None:

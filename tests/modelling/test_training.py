@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.annotation.contract import AnnotationOutput
-from app.dataset.evaluation import evaluate
+from app.evaluation.scores import evaluate
 from app.modelling import (
     BackboneError,
     Doc,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from app.dataset.exporters.prepare import prepare, trim, type_word
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 
 _BRAT_LINE = re.compile(r"[^\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")

@@ -16,7 +16,7 @@ from app.annotation.prompts import annotation_prompt
 from app.dataset.exporters.examples import Example, examples_of
 from app.dataset.exporters.jsonl import json_line
 from app.dataset.exporters.prepare import prepare
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 from app.project.label_schema import LabelSchema
 
 # The annotators' default window (app.annotation.runner.DEFAULT_WINDOW_TOKENS; a test keeps the two equal).

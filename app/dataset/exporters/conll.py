@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 
 from app.dataset.exporters.prepare import Span, mention_spans, prepare, type_word
 from app.dataset.exporters.tokens import CHAR_TOKEN, WORD_TOKEN, tokenize
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 
 
 def conll_lines(doc: ExportDocument) -> list[str]:

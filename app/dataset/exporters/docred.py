@@ -20,7 +20,7 @@ from app.dataset.exporters.tokens import (
     token_range,
     word_tokens,
 )
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 
 # json.dumps(..., ensure_ascii=False), made once: records are trees, so there is no cycle to look for.
 _JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app.annotation.windows import make_windows
 from app.dataset.exporters.prepare import Prepared, Span, mention_spans
-from app.dataset.records import ExportRelation
+from app.evaluation.records import ExportRelation
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TypedDict
 import orjson
 
 from app.dataset.exporters.prepare import prepare
-from app.dataset.records import ExportDocument, ItemProvenance
+from app.evaluation.records import ExportDocument, ItemProvenance
 
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 

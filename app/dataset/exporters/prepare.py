@@ -5,7 +5,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation
 
 Span = tuple[int, int]
 

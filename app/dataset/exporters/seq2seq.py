@@ -14,7 +14,7 @@ from typing import NamedTuple, TypedDict
 from app.dataset.exporters.examples import Example, examples_of
 from app.dataset.exporters.jsonl import json_line
 from app.dataset.exporters.prepare import prepare
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 
 LINEARISATION = "concord-triples-v1"
 # Estimated tokens per window (app.annotation.windows.estimate_tokens: one per CJK character, else four characters

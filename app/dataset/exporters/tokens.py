@@ -7,7 +7,7 @@ from bisect import bisect_left
 from itertools import pairwise
 
 from app.dataset.exporters.prepare import Prepared, Span
-from app.dataset.records import ExportDocument
+from app.evaluation.records import ExportDocument
 from app.webtext.docred import _joiner
 
 # The importer's CJK ranges (app.webtext.docred._is_cjk, which its joiner uses), as a regex class.

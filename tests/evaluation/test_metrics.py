@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import pytest
 
-from app.dataset.metrics import AgreementTally, PairAgreement, against_gold, kappa_of_counts, prf
-from app.dataset.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
+from app.evaluation.metrics import AgreementTally, PairAgreement, against_gold, kappa_of_counts, prf
+from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation, ItemProvenance
 
 TEXT = "张三毕业于北京大学，后来在𠮷野家😀工作。李四也是。"
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.dataset.records import ExportDocument, ExportEntity
+from app.evaluation.records import ExportDocument, ExportEntity
 
 Span = tuple[int, int]
 MentionKey = tuple[int, int, str]

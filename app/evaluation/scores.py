@@ -9,12 +9,24 @@ relation score instead matches head and tail by type and exact mention spans, fo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.dataset.metrics import Score, mention_keys, position_of, prf, relation_keys
-from app.dataset.predictions import EvaluationInputError, by_title
-from app.dataset.records import ExportDocument, ExportEntity
+from app.evaluation.metrics import Score, mention_keys, position_of, prf, relation_keys
+from app.evaluation.records import ExportDocument, ExportEntity
 
 NO_TRAIN = "no training set given: ign_f1 equals f1"
 TRAIN = "facts whose head and tail mention names and relation occur in the training set are ignored"
+
+
+class EvaluationInputError(ValueError):
+    """A prediction (or gold) file that cannot be scored; the message names the first bad record."""
+
+
+def by_title(gold: Sequence[ExportDocument]) -> dict[str, ExportDocument]:
+    out: dict[str, ExportDocument] = {}
+    for i, doc in enumerate(gold):
+        if doc.title in out:
+            raise EvaluationInputError(f"gold document {i}: title {doc.title!r} appears twice; titles must be unique")
+        out[doc.title] = doc
+    return out
 
 
 @dataclass(frozen=True, slots=True)
