@@ -22,6 +22,7 @@ from app.annotation.schemas import (
 from app.auth.deps import ApiAdmin, ApiClient
 from app.crawl_batch import service as batch_service
 from app.crawl_batch.pipeline import explain_nothing_kept
+from app.crawl_batch.schemas import RecordErrorRead
 from app.db import SessionDep, require_id
 from app.models import Annotator
 from app.project.service import get_project, settings_of
@@ -82,10 +83,27 @@ def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> BatchRead
     """Status, counts per filter reason, duplicates, record-level errors, the pipeline stage, and annotation progress
     and cost. Poll it until `pipeline.active` is false."""
     batch = batch_service.get_batch(session, batch_id)
+    report = batch_service.batch_report(batch)
     progress = batch_progress(session, batch=batch)
     pipeline = progress.pipeline
     return BatchRead(
-        **batch_service.batch_report(batch).as_dict(),
+        id=require_id(batch),
+        project_id=batch.project_id,
+        filename=batch.filename,
+        format=batch.format,
+        status=batch.status,
+        size_bytes=batch.size_bytes,
+        bytes_read=batch.bytes_read,
+        percent=round(report.percent, 1),
+        counts=batch.counts,
+        filtered=report.filters(),
+        errors=[RecordErrorRead.model_validate(e) for e in batch.errors],
+        failure_reason=batch.failure_reason,
+        elapsed_seconds=round(report.elapsed_seconds, 3),
+        records_per_second=round(report.records_per_second, 1),
+        created_at=batch.created_at,
+        started_at=batch.started_at,
+        finished_at=batch.finished_at,
         explanation=explain_nothing_kept(batch, settings_of(get_project(session, batch.project_id))),
         pipeline=PipelineRead(**asdict(pipeline), label=pipeline.label, active=pipeline.polling),
         annotation=BatchAnnotation(

@@ -4,7 +4,7 @@ dedup, store in small commits."""
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from app.db import get_engine
 from app.jobs import enqueue
 from app.models import BatchStatus, CrawlBatch, Document, Project
 from app.models.types import utcnow
+from app.project.label_schema import ProjectSettings
+from app.project.service import settings_of
 from app.webtext.exact_duplicates import TextHashIds
 from app.webtext.formats import Format, detect_format
 from app.webtext.near_duplicates import NearDuplicateIndex, deduplicate_chunk
@@ -99,7 +101,7 @@ def _start(engine: Engine, batch_id: int, slice_no: int) -> _Run | None:
         run = _Run(
             batch_id=batch_id,
             project_id=batch.project_id,
-            policy=_policy(project.settings),
+            policy=_policy(settings_of(project)),
             slice_no=slice_no,
             counts=dict(batch.counts),
             errors=list(batch.errors),
@@ -244,14 +246,19 @@ def _record_error(run: _Run, error: RecordError) -> None:
         run.errors.append(error.as_dict())
 
 
-def _policy(project_settings: dict[str, Any]) -> IngestPolicy:
+def _policy(project: ProjectSettings) -> IngestPolicy:
     """The project's ingestion settings, with the operator's bounds on the work per record."""
-    settings = get_settings()
-    return replace(
-        IngestPolicy.from_settings(project_settings),
-        max_html_bytes=settings.ingest_max_html_bytes,
-        max_html_depth=settings.ingest_max_html_depth,
-        extract_seconds=settings.ingest_extract_seconds or None,
+    operator = get_settings()
+    return IngestPolicy(
+        languages=frozenset(project.languages),  # an empty list keeps every language
+        min_chars=project.min_chars,
+        max_chars=project.max_chars,
+        min_cjk_ratio=project.min_cjk_ratio,
+        extractor=project.extractor,
+        near_duplicate_threshold=project.near_duplicate_threshold,
+        max_html_bytes=operator.ingest_max_html_bytes,
+        max_html_depth=operator.ingest_max_html_depth,
+        extract_seconds=operator.ingest_extract_seconds or None,
     )
 
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -140,28 +139,6 @@ class BatchReport:
 
     def filters(self) -> dict[str, int]:
         return {k.split(":", 1)[1]: v for k, v in sorted(self.batch.counts.items()) if k.startswith("filtered:")}
-
-    def as_dict(self) -> dict[str, Any]:
-        b = self.batch
-        return {
-            "id": b.id,
-            "project_id": b.project_id,
-            "filename": b.filename,
-            "format": b.format,
-            "status": b.status,
-            "size_bytes": b.size_bytes,
-            "bytes_read": b.bytes_read,
-            "percent": round(self.percent, 1),
-            "counts": b.counts,
-            "filtered": self.filters(),
-            "errors": b.errors,
-            "failure_reason": b.failure_reason,
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "records_per_second": round(self.records_per_second, 1),
-            "created_at": b.created_at.isoformat(),
-            "started_at": b.started_at.isoformat() if b.started_at else None,
-            "finished_at": b.finished_at.isoformat() if b.finished_at else None,
-        }
 
 
 def batch_report(batch: CrawlBatch) -> BatchReport:

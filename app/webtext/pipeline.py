@@ -54,19 +54,6 @@ class IngestPolicy:
     max_html_depth: int = 2000
     extract_seconds: float | None = None
 
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "IngestPolicy":
-        defaults = cls()
-        return cls(
-            # An empty list keeps every language.
-            languages=frozenset(settings.get("languages", defaults.languages)),
-            min_chars=int(settings.get("min_chars", defaults.min_chars)),
-            max_chars=int(settings.get("max_chars", defaults.max_chars)),
-            min_cjk_ratio=float(settings.get("min_cjk_ratio", defaults.min_cjk_ratio)),
-            extractor=str(settings.get("extractor", defaults.extractor)),
-            near_duplicate_threshold=float(settings.get("near_duplicate_threshold", defaults.near_duplicate_threshold)),
-        )
-
 
 _UNSIGNED: Signature = np.empty(0, dtype=np.uint32)
 
