@@ -1,19 +1,18 @@
 """Double review's end: each reviewer's result as span keys, and the prefill an admin adjudicates from."""
 
-from typing import Any
-
 from sqlmodel import Session, select
 
 from app.db import require_id
 from app.models import Agreement, Document, Entity, ItemStatus, Mention, Relation
 from app.review.changes import ChangeSet
 from app.review.decisions import sentence_of
+from app.review.result import ResultEntity, ResultRelation, ReviewResult
 
 
-def curated_result(session: Session, document_id: int) -> dict[str, Any]:
+def curated_result(session: Session, document_id: int) -> ReviewResult:
     """The accepted items as span keys: what a reviewer decided, comparable across reviewers."""
     keys: dict[int, str] = {}
-    entities = []
+    entities: list[ResultEntity] = []
     spans: dict[int, list[list[int]]] = {}
     for m in session.exec(
         select(Mention).where(Mention.document_id == document_id, Mention.status != ItemStatus.rejected)
@@ -26,7 +25,7 @@ def curated_result(session: Session, document_id: int) -> dict[str, Any]:
         key = entity_key(e.type, s)
         keys[require_id(e)] = key
         entities.append({"key": key, "type": e.type, "name": e.name, "spans": s})
-    relations = [
+    relations: list[ResultRelation] = [
         {
             "key": relation_key(keys[r.head_id], r.type, keys[r.tail_id]),
             "head": keys[r.head_id],
@@ -51,7 +50,7 @@ def relation_key(head: str, rtype: str, tail: str) -> str:
 
 
 def prefill_adjudication(
-    session: Session, *, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
+    session: Session, *, changes: ChangeSet, document: Document, results: list[ReviewResult]
 ) -> None:
     """Apply what every reviewer agreed on; leave only their differences proposed for the admin."""
     by_key = _settle_entities(session, changes, document, results)
@@ -68,11 +67,11 @@ def _settle(changes: ChangeSet, obj: Entity | Relation, key: str, votes: list[se
 
 
 def _settle_entities(
-    session: Session, changes: ChangeSet, document: Document, results: list[dict[str, Any]]
+    session: Session, changes: ChangeSet, document: Document, results: list[ReviewResult]
 ) -> dict[str, Entity]:
     """Settle the document's entities by vote and add the reviewers' own; returns every entity by its key."""
     doc_id = require_id(document)
-    votes = [{e["key"] for e in r.get("entities", [])} for r in results]
+    votes = [{e["key"] for e in r["entities"]} for r in results]
     spans: dict[int, list[list[int]]] = {}
     for m in session.exec(select(Mention).where(Mention.document_id == doc_id)):
         spans.setdefault(m.entity_id, []).append([m.start, m.end])
@@ -86,7 +85,7 @@ def _settle_entities(
                 changes.touch(m)
                 m.status = e.status
     for r in results:  # the reviewers' own entities (created, merged, re-spanned)
-        for item in r.get("entities", []):
+        for item in r["entities"]:
             if item["key"] in by_key:
                 continue
             n = sum(item["key"] in v for v in votes)
@@ -95,7 +94,7 @@ def _settle_entities(
     return by_key
 
 
-def _add_entity(changes: ChangeSet, document: Document, item: dict[str, Any], status: ItemStatus) -> Entity:
+def _add_entity(changes: ChangeSet, document: Document, item: ResultEntity, status: ItemStatus) -> Entity:
     doc_id = require_id(document)
     entity = Entity(
         document_id=doc_id,
@@ -125,12 +124,12 @@ def _settle_relations(
     session: Session,
     changes: ChangeSet,
     document: Document,
-    results: list[dict[str, Any]],
+    results: list[ReviewResult],
     by_key: dict[str, Entity],
 ) -> None:
     """Settle the document's relations by vote and add the reviewers' own between entities that remain."""
     doc_id = require_id(document)
-    votes = [{x["key"] for x in r.get("relations", [])} for r in results]
+    votes = [{x["key"] for x in r["relations"]} for r in results]
     id_key = {e.id: k for k, e in by_key.items()}
     existing: set[str] = set()
     for rel in session.exec(select(Relation).where(Relation.document_id == doc_id)):
@@ -138,7 +137,7 @@ def _settle_relations(
         existing.add(key)
         _settle(changes, rel, key, votes)
     for r in results:
-        for item in r.get("relations", []):
+        for item in r["relations"]:
             if item["key"] in existing or item["head"] not in by_key or item["tail"] not in by_key:
                 continue
             existing.add(item["key"])

@@ -21,6 +21,7 @@ from app.review import blind, permissions, queue, service, workbench
 from app.review.commands import command_from_form
 from app.review.counts import DECISIONS_MEANING
 from app.review.history import document_history
+from app.review.result import ReviewResult, stored_result
 from app.review.service import Outcome, StaleVersion
 from app.templating import render
 
@@ -122,11 +123,11 @@ def _context(
 ) -> dict[str, Any]:
     project = get_project(session, document.project_id)
     schema = label_schema_of(project)
-    results: list[tuple[str, dict[str, Any]]] = []
+    results: list[tuple[str, ReviewResult]] = []
     if document.status == DocumentStatus.adjudication:
         for a in queue.submitted_reviewers(session, document_id=document.id or 0):
             reviewer = session.get(User, a.user_id)
-            results.append((reviewer.username if reviewer else "?", a.result or {}))
+            results.append((reviewer.username if reviewer else "?", stored_result(a.result)))
     wb = workbench.load(session, document=document, schema=schema, results=results, changed=changed)
     holder = queue.lock_holder(session, document)
     can_act = permissions.may_act(user, document, reviewable=document.status in queue.REVIEWABLE, holder=holder)

@@ -29,6 +29,7 @@ from app.review.adjudication import curated_result, prefill_adjudication
 from app.review.changes import ChangeSet, restore
 from app.review.commands import DecisionCommand
 from app.review.decisions import Context, refuse_while_blind
+from app.review.result import ReviewResult, stored_result
 
 # Decisions that end a reviewer's pass: undo never reaches back across them.
 BARRIERS = {"submit", "reopen"}
@@ -245,7 +246,9 @@ def submit(session: Session, *, document: Document, user: User, version: int) ->
                 restore(session, changes, (d.before or {}).get("rows", []))
         done = queue.submitted_reviewers(session, document_id=doc_id)
         if len(done) >= settings.reviewers_per_document:
-            prefill_adjudication(session, changes=changes, document=document, results=[a.result or {} for a in done])
+            prefill_adjudication(
+                session, changes=changes, document=document, results=[stored_result(a.result) for a in done]
+            )
             document.status = DocumentStatus.adjudication
             summary = f"submitted review {len(done)} of {len(done)}: awaiting adjudication"
         else:
@@ -272,11 +275,11 @@ def _curate(session: Session, document: Document) -> None:
     routing.record_outcomes(session, document_id=require_id(document))
 
 
-def _finish_assignment(session: Session, *, document: Document, user: User, result: dict[str, Any] | None) -> None:
+def _finish_assignment(session: Session, *, document: Document, user: User, result: ReviewResult | None) -> None:
     assignment = queue.ensure_assignment(session, document=document, user=user)
     assignment.status = AssignmentStatus.submitted
     assignment.submitted_at = utcnow()
-    assignment.result = result
+    assignment.result = dict(result) if result is not None else None  # the JSON column
     session.add(assignment)
 
 

@@ -16,6 +16,7 @@ from app.review import workbench_reads as reads
 from app.review.adjudication import entity_key, relation_key
 from app.review.decisions import allowed_relation_types, proposals_hidden
 from app.review.highlight import Span, render_sentences, render_text
+from app.review.result import ReviewResult
 from app.review.views import EntityView, RelationView
 
 STATUS_ORDER = {"proposed": 0, "accepted": 1, "rejected": 2}
@@ -125,7 +126,7 @@ def load(
     *,
     document: Document,
     schema: LabelSchema,
-    results: list[tuple[str, dict[str, Any]]] | None = None,
+    results: list[tuple[str, ReviewResult]] | None = None,
     changed: dict[str, set[int]] | None = None,
 ) -> Workbench:
     """Read the document's items and their provenance; `results` are (reviewer, result) pairs in adjudication.
@@ -151,8 +152,8 @@ def load(
         reads.mark_auto_accepted(conn, doc_id, entities, relations)
     reviewers: dict[str, list[str]] = {}
     for who, result in results or []:
-        for item in [*result.get("entities", []), *result.get("relations", [])]:
-            reviewers.setdefault(item["key"], []).append(who)
+        for key in [*(e["key"] for e in result["entities"]), *(r["key"] for r in result["relations"])]:
+            reviewers.setdefault(key, []).append(who)
     return Workbench(
         document,
         schema,
