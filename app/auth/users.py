@@ -66,13 +66,6 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def user_named(session: Session, username: str) -> User:
-    user = service.find_user(session, username)
-    if user is None:
-        raise NotFound(f"There is no user named {service.normalize_username(username)!r}.")
-    return user
-
-
 def disable_user(session: Session, *, user: User, by: User | None = None) -> User:
     """Sign the user out everywhere and revoke every API token, now; the account can no longer sign in."""
     if by is not None and by.id == user.id:

@@ -89,14 +89,6 @@ def extract_with_time_limit(html: str, *, url: str | None, extractor: Extractor,
         raise
 
 
-def shutdown() -> None:
-    """Stop this thread's helper, if it has one (it also stops by itself when this process exits)."""
-    helper: _Helper | None = getattr(_local, "helper", None)
-    _local.helper = None
-    if helper is not None:
-        helper.close()
-
-
 def _serve(fd: int) -> None:
     connection = Connection(fd)
     connection.send_bytes(_READY)
