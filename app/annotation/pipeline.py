@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, case, func, not_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -19,7 +19,7 @@ from app.annotation.service import (
     second_look_summary,
 )
 from app.crawl_batch.pipeline import ANNOTATION_REQUESTED, BatchPipeline, BatchStage, ingestion_stage
-from app.models import AnnotatorKind, AnnotatorRun, CrawlBatch, Document, DocumentStatus, Project, RunStatus
+from app.models import Annotator, AnnotatorKind, AnnotatorRun, CrawlBatch, Document, DocumentStatus, Project, RunStatus
 from app.models.types import utcnow
 from app.project.service import settings_of
 
@@ -78,56 +78,78 @@ def batch_pipeline(session: Session, *, batch: CrawlBatch) -> BatchPipeline:
     if not _requested(session, batch, runs, runnable):
         return BatchPipeline(BatchStage.not_annotated, documents, 0, 0, 0, len(pair))
 
-    # Documents on which every runnable annotator of the pair has finished, and none has a run still open.
+    annotated_ids = _all_finished(runs, runnable)
+    annotated = documents if not runnable else _count(session, annotated_ids)
+    ready_ids = sa_select(col(Document.id)).where(col(Document.batch_id) == batch.id)
+    if runnable:
+        ready_ids = ready_ids.where(col(Document.id).in_(annotated_ids))
+    waiting_cross = _waiting_cross_check(session, ready_ids, runs, pair)
+    cross_checked = annotated - waiting_cross
+    waiting_second = _waiting_second_look(session, batch, ready_ids, runs, pair)
+    second_looked = cross_checked - waiting_second if waiting_second is not None else 0
+
+    counts = (documents, annotated, cross_checked, second_looked, len(pair))
+    if annotated < documents:
+        return BatchPipeline(BatchStage.annotating, *counts)
+    if not waiting_cross and not waiting_second:
+        return BatchPipeline(BatchStage.ready, *counts)
+    stage = BatchStage.cross_checking if waiting_cross else BatchStage.augmenting
+    return BatchPipeline(stage, *counts, stalled=_stalled(session, docs))
+
+
+def _all_finished(runs: ColumnElement[bool], runnable: list[int]) -> Select[Any]:
+    """Documents on which every runnable annotator of the pair has finished, and none has a run still open."""
     finished = case((col(AnnotatorRun.status).in_(FINISHED_RUNS), col(AnnotatorRun.annotator_id)))
     still_open = func.sum(case((col(AnnotatorRun.status).in_(OPEN_RUNS), 1), else_=0))
-    annotated_ids = (
+    return (
         sa_select(col(AnnotatorRun.document_id))
         .where(runs, col(AnnotatorRun.annotator_id).in_(runnable))
         .group_by(col(AnnotatorRun.document_id))
         .having(func.count(func.distinct(finished)) == len(runnable), still_open == 0)
     )
-    annotated = documents if not runnable else _count(session, annotated_ids)
-    # Cross-validation marks the document annotated; one with no done run (both failed) has nothing to cross-check.
+
+
+def _waiting_cross_check(
+    session: Session, ready_ids: Select[Any], runs: ColumnElement[bool], pair: list[Annotator]
+) -> int:
+    """Annotated documents not yet cross-validated (which marks a document annotated); one with no done run (both
+    failed) has nothing to cross-check."""
     pair_ids = [a.id for a in pair if a.id is not None]
     with_done_run = sa_select(col(AnnotatorRun.document_id)).where(
         runs, col(AnnotatorRun.annotator_id).in_(pair_ids), col(AnnotatorRun.status) == RunStatus.done
     )
-    ready_ids = sa_select(col(Document.id)).where(col(Document.batch_id) == batch.id)
-    if runnable:
-        ready_ids = ready_ids.where(col(Document.id).in_(annotated_ids))
-    waiting_cross = _count(
+    return _count(
         session, ready_ids.where(col(Document.status) == DocumentStatus.new, col(Document.id).in_(with_done_run))
     )
-    cross_checked = annotated - waiting_cross
 
+
+def _waiting_second_look(
+    session: Session, batch: CrawlBatch, ready_ids: Select[Any], runs: ColumnElement[bool], pair: list[Annotator]
+) -> int | None:
+    """Cross-checked documents an LLM annotated whose second look has not ended; None when the project asks for
+    no second look (or has no LLM in its pair)."""
     llm_ids = [a.id for a in pair if a.kind == AnnotatorKind.llm and a.id is not None]
-    second_look = bool(llm_ids) and _second_look_asked(session, batch)
-    waiting_second = 0
-    if second_look:
-        llm_done = sa_select(col(AnnotatorRun.document_id)).where(
-            runs, col(AnnotatorRun.annotator_id).in_(llm_ids), col(AnnotatorRun.status) == RunStatus.done
-        )
-        waiting_second = _count(
-            session,
-            ready_ids.where(
-                col(Document.status) == DocumentStatus.annotated,
-                col(Document.id).in_(llm_done),
-                col(Document.meta)["second_look"].as_string().is_(None),
-            ),
-        )
-    second_looked = cross_checked - waiting_second if second_look else 0
+    if not llm_ids or not _second_look_asked(session, batch):
+        return None
+    llm_done = sa_select(col(AnnotatorRun.document_id)).where(
+        runs, col(AnnotatorRun.annotator_id).in_(llm_ids), col(AnnotatorRun.status) == RunStatus.done
+    )
+    return _count(
+        session,
+        ready_ids.where(
+            col(Document.status) == DocumentStatus.annotated,
+            col(Document.id).in_(llm_done),
+            col(Document.meta)["second_look"].as_string().is_(None),
+        ),
+    )
 
-    if annotated < documents:
-        return BatchPipeline(BatchStage.annotating, documents, annotated, cross_checked, second_looked, len(pair))
-    if not waiting_cross and not waiting_second:
-        return BatchPipeline(BatchStage.ready, documents, annotated, cross_checked, second_looked, len(pair))
-    stage = BatchStage.cross_checking if waiting_cross else BatchStage.augmenting
+
+def _stalled(session: Session, docs: ScalarSelect[Any]) -> bool:
+    """No run of the batch has finished for STALL_AFTER: a job that failed never reports, and polling must end."""
     last = session.execute(
         sa_select(func.max(col(AnnotatorRun.finished_at))).where(col(AnnotatorRun.document_id).in_(docs))
     ).scalar_one()
-    stalled = last is None or utcnow() - last > STALL_AFTER
-    return BatchPipeline(stage, documents, annotated, cross_checked, second_looked, len(pair), stalled)
+    return last is None or utcnow() - last > STALL_AFTER
 
 
 def _second_look_asked(session: Session, batch: CrawlBatch) -> bool:
