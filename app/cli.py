@@ -200,7 +200,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="concord", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_process_commands(sub)
+    add_user_commands(sub)
+    _add_token_commands(sub)
+    _add_check_commands(sub)
+    add_train_command(sub)
+    return parser
 
+
+def _add_process_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """serve, worker and migrate: the processes an admin runs."""
     p = sub.add_parser("serve", help="run the web app (and, by default, a local worker and embedded broker)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -232,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)
 
-    add_user_commands(sub)
 
+def _add_token_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     p = token.add_parser("create", help="create a token; printed once, as the last line")
     p.add_argument("--username", required=True)
@@ -247,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prefix")
     p.set_defaults(func=cmd_token_revoke)
 
+
+def _add_check_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """doctor (the services and a job round trip) and evaluate (predictions against a gold)."""
     p = sub.add_parser("doctor", help="check the database, the broker and a job round trip through a worker")
     p.set_defaults(func=cmd_doctor)
 
@@ -260,9 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", choices=["all", "train", "dev", "test"], help="the snapshot's split")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_evaluate)
-
-    add_train_command(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
