@@ -1,7 +1,6 @@
 """Project pages: list, create from a preset or pasted JSON, view, edit."""
 
 import json
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,7 +15,7 @@ from app.notices import redirect_with_notice
 from app.project import service
 from app.project.guidelines import render_guidelines
 from app.project.presets import PRESETS
-from app.project.schemas import SETTINGS_FIELDS, EditProjectForm, NewProjectForm
+from app.project.schemas import SETTINGS_FIELDS, EditProjectForm, EditProjectPost, NewProjectForm
 from app.templating import render, render_form
 
 # Every state-changing request from a browser must carry its CSRF token.
@@ -123,67 +122,21 @@ def update_project(
     project_id: int,
     session: SessionDep,
     _user: AdminUser,
-    name: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    guidelines: Annotated[str, Form()] = "",
-    schema_text: Annotated[str, Form()] = "",
-    languages: Annotated[str, Form()] = "",
-    extractor: Annotated[str, Form()] = "resiliparse",
-    min_chars: Annotated[str, Form()] = "50",
-    near_duplicate_threshold: Annotated[str, Form()] = "0.8",
-    reviewers_per_document: Annotated[str, Form()] = "1",
-    review_lock_minutes: Annotated[str, Form()] = "30",
-    auto_accept: Annotated[str, Form()] = "",
-    audit_rate: Annotated[str, Form()] = "",
-    target_precision: Annotated[str, Form()] = "",
-    min_evidence: Annotated[str, Form()] = "",
-    recheck: Annotated[str, Form()] = "",
-    recall_audit_rate: Annotated[str, Form()] = "",
+    form: Annotated[EditProjectPost, Form()],
 ) -> Response:
     project = service.get_project(session, project_id)
-    routing = {
-        "auto_accept": auto_accept,
-        "audit_rate": audit_rate,
-        "target_precision": target_precision,
-        "min_evidence": min_evidence,
-        "recheck": recheck,
-        "recall_audit_rate": recall_audit_rate,
-    }
-    values = replace(
-        _saved_form(project),
-        name=name,
-        description=description,
-        guidelines=guidelines,
-        schema_text=schema_text,
-        languages=languages,
-        extractor=extractor,
-        min_chars=min_chars,
-        near_duplicate_threshold=near_duplicate_threshold,
-        reviewers_per_document=reviewers_per_document,
-        review_lock_minutes=review_lock_minutes,
-        **{k: v for k, v in routing.items() if v.strip()},
-    )
-    settings = {
-        "languages": languages.replace(",", " ").lower().split(),
-        "extractor": extractor,
-        "min_chars": min_chars.strip() or "0",
-        "near_duplicate_threshold": near_duplicate_threshold.strip() or "0.8",
-        "reviewers_per_document": reviewers_per_document.strip() or "1",
-        "review_lock_minutes": review_lock_minutes.strip() or "30",
-        # Left out of the post (an older form, a script): unchanged. "on"/"off" and numbers are validated as settings.
-        **{k: v.strip() for k, v in routing.items() if v.strip()},
-    }
+    saved = _saved_form(project)
     try:
         service.update_project(
             session,
             project=project,
-            name=name,
-            schema=_parse_json_field(schema_text, "schema"),
-            guidelines=guidelines,
-            description=description,
-            settings=settings,
+            name=form.name,
+            schema=_parse_json_field(form.schema_text, "schema"),
+            guidelines=form.guidelines,
+            description=form.description,
+            settings=form.settings(),
         )
     except InvalidInput as exc:
         session.rollback()
-        return _edit_page(request, project_id, values, exc)
+        return _edit_page(request, project_id, form.shown_over(saved), exc)
     return redirect_with_notice(f"/projects/{project_id}", "project_saved")

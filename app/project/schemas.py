@@ -1,6 +1,6 @@
 """The project API's request and response shapes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -86,6 +86,63 @@ class EditProjectForm:
     min_evidence: FormValue
     recheck: FormValue
     recall_audit_rate: FormValue
+
+
+class EditProjectPost(BaseModel):
+    """What the edit form posts. A routing field left out of the post (an older form, a script) leaves its setting
+    unchanged; "on"/"off" and numbers are validated as settings by the service."""
+
+    name: str = ""
+    description: str = ""
+    guidelines: str = ""
+    schema_text: str = ""
+    languages: str = ""
+    extractor: str = "resiliparse"
+    min_chars: str = "50"
+    near_duplicate_threshold: str = "0.8"
+    reviewers_per_document: str = "1"
+    review_lock_minutes: str = "30"
+    auto_accept: str = ""
+    audit_rate: str = ""
+    target_precision: str = ""
+    min_evidence: str = ""
+    recheck: str = ""
+    recall_audit_rate: str = ""
+
+    def _routing(self) -> dict[str, str]:
+        """The routing fields that were posted, stripped."""
+        fields = ("auto_accept", "audit_rate", "target_precision", "min_evidence", "recheck", "recall_audit_rate")
+        return {k: v.strip() for k in fields if (v := getattr(self, k)).strip()}
+
+    def settings(self) -> dict[str, object]:
+        """The posted settings, for the service to validate."""
+        return {
+            "languages": self.languages.replace(",", " ").lower().split(),
+            "extractor": self.extractor,
+            "min_chars": self.min_chars.strip() or "0",
+            "near_duplicate_threshold": self.near_duplicate_threshold.strip() or "0.8",
+            "reviewers_per_document": self.reviewers_per_document.strip() or "1",
+            "review_lock_minutes": self.review_lock_minutes.strip() or "30",
+            **self._routing(),
+        }
+
+    def shown_over(self, saved: EditProjectForm) -> EditProjectForm:
+        """The form shown again after a refusal: what was typed, a blank routing field showing the saved value."""
+        routing = {k: getattr(self, k) for k in self._routing()}
+        return replace(
+            saved,
+            name=self.name,
+            description=self.description,
+            guidelines=self.guidelines,
+            schema_text=self.schema_text,
+            languages=self.languages,
+            extractor=self.extractor,
+            min_chars=self.min_chars,
+            near_duplicate_threshold=self.near_duplicate_threshold,
+            reviewers_per_document=self.reviewers_per_document,
+            review_lock_minutes=self.review_lock_minutes,
+            **routing,
+        )
 
 
 # The edit form's fields that show a setting.
