@@ -127,22 +127,27 @@ def evaluate(
     )
 
 
-def _docred_scores(
-    gold: Sequence[ExportDocument], predicted: Sequence[ExportDocument], train: Sequence[ExportDocument] | None
-) -> tuple[DocredScore, Score, Score]:
-    # The official script, counted the same way: gold facts deduplicated (last evidence wins), evidence summed
-    # over every gold label, predictions deduplicated (first wins), Ign F1 with the unchanged recall.
-    gold_by_title = {d.title: d for d in gold}
+def _gold_facts(gold: Sequence[ExportDocument]) -> tuple[dict[Fact, set[int]], int, dict[Fact, bool]]:
+    """Gold facts with their evidence (a repeated fact: the last wins), the evidence count summed over every gold
+    label, and whether each fact is intra-sentence."""
     std: dict[Fact, set[int]] = {}
     tot_evidences = 0
-    gold_intra: dict[Fact, bool] = {}
+    intra: dict[Fact, bool] = {}
     for doc in gold:
         for fact, gold_evi in _facts(doc):
             std[fact] = set(gold_evi)
             tot_evidences += len(gold_evi)
-            gold_intra[fact] = _intra(doc, fact[2], fact[3])
+            intra[fact] = _intra(doc, fact[2], fact[3])
+    return std, tot_evidences, intra
+
+
+def _answer_facts(
+    predicted: Sequence[ExportDocument], gold_by_title: dict[str, ExportDocument]
+) -> tuple[dict[Fact, set[int]], dict[Fact, bool]]:
+    """Predicted facts with their evidence (a repeated fact: the first wins), and whether each is intra-sentence,
+    judged on the gold's entities where the indices exist there."""
     answers: dict[Fact, set[int]] = {}
-    answer_intra: dict[Fact, bool] = {}
+    intra: dict[Fact, bool] = {}
     for doc in predicted:
         ref = gold_by_title[doc.title]
         for fact, evi in _facts(doc):
@@ -150,7 +155,18 @@ def _docred_scores(
                 answers[fact] = set(evi)
                 h, t = fact[2], fact[3]
                 in_gold = h < len(ref.entities) and t < len(ref.entities)
-                answer_intra[fact] = _intra(ref, h, t) if in_gold else _intra(doc, h, t)
+                intra[fact] = _intra(ref, h, t) if in_gold else _intra(doc, h, t)
+    return answers, intra
+
+
+def _docred_scores(
+    gold: Sequence[ExportDocument], predicted: Sequence[ExportDocument], train: Sequence[ExportDocument] | None
+) -> tuple[DocredScore, Score, Score]:
+    # The official script, counted the same way: gold facts deduplicated (last evidence wins), evidence summed
+    # over every gold label, predictions deduplicated (first wins), Ign F1 with the unchanged recall.
+    gold_by_title = {d.title: d for d in gold}
+    std, tot_evidences, gold_intra = _gold_facts(gold)
+    answers, answer_intra = _answer_facts(predicted, gold_by_title)
     train_facts = _train_facts(train) if train is not None else set()
     correct = correct_evidence = correct_in_train = 0
     pred_evi = sum(len(e) for e in answers.values())
