@@ -11,6 +11,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,66 @@ def run_training(
     return TrainResult(out_dir, result["best_epoch"], len(result["epochs"]), result["seconds"], result)
 
 
+@dataclass
+class _Steps:
+    """The run's optimizer steps: what every step uses, and the counters the progress reports read."""
+
+    model: Any
+    assembly: Any
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    config: TrainConfig
+    per_epoch: int
+    progress: Callable[[TrainProgress], None]
+    should_stop: Callable[[], bool]
+    done: int = 0  # steps taken
+    seconds: float = 0.0  # time spent in steps, not in scoring on dev
+
+    @property
+    def total(self) -> int:
+        return self.per_epoch * self.config.epochs
+
+    def epoch(self, epoch: int, train_set: list[EncodedDoc], order: random.Random) -> tuple[list[float], float]:
+        """One epoch over the shuffled training set, reporting each step; its losses and its seconds."""
+        started = time.monotonic()
+        self.model.train()
+        shuffled = list(train_set)
+        order.shuffle(shuffled)
+        losses: list[float] = []
+        size = self.config.batch_size
+        for k in range(self.per_epoch):
+            if self.should_stop():
+                raise TrainingCancelled(f"cancelled in epoch {epoch} after {self.done} steps")
+            batch = shuffled[k * size : (k + 1) * size]
+            losses.append(_optimizer_step(self.model, self.assembly, self.optimizer, self.schedule, batch))
+            self.done += 1
+            spent = self.seconds + time.monotonic() - started
+            left = spent / self.done * (self.total - self.done)
+            self.progress(
+                TrainProgress(epoch, self.config.epochs, self.done, self.total, losses[-1], seconds_left=left)
+            )
+        seconds = time.monotonic() - started
+        self.seconds += seconds
+        return losses, seconds
+
+
+def _steps(
+    model: Any,
+    assembly: Any,
+    config: TrainConfig,
+    n_train: int,
+    progress: Callable[[TrainProgress], None],
+    should_stop: Callable[[], bool],
+) -> _Steps:
+    """The optimizer and its schedule over the run's steps (an epoch is capped by max_steps_per_epoch)."""
+    per_epoch = math.ceil(n_train / config.batch_size)
+    if config.max_steps_per_epoch is not None:
+        per_epoch = min(per_epoch, config.max_steps_per_epoch)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config), weight_decay=0.01)
+    schedule = _warmup_then_decay(optimizer, per_epoch * config.epochs)
+    return _Steps(model, assembly, optimizer, schedule, config, per_epoch, progress, should_stop)
+
+
 def _train(
     assembly: Any,
     train_docs: Sequence[Doc],
@@ -98,36 +159,14 @@ def _train(
     model = assembly.model.to(device)
     train_set: list[EncodedDoc] = assembly.encode(train_docs)
     dev_set: list[EncodedDoc] = assembly.encode(dev_docs)
-    per_epoch = math.ceil(len(train_set) / config.batch_size)
-    if config.max_steps_per_epoch is not None:
-        per_epoch = min(per_epoch, config.max_steps_per_epoch)
-    steps = per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(_parameter_groups(model, config), weight_decay=0.01)
-    schedule = _warmup_then_decay(optimizer, steps)
+    steps = _steps(model, assembly, config, len(train_set), progress, should_stop)
     write_model_files(assembly, directory)
     order = random.Random(config.seed)  # noqa: S311  # the shuffle is seeded, not secret
     epochs: list[dict[str, Any]] = []
     best: tuple[float, float] | None = None
-    best_epoch, best_dev, step = 0, {}, 0
-    train_seconds = 0.0
+    best_epoch, best_dev = 0, {}
     for epoch in range(1, config.epochs + 1):
-        epoch_started = time.monotonic()
-        model.train()
-        shuffled = list(train_set)
-        order.shuffle(shuffled)
-        losses: list[float] = []
-        for k in range(per_epoch):
-            if should_stop():
-                raise TrainingCancelled(f"cancelled in epoch {epoch} after {step} steps")
-            batch = shuffled[k * config.batch_size : (k + 1) * config.batch_size]
-            losses.append(_optimizer_step(model, assembly, optimizer, schedule, batch))
-            step += 1
-            spent = train_seconds + time.monotonic() - epoch_started
-            progress(
-                TrainProgress(epoch, config.epochs, step, steps, losses[-1], seconds_left=spent / step * (steps - step))
-            )
-        epoch_seconds = time.monotonic() - epoch_started
-        train_seconds += epoch_seconds
+        losses, epoch_seconds = steps.epoch(epoch, train_set, order)
         model.eval()
         dev_scores = score_predictions(dev_docs, model.predict(dev_set, assembly.tokens))
         key = (dev_scores["relations"]["f1"], dev_scores["entities"]["f1"])
@@ -135,18 +174,9 @@ def _train(
             best, best_epoch, best_dev = key, epoch, dev_scores
             save_weights(model, directory)
         epochs.append(_epoch_record(epoch, losses, key, epoch_seconds))
-        progress(
-            TrainProgress(
-                epoch,
-                config.epochs,
-                step,
-                steps,
-                losses[-1],
-                dev_f1=key[0],
-                dev_entity_f1=key[1],
-                seconds_left=(time.monotonic() - started) / epoch * (config.epochs - epoch),
-            )
-        )
+        left = (time.monotonic() - started) / epoch * (config.epochs - epoch)
+        done = TrainProgress(epoch, config.epochs, steps.done, steps.total, losses[-1])
+        progress(replace(done, dev_f1=key[0], dev_entity_f1=key[1], seconds_left=left))  # the epoch, scored on dev
     test_scores = _best_epoch_on_test(model, assembly, test_docs, directory, device)
     metrics = {
         "backbone": config.backbone,
