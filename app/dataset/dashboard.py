@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.annotation.service import pair_of
-from app.dataset.document_rows import Bind, Selection
+from app.dataset.document_rows import Bind, RawPage, Selection
 from app.dataset.figures import (
     AgreementClasses,
     Augmentation,
@@ -59,42 +59,74 @@ def _empty(doc_id: str) -> ExportDocument:
 
 def item_figures(source: Bind | Session, selection: Selection, pair: tuple[str | None, str | None]) -> ItemFigures:
     """Model vs model, each annotator against the curated gold, and the item counts, in one pass."""
-    a_name, b_name = pair
     agreement = AgreementTally()
     against: dict[str, GoldTally] = defaultdict(GoldTally)
     tally = _ItemTally()
     for page in iter_pages(source, replace(selection, every_item=True)):
-        gold, views = gold_and_annotators(page)
-        by_name = {name: {d.id: d for d in docs} for name, docs in views.items()}
-        gold_by_id = {d.id: d for d in gold}
-        for d in page.documents:
-            doc_id, ran = str(d.id), page.runs.get(d.id, set())
-            tally.documents += 1
-            tally.cost += page.cost.get(d.id, 0.0)
+        _tally_page(page, pair, agreement, against, tally)
+    return _figures(Pair(*pair), agreement, against, tally)
 
-            if a_name in ran or b_name in ran:
-                agreement.add(_view(by_name, a_name, doc_id, ran), _view(by_name, b_name, doc_id, ran))
-            ref = gold_by_id.get(doc_id)
-            if ref is not None:
-                tally.curated += 1
-                for name in sorted(ran):
-                    mine = _view(by_name, name, doc_id, ran)
-                    if mine is not None:
-                        against[name].add(mine, ref)
-                tally.curated_types.update(e.type for e in ref.entities)
-                for r in ref.relations:
-                    tally.curated_relations += 1
-                    tally.curated_cross += not is_intra_sentence(ref, r.head, r.tail)
-            for entity_id, _, _, _, status, how, grounded in page.entities.get(d.id, []):
-                _count_item(tally, ("entity", entity_id) in page.audited, status, how)
-                if str(how) not in ("manual", "imported"):
-                    tally.entities += 1
-                    tally.ungrounded += not grounded
-            for relation_id, *_, status, how in page.relations.get(d.id, []):
-                _count_item(tally, ("relation", relation_id) in page.audited, status, how)
+
+def _tally_page(
+    page: RawPage,
+    pair: tuple[str | None, str | None],
+    agreement: AgreementTally,
+    against: dict[str, GoldTally],
+    tally: _ItemTally,
+) -> None:
+    """Adds one page's documents: the pair's agreement, each annotator against the gold, and the item counts."""
+    a_name, b_name = pair
+    gold, views = gold_and_annotators(page)
+    by_name = {name: {d.id: d for d in docs} for name, docs in views.items()}
+    gold_by_id = {d.id: d for d in gold}
+    for d in page.documents:
+        doc_id, ran = str(d.id), page.runs.get(d.id, set())
+        tally.documents += 1
+        tally.cost += page.cost.get(d.id, 0.0)
+
+        if a_name in ran or b_name in ran:
+            agreement.add(_view(by_name, a_name, doc_id, ran), _view(by_name, b_name, doc_id, ran))
+        ref = gold_by_id.get(doc_id)
+        if ref is not None:
+            _tally_gold(ref, by_name, ran, against, tally)
+        _tally_items(page, d.id, tally)
+
+
+def _tally_gold(
+    ref: ExportDocument,
+    by_name: dict[str, dict[str, ExportDocument]],
+    ran: set[str],
+    against: dict[str, GoldTally],
+    tally: _ItemTally,
+) -> None:
+    """A curated document: each annotator that ran on it against its gold, and its curated types and relations."""
+    tally.curated += 1
+    for name in sorted(ran):
+        mine = _view(by_name, name, ref.id, ran)
+        if mine is not None:
+            against[name].add(mine, ref)
+    tally.curated_types.update(e.type for e in ref.entities)
+    for r in ref.relations:
+        tally.curated_relations += 1
+        tally.curated_cross += not is_intra_sentence(ref, r.head, r.tail)
+
+
+def _tally_items(page: RawPage, document_id: int, tally: _ItemTally) -> None:
+    """A document's items: audited and augmented ones by status, and model-made entities (how many ungrounded)."""
+    for entity_id, _, _, _, status, how, grounded in page.entities.get(document_id, []):
+        _count_item(tally, ("entity", entity_id) in page.audited, status, how)
+        if str(how) not in ("manual", "imported"):
+            tally.entities += 1
+            tally.ungrounded += not grounded
+    for relation_id, *_, status, how in page.relations.get(document_id, []):
+        _count_item(tally, ("relation", relation_id) in page.audited, status, how)
+
+
+def _figures(pair: Pair, agreement: AgreementTally, against: dict[str, GoldTally], tally: _ItemTally) -> ItemFigures:
+    """The figures of the tallies once every page is counted (a rate with nothing to divide by is None)."""
     audit, augmented = _decided(tally.audit), _decided(tally.augmented)
     return ItemFigures(
-        pair=Pair(a_name, b_name),
+        pair=pair,
         model_vs_model=agreement.figures(),
         against_gold={name: t.figures() for name, t in sorted(against.items())},
         documents=tally.documents,

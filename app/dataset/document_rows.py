@@ -207,53 +207,20 @@ def load_page(
 ) -> RawPage | None:
     """The next page of documents after id `after` with their items and provenance, or None at the end."""
     connection = session.connection()
-    documents: list[Any] = []
-    while not documents:
-        rows = connection.execute(_document_query(selection, after, limit)).all()
-        if not rows:
-            return None
-        first, after = rows[0].id, rows[-1].id
-        documents = [r for r in rows if selection.split is None or split_name(selection, r.id) == selection.split]
+    read = _page_documents(connection, selection, after, limit)
+    if read is None:
+        return None
+    documents, first, last = read
     ids = [r.id for r in documents]
-    of_page = _of_page(selection, ids, first, after)
-    curated = selection.status == "curated" and not selection.every_item
-
-    def item_ok(column: Any) -> Any:
-        return column == ItemStatus.accepted if curated else column != ItemStatus.rejected
-
-    e_query = _select(
-        Entity.id, Entity.document_id, Entity.type, Entity.name, Entity.status, Entity.agreement, Entity.grounded
-    ).where(of_page(Entity.document_id))
-    if not selection.every_item:
-        e_query = e_query.where(item_ok(col(Entity.status)))
-    e_query = e_query.order_by(col(Entity.document_id), col(Entity.id))
-    entities = _by_column(_tuples(connection, e_query), 1)
-    m_query = _select(Mention.entity_id, Mention.start, Mention.end, Mention.text, Mention.sentence_id).where(
-        of_page(Mention.document_id)
-    )
-    if not selection.every_item:
-        m_query = m_query.where(col(Mention.status) != ItemStatus.rejected)
-    m_query = m_query.order_by(col(Mention.entity_id), col(Mention.start), col(Mention.end), col(Mention.id))
-    mentions = _by_column(_tuples(connection, m_query), 0)
-    r_query = _select(
-        Relation.id,
-        Relation.document_id,
-        Relation.head_id,
-        Relation.tail_id,
-        Relation.type,
-        _text(Relation.evidence),
-        Relation.status,
-        Relation.agreement,
-    ).where(of_page(Relation.document_id))
-    if not selection.every_item:
-        r_query = r_query.where(item_ok(col(Relation.status)))
-    r_query = r_query.order_by(col(Relation.document_id), col(Relation.id))
-    relations = _by_column(_tuples(connection, r_query), 1)
+    of_page = _of_page(selection, ids, first, last)
+    entities = _entity_rows(connection, selection, of_page)
+    mentions = _mention_rows(connection, selection, of_page)
+    relations = _relation_rows(connection, selection, of_page)
     if not provenance:
         return RawPage(
             documents, entities, mentions, relations, _NO_RUNS, set(), {}, {}, {}, {}, {}, with_provenance=False
         )
-    proposals, audited = _proposals(session, _of_page(selection, ids, first, after, joined=True))
+    proposals, audited = _proposals(session, _of_page(selection, ids, first, last, joined=True))
     return RawPage(
         documents=documents,
         entities=entities,
@@ -267,6 +234,54 @@ def load_page(
         runs=_runs(session, of_page) if selection.every_item else {},
         sources=_sources(session, {r.batch_id for r in documents if r.batch_id is not None}),
     )
+
+
+def _page_documents(
+    connection: Connection, selection: Selection, after: int, limit: int
+) -> tuple[list[Any], int, int] | None:
+    """The next documents of the selection's split, with the first and last id read (a read with none of the
+    split reads on), or None at the end."""
+    documents: list[Any] = []
+    while not documents:
+        rows = connection.execute(_document_query(selection, after, limit)).all()
+        if not rows:
+            return None
+        first, after = rows[0].id, rows[-1].id
+        documents = [r for r in rows if selection.split is None or split_name(selection, r.id) == selection.split]
+    return documents, first, after
+
+
+def _item_filter(selection: Selection, column: Any) -> list[Any]:
+    """Which entities and relations: every one (every_item), accepted ones (curated), or all but rejected."""
+    if selection.every_item:
+        return []
+    return [col(column) == ItemStatus.accepted if selection.status == "curated" else col(column) != ItemStatus.rejected]
+
+
+def _entity_rows(connection: Connection, selection: Selection, of_page: OfPage) -> Runs:
+    """The page's entities, by document in id order (RawPage gives the columns)."""
+    e = Entity
+    query = _select(e.id, e.document_id, e.type, e.name, e.status, e.agreement, e.grounded)
+    query = query.where(of_page(e.document_id), *_item_filter(selection, e.status))
+    return _by_column(_tuples(connection, query.order_by(col(e.document_id), col(e.id))), 1)
+
+
+def _mention_rows(connection: Connection, selection: Selection, of_page: OfPage) -> Runs:
+    """The page's mentions (all but rejected ones, unless every_item), by entity, by start, end and id."""
+    m = Mention
+    query = _select(m.entity_id, m.start, m.end, m.text, m.sentence_id).where(of_page(m.document_id))
+    if not selection.every_item:
+        query = query.where(col(m.status) != ItemStatus.rejected)
+    query = query.order_by(col(m.entity_id), col(m.start), col(m.end), col(m.id))
+    return _by_column(_tuples(connection, query), 0)
+
+
+def _relation_rows(connection: Connection, selection: Selection, of_page: OfPage) -> Runs:
+    """The page's relations, by document in id order (RawPage gives the columns; evidence is JSON text)."""
+    r = Relation
+    query = _select(r.id, r.document_id, r.head_id, r.tail_id, r.type, _text(r.evidence), r.status, r.agreement)
+    query = query.where(of_page(r.document_id), *_item_filter(selection, r.status))
+    return _by_column(_tuples(connection, query.order_by(col(r.document_id), col(r.id))), 1)
 
 
 def split_name(selection: Selection, document_id: int) -> str:

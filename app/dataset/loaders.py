@@ -6,7 +6,7 @@ ExportDocuments (with provenance when asked), and into the gold and per-annotato
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -183,62 +183,95 @@ def gold_and_annotators(page: RawPage) -> tuple[list[ExportDocument], dict[str, 
     gold: list[ExportDocument] = []
     views: dict[str, list[ExportDocument]] = defaultdict(list)
     for d in page.documents:
-        sentences = [(int(s), int(e)) for s, e in loads(d.sentences) or []]
-        every = [
-            (entity_id, etype, name, status, agreement)
-            for entity_id, _, etype, name, status, agreement, _ in page.entities.get(d.id, [])
-        ]
-        mentions = {
-            entity_id: [ExportMention(start, end, "", sid) for _, start, end, _, sid in page.mentions.get(entity_id)]
-            for entity_id, *_ in every
-        }
-        relations = [
-            (relation_id, head, tail, rtype, list(loads(evidence) or []), status, agreement)
-            for relation_id, _, head, tail, rtype, evidence, status, agreement in page.relations.get(d.id, [])
-        ]
+        items = _document_items(page, d)
         if d.status == DocumentStatus.curated:
-            accepted = [
-                (entity_id, etype, name) for entity_id, etype, name, status, _ in every if status == ItemStatus.accepted
-            ]
-            keep = {entity_id for entity_id, *_ in accepted}
-            gold.append(
-                ExportDocument(
-                    id=str(d.id),
-                    title="",
-                    text="",
-                    sentences=sentences,
-                    entities=[ExportEntity(i, etype, name, mentions[i]) for i, etype, name in accepted],
-                    relations=[
-                        ExportRelation(head, tail, rtype, evidence)
-                        for _, head, tail, rtype, evidence, status, _ in relations
-                        if status == ItemStatus.accepted and head in keep and tail in keep
-                    ],
-                )
-            )
-        mine: dict[str, tuple[list[ExportEntity], list[ExportRelation]]] = defaultdict(lambda: ([], []))
-        for entity_id, etype, name, _, agreement in every:
-            for p in page.proposals.get(("entity", entity_id), []):
-                prov = ItemProvenance(agreement=str(agreement))
-                entity = ExportEntity(entity_id, p.proposed_type or etype, name, mentions[entity_id], prov)
-                mine[p.annotator][0].append(entity)
-        for relation_id, head, tail, rtype, evidence, _, agreement in relations:
-            for p in page.proposals.get(("relation", relation_id), []):
-                prov = ItemProvenance(agreement=str(agreement))
-                relation = ExportRelation(head, tail, p.proposed_type or rtype, list(evidence), prov)
-                mine[p.annotator][1].append(relation)
-        for name, (ents, rels) in mine.items():
-            known = {e.index for e in ents}
-            views[name].append(
-                ExportDocument(
-                    id=str(d.id),
-                    title="",
-                    text="",
-                    sentences=sentences,
-                    entities=_dedup(ents),
-                    relations=[r for r in rels if r.head in known and r.tail in known],
-                )
-            )
+            gold.append(_gold(d.id, items))
+        for name, (ents, rels) in _proposed(page, items).items():
+            views[name].append(_annotator_view(d.id, items.sentences, ents, rels))
     return gold, dict(views)
+
+
+class _DocumentItems(NamedTuple):
+    """A document's items of every status, as the gold and the annotators' views read them (texts left out):
+    entities as (id, type, name, status, agreement), relations as (id, head, tail, type, evidence, status,
+    agreement)."""
+
+    sentences: list[tuple[int, int]]
+    entities: list[tuple[Any, ...]]
+    mentions: dict[int, list[ExportMention]]  # by entity id
+    relations: list[tuple[Any, ...]]
+
+
+def _document_items(page: RawPage, d: Any) -> _DocumentItems:
+    """A document's sentences and items from the page's rows."""
+    sentences = [(int(s), int(e)) for s, e in loads(d.sentences) or []]
+    every = [
+        (entity_id, etype, name, status, agreement)
+        for entity_id, _, etype, name, status, agreement, _ in page.entities.get(d.id, [])
+    ]
+    mentions = {
+        entity_id: [ExportMention(start, end, "", sid) for _, start, end, _, sid in page.mentions.get(entity_id)]
+        for entity_id, *_ in every
+    }
+    relations = [
+        (relation_id, head, tail, rtype, list(loads(evidence) or []), status, agreement)
+        for relation_id, _, head, tail, rtype, evidence, status, agreement in page.relations.get(d.id, [])
+    ]
+    return _DocumentItems(sentences, every, mentions, relations)
+
+
+def _gold(doc_id: int, items: _DocumentItems) -> ExportDocument:
+    """A curated document's gold: its accepted entities, and its accepted relations between two of them."""
+    accepted = [
+        (entity_id, etype, name)
+        for entity_id, etype, name, status, _ in items.entities
+        if status == ItemStatus.accepted
+    ]
+    keep = {entity_id for entity_id, *_ in accepted}
+    return ExportDocument(
+        id=str(doc_id),
+        title="",
+        text="",
+        sentences=items.sentences,
+        entities=[ExportEntity(i, etype, name, items.mentions[i]) for i, etype, name in accepted],
+        relations=[
+            ExportRelation(head, tail, rtype, evidence)
+            for _, head, tail, rtype, evidence, status, _ in items.relations
+            if status == ItemStatus.accepted and head in keep and tail in keep
+        ],
+    )
+
+
+def _proposed(page: RawPage, items: _DocumentItems) -> dict[str, tuple[list[ExportEntity], list[ExportRelation]]]:
+    """Each annotator's proposals in a document, by annotator name: the items it proposed, with the type it
+    proposed and the item's agreement class."""
+    mine: dict[str, tuple[list[ExportEntity], list[ExportRelation]]] = defaultdict(lambda: ([], []))
+    for entity_id, etype, name, _, agreement in items.entities:
+        for p in page.proposals.get(("entity", entity_id), []):
+            prov = ItemProvenance(agreement=str(agreement))
+            entity = ExportEntity(entity_id, p.proposed_type or etype, name, items.mentions[entity_id], prov)
+            mine[p.annotator][0].append(entity)
+    for relation_id, head, tail, rtype, evidence, _, agreement in items.relations:
+        for p in page.proposals.get(("relation", relation_id), []):
+            prov = ItemProvenance(agreement=str(agreement))
+            relation = ExportRelation(head, tail, p.proposed_type or rtype, list(evidence), prov)
+            mine[p.annotator][1].append(relation)
+    return mine
+
+
+def _annotator_view(
+    doc_id: int, sentences: list[tuple[int, int]], ents: list[ExportEntity], rels: list[ExportRelation]
+) -> ExportDocument:
+    """An annotator's document: each entity it proposed once, and its relations between two of them."""
+    known = {e.index for e in ents}
+    return ExportDocument(
+        id=str(doc_id),
+        title="",
+        text="",
+        sentences=sentences,
+        entities=_dedup(ents),
+        relations=[r for r in rels if r.head in known and r.tail in known],
+    )
 
 
 def _dedup(entities: list[ExportEntity]) -> list[ExportEntity]:

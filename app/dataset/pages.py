@@ -37,22 +37,22 @@ WIDE = 1080
 
 def charts(f: Dashboard) -> dict[str, Markup]:
     """Inline SVG for every figure; plots.py escapes every label (names and types come from web text)."""
+    return {
+        **_status_charts(f),
+        "throughput": _throughput_chart(f),
+        "model_vs_model": _model_vs_model_chart(f),
+        "classes": _classes_chart(f),
+        **_gold_charts(f),
+        "curated_types": plots.bar_chart(
+            list(f.curated_entity_types.items())[:20], title="Curated entities by type (top 20)"
+        ),
+        "rates": plots.bar_chart([(k, v) for k, v in _rates(f) if v is not None], title="Quality rates"),
+    }
+
+
+def _status_charts(f: Dashboard) -> dict[str, Markup]:
+    """Documents created and curated over time, and how many are in each status now."""
     status = f.status
-    reviewers = f.reviewers
-    classes = f.agreement_classes
-    class_names = sorted(set(classes.entities.classes) | set(classes.relations.classes))
-    gold = f.against_gold
-    annotators = list(gold)
-    mvm = f.model_vs_model
-    human = f.human_agreement
-    rates = [
-        ("audit precision", f.audit.precision),
-        ("augmentation yield", f.augmentation.yield_),
-        ("hallucination rate", f.hallucination.rate),
-        ("cross-sentence share", f.curated_relations.cross_sentence_share),
-        ("human entity F1", human.entities.f1 if human.documents else None),
-        ("human relation F1", human.relations.f1 if human.documents else None),
-    ]
     cumulative: dict[str, list[float | None]] = {
         "documents": list(status.cumulative.documents),
         "curated": list(status.cumulative.curated),
@@ -64,31 +64,55 @@ def charts(f: Dashboard) -> dict[str, Markup]:
         "status_now": plots.bar_chart(
             [(status_label("document", k), v) for k, v in status.by_status.items()], title="Documents by status"
         ),
-        "throughput": plots.grouped_bar_chart(
-            [r.reviewer for r in reviewers],
-            {
-                "decisions / hour": [r.decisions_per_hour or 0.0 for r in reviewers],
-                "documents / hour": [r.documents_per_hour or 0.0 for r in reviewers],
-            },
-            title="Reviewer throughput (per active hour)",
-            width=WIDE,
-        ),
-        "model_vs_model": plots.bar_chart(
-            [("entity F1", mvm.entities.f1), ("relation F1", mvm.relations.f1)]
-            + ([("Cohen's κ", mvm.kappa.value)] if mvm.kappa.value is not None else []),
-            title="Annotator A vs B",
-        )
-        if mvm.documents
-        else plots.empty_chart("Annotator A vs B"),
-        "classes": plots.grouped_bar_chart(
-            [class_label(c) for c in class_names],
-            {
-                "entities": [_share(classes.entities, c) for c in class_names],
-                "relations": [_share(classes.relations, c) for c in class_names],
-            },
-            title="Share of each agreement class",
-            width=WIDE,
-        ),
+    }
+
+
+def _throughput_chart(f: Dashboard) -> Markup:
+    """Each reviewer's decisions and documents per active hour."""
+    reviewers = f.reviewers
+    return plots.grouped_bar_chart(
+        [r.reviewer for r in reviewers],
+        {
+            "decisions / hour": [r.decisions_per_hour or 0.0 for r in reviewers],
+            "documents / hour": [r.documents_per_hour or 0.0 for r in reviewers],
+        },
+        title="Reviewer throughput (per active hour)",
+        width=WIDE,
+    )
+
+
+def _model_vs_model_chart(f: Dashboard) -> Markup:
+    """Annotator A against B (κ only when there is one), or the empty state when no document has both."""
+    mvm = f.model_vs_model
+    if not mvm.documents:
+        return plots.empty_chart("Annotator A vs B")
+    return plots.bar_chart(
+        [("entity F1", mvm.entities.f1), ("relation F1", mvm.relations.f1)]
+        + ([("Cohen's κ", mvm.kappa.value)] if mvm.kappa.value is not None else []),
+        title="Annotator A vs B",
+    )
+
+
+def _classes_chart(f: Dashboard) -> Markup:
+    """The share of each agreement class, entities beside relations (a class missing from one counts 0)."""
+    classes = f.agreement_classes
+    class_names = sorted(set(classes.entities.classes) | set(classes.relations.classes))
+    return plots.grouped_bar_chart(
+        [class_label(c) for c in class_names],
+        {
+            "entities": [_share(classes.entities, c) for c in class_names],
+            "relations": [_share(classes.relations, c) for c in class_names],
+        },
+        title="Share of each agreement class",
+        width=WIDE,
+    )
+
+
+def _gold_charts(f: Dashboard) -> dict[str, Markup]:
+    """Each annotator against the curated gold: entities (by mention), then relations (intra, cross and all)."""
+    gold = f.against_gold
+    annotators = list(gold)
+    return {
         "gold_entities": plots.grouped_bar_chart(
             annotators,
             {
@@ -107,11 +131,20 @@ def charts(f: Dashboard) -> dict[str, Markup]:
             },
             title="Relations against the curated gold",
         ),
-        "curated_types": plots.bar_chart(
-            list(f.curated_entity_types.items())[:20], title="Curated entities by type (top 20)"
-        ),
-        "rates": plots.bar_chart([(k, v) for k, v in rates if v is not None], title="Quality rates"),
     }
+
+
+def _rates(f: Dashboard) -> list[tuple[str, float | None]]:
+    """The quality rates, None where there is nothing to measure yet (the chart leaves those out)."""
+    human = f.human_agreement
+    return [
+        ("audit precision", f.audit.precision),
+        ("augmentation yield", f.augmentation.yield_),
+        ("hallucination rate", f.hallucination.rate),
+        ("cross-sentence share", f.curated_relations.cross_sentence_share),
+        ("human entity F1", human.entities.f1 if human.documents else None),
+        ("human relation F1", human.relations.f1 if human.documents else None),
+    ]
 
 
 def _share(counts: ClassCounts, name: str) -> float:
