@@ -59,17 +59,8 @@ def iter_warc(
     seen = False
     python_side = ReadProgress()
     with ExitStack() as stack:
-        file = stack.enter_context(path.open("rb"))
-        source: BinaryIO = file
-        # FastWARC inflates gzip, zstd and lz4 itself; bzip2 and xz WARCs go through Python's decompressors.
-        compression = compression_of(file.read(8))
-        if compression in ("bzip2", "xz"):
-            source = stack.enter_context(open_decompressed(path, progress=python_side))
-        gzipped = compression == "gzip"
-        file.seek(0)
-        misaligned_reported = False
-        previous_offset = -1
-        checked = 0
+        file, source, gzipped = _open_warc(stack, path, python_side)
+        alignment = _GzipAlignment(path) if gzipped else None
         # HTTP headers are parsed per record, so one bad header costs that record, not the rest of the file.
         records = iter(ArchiveIterator(source, parse_http=False, auto_decode="none"))
         while True:
@@ -83,23 +74,8 @@ def iter_warc(
                 return
             seen = True
             last_offset = record.stream_pos
-            # Checking the first records' gzip members is enough: a file is compressed one way throughout.
-            checked += 1
-            if (
-                gzipped
-                and not misaligned_reported
-                and (
-                    last_offset == previous_offset
-                    or (checked <= _ALIGNMENT_CHECKS and not _member_starts_record(path, last_offset))
-                )
-            ):
-                misaligned_reported = True
-                yield RecordError(
-                    last_offset,
-                    "the gzip members do not line up with the WARC records (the file was not compressed record "
-                    "by record, as the WARC standard asks); records were read, but their offsets are unreliable",
-                )
-            previous_offset = last_offset
+            if alignment is not None and (misaligned := alignment.check(last_offset)) is not None:
+                yield misaligned
             progress.bytes_read = file.tell() if source is file else python_side.bytes_read
             block_length = record.content_length
             progress.decompressed_bytes += block_length
@@ -120,6 +96,47 @@ def iter_warc(
                 yield result
                 if isinstance(result, RecordError) and result.fatal:
                     return
+
+
+def _open_warc(stack: ExitStack, path: Path, python_side: ReadProgress) -> tuple[BinaryIO, BinaryIO, bool]:
+    """The file, the stream FastWARC reads, and whether the file is gzipped. FastWARC inflates gzip, zstd and lz4
+    itself; bzip2 and xz WARCs go through Python's decompressors, which count what they read in python_side."""
+    file = stack.enter_context(path.open("rb"))
+    source: BinaryIO = file
+    compression = compression_of(file.read(8))
+    if compression in ("bzip2", "xz"):
+        source = stack.enter_context(open_decompressed(path, progress=python_side))
+    file.seek(0)
+    return file, source, compression == "gzip"
+
+
+class _GzipAlignment:
+    """Whether a gzipped WARC was compressed record by record, as the standard asks: said once, as a warning.
+
+    Checking the first records' gzip members is enough, since a file is compressed one way throughout; after
+    them, two records at the same offset (one member holding several records) still tell."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.reported = False
+        self.previous_offset = -1
+        self.checked = 0
+
+    def check(self, offset: int) -> RecordError | None:
+        self.checked += 1
+        misaligned = not self.reported and (
+            offset == self.previous_offset
+            or (self.checked <= _ALIGNMENT_CHECKS and not _member_starts_record(self.path, offset))
+        )
+        self.previous_offset = offset
+        if not misaligned:
+            return None
+        self.reported = True
+        return RecordError(
+            offset,
+            "the gzip members do not line up with the WARC records (the file was not compressed record "
+            "by record, as the WARC standard asks); records were read, but their offsets are unreliable",
+        )
 
 
 _ALIGNMENT_CHECKS = 16
