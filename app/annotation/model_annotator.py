@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.annotation.contract import AnnotationOutput, EntityOut, RelationOut
 from app.config import get_settings
+from app.db import require_id
 from app.errors import Conflict, InvalidInput
 from app.modelling import ModelDirError, Prediction, TrainingUnavailable, load_predictor
 from app.models import Annotator, AnnotatorKind, DatasetSnapshot, TrainingRun, TrainingStatus
@@ -109,7 +110,7 @@ def model_choices(session: Session, *, project_id: int) -> list[tuple[int, str]]
         .where(TrainingRun.project_id == project_id, TrainingRun.status == TrainingStatus.succeeded)
         .order_by(col(TrainingRun.id).desc())
     )
-    return [(run.id or 0, model_label(session, run)) for run in runs if model_problem(run) is None]
+    return [(require_id(run), model_label(session, run)) for run in runs if model_problem(run) is None]
 
 
 def switch_model(session: Session, *, annotator: Annotator, training_run: int) -> Annotator:

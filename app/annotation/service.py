@@ -16,6 +16,7 @@ from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VE
 from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
 from app.config import get_settings
 from app.crawl_batch.pipeline import ANNOTATION_REQUESTED
+from app.db import require_id
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.models import (
@@ -149,7 +150,7 @@ def open_run(session: Session, *, document_id: int, annotator: Annotator, versio
             AnnotatorRun.annotator_id == annotator.id,
             AnnotatorRun.prompt_version == version,
         )
-    ).first() or AnnotatorRun(document_id=document_id, annotator_id=annotator.id or 0, prompt_version=version)
+    ).first() or AnnotatorRun(document_id=document_id, annotator_id=require_id(annotator), prompt_version=version)
     run.status, run.error = RunStatus.running, None
     session.add(run)
     session.flush()
@@ -168,7 +169,7 @@ def start_annotation(
         if any(a.project_id != project.id for a in chosen):
             raise InvalidInput.for_field("annotators", "Every annotator must belong to this project.")
     else:
-        roles = (*pair_of(session, project_id=project.id or 0), voter_of(session, project_id=project.id or 0))
+        roles = (*pair_of(session, project_id=require_id(project)), voter_of(session, project_id=require_id(project)))
         chosen = [a for a in roles if a is not None]
     runnable = [a for a in chosen if a.kind != AnnotatorKind.imported]
     if not chosen:
@@ -180,7 +181,7 @@ def start_annotation(
     for doc_id in doc_ids:
         assert doc_id is not None
         for annotator in runnable:
-            enqueue(session, "annotation.run", document_id=doc_id, annotator_id=annotator.id or 0)
+            enqueue(session, "annotation.run", document_id=doc_id, annotator_id=require_id(annotator))
         if not runnable:
             enqueue(session, "annotation.crossvalidate", document_id=doc_id)
     return AnnotationQueued(documents=len(doc_ids), jobs=len(doc_ids) * max(len(runnable), 1))

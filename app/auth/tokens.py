@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from app.auth import service
+from app.db import require_id
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import ApiToken, User
 from app.models.types import utcnow
@@ -43,7 +44,7 @@ def list_tokens(session: Session) -> list[TokenRow]:
     query = select(ApiToken, User).join(User, col(User.id) == col(ApiToken.user_id))
     rows = [
         TokenRow(
-            id=t.id or 0,
+            id=require_id(t),
             prefix=t.prefix,
             name=t.name,
             owner=u.username,

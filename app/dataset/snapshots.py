@@ -25,6 +25,7 @@ from app.dataset.splits import (
     split_counts,
     split_of,
 )
+from app.db import require_id
 from app.errors import Conflict, InvalidInput, NotFound
 from app.evaluation.records import DocumentProvenance, ExportDocument
 from app.jobs import enqueue
@@ -99,7 +100,7 @@ def create_snapshot(
         select(func.max(DatasetSnapshot.version)).where(DatasetSnapshot.project_id == project.id)
     ).one()
     snapshot = DatasetSnapshot(
-        project_id=project.id or 0,
+        project_id=require_id(project),
         name=name,
         version=(latest or 0) + 1,
         split_seed=seed,
@@ -113,7 +114,7 @@ def create_snapshot(
     except IntegrityError:
         # A concurrent request took the name or the version first.
         raise Conflict(f"A snapshot named {name!r} (or version v{snapshot.version}) was just created.") from None
-    enqueue(session, "dataset.build_snapshot", snapshot_id=snapshot.id or 0)
+    enqueue(session, "dataset.build_snapshot", snapshot_id=require_id(snapshot))
     return snapshot
 
 
@@ -121,7 +122,7 @@ def check_no_empty_split(
     session: Session, *, project: Project, seed: int, ratios: Mapping[str, float], status: str, batch_id: int | None
 ) -> dict[str, int]:
     """The documents per split; EmptySplits (409) when a split with a share would get none of them."""
-    selection = Selection(project_id=project.id or 0, status=status, batch_id=batch_id)
+    selection = Selection(project_id=require_id(project), status=status, batch_id=batch_id)
     counts = split_counts(seed, selected_document_ids(session, selection), ratios)
     empty = empty_splits(counts, ratios)
     if empty:

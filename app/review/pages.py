@@ -12,7 +12,7 @@ from app.annotation.service import list_annotators
 from app.auth.csrf import verify_csrf
 from app.auth.deps import CurrentUser
 from app.crawl_batch.service import list_batches
-from app.db import SessionDep
+from app.db import SessionDep, require_id
 from app.document.service import get_document
 from app.errors import InvalidInput
 from app.models import Document, DocumentStatus, User
@@ -125,7 +125,7 @@ def _context(
     schema = label_schema_of(project)
     results: list[tuple[str, ReviewResult]] = []
     if document.status == DocumentStatus.adjudication:
-        for a in queue.submitted_reviewers(session, document_id=document.id or 0):
+        for a in queue.submitted_reviewers(session, document_id=require_id(document)):
             reviewer = session.get(User, a.user_id)
             results.append((reviewer.username if reviewer else "?", stored_result(a.result)))
     wb = workbench.load(session, document=document, schema=schema, results=results, changed=changed)
@@ -138,7 +138,7 @@ def _context(
         "document": document,
         "holder": holder,
         "can_act": can_act,
-        "annotators": list_annotators(session, project_id=project.id or 0) if changed is None else [],
+        "annotators": list_annotators(session, project_id=require_id(project)) if changed is None else [],
     }
 
 

@@ -13,7 +13,7 @@ from types import FrameType
 from sqlmodel import Session, select
 
 from app.dataset.snapshots import find_snapshot as by_id_or_name
-from app.db import get_engine
+from app.db import get_engine, require_id
 from app.errors import AppError
 from app.modelling import TrainProgress
 from app.modelling.config import DEVICES
@@ -90,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             snapshot = find_snapshot(session, args.snapshot)
             run = service.start_training(
                 session,
-                snapshot_id=snapshot.id or 0,
+                snapshot_id=require_id(snapshot),
                 user=None,
                 backbone=args.backbone,
                 device=args.device,
@@ -99,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 queue=False,
             )
             session.commit()
-            run_id = run.id or 0
+            run_id = require_id(run)
     except AppError as exc:
         return _fail(exc.message, 2)
     _out(f"training run #{run_id} on snapshot v{snapshot.version} ({snapshot.name}); Ctrl-C cancels")

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.dataset.snapshots import get_snapshot
+from app.db import require_id
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import enqueue
 from app.modelling import TrainConfig, TrainingData, TrainingRefused, load_snapshot
@@ -85,7 +86,7 @@ def start_training(
     session.add(run)
     session.flush()
     if queue:
-        enqueue(session, "training.train", run_id=run.id or 0)
+        enqueue(session, "training.train", run_id=require_id(run))
     return run
 
 
@@ -120,7 +121,7 @@ def request_cancel(session: Session, *, run: TrainingRun) -> TrainingRun:
     if run.status in FINISHED:
         raise Conflict(f"Training run {run.id} is {run.status} already.")
     run.cancel_requested = True
-    orphaned = run.status == TrainingStatus.running and not _trained_now(run.id or 0)
+    orphaned = run.status == TrainingStatus.running and not _trained_now(require_id(run))
     if run.status == TrainingStatus.queued or orphaned:
         run.status = TrainingStatus.cancelled
         run.finished_at = utcnow()
