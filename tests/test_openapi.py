@@ -95,6 +95,10 @@ def test_known_shapes_are_named(app_client: TestClient) -> None:
     assert {"$ref": "#/components/schemas/LabelSchema"} in create
     settings = schemas["ProjectUpdate"]["properties"]["settings"]["anyOf"][0]
     assert {"languages", "min_chars", "reviewers_per_document"} <= set(settings["properties"])
+    # So are an annotator's parameters, asked for and shown.
+    for shape in ("AnnotatorCreate", "AnnotatorRead"):
+        parameters = schemas[shape]["properties"]["parameters"]
+        assert {"role", "temperature", "concurrency", "training_run"} <= set(parameters["properties"]), shape
 
 
 def test_bearer_scheme_is_declared_and_used(app_client: TestClient) -> None:

@@ -1,13 +1,38 @@
 """The annotation API's request and response shapes (what annotators answer is in contract.py)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.crawl_batch.pipeline import BatchStage
 from app.crawl_batch.schemas import RecordErrorRead
 from app.models import AnnotatorKind, BatchStatus
+
+
+class AnnotatorParameters(BaseModel):
+    """What an admin may set per annotator; keys and base URLs are never among them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A and B: the pair; C: the third voter, whose agreement marks the pair's items (app/annotation/voter.py).
+    role: Literal["A", "B", "C"] | None = None
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_output_tokens: int = Field(default=4096, ge=64, le=65536)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    requests_per_minute: int = Field(default=0, ge=0, le=100_000)
+    tokens_per_minute: int = Field(default=0, ge=0, le=100_000_000)
+    window_tokens: int = Field(default=3000, ge=200, le=200_000)
+    timeout: float = Field(default=120, gt=0, le=3600)
+    json_mode: Literal["json_schema", "json_object"] | None = None
+    api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
+    # provider "model": the id of the project's succeeded training run whose model annotates.
+    training_run: int | None = Field(default=None, ge=1)
+
+
+# Parameters arrive as plain JSON: the service validates them against AnnotatorParameters and names the exact
+# field of every problem (under "parameters"). OpenAPI still shows their shape.
+ParametersJson = Annotated[dict[str, Any], WithJsonSchema(AnnotatorParameters.model_json_schema())]
 
 
 class AnnotatorCreate(BaseModel):
@@ -22,7 +47,7 @@ class AnnotatorCreate(BaseModel):
     )
     price_input_per_m: float = Field(default=0, ge=0, le=10_000)
     price_output_per_m: float = Field(default=0, ge=0, le=10_000)
-    parameters: dict[str, Any] = Field(
+    parameters: ParametersJson = Field(
         default_factory=dict,
         description="role (A|B, or C: the third voter), temperature, max_output_tokens, concurrency, "
         "requests_per_minute, tokens_per_minute, window_tokens, timeout, json_mode, api_version; training_run "
@@ -48,7 +73,7 @@ class AnnotatorRead(BaseModel):
     kind: AnnotatorKind
     provider: str
     model: str
-    parameters: dict[str, Any]
+    parameters: ParametersJson = Field(description="the parameters set, without their defaults")
     price_input_per_m: float
     price_output_per_m: float
 

@@ -3,9 +3,9 @@
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.model_annotator import MODEL_PROVIDER, model_for
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
-from app.annotation.schemas import AnnotationQueued, AnnotatorCreate
+from app.annotation.schemas import AnnotationQueued, AnnotatorCreate, AnnotatorParameters
 from app.config import get_settings
 from app.crawl_batch.pipeline import ANNOTATION_REQUESTED
 from app.db import require_id
@@ -38,26 +38,6 @@ PROVIDERS = (*LLM_PROVIDERS, *BUILTIN_PROVIDERS, MODEL_PROVIDER)
 # "sample" replays the answers recorded for the demo's sample batch (app/annotation/sample.py): accepted, not offered.
 SAMPLE_PROVIDER = "sample"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
-
-
-class AnnotatorParameters(BaseModel):
-    """What an admin may set per annotator; keys and base URLs are never among them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # A and B: the pair; C: the third voter, whose agreement marks the pair's items (app/annotation/voter.py).
-    role: Literal["A", "B", "C"] | None = None
-    temperature: float = Field(default=0.0, ge=0, le=2)
-    max_output_tokens: int = Field(default=4096, ge=64, le=65536)
-    concurrency: int = Field(default=4, ge=1, le=256)
-    requests_per_minute: int = Field(default=0, ge=0, le=100_000)
-    tokens_per_minute: int = Field(default=0, ge=0, le=100_000_000)
-    window_tokens: int = Field(default=3000, ge=200, le=200_000)
-    timeout: float = Field(default=120, gt=0, le=3600)
-    json_mode: Literal["json_schema", "json_object"] | None = None
-    api_version: str | None = Field(default=None, pattern=r"^v\d+(beta\d*|alpha\d*)?$")
-    # provider "model": the id of the project's succeeded training run whose model annotates.
-    training_run: int | None = Field(default=None, ge=1)
 
 
 def create_annotator(session: Session, *, project: Project, data: dict[str, Any]) -> Annotator:
