@@ -214,6 +214,11 @@ def _add_process_commands(sub: "argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-worker", action="store_true", help="do not start a local worker")
+    p.add_argument(
+        "--no-training-worker",
+        action="store_true",
+        help="no local worker for the training queue (train with `concord train`, or a worker elsewhere)",
+    )
     p.add_argument("--no-demo", action="store_true", help="on a fresh data directory, skip the demo project")
     p.add_argument(
         "--verbose", action="store_true", help="show the workers' output here (default: <data dir>/logs/worker.log)"

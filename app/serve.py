@@ -145,6 +145,19 @@ def _create_demo() -> None:
     create_demo_project(get_engine())
 
 
+def worker_commands(args: argparse.Namespace) -> list[list[str]]:
+    """The local workers: CPU work, model calls and, unless --no-training-worker, training."""
+    commands = [
+        _worker_command(args.worker_concurrency, "embedded@%h"),
+        _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
+    ]
+    if not args.no_training_worker:
+        # One process of its own: a training run (minutes to hours) never takes ingestion's slots; a fresh child
+        # per run hands torch's memory back when the run ends.
+        commands.append([*_worker_command(1, "embedded-training@%h", "training"), "--max-tasks-per-child=1"])
+    return commands
+
+
 @dataclass
 class _LocalWorkers:
     """The worker processes `concord serve` starts beside the web server, and the log file they write to."""
@@ -163,13 +176,7 @@ class _LocalWorkers:
         else:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             sink = self.log_file = self.log_path.open("ab")
-        for command in (
-            _worker_command(args.worker_concurrency, "embedded@%h"),
-            _worker_command(args.llm_concurrency, "embedded-llm@%h", "llm", "threads"),
-            # One process of its own: a training run (minutes to hours) never takes ingestion's slots; a fresh
-            # child per run hands torch's memory back when the run ends.
-            [*_worker_command(1, "embedded-training@%h", "training"), "--max-tasks-per-child=1"],
-        ):
+        for command in worker_commands(args):
             process, output = start_worker(command, sink=sink, pass_fds=pass_fds)
             self.processes.append(process)
             self.outputs.append(output)

@@ -45,3 +45,15 @@ def test_create_user_without_a_password_or_a_terminal_says_so(tmp_path: Path) ->
     )
     assert "no password on stdin and no terminal" in closed.stderr
     assert "concord user set-password" in closed.stderr
+
+
+def test_serve_starts_a_training_worker_unless_told_not_to() -> None:
+    from app.cli import build_parser
+    from app.serve import worker_commands
+
+    default = worker_commands(build_parser().parse_args(["serve"]))
+    assert [c[c.index("-n") + 1] for c in default] == ["embedded@%h", "embedded-llm@%h", "embedded-training@%h"]
+    assert "--max-tasks-per-child=1" in default[-1]  # a fresh process per run hands torch's memory back
+    without = worker_commands(build_parser().parse_args(["serve", "--no-training-worker"]))
+    assert [c[c.index("-n") + 1] for c in without] == ["embedded@%h", "embedded-llm@%h"]
+    assert all("training" not in " ".join(c) for c in without)
