@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import require_id
 from app.errors import Conflict, InvalidInput
 from app.modelling import ModelDirError, Prediction, TrainingUnavailable, load_predictor
+from app.modelling.report import relation_f1
 from app.models import Annotator, AnnotatorKind, DatasetSnapshot, TrainingRun, TrainingStatus
 
 MODEL_PROVIDER = "model"
@@ -91,16 +92,6 @@ def model_label(session: Session, run: TrainingRun) -> str:
     f1 = relation_f1(run.metrics)
     score = f", relation F1 {f1:.3f}" if f1 is not None else ""
     return f"run {run.id}: {where}, {run.backbone or 'from scratch'}{score}"[:200]
-
-
-def relation_f1(metrics: dict[str, Any]) -> float | None:
-    for split in ("test", "dev"):
-        scores = metrics.get(split)
-        if isinstance(scores, dict) and isinstance(scores.get("relations"), dict):
-            f1 = scores["relations"].get("f1")
-            if isinstance(f1, int | float):
-                return float(f1)
-    return None
 
 
 def model_choices(session: Session, *, project_id: int) -> list[tuple[int, str]]:

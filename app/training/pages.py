@@ -13,6 +13,7 @@ from app.dataset.snapshots import get_snapshot
 from app.db import SessionDep
 from app.errors import AppError
 from app.modelling.config import DEVICES
+from app.modelling.report import ModelReport, model_report
 from app.models import DatasetSnapshot, TrainingRun, TrainingStatus
 from app.request_limits import StoredInt
 from app.templating import render, render_form
@@ -22,15 +23,25 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depend
 LIVE = (TrainingStatus.queued, TrainingStatus.running)
 
 
-def _project_runs(session: Session, project_id: int) -> list[tuple[TrainingRun, int]]:
-    """The project's succeeded runs with their snapshot's version: learnability compared across versions."""
+def _project_runs(session: Session, project_id: int) -> list[tuple[TrainingRun, int, ModelReport]]:
+    """The project's succeeded runs with their snapshot's version and report: learnability compared across
+    versions (a run without test scores has nothing to compare)."""
     query = (
         select(TrainingRun, DatasetSnapshot.version)
         .join(DatasetSnapshot, col(DatasetSnapshot.id) == col(TrainingRun.snapshot_id))
         .where(TrainingRun.project_id == project_id, TrainingRun.status == TrainingStatus.succeeded)
         .order_by(col(DatasetSnapshot.version), col(TrainingRun.id))
     )
-    return [(run, version) for run, version in session.exec(query)]
+    return [(run, version, report) for run, version in session.exec(query) if (report := model_report(run.metrics))]
+
+
+def _reports(runs: list[TrainingRun]) -> list[tuple[TrainingRun, ModelReport]]:
+    """The snapshot's succeeded runs that have test scores, with their reports."""
+    return [
+        (run, report)
+        for run in runs
+        if run.status == TrainingStatus.succeeded and (report := model_report(run.metrics)) is not None
+    ]
 
 
 def _panel(
@@ -46,6 +57,7 @@ def _panel(
     ctx = {
         "snapshot": snapshot,
         "runs": runs,
+        "reports": _reports(runs),
         "compared": _project_runs(session, snapshot.project_id),
         "polling": any(r.status in LIVE for r in runs),
         "devices": DEVICES,
