@@ -247,3 +247,46 @@ def test_no_import_cycle_spans_two_parts_of_the_app() -> None:
 def test_the_cycle_check_finds_a_three_module_knot() -> None:
     graph = {"app.errors": {"app.templating"}, "app.templating": {"app.auth.csrf"}, "app.auth.csrf": {"app.errors"}}
     assert cycles({**graph, "app.db": set()}) == [["app.auth.csrf", "app.errors", "app.templating"]]
+
+
+# Where a transaction may end (docs/architecture.md, "Services never commit"): the request boundary (db.py), job
+# bodies and the steps named for their job, the paid-call cache, the upload flow's one commit before the file
+# streams in, the health check's worker probe, and the CLI and the demo.
+COMMITS_ALLOWED = {
+    "app/db.py",
+    "app/annotation/jobs.py",
+    "app/annotation/second_look_job.py",
+    "app/crawl_batch/jobs.py",
+    "app/dataset/jobs.py",
+    "app/training/jobs.py",
+    "app/annotation/runner.py",
+    "app/crawl_batch/service.py",
+    "app/health.py",
+    "app/training/cli.py",
+    "app/demo/__init__.py",
+}
+
+
+def commits_in(source: str) -> list[int]:
+    """Lines that name `.commit` (called, or passed on as a callable)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr == "commit" and isinstance(node.ctx, ast.Load)
+    ]
+
+
+def test_commits_happen_only_where_the_rules_say() -> None:
+    found = {
+        str(path.relative_to(APP.parent)): lines
+        for path in sorted(APP.rglob("*.py"))
+        if (lines := commits_in(path.read_text(encoding="utf-8")))
+    }
+    assert {path: lines for path, lines in found.items() if path not in COMMITS_ALLOWED} == {}
+    assert set(COMMITS_ALLOWED) - set(found) == set(), "a module no longer commits: delete it from COMMITS_ALLOWED"
+
+
+def test_the_commit_check_sees_a_commit_passed_as_a_callable() -> None:
+    source = "async def f(session):\n    session.add(x)\n    await run_in_threadpool(session.commit)\n"
+    assert commits_in(source) == [3]
+    assert commits_in("def f(session):\n    session.flush()\n") == []
