@@ -11,7 +11,6 @@ from app.annotation.schemas import (
     AnnotateRequest,
     AnnotationQueued,
     AnnotatorCreate,
-    AnnotatorProgress,
     AnnotatorRead,
     BatchAnnotation,
     BatchRead,
@@ -107,7 +106,7 @@ def get_batch(batch_id: int, session: SessionDep, _user: ApiClient) -> BatchRead
         explanation=explain_nothing_kept(batch, settings_of(get_project(session, batch.project_id))),
         pipeline=PipelineRead(**asdict(pipeline), label=pipeline.label, active=pipeline.polling),
         annotation=BatchAnnotation(
-            annotators=[AnnotatorProgress(**asdict(a)) for a in progress.annotators],
+            annotators=progress.annotators,
             agreement=AgreementCounts(**progress.agreement),
             second_look=SecondLookRead(**asdict(progress.second_look)),
         ),

@@ -10,8 +10,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION, VERIFY_TEMPLATE_VERSION
+from app.annotation.schemas import AnnotatorProgress
 from app.annotation.service import (
-    AnnotatorReport,
     SecondLookSummary,
     agreement_counts,
     batch_annotation_report,
@@ -36,7 +36,7 @@ class BatchProgress:
     entities and relations, and how the second look went."""
 
     pipeline: BatchPipeline
-    annotators: list[AnnotatorReport]
+    annotators: list[AnnotatorProgress]
     agreement: dict[str, dict[str, int]]
     second_look: SecondLookSummary
 

@@ -1,5 +1,6 @@
 """The annotation API's request and response shapes (what annotators answer is in contract.py)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -108,7 +109,9 @@ class PipelineRead(BaseModel):
     annotators: int = Field(description="Annotators in the project's pair; annotating needs at least one.")
 
 
-class AnnotatorProgress(BaseModel):
+# What service.batch_annotation_report reads, shown as it is by the batch page and in the API's answer.
+@dataclass(frozen=True)
+class AnnotatorProgress:
     """One annotator's runs over the batch: document runs and second-look runs by status, tokens, cost, latency."""
 
     annotator_id: int

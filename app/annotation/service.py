@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.annotation.builtin import BUILTIN_PROVIDERS
 from app.annotation.model_annotator import MODEL_PROVIDER, model_for
 from app.annotation.prompts import AUGMENT_TEMPLATE_VERSION, RECHECK_TEMPLATE_VERSION
-from app.annotation.schemas import AnnotationQueued, AnnotatorCreate, AnnotatorParameters
+from app.annotation.schemas import AnnotationQueued, AnnotatorCreate, AnnotatorParameters, AnnotatorProgress
 from app.config import get_settings
 from app.crawl_batch.pipeline import ANNOTATION_REQUESTED
 from app.db import require_id
@@ -167,22 +167,7 @@ def start_annotation(
     return AnnotationQueued(documents=len(doc_ids), jobs=len(doc_ids) * max(len(runnable), 1))
 
 
-@dataclass(frozen=True)
-class AnnotatorReport:
-    """One annotator's runs over a batch: document runs and second-look runs by status, tokens, cost, latency."""
-
-    annotator_id: int
-    name: str
-    provider: str
-    runs: dict[str, int]
-    augmentation_runs: dict[str, int]
-    input_tokens: int
-    output_tokens: int
-    cost: float
-    avg_latency_ms: int
-
-
-def batch_annotation_report(session: Session, *, batch_id: int) -> list[AnnotatorReport]:
+def batch_annotation_report(session: Session, *, batch_id: int) -> list[AnnotatorProgress]:
     """Per annotator: document runs by status, second-look runs (augmentation, blind second opinion) apart; tokens,
     cost and latency of all calls."""
     docs = select(Document.id).where(Document.batch_id == batch_id)
@@ -205,9 +190,9 @@ def batch_annotation_report(session: Session, *, batch_id: int) -> list[Annotato
         .where(col(AnnotatorRun.document_id).in_(docs))
         .group_by(col(Annotator.id), col(Annotator.name), col(Annotator.provider), col(AnnotatorRun.status), augmenting)
     ).all()
-    report: dict[int, AnnotatorReport] = {}
+    report: dict[int, AnnotatorProgress] = {}
     for aid, name, provider, status, is_augmentation, n, tin, tout, cost, latency in rows:
-        entry = report.get(aid) or AnnotatorReport(aid, name, provider, {}, {}, 0, 0, 0.0, 0)
+        entry = report.get(aid) or AnnotatorProgress(aid, name, provider, {}, {}, 0, 0, 0.0, 0)
         (entry.augmentation_runs if is_augmentation else entry.runs)[status] = n
         report[aid] = replace(
             entry,
