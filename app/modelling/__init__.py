@@ -7,7 +7,7 @@ a function below is called, so the base install imports the app without them.
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.modelling.config import (
     BackboneError,
@@ -32,6 +32,7 @@ from app.modelling.data import (
     load_split,
 )
 from app.modelling.prediction import PredictedEntity, PredictedRelation, Prediction
+from app.modelling.report import ScoresJson
 from app.modelling.scoring import score_predictions
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def load_predictor(model_dir: Path) -> "Predictor":
     return Predictor.load(Path(model_dir))
 
 
-def evaluate_model(model_dir: Path, docs: Sequence[Doc]) -> dict[str, Any]:
+def evaluate_model(model_dir: Path, docs: Sequence[Doc]) -> ScoresJson:
     """The model's predictions on docs scored against them by the code of `concord evaluate`: entity and relation
     P/R/F1, intra- vs inter-sentence relations, per type."""
     predictor = load_predictor(model_dir)

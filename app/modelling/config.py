@@ -1,8 +1,10 @@
 """What a training run is given, what it reports while it runs, what it returns, and how it refuses. Pure."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from app.modelling.report import MetricsJson
 
 Device = Literal["auto", "cpu", "cuda"]
 DEVICES: tuple[Device, ...] = ("auto", "cpu", "cuda")
@@ -105,5 +107,4 @@ class TrainResult:
     best_epoch: int
     epochs_run: int
     seconds: float
-    # The contents of out_dir/metrics.json.
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: MetricsJson  # the contents of out_dir/metrics.json

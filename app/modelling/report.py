@@ -1,4 +1,5 @@
-"""A trained model's metrics.json read back as typed values: what the training panel shows and what names a model.
+"""A trained model's metrics.json: its shape as written (the TypedDicts), and read back as typed values (what the
+training panel and `concord train` show, and what names a model).
 
 The trainer writes metrics.json (and the training run keeps it as its `metrics` JSON column); its shape is this
 package's, so this package reads it. A run of an older shape, or one that stopped before testing, reads as None
@@ -7,8 +8,67 @@ rather than failing the page that shows it.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from app.evaluation.metrics import Score
+
+
+class ScoreJson(TypedDict):
+    precision: float
+    recall: float
+    f1: float
+    correct: int
+    predicted: int
+    gold: int
+
+
+class ScoresJson(TypedDict):
+    """One split's scores (modelling.scoring.score_predictions)."""
+
+    documents: int
+    entities: ScoreJson
+    relations: ScoreJson
+    intra_sentence: ScoreJson
+    inter_sentence: ScoreJson
+    per_entity_type: dict[str, ScoreJson]
+    per_relation_type: dict[str, ScoreJson]
+
+
+class EpochJson(TypedDict):
+    """One epoch's line: mean training loss, dev relation and entity F1, time."""
+
+    epoch: int
+    loss: float
+    dev_relation_f1: float
+    dev_entity_f1: float
+    seconds: float
+
+
+class MetricsJson(TypedDict):
+    """metrics.json as the trainer writes it."""
+
+    backbone: str | None
+    encoder: str
+    seed: int
+    device: str
+    best_epoch: int
+    selected_on: str
+    documents: dict[str, int]  # train, dev, test
+    epochs: list[EpochJson]
+    dev: ScoresJson | None  # the best epoch's
+    test: ScoresJson | None  # None without a test split
+    seconds: float
+
+
+def score_json(score: Score) -> ScoreJson:
+    return {
+        "precision": score.precision,
+        "recall": score.recall,
+        "f1": score.f1,
+        "correct": score.correct,
+        "predicted": score.predicted,
+        "gold": score.gold,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,13 @@ evaluate on the documents restricted to one entity or relation type.
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
-from typing import Any
+from dataclasses import replace
 
 from app.evaluation.metrics import GoldTally
 from app.evaluation.records import ExportDocument, ExportEntity, ExportMention, ExportRelation
 from app.evaluation.scores import evaluate
 from app.modelling.data import Doc
+from app.modelling.report import ScoresJson, score_json
 
 
 def export_document(doc: Doc, title: str) -> ExportDocument:
@@ -49,7 +49,7 @@ def _only_entity(doc: ExportDocument, entity_type: str) -> ExportDocument:
     return replace(doc, entities=[e for e in doc.entities if e.type == entity_type], relations=[])
 
 
-def score_predictions(gold: Sequence[Doc], predicted: Sequence[Doc]) -> dict[str, Any]:
+def score_predictions(gold: Sequence[Doc], predicted: Sequence[Doc]) -> ScoresJson:
     """Entity and relation P/R/F1, intra- and inter-sentence relations, and each per type; documents are
     matched by position (titles need not be unique)."""
     if len(gold) != len(predicted):
@@ -65,16 +65,16 @@ def score_predictions(gold: Sequence[Doc], predicted: Sequence[Doc]) -> dict[str
     relation_types = sorted({r.type for d in (*g, *p) for r in d.relations})
     return {
         "documents": len(gold),
-        "entities": asdict(report.ner),
-        "relations": asdict(report.relations),
-        "intra_sentence": asdict(split.intra),
-        "inter_sentence": asdict(split.cross),
+        "entities": score_json(report.ner),
+        "relations": score_json(report.relations),
+        "intra_sentence": score_json(split.intra),
+        "inter_sentence": score_json(split.cross),
         "per_entity_type": {
-            t: asdict(evaluate([_only_entity(d, t) for d in g], [_only_entity(d, t) for d in p]).ner)
+            t: score_json(evaluate([_only_entity(d, t) for d in g], [_only_entity(d, t) for d in p]).ner)
             for t in entity_types
         },
         "per_relation_type": {
-            r: asdict(evaluate([_only_relation(d, r) for d in g], [_only_relation(d, r) for d in p]).relations)
+            r: score_json(evaluate([_only_relation(d, r) for d in g], [_only_relation(d, r) for d in p]).relations)
             for r in relation_types
         },
     }

@@ -28,6 +28,7 @@ from app.modelling.config import (
 )
 from app.modelling.data import Doc, check_trainable
 from app.modelling.features import EncodedDoc
+from app.modelling.report import EpochJson, MetricsJson, ScoresJson
 from app.modelling.scoring import score_predictions
 
 WARMUP_SHARE = 0.1
@@ -154,7 +155,7 @@ def _train(
     directory: Path,
     progress: Callable[[TrainProgress], None],
     should_stop: Callable[[], bool],
-) -> dict[str, Any]:
+) -> MetricsJson:
     started = time.monotonic()
     model = assembly.model.to(device)
     train_set: list[EncodedDoc] = assembly.encode(train_docs)
@@ -162,9 +163,9 @@ def _train(
     steps = _steps(model, assembly, config, len(train_set), progress, should_stop)
     write_model_files(assembly, directory)
     order = random.Random(config.seed)  # noqa: S311  # the shuffle is seeded, not secret
-    epochs: list[dict[str, Any]] = []
+    epochs: list[EpochJson] = []
     best: tuple[float, float] | None = None
-    best_epoch, best_dev = 0, {}
+    best_epoch, best_dev = 0, None
     for epoch in range(1, config.epochs + 1):
         losses, epoch_seconds = steps.epoch(epoch, train_set, order)
         model.eval()
@@ -178,7 +179,7 @@ def _train(
         done = TrainProgress(epoch, config.epochs, steps.done, steps.total, losses[-1])
         progress(replace(done, dev_f1=key[0], dev_entity_f1=key[1], seconds_left=left))  # the epoch, scored on dev
     test_scores = _best_epoch_on_test(model, assembly, test_docs, directory, device)
-    metrics = {
+    metrics: MetricsJson = {
         "backbone": config.backbone,
         "encoder": assembly.settings["encoder"],
         "seed": config.seed,
@@ -220,7 +221,7 @@ def _optimizer_step(
     return float(loss.detach())
 
 
-def _epoch_record(epoch: int, losses: list[float], key: tuple[float, float], seconds: float) -> dict[str, Any]:
+def _epoch_record(epoch: int, losses: list[float], key: tuple[float, float], seconds: float) -> EpochJson:
     """One epoch's line in metrics.json: mean training loss, dev relation and entity F1, time."""
     return {
         "epoch": epoch,
@@ -233,7 +234,7 @@ def _epoch_record(epoch: int, losses: list[float], key: tuple[float, float], sec
 
 def _best_epoch_on_test(
     model: Any, assembly: Any, test_docs: Sequence[Doc] | None, directory: Path, device: torch.device
-) -> dict[str, Any] | None:
+) -> ScoresJson | None:
     """The test scores of the weights kept (the best epoch on dev), when there is a test split."""
     if test_docs is None:
         return None

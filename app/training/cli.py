@@ -15,8 +15,10 @@ from sqlmodel import Session, select
 from app.dataset.snapshots import find_snapshot as by_id_or_name
 from app.db import get_engine, require_id
 from app.errors import AppError
+from app.evaluation.metrics import Score
 from app.modelling import TrainProgress
 from app.modelling.config import DEVICES
+from app.modelling.report import model_report
 from app.models import DatasetSnapshot, Project, TrainingRun, TrainingStatus
 from app.training import service
 from app.training.jobs import train_model
@@ -62,24 +64,27 @@ def _print_progress(p: TrainProgress) -> None:
         )
 
 
-def _score(label: str, s: dict[str, float]) -> str:
+def _score(label: str, s: Score) -> str:
     return (
-        f"{label:<26} P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}"
-        f"  (correct {s['correct']}, predicted {s['predicted']}, gold {s['gold']})"
+        f"{label:<26} P {s.precision:.4f}  R {s.recall:.4f}  F1 {s.f1:.4f}"
+        f"  (correct {s.correct}, predicted {s.predicted}, gold {s.gold})"
     )
 
 
 def _report(run: TrainingRun) -> None:
-    m = run.metrics
-    _out(f"model: {run.model_dir} (under the data directory); best epoch {m['best_epoch']} on dev")
+    report = model_report(run.metrics)
+    if report is None:  # no test scores: nothing to report on but the model
+        _out(f"model: {run.model_dir} (under the data directory)")
+        return
+    _out(f"model: {run.model_dir} (under the data directory); best epoch {report.best_epoch} on dev")
     backbone = run.backbone or "none"
-    _out(f"learnability on test ({m['documents']['test']} documents; backbone {backbone}, seed {run.seed}):")
-    test = m["test"]
-    for label, key in (("entities", "entities"), ("relations", "relations")):
-        _out(_score(label, test[key]))
-    _out(_score("intra-sentence relations", test["intra_sentence"]))
-    _out(_score("inter-sentence relations", test["inter_sentence"]))
-    for name, s in test["per_relation_type"].items():
+    _out(f"learnability on test ({report.test_documents} documents; backbone {backbone}, seed {run.seed}):")
+    test = report.test
+    _out(_score("entities", test.entities))
+    _out(_score("relations", test.relations))
+    _out(_score("intra-sentence relations", test.intra_sentence))
+    _out(_score("inter-sentence relations", test.inter_sentence))
+    for name, s in test.per_relation_type.items():
         _out(_score(f"  {name}", s))
 
 

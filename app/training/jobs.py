@@ -235,10 +235,11 @@ def _train_run(
         reason = f"Internal error while training ({type(exc).__name__})."
         row.update(f"failed: {reason}", status=TrainingStatus.failed, error=reason, finished_at=utcnow())
         return
-    test = result.metrics.get("test") or {}
+    test = result.metrics["test"]
+    entity_f1, relation_f1 = (test["entities"]["f1"], test["relations"]["f1"]) if test else (0.0, 0.0)
     summary = (
         f"done in {result.seconds:.0f} s: best epoch {result.best_epoch} of {result.epochs_run}; test entity F1 "
-        f"{test.get('entities', {}).get('f1', 0):.4f}, relation F1 {test.get('relations', {}).get('f1', 0):.4f}"
+        f"{entity_f1:.4f}, relation F1 {relation_f1:.4f}"
     )
     row.update(
         summary,

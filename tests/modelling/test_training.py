@@ -234,7 +234,9 @@ def test_a_local_hugging_face_encoder_trains_and_its_model_stands_alone(tmp_path
     assert settings["window"] == 62  # the encoder's 64 positions bound the window, not max_window
     assert "transformers" in settings["versions"]
     assert (model_dir / "encoder" / "config.json").is_file()
-    assert result.metrics["test"]["entities"]["gold"] == 24
+    test = result.metrics["test"]
+    assert test is not None
+    assert test["entities"]["gold"] == 24
     # The model directory holds everything: the backbone can go.
     for path in backbone.iterdir():
         path.unlink()
