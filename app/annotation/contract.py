@@ -2,11 +2,15 @@
 
 import json
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONTRACT_VERSION = "v1"
+
+
+# A JSON Schema document for an answer, as the model APIs take it (prompts.py builds them from the label schema).
+JsonSchema = dict[str, Any]
 
 
 class EntityOut(BaseModel):

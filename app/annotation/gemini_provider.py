@@ -11,6 +11,7 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 from pydantic import SecretStr
 
+from app.annotation.contract import JsonSchema
 from app.annotation.provider_base import (
     DEFAULT_TIMEOUT,
     RETRYABLE_STATUS,
@@ -115,7 +116,7 @@ class GeminiProvider:
             self._client = None
 
     async def complete(
-        self, *, system: str, user: str, json_schema: dict[str, Any] | None, temperature: float, max_output_tokens: int
+        self, *, system: str, user: str, json_schema: JsonSchema | None, temperature: float, max_output_tokens: int
     ) -> Completion:
         config = genai_types.GenerateContentConfig(
             system_instruction=system,

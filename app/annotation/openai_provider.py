@@ -3,12 +3,13 @@
 import asyncio
 import re
 import time
-from typing import Any, Literal
+from typing import Literal
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, completion_create_params
 from pydantic import SecretStr
 
+from app.annotation.contract import JsonSchema
 from app.annotation.provider_base import (
     DEFAULT_TIMEOUT,
     RETRYABLE_STATUS,
@@ -82,7 +83,7 @@ class OpenAIProvider:
             self._client = None
 
     async def complete(
-        self, *, system: str, user: str, json_schema: dict[str, Any] | None, temperature: float, max_output_tokens: int
+        self, *, system: str, user: str, json_schema: JsonSchema | None, temperature: float, max_output_tokens: int
     ) -> Completion:
         response_format: completion_create_params.ResponseFormat
         if self.json_mode == "json_schema" and json_schema is not None:

@@ -3,8 +3,8 @@
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from app.annotation.contract import JsonSchema
 from app.project.label_schema import LabelSchema
 
 TEMPLATE_VERSION = "annotate-v1"
@@ -143,7 +143,7 @@ def numbered_sentences(text: str, sentences: list[tuple[int, int]], ids: list[in
 class Prompt:
     system: str
     user: str
-    json_schema: dict[str, Any]
+    json_schema: JsonSchema
 
 
 def annotation_prompt(
@@ -214,7 +214,7 @@ def recheck_prompt(
     return Prompt(RECHECK_SYSTEM, user, recheck_json_schema(schema, len(entities)))
 
 
-def recheck_json_schema(schema: LabelSchema, n_entities: int) -> dict[str, Any]:
+def recheck_json_schema(schema: LabelSchema, n_entities: int) -> JsonSchema:
     """A type (or NONE) for each of E1..En, all required; relations as strings, read and checked one by one."""
     labels = [f"E{i}" for i in range(1, n_entities + 1)]
     kind = {"type": "string", "enum": [*schema.entity_codes(), "NONE"]}
@@ -234,7 +234,7 @@ def recheck_json_schema(schema: LabelSchema, n_entities: int) -> dict[str, Any]:
     }
 
 
-def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:
+def annotation_json_schema(schema: LabelSchema) -> JsonSchema:
     """Strict JSON schema of contract v1 for this label set (OpenAI json_schema / Gemini response schema)."""
     entity = {
         "type": "object",
@@ -270,7 +270,7 @@ def annotation_json_schema(schema: LabelSchema) -> dict[str, Any]:
     }
 
 
-def augmentation_json_schema(schema: LabelSchema, relation_codes: list[str] | None = None) -> dict[str, Any]:
+def augmentation_json_schema(schema: LabelSchema, relation_codes: list[str] | None = None) -> JsonSchema:
     codes = relation_codes if relation_codes is not None else [r.code for r in schema.relation_types]
     answer = {
         "type": "object",

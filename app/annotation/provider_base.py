@@ -10,6 +10,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
 
+from app.annotation.contract import JsonSchema
+
 Finish = Literal["stop", "length", "safety", "error"]
 
 DEFAULT_TIMEOUT = 120.0
@@ -57,7 +59,7 @@ def _rebuild_error(message: str, retryable: bool, retry_after: float | None, sta
 
 class Provider(Protocol):
     async def complete(
-        self, *, system: str, user: str, json_schema: dict[str, Any] | None, temperature: float, max_output_tokens: int
+        self, *, system: str, user: str, json_schema: JsonSchema | None, temperature: float, max_output_tokens: int
     ) -> Completion: ...
 
 

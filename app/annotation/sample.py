@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.annotation.contract import JsonSchema
 from app.annotation.providers import Completion, ProviderError
 
 SAMPLE_PROVIDER = "sample"
@@ -44,7 +45,7 @@ class SampleProvider:
         return f"SampleProvider({self.model!r})"
 
     async def complete(
-        self, *, system: str, user: str, json_schema: dict[str, Any] | None, temperature: float, max_output_tokens: int
+        self, *, system: str, user: str, json_schema: JsonSchema | None, temperature: float, max_output_tokens: int
     ) -> Completion:
         started = time.monotonic()
         entry = recorded_answers().get(answer_key(self.model, system, user))
