@@ -11,10 +11,9 @@ from app.project.service import get_project, settings_of
 from app.review import blind, queue, service
 from app.review.blind import RecallSummary
 from app.review.commands import DecisionCommand
-from app.review.history import document_history
+from app.review.history import HistoryEntry, document_history
 from app.review.schemas import (
     DecisionOutcome,
-    HistoryEntry,
     LockState,
     QueueEntry,
     ReviewerProgress,
@@ -106,10 +105,7 @@ def reopen(document_id: int, session: SessionDep, user: ApiAdmin) -> DecisionOut
 def history(document_id: int, session: SessionDep, _user: ApiClient) -> list[HistoryEntry]:
     """The document's decisions, newest first."""
     document = get_document(session, document_id)
-    return [
-        HistoryEntry.model_validate(h, from_attributes=True)
-        for h in document_history(session, document_id=require_id(document))
-    ]
+    return document_history(session, document_id=require_id(document))
 
 
 @router.get("/projects/{project_id}/review-queue", response_model=list[QueueEntry])

@@ -11,9 +11,9 @@ from app.models import Decision, User
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryLine:
-    """One decision: who (a username, "system" for the pipeline, "?" for a deleted user), when, what, and the rows
-    it changed, before → after."""
+class HistoryEntry:
+    """One decision in a document's history: who (a username, "system" for the pipeline, "?" for a deleted user),
+    when, what, and the rows it changed, before → after. The history page shows it and the API answers it."""
 
     id: int
     user: str
@@ -27,14 +27,14 @@ class HistoryLine:
     changes: list[str]
 
 
-def document_history(session: Session, *, document_id: int, limit: int = 500) -> list[HistoryLine]:
+def document_history(session: Session, *, document_id: int, limit: int = 500) -> list[HistoryEntry]:
     """The document's decisions, newest first: who, when, what, before and after."""
     names = {u.id: u.username for u in session.exec(select(User))}
     rows = session.exec(
         select(Decision).where(Decision.document_id == document_id).order_by(col(Decision.id).desc()).limit(limit)
     )
     return [
-        HistoryLine(
+        HistoryEntry(
             id=require_id(d),
             user=names.get(d.user_id, "?") if d.user_id else "system",
             at=d.created_at,

@@ -1,7 +1,5 @@
 """The review API's shapes (the decision commands it accepts are in commands.py)."""
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict
 
 from app.api_types import IsoDateTime
@@ -45,24 +43,6 @@ class LockState(BaseModel):
     status: DocumentStatus
     locked_by: str | None
     locked_until: IsoDateTime | None
-
-
-class HistoryEntry(BaseModel):
-    """One decision in a document's history: who, when, what, before and after."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    # A username, "system" for the pipeline, or "?" for a deleted user.
-    user: str
-    at: datetime
-    item: str
-    item_id: int | None
-    action: str
-    summary: str
-    undone: bool
-    version: int
-    changes: list[str]
 
 
 class QueueEntry(BaseModel):
